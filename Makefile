@@ -1,0 +1,64 @@
+# vpnwatchd — build, test and check. `make test` is what CI runs (.ci/run).
+
+GO        ?= go
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+REVISION  ?= $(shell git rev-parse HEAD 2>/dev/null)
+BRANCH    ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null)
+BUILDDATE ?= $(shell date -u +%Y%m%d-%H:%M:%S)
+VPKG      := github.com/prometheus/common/version
+LDFLAGS   := -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REVISION) \
+             -X $(VPKG).Branch=$(BRANCH) -X $(VPKG).BuildDate=$(BUILDDATE) -X $(VPKG).BuildUser=vpnwatchd
+FUZZTIME  ?= 20s
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+# Debian packages the tests use: real promtool/prometheus, Alertmanager, and the
+# kernel networking tools for the path-MTU probe tests.
+TEST_PACKAGES := prometheus prometheus-alertmanager iproute2 nftables
+TEST_BINARIES := /usr/bin/promtool /usr/bin/prometheus /usr/bin/prometheus-alertmanager /usr/bin/amtool /usr/sbin/ip /usr/sbin/nft
+
+.PHONY: all build test test-deps vet bench fuzz lint install clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o vpnwatchd ./cmd/vpnwatchd
+
+test: test-deps vet
+	$(GO) test -race -count=1 ./...
+
+# Installs what the tests need, only when something is missing and only as root.
+test-deps:
+	@missing=""; for b in $(TEST_BINARIES); do [ -x "$$b" ] || missing="$$missing $$b"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+		echo "missing:$$missing — install as root: apt-get install $(TEST_PACKAGES); tests that need them will skip"; exit 0; fi; \
+	echo "installing $(TEST_PACKAGES) (missing:$$missing)"; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(TEST_PACKAGES) >/dev/null
+
+vet:
+	$(GO) vet ./...
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+# Runs every fuzz target for FUZZTIME each.
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "fuzz $$pkg $$f"; $(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$pkg; \
+		done; done
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+install: build
+	install -D -m 0755 vpnwatchd $(DESTDIR)$(PREFIX)/bin/vpnwatchd
+	install -D -m 0644 configs/example.yaml $(DESTDIR)/etc/vpnwatchd/vpnwatchd.yaml.example
+	install -D -m 0644 deploy/systemd/vpnwatchd.service $(DESTDIR)/lib/systemd/system/vpnwatchd.service
+
+clean:
+	rm -f vpnwatchd

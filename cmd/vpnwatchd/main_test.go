@@ -1,0 +1,164 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The test binary doubles as vpnwatchd: with VPNWATCHD_MAIN=1 it runs Main,
+// so the tests can start the real program and send it real signals.
+func TestMain(m *testing.M) {
+	if os.Getenv("VPNWATCHD_MAIN") == "1" {
+		os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+func vpnwatchd(args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "VPNWATCHD_MAIN=1")
+	return cmd
+}
+
+func TestSIGTERMShutsDownCleanly(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "vpnwatchd.yaml")
+	if err := os.WriteFile(cfg, []byte("global:\n  poll_interval: 1s\n  state_dir: "+dir+"/state\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := vpnwatchd("run", "--config", cfg, "--web.listen-address", "127.0.0.1:0", "--log.format", "json")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+
+	// The start-up log line names the port the OS picked.
+	var logs bytes.Buffer
+	addrRE := regexp.MustCompile(`"listen":\["(127\.0\.0\.1:[0-9]+)"\]`)
+	sc := bufio.NewScanner(stderr)
+	var addr string
+	for sc.Scan() {
+		logs.WriteString(sc.Text() + "\n")
+		if m := addrRE.FindStringSubmatch(sc.Text()); m != nil {
+			addr = m[1]
+			break
+		}
+	}
+	if addr == "" {
+		t.Fatalf("no start-up line with the listen address:\n%s", logs.String())
+	}
+	rest := make(chan struct{})
+	go func() { io.Copy(&logs, stderr); close(rest) }()
+
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/-/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("never ready")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	sent := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { <-rest; done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, logs.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("still running 10s after SIGTERM\n%s", logs.String())
+	}
+	t.Logf("stopped %s after SIGTERM", time.Since(sent).Round(time.Millisecond))
+	if !strings.Contains(logs.String(), `"msg":"vpnwatchd stopping","signal":"terminated"`) {
+		t.Errorf("no stopping log line:\n%s", logs.String())
+	}
+	if _, err := http.Get("http://" + addr + "/-/healthy"); err == nil {
+		t.Error("still serving HTTP after exit")
+	}
+}
+
+func runMain(args ...string) (int, string, string) {
+	var out, errOut bytes.Buffer
+	code := Main(args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestConfigValidate(t *testing.T) {
+	code, out, errOut := runMain("config", "validate", "../../configs/example.yaml")
+	if code != 0 || !strings.Contains(out, "../../configs/example.yaml: OK (1 AWS sources, 1 routers, 1 probes, 4 receivers)") {
+		t.Errorf("validate example: %d %q %q", code, out, errOut)
+	}
+	code, _, errOut = runMain("config", "validate", "../../internal/config/testdata/invalid-several.yaml", "../../configs/example.yaml")
+	if code != 1 || strings.Count(errOut, "invalid-several.yaml:") != 3 {
+		t.Errorf("validate bad: exit %d, stderr %q; want 1 and three located errors", code, errOut)
+	}
+	if code, _, _ := runMain("config", "validate"); code != 2 {
+		t.Errorf("validate without a file: exit %d, want 2", code)
+	}
+	if code, _, _ := runMain("config", "check", "x"); code != 2 {
+		t.Errorf("unknown config subcommand: exit %d, want 2", code)
+	}
+}
+
+func TestHelpForEveryCommand(t *testing.T) {
+	for _, args := range [][]string{{"run", "--help"}, {"config", "--help"}, {"config", "validate", "--help"}, {"version", "--help"}, {"help"}, {"--help"}} {
+		code, out, _ := runMain(args...)
+		if code != 0 || !strings.HasPrefix(out, "Usage: vpnwatchd") {
+			t.Errorf("%v: exit %d, stdout %q", args, code, out)
+		}
+	}
+	code, _, errOut := runMain("frobnicate")
+	if code != 2 || !strings.Contains(errOut, `unknown command "frobnicate"`) {
+		t.Errorf("unknown command: %d %q", code, errOut)
+	}
+	code, _, errOut = runMain("run", "--no-such-flag")
+	if code != 2 || !strings.Contains(errOut, "no-such-flag") {
+		t.Errorf("unknown flag: %d %q", code, errOut)
+	}
+}
+
+func TestRunReportsBadConfig(t *testing.T) {
+	code, _, errOut := runMain("run", "--config", "../../internal/config/testdata/invalid-unknown-key.yaml")
+	if code != 1 || !strings.Contains(errOut, "invalid-unknown-key.yaml:2: global.poll_intervall: unknown key") {
+		t.Errorf("run with a bad config: %d %q", code, errOut)
+	}
+	code, _, errOut = runMain("run", "--config", "../../configs/example.yaml", "--log.level", "loud")
+	if code != 2 || !strings.Contains(errOut, "--log.level") {
+		t.Errorf("run with a bad log level: %d %q", code, errOut)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	code, out, _ := runMain("version")
+	if code != 0 || !strings.HasPrefix(out, "vpnwatchd, version ") || !strings.Contains(out, "go version:") {
+		t.Errorf("version: %d %q", code, out)
+	}
+	if strings.Contains(out, "version  (") {
+		t.Error("version is empty; the build-info fallback did not apply")
+	}
+}

@@ -1,0 +1,159 @@
+// Package config owns vpnwatchd's configuration file: its types, the defaults,
+// loading with strict keys, validation with file:line:key errors, and the
+// secrets read from *_file keys.
+package config
+
+import (
+	"fmt"
+	"time"
+)
+
+// Config is one vpnwatchd configuration file. The keys are a contract shared
+// with the README, configs/example.yaml and support bundles.
+type Config struct {
+	Global   Global                  `yaml:"global"`
+	Listen   string                  `yaml:"listen"`
+	AWS      []AWSSource             `yaml:"aws"`
+	Routers  []Router                `yaml:"routers"`
+	Probes   []Probe                 `yaml:"probes"`
+	Rules    map[string]RuleOverride `yaml:"rules"`
+	Alerting Alerting                `yaml:"alerting"`
+
+	// File is the path the configuration was loaded from.
+	File string `yaml:"-"`
+
+	pos map[string]int // key path → line, for errors found after loading
+}
+
+// Global holds settings that apply to every source.
+type Global struct {
+	// PollInterval is how often AWS and the routers are polled (jittered).
+	PollInterval time.Duration `yaml:"poll_interval"`
+	// StateDir holds the alert outbox and other state kept across restarts.
+	StateDir string `yaml:"state_dir"`
+}
+
+// AWSSource is one AWS account (credentials) watched in one or more regions.
+type AWSSource struct {
+	Name             string            `yaml:"name"`
+	Regions          []string          `yaml:"regions"`
+	Profile          string            `yaml:"profile"`
+	RoleARN          string            `yaml:"role_arn"`
+	Endpoint         string            `yaml:"endpoint"`
+	VPNConnectionIDs []string          `yaml:"vpn_connection_ids"`
+	TagFilters       map[string]string `yaml:"tag_filters"`
+}
+
+// Router is one Yamaha RTX router polled over SSH.
+type Router struct {
+	Name                     string        `yaml:"name"`
+	Address                  string        `yaml:"address"`
+	User                     string        `yaml:"user"`
+	PasswordFile             string        `yaml:"password_file"`
+	PrivateKeyFile           string        `yaml:"private_key_file"`
+	PrivateKeyPassphraseFile string        `yaml:"private_key_passphrase_file"`
+	KnownHosts               string        `yaml:"known_hosts"`
+	LegacyAlgorithms         bool          `yaml:"legacy_algorithms"`
+	Timeout                  time.Duration `yaml:"timeout"`
+	Tunnels                  []TunnelJoin  `yaml:"tunnels"`
+
+	// Password, PrivateKey and PrivateKeyPassphrase are read from the *_file
+	// keys at load time.
+	Password             Secret `yaml:"-"`
+	PrivateKey           Secret `yaml:"-"`
+	PrivateKeyPassphrase Secret `yaml:"-"`
+}
+
+// TunnelJoin pins an RTX tunnel to an AWS VPN tunnel when the automatic join
+// (AWS outside IP = RTX "ipsec ike remote address") is not wanted or possible.
+type TunnelJoin struct {
+	RTXTunnel       int    `yaml:"rtx_tunnel"`
+	VPNConnectionID string `yaml:"vpn_connection_id"`
+	OutsideIP       string `yaml:"outside_ip"`
+}
+
+// Probe is a DF path-MTU probe towards one target.
+type Probe struct {
+	Name     string        `yaml:"name"`
+	Target   string        `yaml:"target"`
+	Path     string        `yaml:"path"`
+	Interval time.Duration `yaml:"interval"`
+}
+
+// Probe paths.
+const (
+	ProbePathTunnel = "tunnel"
+	ProbePathWAN    = "wan"
+)
+
+// RuleOverride changes one correlation rule's defaults.
+type RuleOverride struct {
+	// Hold is how long a condition must last before it fires.
+	// Hold is nil when not given, so that an explicit 0s can mean "at once".
+	Hold     *time.Duration `yaml:"hold"`
+	Severity string         `yaml:"severity"`
+	Disabled bool           `yaml:"disabled"`
+}
+
+// Severities, lowest first.
+const (
+	SeverityInfo     = "info"
+	SeverityWarning  = "warning"
+	SeverityCritical = "critical"
+)
+
+// Alerting holds the notification receivers.
+type Alerting struct {
+	RepeatInterval time.Duration      `yaml:"repeat_interval"`
+	Slack          []SlackReceiver    `yaml:"slack"`
+	Email          []EmailReceiver    `yaml:"email"`
+	Alertmanager   []AlertmanagerPeer `yaml:"alertmanager"`
+	Webhook        []WebhookReceiver  `yaml:"webhook"`
+}
+
+// SlackReceiver posts to a Slack incoming webhook.
+type SlackReceiver struct {
+	WebhookURLFile string `yaml:"webhook_url_file"`
+	Channel        string `yaml:"channel"`
+	SendResolved   bool   `yaml:"send_resolved"`
+
+	WebhookURL Secret `yaml:"-"`
+}
+
+// EmailReceiver sends mail over SMTP.
+type EmailReceiver struct {
+	Smarthost    string   `yaml:"smarthost"`
+	From         string   `yaml:"from"`
+	To           []string `yaml:"to"`
+	Username     string   `yaml:"username"`
+	PasswordFile string   `yaml:"password_file"`
+	SendResolved bool     `yaml:"send_resolved"`
+
+	Password Secret `yaml:"-"`
+}
+
+// AlertmanagerPeer is a Prometheus Alertmanager that receives alerts over its
+// v2 API.
+type AlertmanagerPeer struct {
+	URL string `yaml:"url"`
+}
+
+// WebhookReceiver posts JSON to any URL.
+type WebhookReceiver struct {
+	URL          string `yaml:"url"`
+	URLFile      string `yaml:"url_file"`
+	SecretFile   string `yaml:"secret_file"`
+	SendResolved bool   `yaml:"send_resolved"`
+
+	// ResolvedURL is URL, or the contents of URLFile.
+	ResolvedURL Secret `yaml:"-"`
+	// HMACSecret signs the payload when SecretFile is set.
+	HMACSecret Secret `yaml:"-"`
+}
+
+// Summary is a one-line description of what the configuration watches.
+func (c *Config) Summary() string {
+	return fmt.Sprintf("%d AWS sources, %d routers, %d probes, %d receivers",
+		len(c.AWS), len(c.Routers), len(c.Probes),
+		len(c.Alerting.Slack)+len(c.Alerting.Email)+len(c.Alerting.Alertmanager)+len(c.Alerting.Webhook))
+}

@@ -1,0 +1,230 @@
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+	"go.yaml.in/yaml/v3"
+)
+
+func TestLoadGood(t *testing.T) {
+	c, err := Load("testdata/good.yaml")
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if c.Global.PollInterval != 15*time.Second {
+		t.Errorf("poll_interval = %s, want 15s", c.Global.PollInterval)
+	}
+	r := c.Routers[0]
+	if r.Timeout != DefaultRouterTimeout {
+		t.Errorf("router timeout = %s, want default %s", r.Timeout, DefaultRouterTimeout)
+	}
+	if r.Password.Reveal() != "rtx-password" {
+		t.Errorf("password = %q, want the file's contents without the newline", r.Password.Reveal())
+	}
+	if r.KnownHosts != filepath.Join("testdata", "known_hosts") {
+		t.Errorf("known_hosts = %q, want it relative to the config file", r.KnownHosts)
+	}
+	if got := c.Probes[0]; got.Path != ProbePathTunnel || got.Interval != DefaultProbeInterval {
+		t.Errorf("probe defaults = %+v", got)
+	}
+	if h := c.Rules["BGPDownIPsecUp"].Hold; h == nil || *h != 0 {
+		t.Errorf("explicit hold 0s lost: %v", h)
+	}
+	if h := c.Rules["DPDDisabled"].Hold; h != nil {
+		t.Errorf("hold not given but set to %v", *h)
+	}
+	if !c.Alerting.Slack[0].SendResolved || c.Alerting.Email[0].SendResolved {
+		t.Errorf("send_resolved: slack %v (want default true), email %v (want false)", c.Alerting.Slack[0].SendResolved, c.Alerting.Email[0].SendResolved)
+	}
+	if c.Alerting.Webhook[0].ResolvedURL.Reveal() != "https://hooks.example.com/vpn" {
+		t.Errorf("webhook url = %q", c.Alerting.Webhook[0].ResolvedURL.Reveal())
+	}
+}
+
+func TestDefaultsOfEmptySections(t *testing.T) {
+	c, err := Parse([]byte("aws: []\n"), "x.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != DefaultListen || c.Global.PollInterval != DefaultPollInterval ||
+		c.Global.StateDir != DefaultStateDir || c.Alerting.RepeatInterval != DefaultRepeatInterval {
+		t.Errorf("defaults not applied: %+v", c)
+	}
+}
+
+func TestLoadBad(t *testing.T) {
+	for _, tc := range []struct {
+		file string
+		want []string // each line of the joined error, in order
+	}{
+		{"invalid-unknown-key.yaml", []string{"testdata/invalid-unknown-key.yaml:2: global.poll_intervall: unknown key (allowed here: poll_interval, state_dir)"}},
+		{"invalid-address-missing-port.yaml", []string{`testdata/invalid-address-missing-port.yaml:3: routers[0].address: "192.0.2.10": missing port (want host:port)`}},
+		{"invalid-duration.yaml", []string{`testdata/invalid-duration.yaml:2: global.poll_interval: "30" is not a duration (use a number with a unit: 30s, 5m, 1h30m)`}},
+		{"invalid-negative-duration.yaml", []string{`testdata/invalid-negative-duration.yaml:7: routers[0].timeout: "-5s": duration cannot be negative`}},
+		{"invalid-region.yaml", []string{`testdata/invalid-region.yaml:3: aws[0].regions[0]: "tokyo" is not an AWS region name (e.g. ap-northeast-1)`}},
+		{"invalid-no-regions.yaml", []string{`testdata/invalid-no-regions.yaml:2: aws[0].regions: missing: list at least one region, e.g. [ap-northeast-1]`}},
+		{"invalid-duplicate-name.yaml", []string{`testdata/invalid-duplicate-name.yaml:4: aws[1].name: "prod" is already the name of aws[0]`}},
+		{"invalid-bad-name.yaml", []string{`testdata/invalid-bad-name.yaml:2: aws[0].name: "prod/tokyo": use only letters, digits, '.', '_' and '-', starting with a letter or digit`}},
+		{"invalid-vpn-id.yaml", []string{`testdata/invalid-vpn-id.yaml:4: aws[0].vpn_connection_ids[0]: "vpn-xyz" is not a VPN connection id (vpn- and 8 or 17 hex digits)`}},
+		{"invalid-ids-and-tags.yaml", []string{`testdata/invalid-ids-and-tags.yaml:5: aws[0].tag_filters: use either vpn_connection_ids or tag_filters, not both`}},
+		{"invalid-role-arn.yaml", []string{`testdata/invalid-role-arn.yaml:4: aws[0].role_arn: "vpnwatchd" is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)`}},
+		{"invalid-endpoint.yaml", []string{`testdata/invalid-endpoint.yaml:4: aws[0].endpoint: "127.0.0.1:4566" is not an http:// or https:// URL`}},
+		{"invalid-no-credentials.yaml", []string{`testdata/invalid-no-credentials.yaml:2: routers[0].password_file: missing: set password_file or private_key_file`}},
+		{"invalid-both-credentials.yaml", []string{`testdata/invalid-both-credentials.yaml:6: routers[0].private_key_file: set password_file or private_key_file, not both`}},
+		{"invalid-no-known-hosts.yaml", []string{`testdata/invalid-no-known-hosts.yaml:2: routers[0].known_hosts: missing: host keys are always verified; create the file with ssh-keyscan`}},
+		{"invalid-tunnel-join.yaml", []string{`testdata/invalid-tunnel-join.yaml:9: routers[0].tunnels[0].outside_ip: "203.0.113.300" is not an IP address`}},
+		{"invalid-probe-path.yaml", []string{`testdata/invalid-probe-path.yaml:4: probes[0].path: "lan": must be tunnel or wan`}},
+		{"invalid-severity.yaml", []string{`testdata/invalid-severity.yaml:2: rules.TunnelDown.severity: "high": must be info, warning or critical`}},
+		{"invalid-bool.yaml", []string{`testdata/invalid-bool.yaml:4: alerting.slack[0].send_resolved: "yes" is not a boolean (want true or false)`}},
+		{"invalid-email.yaml", []string{
+			`testdata/invalid-email.yaml:3: alerting.email[0].smarthost: "mail.example.com": missing port (want host:port)`,
+			`testdata/invalid-email.yaml:4: alerting.email[0].from: "noc" is not an e-mail address`,
+			`testdata/invalid-email.yaml:5: alerting.email[0].to: missing: at least one recipient`,
+		}},
+		{"invalid-webhook-both-urls.yaml", []string{`testdata/invalid-webhook-both-urls.yaml:4: alerting.webhook[0].url_file: set url or url_file, not both`}},
+		{"invalid-type-list.yaml", []string{`testdata/invalid-type-list.yaml:2: aws: expected a list, got a mapping`}},
+		{"invalid-syntax.yaml", []string{`testdata/invalid-syntax.yaml:2: YAML syntax: did not find expected key`}},
+		{"invalid-empty.yaml", []string{`testdata/invalid-empty.yaml: the file is empty (see configs/example.yaml)`}},
+		{"invalid-missing-secret.yaml", []string{`testdata/invalid-missing-secret.yaml:5: routers[0].password_file: open testdata/secrets/nope: no such file or directory`}},
+		{"invalid-empty-secret.yaml", []string{`testdata/invalid-empty-secret.yaml:3: alerting.slack[0].webhook_url_file: testdata/secrets/empty: file is empty`}},
+		{"invalid-credentials-directory-unset.yaml", []string{`testdata/invalid-credentials-directory-unset.yaml:5: routers[0].password_file: "${CREDENTIALS_DIRECTORY}/rtx-osaka": only $CREDENTIALS_DIRECTORY may be used in a path, and only when systemd sets it (LoadCredential=)`}},
+		{"invalid-several.yaml", []string{
+			`testdata/invalid-several.yaml:2: global.poll_interval: 100ms is too short (minimum 1s)`,
+			`testdata/invalid-several.yaml:3: listen: ":http-alt": port must be a number from 1 to 65535`,
+			`testdata/invalid-several.yaml:5: probes[0].name: missing: every probe needs a name (letters, digits, '.', '_', '-')`,
+		}},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			t.Setenv("CREDENTIALS_DIRECTORY", "")
+			_, err := Load(filepath.Join("testdata", tc.file))
+			if err == nil {
+				t.Fatal("Load succeeded, want an error")
+			}
+			if got := strings.Split(err.Error(), "\n"); strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+				t.Errorf("error:\n got: %s\nwant: %s", strings.Join(got, "\n      "), strings.Join(tc.want, "\n      "))
+			}
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Errorf("error %T is not a *config.Error", err)
+			}
+		})
+	}
+}
+
+// Every invalid-*.yaml in testdata must have a case above: a new file
+// without an expected message would test nothing.
+func TestEveryInvalidFileIsTested(t *testing.T) {
+	files, _ := filepath.Glob("testdata/invalid-*.yaml")
+	src, err := os.ReadFile("config_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if !strings.Contains(string(src), `{"`+filepath.Base(f)+`"`) {
+			t.Errorf("%s has no case in TestLoadBad", f)
+		}
+	}
+}
+
+func TestCredentialsDirectory(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "rtx-osaka"), []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CREDENTIALS_DIRECTORY", dir)
+	c, err := Load("testdata/invalid-credentials-directory-unset.yaml")
+	if err != nil {
+		t.Fatalf("Load with CREDENTIALS_DIRECTORY set: %v", err)
+	}
+	if got := c.Routers[0].Password.Reveal(); got != "s3cret" {
+		t.Errorf("password = %q, want s3cret", got)
+	}
+}
+
+func TestCheckRuleNames(t *testing.T) {
+	c, err := Load("testdata/good.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.CheckRuleNames([]string{"BGPDownIPsecUp", "TunnelDown"})
+	want := "testdata/good.yaml:32: rules.DPDDisabled: unknown rule (known rules: BGPDownIPsecUp, TunnelDown)"
+	if err == nil || err.Error() != want {
+		t.Errorf("CheckRuleNames = %v, want %s", err, want)
+	}
+	if err := c.CheckRuleNames([]string{"BGPDownIPsecUp", "TunnelDown", "DPDDisabled"}); err != nil {
+		t.Errorf("CheckRuleNames with all known: %v", err)
+	}
+}
+
+func TestSecretsNeverPrinted(t *testing.T) {
+	c, err := Load("testdata/good.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := []string{"rtx-password", "hooks.slack.example", "smtp-password", "hmac-secret"}
+	js, _ := json.Marshal(c)
+	ym, _ := yaml.Marshal(c)
+	core, logs := observer.New(zap.DebugLevel)
+	zap.New(core).Info("config", zap.Any("config", c), zap.Stringer("password", c.Routers[0].Password))
+	var logged strings.Builder
+	for _, e := range logs.All() {
+		for k, v := range e.ContextMap() {
+			fmt.Fprintf(&logged, "%s=%v ", k, v)
+		}
+	}
+	for name, out := range map[string]string{
+		"%v":   fmt.Sprintf("%v", c),
+		"%+v":  fmt.Sprintf("%+v", c),
+		"%#v":  fmt.Sprintf("%#v", c),
+		"json": string(js),
+		"yaml": string(ym),
+		"zap":  logged.String(),
+	} {
+		for _, s := range secrets {
+			if strings.Contains(out, s) {
+				t.Errorf("%s output contains secret %q", name, s)
+			}
+		}
+		// YAML leaves the resolved secrets out entirely (yaml:"-"); the
+		// others must show that a secret is there without showing it.
+		if name != "yaml" && !strings.Contains(out, redacted) && !strings.Contains(out, `\u003csecret\u003e`) {
+			t.Errorf("%s output does not show %s: %s", name, redacted, out)
+		}
+	}
+}
+
+func TestExampleConfigIsValid(t *testing.T) {
+	if _, err := Load("../../configs/example.yaml"); err != nil {
+		t.Fatalf("configs/example.yaml: %v", err)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*.yaml")
+	files = append(files, "../../configs/example.yaml")
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse(data, "fuzz.yaml")
+		if err == nil && c == nil {
+			t.Fatal("Parse returned neither config nor error")
+		}
+		if err != nil && !strings.HasPrefix(err.Error(), "fuzz.yaml") {
+			t.Fatalf("error does not name the file: %v", err)
+		}
+	})
+}

@@ -1,0 +1,285 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/mail"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// validator collects every problem of a decoded configuration, each with the
+// line of the key it is about.
+type validator struct {
+	file string
+	pos  map[string]int
+	errs []error
+}
+
+// line finds the line of path, or of its nearest parent that appeared in the
+// file (a missing key is reported at the line of the item that lacks it).
+func (v *validator) line(path string) int {
+	for p := path; p != ""; {
+		if l, ok := v.pos[p]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(p, ".[")
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+	}
+	return 0
+}
+
+func (v *validator) errorf(path, format string, args ...any) {
+	v.errs = append(v.errs, &Error{File: v.file, Line: v.line(path), Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+var (
+	// Names end up in metric labels and support bundle paths.
+	nameRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+	regionRE = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+	vpnIDRE  = regexp.MustCompile(`^vpn-[0-9a-f]{8,17}$`)
+	roleRE   = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$`)
+)
+
+func (v *validator) validate(c *Config) {
+	if c.Global.PollInterval < minPollInterval {
+		v.errorf("global.poll_interval", "%s is too short (minimum %s)", c.Global.PollInterval, minPollInterval)
+	}
+	if c.Global.StateDir == "" {
+		v.errorf("global.state_dir", "must not be empty")
+	}
+	v.hostPort("listen", c.Listen, false)
+
+	names := map[string]string{}
+	unique := func(path, kind, name string) {
+		if name == "" {
+			v.errorf(path+".name", "missing: every %s needs a name (letters, digits, '.', '_', '-')", kind)
+			return
+		}
+		if !nameRE.MatchString(name) {
+			v.errorf(path+".name", "%q: use only letters, digits, '.', '_' and '-', starting with a letter or digit", name)
+			return
+		}
+		key := kind + "/" + name
+		if prev, dup := names[key]; dup {
+			v.errorf(path+".name", "%q is already the name of %s", name, prev)
+			return
+		}
+		names[key] = path
+	}
+	for i, a := range c.AWS {
+		p := fmt.Sprintf("aws[%d]", i)
+		unique(p, "aws source", a.Name)
+		v.aws(p, a)
+	}
+	for i, r := range c.Routers {
+		p := fmt.Sprintf("routers[%d]", i)
+		unique(p, "router", r.Name)
+		v.router(p, r)
+	}
+	for i, pr := range c.Probes {
+		p := fmt.Sprintf("probes[%d]", i)
+		unique(p, "probe", pr.Name)
+		v.probe(p, pr)
+	}
+	for _, name := range sortedKeys(c.Rules) {
+		v.rule("rules."+name, name, c.Rules[name])
+	}
+	v.alerting(c.Alerting)
+}
+
+func (v *validator) hostPort(path, addr string, hostRequired bool) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		if strings.Contains(err.Error(), "missing port") {
+			v.errorf(path, "%q: missing port (want host:port)", addr)
+		} else {
+			v.errorf(path, "%q: not a host:port address", addr)
+		}
+		return
+	}
+	if hostRequired && host == "" {
+		v.errorf(path, "%q: missing host (want host:port)", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		v.errorf(path, "%q: port must be a number from 1 to 65535", addr)
+	}
+}
+
+func (v *validator) aws(p string, a AWSSource) {
+	if len(a.Regions) == 0 {
+		v.errorf(p+".regions", "missing: list at least one region, e.g. [ap-northeast-1]")
+	}
+	seen := map[string]bool{}
+	for i, r := range a.Regions {
+		rp := fmt.Sprintf("%s.regions[%d]", p, i)
+		switch {
+		case !regionRE.MatchString(r):
+			v.errorf(rp, "%q is not an AWS region name (e.g. ap-northeast-1)", r)
+		case seen[r]:
+			v.errorf(rp, "%q is listed twice", r)
+		}
+		seen[r] = true
+	}
+	if a.RoleARN != "" && !roleRE.MatchString(a.RoleARN) {
+		v.errorf(p+".role_arn", "%q is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)", a.RoleARN)
+	}
+	if a.Endpoint != "" {
+		u, err := url.Parse(a.Endpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			v.errorf(p+".endpoint", "%q is not an http:// or https:// URL", a.Endpoint)
+		}
+	}
+	if len(a.VPNConnectionIDs) > 0 && len(a.TagFilters) > 0 {
+		v.errorf(p+".tag_filters", "use either vpn_connection_ids or tag_filters, not both")
+	}
+	for i, id := range a.VPNConnectionIDs {
+		if !vpnIDRE.MatchString(id) {
+			v.errorf(fmt.Sprintf("%s.vpn_connection_ids[%d]", p, i), "%q is not a VPN connection id (vpn- and 8 or 17 hex digits)", id)
+		}
+	}
+	for _, k := range sortedKeys(a.TagFilters) {
+		if k == "" || a.TagFilters[k] == "" {
+			v.errorf(p+".tag_filters."+k, "tag key and value must not be empty")
+		}
+	}
+}
+
+func (v *validator) router(p string, r Router) {
+	if r.Address == "" {
+		v.errorf(p+".address", "missing: the router's SSH address as host:port, e.g. 192.0.2.10:22")
+	} else {
+		v.hostPort(p+".address", r.Address, true)
+	}
+	if r.User == "" {
+		v.errorf(p+".user", "missing: the SSH login user (a read-only monitoring user)")
+	}
+	switch {
+	case r.PasswordFile == "" && r.PrivateKeyFile == "":
+		v.errorf(p+".password_file", "missing: set password_file or private_key_file")
+	case r.PasswordFile != "" && r.PrivateKeyFile != "":
+		v.errorf(p+".private_key_file", "set password_file or private_key_file, not both")
+	}
+	if r.PrivateKeyPassphraseFile != "" && r.PrivateKeyFile == "" {
+		v.errorf(p+".private_key_passphrase_file", "only allowed with private_key_file")
+	}
+	if r.KnownHosts == "" {
+		v.errorf(p+".known_hosts", "missing: host keys are always verified; create the file with ssh-keyscan")
+	}
+	if r.Timeout <= 0 {
+		v.errorf(p+".timeout", "must be greater than 0")
+	}
+	tunnels := map[int]bool{}
+	for i, t := range r.Tunnels {
+		tp := fmt.Sprintf("%s.tunnels[%d]", p, i)
+		if t.RTXTunnel < 1 {
+			v.errorf(tp+".rtx_tunnel", "missing or not a tunnel number (1 or more)")
+		} else if tunnels[t.RTXTunnel] {
+			v.errorf(tp+".rtx_tunnel", "tunnel %d is joined twice", t.RTXTunnel)
+		}
+		tunnels[t.RTXTunnel] = true
+		if t.VPNConnectionID == "" && t.OutsideIP == "" {
+			v.errorf(tp, "set vpn_connection_id or outside_ip (or both) to join this RTX tunnel to an AWS tunnel")
+		}
+		if t.VPNConnectionID != "" && !vpnIDRE.MatchString(t.VPNConnectionID) {
+			v.errorf(tp+".vpn_connection_id", "%q is not a VPN connection id", t.VPNConnectionID)
+		}
+		if t.OutsideIP != "" {
+			if _, err := netip.ParseAddr(t.OutsideIP); err != nil {
+				v.errorf(tp+".outside_ip", "%q is not an IP address", t.OutsideIP)
+			}
+		}
+	}
+}
+
+func (v *validator) probe(p string, pr Probe) {
+	if pr.Target == "" {
+		v.errorf(p+".target", "missing: an IP address or host name to probe")
+	} else if strings.ContainsAny(pr.Target, " /:") {
+		if _, err := netip.ParseAddr(pr.Target); err != nil {
+			v.errorf(p+".target", "%q is not an IP address or host name", pr.Target)
+		}
+	}
+	if pr.Path != ProbePathTunnel && pr.Path != ProbePathWAN {
+		v.errorf(p+".path", "%q: must be %s or %s", pr.Path, ProbePathTunnel, ProbePathWAN)
+	}
+	if pr.Interval < minPollInterval {
+		v.errorf(p+".interval", "%s is too short (minimum %s)", pr.Interval, minPollInterval)
+	}
+}
+
+func (v *validator) rule(p, name string, r RuleOverride) {
+	switch r.Severity {
+	case "", SeverityInfo, SeverityWarning, SeverityCritical:
+	default:
+		v.errorf(p+".severity", "%q: must be %s, %s or %s", r.Severity, SeverityInfo, SeverityWarning, SeverityCritical)
+	}
+}
+
+func (v *validator) alerting(a Alerting) {
+	if a.RepeatInterval <= 0 {
+		v.errorf("alerting.repeat_interval", "must be greater than 0")
+	}
+	for i, s := range a.Slack {
+		if s.WebhookURLFile == "" {
+			v.errorf(fmt.Sprintf("alerting.slack[%d].webhook_url_file", i), "missing: a file holding the Slack incoming webhook URL")
+		}
+	}
+	for i, e := range a.Email {
+		p := fmt.Sprintf("alerting.email[%d]", i)
+		if e.Smarthost == "" {
+			v.errorf(p+".smarthost", "missing: the SMTP server as host:port, e.g. mail.example.com:587")
+		} else {
+			v.hostPort(p+".smarthost", e.Smarthost, true)
+		}
+		if _, err := mail.ParseAddress(e.From); err != nil {
+			v.errorf(p+".from", "%q is not an e-mail address", e.From)
+		}
+		if len(e.To) == 0 {
+			v.errorf(p+".to", "missing: at least one recipient")
+		}
+		for j, to := range e.To {
+			if _, err := mail.ParseAddress(to); err != nil {
+				v.errorf(fmt.Sprintf("%s.to[%d]", p, j), "%q is not an e-mail address", to)
+			}
+		}
+		if e.Username != "" && e.PasswordFile == "" {
+			v.errorf(p+".password_file", "missing: username is set, so the SMTP password must come from a file")
+		}
+		if e.PasswordFile != "" && e.Username == "" {
+			v.errorf(p+".username", "missing: password_file is set but no username")
+		}
+	}
+	for i, am := range a.Alertmanager {
+		p := fmt.Sprintf("alerting.alertmanager[%d].url", i)
+		v.httpURL(p, am.URL)
+	}
+	for i, w := range a.Webhook {
+		p := fmt.Sprintf("alerting.webhook[%d]", i)
+		switch {
+		case w.URL == "" && w.URLFile == "":
+			v.errorf(p+".url", "missing: set url or url_file")
+		case w.URL != "" && w.URLFile != "":
+			v.errorf(p+".url_file", "set url or url_file, not both")
+		case w.URL != "":
+			v.httpURL(p+".url", w.URL)
+		}
+	}
+}
+
+func (v *validator) httpURL(path, s string) {
+	if s == "" {
+		v.errorf(path, "missing: an http:// or https:// URL")
+		return
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		v.errorf(path, "%q is not an http:// or https:// URL", s)
+	}
+}

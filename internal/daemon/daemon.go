@@ -1,0 +1,317 @@
+// Package daemon wires vpnwatchd together: it loads the configuration, owns
+// time and scheduling (poll cycles, reloads, the systemd watchdog), serves the
+// HTTP endpoints and shuts everything down in order.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/oklog/run"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/exporter-toolkit/web"
+	"go.uber.org/zap"
+
+	"github.com/vpnwatchd/vpnwatchd/internal/config"
+	"github.com/vpnwatchd/vpnwatchd/internal/logging"
+	"github.com/vpnwatchd/vpnwatchd/internal/metrics"
+)
+
+// shutdownGrace bounds how long an in-flight poll cycle and open HTTP
+// requests may take to finish after SIGTERM; systemd's default stop timeout
+// is 90 s, the promise to operators is 10 s.
+const shutdownGrace = 8 * time.Second
+
+// Options are the daemon's command-line settings.
+type Options struct {
+	ConfigFile string
+	// ListenAddresses overrides the configuration's listen key when not empty.
+	ListenAddresses []string
+	// WebConfigFile is exporter-toolkit's web configuration (TLS, basic auth).
+	WebConfigFile string
+	Logger        *zap.Logger
+	// Notifier reports to the service manager; nil uses systemd's
+	// NOTIFY_SOCKET (a no-op outside systemd).
+	Notifier Notifier
+}
+
+// Daemon is a running vpnwatchd.
+type Daemon struct {
+	opts      Options
+	log       *zap.Logger
+	notify    Notifier
+	cfg       atomic.Pointer[config.Config]
+	reg       *prometheus.Registry
+	metrics   *metrics.Daemon
+	listeners []net.Listener
+	ready     atomic.Bool
+	reloadReq chan chan error
+	cycles    int
+	http      http.Handler
+}
+
+// New loads the configuration, prepares the state directory and binds the
+// HTTP listeners, so that every start-up problem is reported before Run.
+func New(opts Options) (*Daemon, error) {
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	if opts.Notifier == nil {
+		opts.Notifier = systemdNotifier{}
+	}
+	d := &Daemon{
+		opts:      opts,
+		log:       opts.Logger,
+		notify:    opts.Notifier,
+		reg:       metrics.NewRegistry(),
+		reloadReq: make(chan chan error),
+	}
+	d.metrics = metrics.NewDaemon(d.reg)
+	cfg, err := config.Load(opts.ConfigFile)
+	if err != nil {
+		return nil, err
+	}
+	if err := ensureStateDir(cfg.Global.StateDir); err != nil {
+		return nil, err
+	}
+	d.setConfig(cfg)
+	if opts.WebConfigFile != "" {
+		if err := web.Validate(opts.WebConfigFile); err != nil {
+			return nil, fmt.Errorf("--web.config.file %s: %w", opts.WebConfigFile, err)
+		}
+	}
+	if d.http, err = d.handler(); err != nil {
+		return nil, err
+	}
+	addrs := opts.ListenAddresses
+	if len(addrs) == 0 {
+		addrs = []string{cfg.Listen}
+	}
+	for _, a := range addrs {
+		l, err := net.Listen("tcp", a)
+		if err != nil {
+			d.closeListeners()
+			return nil, fmt.Errorf("listen on %s: %w", a, err)
+		}
+		d.listeners = append(d.listeners, l)
+	}
+	return d, nil
+}
+
+// Addrs returns the addresses the HTTP server listens on.
+func (d *Daemon) Addrs() []net.Addr {
+	out := make([]net.Addr, len(d.listeners))
+	for i, l := range d.listeners {
+		out[i] = l.Addr()
+	}
+	return out
+}
+
+// Registry returns the Prometheus registry served on /metrics.
+func (d *Daemon) Registry() *prometheus.Registry { return d.reg }
+
+func (d *Daemon) closeListeners() {
+	for _, l := range d.listeners {
+		l.Close()
+	}
+}
+
+func (d *Daemon) setConfig(c *config.Config) {
+	d.cfg.Store(c)
+	d.metrics.ConfigLastReloadSuccessful.Set(1)
+	d.metrics.ConfigLastReloadSuccessTimestamp.SetToCurrentTime()
+}
+
+// Run serves until ctx is cancelled or SIGINT/SIGTERM arrives, then finishes
+// the poll cycle in flight, closes the HTTP server and returns nil. SIGHUP
+// reloads the configuration.
+func (d *Daemon) Run(ctx context.Context) error {
+	var g run.Group
+
+	// Signals: SIGINT/SIGTERM end the group; SIGHUP asks for a reload.
+	g.Add(run.SignalHandler(ctx, os.Interrupt, syscall.SIGTERM))
+	{
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		stop := make(chan struct{})
+		g.Add(func() error {
+			for {
+				select {
+				case <-hup:
+					select {
+					case d.reloadReq <- nil:
+					case <-stop:
+						return nil
+					}
+				case <-stop:
+					return nil
+				}
+			}
+		}, func(error) {
+			signal.Stop(hup)
+			close(stop)
+		})
+	}
+
+	// HTTP: exporter-toolkit adds TLS and basic auth from --web.config.file.
+	srv := &http.Server{Handler: d.http, ReadHeaderTimeout: 10 * time.Second, ErrorLog: zap.NewStdLog(d.log)}
+	g.Add(func() error {
+		flags := &web.FlagConfig{WebListenAddresses: &[]string{}, WebSystemdSocket: new(bool), WebConfigFile: &d.opts.WebConfigFile}
+		err := web.ServeMultiple(d.listeners, srv, flags, logging.Slog(d.log))
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("http server: %w", err)
+	}, func(error) {
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			srv.Close()
+		}
+	})
+
+	// The main loop: poll cycles, reloads, watchdog.
+	loopCtx, stopLoop := context.WithCancel(context.Background())
+	g.Add(func() error { return d.loop(loopCtx) }, func(error) { stopLoop() })
+
+	addrs := make([]string, len(d.listeners))
+	for i, l := range d.listeners {
+		addrs[i] = l.Addr().String()
+	}
+	d.log.Info("vpnwatchd started", zap.Strings("listen", addrs), zap.String("config", d.opts.ConfigFile),
+		zap.String("summary", d.cfg.Load().Summary()))
+	d.notify.Notify("READY=1\nSTATUS=started, first poll cycle running")
+
+	err := g.Run()
+	d.notify.Notify("STOPPING=1")
+	var sig *run.SignalError
+	if errors.As(err, &sig) {
+		d.log.Info("vpnwatchd stopping", zap.String("signal", sig.Signal.String()))
+		return nil
+	}
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// loop runs poll cycles at the configured interval and serves reload requests
+// and the watchdog between them. It is the only goroutine that runs cycles,
+// so a hung cycle stops the watchdog pings and systemd restarts the service.
+func (d *Daemon) loop(ctx context.Context) error {
+	var watchdog <-chan time.Time
+	if iv := watchdogInterval(); iv > 0 {
+		t := time.NewTicker(iv / 2)
+		defer t.Stop()
+		watchdog = t.C
+		d.notify.Notify("WATCHDOG=1")
+	}
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-watchdog:
+			d.notify.Notify("WATCHDOG=1")
+		case reply := <-d.reloadReq:
+			err := d.reload()
+			if reply != nil {
+				reply <- err
+			}
+		case <-timer.C:
+			d.cycle(ctx)
+			timer.Reset(jitter(d.cfg.Load().Global.PollInterval))
+		}
+	}
+}
+
+// cycle polls every source once. In-flight work may outlive a shutdown
+// request by shutdownGrace, so that a cycle is never cut in half.
+func (d *Daemon) cycle(ctx context.Context) {
+	work, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() {
+		time.AfterFunc(shutdownGrace, cancel)
+	})
+	defer stop()
+	_ = work // the sources' Poll(work) calls go here as they land
+
+	start := time.Now()
+	cfg := d.cfg.Load()
+	d.cycles++
+	took := time.Since(start)
+	d.metrics.CycleDuration.Observe(took.Seconds())
+	d.metrics.LastCycleTimestamp.SetToCurrentTime()
+	if !d.ready.Swap(true) {
+		d.log.Info("first poll cycle complete; ready", zap.Duration("took", took))
+	}
+	d.log.Debug("poll cycle complete", zap.Int("cycle", d.cycles), zap.Duration("took", took))
+	d.notify.Notify(fmt.Sprintf("STATUS=cycle %d done in %s; %s", d.cycles, took.Round(time.Millisecond), cfg.Summary()))
+}
+
+// reload loads the configuration file again. An invalid file leaves the
+// running configuration in place.
+func (d *Daemon) reload() error {
+	d.notify.Notify(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%d", monotonicUsec()))
+	defer d.notify.Notify("READY=1")
+	old := d.cfg.Load()
+	c, err := config.Load(d.opts.ConfigFile)
+	if err == nil {
+		err = ensureStateDir(c.Global.StateDir)
+	}
+	if err != nil {
+		d.metrics.ConfigLastReloadSuccessful.Set(0)
+		d.log.Error("configuration reload failed; keeping the running configuration", zap.Error(err))
+		d.notify.Notify("STATUS=configuration reload failed; running with the previous configuration")
+		return err
+	}
+	if len(d.opts.ListenAddresses) == 0 && c.Listen != old.Listen {
+		d.log.Warn("listen changed; restart vpnwatchd to apply it", zap.String("running", old.Listen), zap.String("new", c.Listen))
+	}
+	d.setConfig(c)
+	d.log.Info("configuration reloaded", zap.String("summary", c.Summary()))
+	return nil
+}
+
+// Reload asks the main loop to reload the configuration and waits for the
+// result.
+func (d *Daemon) Reload(ctx context.Context) error {
+	reply := make(chan error, 1)
+	select {
+	case d.reloadReq <- reply:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-reply:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Config returns the running configuration.
+func (d *Daemon) Config() *config.Config { return d.cfg.Load() }
+
+// ensureStateDir creates the state directory if needed and checks that it
+// is writable now rather than at the first alert.
+func ensureStateDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("state directory %s: %w (set global.state_dir, or use StateDirectory=vpnwatchd under systemd)", dir, err)
+	}
+	f, err := os.CreateTemp(dir, ".vpnwatchd-write-test-*")
+	if err != nil {
+		return fmt.Errorf("state directory %s is not writable: %w (set global.state_dir, or use StateDirectory=vpnwatchd under systemd)", dir, err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}

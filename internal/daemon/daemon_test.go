@@ -1,0 +1,392 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zaptest"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/vpnwatchd/vpnwatchd/internal/testenv"
+)
+
+// recorder is a Notifier that keeps what it was told.
+type recorder struct {
+	mu     sync.Mutex
+	states []string
+}
+
+func (r *recorder) Notify(s string) {
+	r.mu.Lock()
+	r.states = append(r.states, s)
+	r.mu.Unlock()
+}
+
+func (r *recorder) has(prefix string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range r.states {
+		if strings.HasPrefix(s, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+func writeConfig(t *testing.T, path, body string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func minimalConfig(dir, poll string) string {
+	return fmt.Sprintf("global:\n  poll_interval: %s\n  state_dir: %s\n", poll, filepath.Join(dir, "state"))
+}
+
+// start runs a daemon on a loopback port until the test ends.
+func start(t *testing.T, opts Options) (*Daemon, string) {
+	t.Helper()
+	if opts.Logger == nil {
+		opts.Logger = zaptest.NewLogger(t)
+	}
+	if len(opts.ListenAddresses) == 0 {
+		opts.ListenAddresses = []string{"127.0.0.1:0"}
+	}
+	d, err := New(opts)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Error("Run did not return after cancel")
+		}
+	})
+	return d, d.Addrs()[0].String()
+}
+
+func get(t *testing.T, c *http.Client, url string) (int, string) {
+	t.Helper()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func waitReady(t *testing.T, c *http.Client, base string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if code, _ := get(t, c, base+"/-/ready"); code == http.StatusOK {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("daemon never became ready")
+}
+
+func metricValue(t *testing.T, body, name string) string {
+	t.Helper()
+	for _, line := range strings.Split(body, "\n") {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == name {
+			return f[1]
+		}
+	}
+	t.Fatalf("metric %s not in /metrics output", name)
+	return ""
+}
+
+func TestReloadKeepsOldConfigOnError(t *testing.T) {
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "vpnwatchd.yaml")
+	writeConfig(t, cfgFile, minimalConfig(dir, "30s"))
+	d, addr := start(t, Options{ConfigFile: cfgFile})
+	base := "http://" + addr
+	waitReady(t, http.DefaultClient, base)
+
+	post := func() (int, string) {
+		resp, err := http.Post(base+"/-/reload", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+
+	writeConfig(t, cfgFile, "global:\n  poll_interval: soon\n")
+	code, body := post()
+	if code != http.StatusInternalServerError || !strings.Contains(body, "vpnwatchd.yaml:2: global.poll_interval") {
+		t.Errorf("reload of a bad config: %d %q, want 500 naming file:line:key", code, body)
+	}
+	if got := d.Config().Global.PollInterval; got != 30*time.Second {
+		t.Errorf("poll interval after failed reload = %s, want the old 30s", got)
+	}
+	_, m := get(t, http.DefaultClient, base+"/metrics")
+	if v := metricValue(t, m, "vpnwatch_config_last_reload_successful"); v != "0" {
+		t.Errorf("vpnwatch_config_last_reload_successful = %s after a failed reload, want 0", v)
+	}
+
+	writeConfig(t, cfgFile, minimalConfig(dir, "45s"))
+	if code, body := post(); code != http.StatusOK {
+		t.Fatalf("reload of a good config: %d %q", code, body)
+	}
+	if got := d.Config().Global.PollInterval; got != 45*time.Second {
+		t.Errorf("poll interval after reload = %s, want 45s", got)
+	}
+	_, m = get(t, http.DefaultClient, base+"/metrics")
+	if v := metricValue(t, m, "vpnwatch_config_last_reload_successful"); v != "1" {
+		t.Errorf("vpnwatch_config_last_reload_successful = %s, want 1", v)
+	}
+	if v := metricValue(t, m, "vpnwatch_config_last_reload_success_timestamp_seconds"); v == "0" {
+		t.Error("reload success timestamp not set")
+	}
+	if resp, err := http.Get(base + "/-/reload"); err != nil || resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("GET /-/reload: %v %v, want 405", resp.StatusCode, err)
+	}
+}
+
+// TestSystemdNotify points NOTIFY_SOCKET at a datagram socket, as systemd
+// does for Type=notify, and reads what the daemon says there.
+func TestSystemdNotify(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	t.Setenv("NOTIFY_SOCKET", sock)
+	t.Setenv("WATCHDOG_USEC", "200000")
+	cfgFile := filepath.Join(dir, "vpnwatchd.yaml")
+	writeConfig(t, cfgFile, minimalConfig(dir, "1s"))
+	start(t, Options{ConfigFile: cfgFile})
+
+	want := map[string]bool{"READY=1": false, "WATCHDOG=1": false, "STATUS=cycle ": false, "RELOADING=1": false}
+	sentHUP := false
+	buf := make([]byte, 4096)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		conn.SetReadDeadline(deadline)
+		n, err := conn.Read(buf)
+		if err != nil {
+			break
+		}
+		for _, line := range strings.Split(string(buf[:n]), "\n") {
+			for prefix := range want {
+				if strings.HasPrefix(line, prefix) {
+					want[prefix] = true
+				}
+			}
+		}
+		if want["READY=1"] && !sentHUP {
+			// SIGHUP reloads: systemd hears RELOADING=1, then READY=1 again.
+			sentHUP = true
+			syscall.Kill(os.Getpid(), syscall.SIGHUP)
+		}
+		done := true
+		for _, ok := range want {
+			done = done && ok
+		}
+		if done {
+			return
+		}
+	}
+	t.Errorf("notifications received: %v", want)
+}
+
+func TestStateDirNotWritable(t *testing.T) {
+	dir := t.TempDir()
+	blocker := filepath.Join(dir, "file")
+	writeConfig(t, blocker, "")
+	cfgFile := filepath.Join(dir, "vpnwatchd.yaml")
+	writeConfig(t, cfgFile, fmt.Sprintf("global:\n  state_dir: %s/sub\n", blocker))
+	_, err := New(Options{ConfigFile: cfgFile, ListenAddresses: []string{"127.0.0.1:0"}})
+	if err == nil || !strings.Contains(err.Error(), "state directory "+blocker+"/sub") {
+		t.Fatalf("New with an unusable state dir: %v", err)
+	}
+}
+
+func TestStateDirCreated(t *testing.T) {
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "vpnwatchd.yaml")
+	writeConfig(t, cfgFile, minimalConfig(dir, "30s"))
+	d, err := New(Options{ConfigFile: cfgFile, ListenAddresses: []string{"127.0.0.1:0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.closeListeners()
+	if st, err := os.Stat(filepath.Join(dir, "state")); err != nil || !st.IsDir() {
+		t.Errorf("state dir not created: %v", err)
+	}
+}
+
+func TestReadyAfterFirstCycle(t *testing.T) {
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "vpnwatchd.yaml")
+	writeConfig(t, cfgFile, minimalConfig(dir, "30s"))
+	d, err := New(Options{ConfigFile: cfgFile, ListenAddresses: []string{"127.0.0.1:0"}, Notifier: &recorder{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.closeListeners()
+	srv := &http.Server{Handler: d.http}
+	go srv.Serve(d.listeners[0])
+	defer srv.Close()
+	base := "http://" + d.Addrs()[0].String()
+	if code, _ := get(t, http.DefaultClient, base+"/-/ready"); code != http.StatusServiceUnavailable {
+		t.Errorf("/-/ready before any cycle = %d, want 503", code)
+	}
+	if code, body := get(t, http.DefaultClient, base+"/-/healthy"); code != http.StatusOK || body != "Healthy\n" {
+		t.Errorf("/-/healthy = %d %q", code, body)
+	}
+	d.cycle(context.Background())
+	if code, _ := get(t, http.DefaultClient, base+"/-/ready"); code != http.StatusOK {
+		t.Errorf("/-/ready after a cycle = %d, want 200", code)
+	}
+	if code, body := get(t, http.DefaultClient, base+"/"); code != http.StatusOK || !strings.Contains(body, `href="/metrics"`) || strings.Contains(body, "/debug/pprof") {
+		t.Errorf("landing page = %d, lacks the metrics link:\n%s", code, body)
+	}
+}
+
+// TestMetricsOverTLSWithBasicAuth serves /metrics with a web config file
+// holding a certificate and a bcrypt-hashed user, as operators set it up.
+func TestMetricsOverTLSWithBasicAuth(t *testing.T) {
+	dir := t.TempDir()
+	certPEM, keyPEM := selfSigned(t)
+	writeConfig(t, filepath.Join(dir, "tls.crt"), string(certPEM))
+	writeConfig(t, filepath.Join(dir, "tls.key"), string(keyPEM))
+	hash, err := bcrypt.GenerateFromPassword([]byte("scrape-pass"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	webCfg := filepath.Join(dir, "web.yaml")
+	writeConfig(t, webCfg, fmt.Sprintf("tls_server_config:\n  cert_file: %s/tls.crt\n  key_file: %s/tls.key\nbasic_auth_users:\n  prometheus: %s\n", dir, dir, hash))
+	cfgFile := filepath.Join(dir, "vpnwatchd.yaml")
+	writeConfig(t, cfgFile, minimalConfig(dir, "30s"))
+	_, addr := start(t, Options{ConfigFile: cfgFile, WebConfigFile: webCfg})
+
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(certPEM)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	url := "https://" + addr + "/metrics"
+
+	if code, _ := get(t, client, url); code != http.StatusUnauthorized {
+		t.Errorf("no credentials: %d, want 401", code)
+	}
+	req, _ := http.NewRequest("GET", url, nil)
+	req.SetBasicAuth("prometheus", "wrong")
+	if resp, err := client.Do(req); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("wrong password: %v %v, want 401", resp.StatusCode, err)
+	}
+	req.SetBasicAuth("prometheus", "scrape-pass")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "vpnwatch_build_info{") {
+		t.Errorf("with credentials: %d, body lacks vpnwatch_build_info", resp.StatusCode)
+	}
+	if _, err := http.Get("http://" + addr + "/metrics"); err == nil {
+		// Plain HTTP to a TLS port gets a 400 from net/http, not metrics.
+		if code, body := get(t, http.DefaultClient, "http://"+addr+"/metrics"); code == http.StatusOK {
+			t.Errorf("plain HTTP served metrics: %s", body[:min(len(body), 80)])
+		}
+	}
+}
+
+func TestBadWebConfigFailsAtStart(t *testing.T) {
+	dir := t.TempDir()
+	webCfg := filepath.Join(dir, "web.yaml")
+	writeConfig(t, webCfg, "tls_server_config:\n  cert_file: /nonexistent.crt\n")
+	cfgFile := filepath.Join(dir, "vpnwatchd.yaml")
+	writeConfig(t, cfgFile, minimalConfig(dir, "30s"))
+	_, err := New(Options{ConfigFile: cfgFile, WebConfigFile: webCfg, ListenAddresses: []string{"127.0.0.1:0"}})
+	if err == nil || !strings.Contains(err.Error(), "--web.config.file") {
+		t.Fatalf("New with a bad web config: %v", err)
+	}
+}
+
+// TestPromtoolCheckMetrics runs the real promtool over /metrics.
+func TestPromtoolCheckMetrics(t *testing.T) {
+	promtool := testenv.Binary(t, "promtool")
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "vpnwatchd.yaml")
+	writeConfig(t, cfgFile, minimalConfig(dir, "30s"))
+	_, addr := start(t, Options{ConfigFile: cfgFile})
+	waitReady(t, http.DefaultClient, "http://"+addr)
+	_, body := get(t, http.DefaultClient, "http://"+addr+"/metrics")
+	for _, name := range []string{"vpnwatch_build_info{", "vpnwatch_config_last_reload_successful ", "go_goroutines ", "process_resident_memory_bytes ", "vpnwatch_cycle_duration_seconds_count "} {
+		if !strings.Contains(body, name) {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = strings.NewReader(body)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("promtool check metrics: %v\n%s", err, out.String())
+	}
+}
+
+func selfSigned(t *testing.T) (certPEM, keyPEM []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "vpnwatchd test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})
+}

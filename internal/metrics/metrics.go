@@ -1,0 +1,59 @@
+// Package metrics owns what vpnwatchd exports to Prometheus: the registry,
+// the process-level metrics and, as the sources land, the collector over the
+// latest observations and findings. Every name starts with vpnwatch_.
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+)
+
+// Namespace prefixes every vpnwatchd metric.
+const Namespace = "vpnwatch"
+
+// NewRegistry returns a registry with the Go runtime, process and
+// vpnwatch_build_info collectors.
+func NewRegistry() *prometheus.Registry {
+	r := prometheus.NewRegistry()
+	r.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		versioncollector.NewCollector(Namespace),
+	)
+	return r
+}
+
+// Daemon holds the metrics of the daemon itself: configuration reloads and
+// poll cycles.
+type Daemon struct {
+	ConfigLastReloadSuccessful       prometheus.Gauge
+	ConfigLastReloadSuccessTimestamp prometheus.Gauge
+	CycleDuration                    prometheus.Histogram
+	LastCycleTimestamp               prometheus.Gauge
+}
+
+// NewDaemon creates the daemon metrics and registers them with r.
+func NewDaemon(r prometheus.Registerer) *Daemon {
+	d := &Daemon{
+		ConfigLastReloadSuccessful: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "config_last_reload_successful",
+			Help: "Whether the last configuration load (start-up, SIGHUP or /-/reload) succeeded.",
+		}),
+		ConfigLastReloadSuccessTimestamp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "config_last_reload_success_timestamp_seconds",
+			Help: "Time of the last successful configuration load.",
+		}),
+		CycleDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: Namespace, Name: "cycle_duration_seconds",
+			Help:    "Time taken by one poll cycle over every source.",
+			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}),
+		LastCycleTimestamp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "last_cycle_timestamp_seconds",
+			Help: "Time the last complete poll cycle ended.",
+		}),
+	}
+	r.MustRegister(d.ConfigLastReloadSuccessful, d.ConfigLastReloadSuccessTimestamp, d.CycleDuration, d.LastCycleTimestamp)
+	return d
+}

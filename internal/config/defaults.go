@@ -14,16 +14,16 @@ const DefaultPort = "10123"
 
 // Default values of the configuration keys.
 const (
-	DefaultListen                = ":" + DefaultPort
-	DefaultPollInterval          = 30 * time.Second
-	DefaultStateDir              = "/var/lib/vpnwatchd"
-	DefaultRouterTimeout         = 10 * time.Second
-	DefaultProbeInterval         = 5 * time.Minute
-	DefaultProbePath             = ProbePathTunnel
-	DefaultRepeatInterval        = 4 * time.Hour
-	DefaultSendResolved          = true
-	minPollInterval              = time.Second
-	maxSecretFileSize      int64 = 64 << 10
+	DefaultListen               = ":" + DefaultPort
+	DefaultPollInterval         = 30 * time.Second
+	DefaultStateDir             = "/var/lib/vpnwatchd"
+	DefaultRouterTimeout        = 10 * time.Second
+	DefaultProbeInterval        = 5 * time.Minute
+	DefaultProbePath            = ProbePathTunnel
+	DefaultRepeatInterval       = 4 * time.Hour
+	DefaultSendResolved         = true
+	minPollInterval             = time.Second
+	maxSecretFileSize     int64 = 64 << 10
 )
 
 func (c *Config) setDefaults() {

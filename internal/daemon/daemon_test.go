@@ -257,7 +257,8 @@ func TestReadyAfterFirstCycle(t *testing.T) {
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "vpnwatchd.yaml")
 	writeConfig(t, cfgFile, minimalConfig(dir, "30s"))
-	d, err := New(Options{ConfigFile: cfgFile, ListenAddresses: []string{"127.0.0.1:0"}, Notifier: &recorder{}})
+	rec := &recorder{}
+	d, err := New(Options{ConfigFile: cfgFile, ListenAddresses: []string{"127.0.0.1:0"}, Notifier: rec})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,6 +276,9 @@ func TestReadyAfterFirstCycle(t *testing.T) {
 	d.cycle(context.Background())
 	if code, _ := get(t, http.DefaultClient, base+"/-/ready"); code != http.StatusOK {
 		t.Errorf("/-/ready after a cycle = %d, want 200", code)
+	}
+	if !rec.has("STATUS=cycle 1 done") {
+		t.Errorf("no STATUS= after the first cycle: %q", rec.states)
 	}
 	if code, body := get(t, http.DefaultClient, base+"/"); code != http.StatusOK || !strings.Contains(body, `href="/metrics"`) || strings.Contains(body, "/debug/pprof") {
 		t.Errorf("landing page = %d, lacks the metrics link:\n%s", code, body)

@@ -42,6 +42,11 @@ type AWSSource struct {
 	Endpoint         string            `yaml:"endpoint"`
 	VPNConnectionIDs []string          `yaml:"vpn_connection_ids"`
 	TagFilters       map[string]string `yaml:"tag_filters"`
+	// Timeout bounds each EC2 API call, the SDK's retries included.
+	Timeout time.Duration `yaml:"timeout"`
+	// MaintenanceInterval is how often GetVpnTunnelReplacementStatus is asked
+	// per tunnel.
+	MaintenanceInterval time.Duration `yaml:"maintenance_interval"`
 }
 
 // Router is one Yamaha RTX router polled over SSH.

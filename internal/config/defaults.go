@@ -14,16 +14,18 @@ const DefaultPort = "10123"
 
 // Default values of the configuration keys.
 const (
-	DefaultListen               = ":" + DefaultPort
-	DefaultPollInterval         = 30 * time.Second
-	DefaultStateDir             = "/var/lib/vpnwatchd"
-	DefaultRouterTimeout        = 10 * time.Second
-	DefaultProbeInterval        = 5 * time.Minute
-	DefaultProbePath            = ProbePathTunnel
-	DefaultRepeatInterval       = 4 * time.Hour
-	DefaultSendResolved         = true
-	minPollInterval             = time.Second
-	maxSecretFileSize     int64 = 64 << 10
+	DefaultListen                    = ":" + DefaultPort
+	DefaultPollInterval              = 30 * time.Second
+	DefaultStateDir                  = "/var/lib/vpnwatchd"
+	DefaultRouterTimeout             = 10 * time.Second
+	DefaultAWSTimeout                = 20 * time.Second
+	DefaultMaintenanceInterval       = time.Hour
+	DefaultProbeInterval             = 5 * time.Minute
+	DefaultProbePath                 = ProbePathTunnel
+	DefaultRepeatInterval            = 4 * time.Hour
+	DefaultSendResolved              = true
+	minPollInterval                  = time.Second
+	maxSecretFileSize          int64 = 64 << 10
 )
 
 func (c *Config) setDefaults() {
@@ -36,6 +38,11 @@ func (g *Global) setDefaults() {
 }
 
 func (r *Router) setDefaults() { r.Timeout = DefaultRouterTimeout }
+
+func (a *AWSSource) setDefaults() {
+	a.Timeout = DefaultAWSTimeout
+	a.MaintenanceInterval = DefaultMaintenanceInterval
+}
 
 func (p *Probe) setDefaults() {
 	p.Interval = DefaultProbeInterval

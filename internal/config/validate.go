@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // validator collects every problem of a decoded configuration, each with the
@@ -135,6 +136,12 @@ func (v *validator) aws(p string, a AWSSource) {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			v.errorf(p+".endpoint", "%q is not an http:// or https:// URL", a.Endpoint)
 		}
+	}
+	if a.Timeout <= 0 {
+		v.errorf(p+".timeout", "must be greater than 0")
+	}
+	if a.MaintenanceInterval < time.Minute {
+		v.errorf(p+".maintenance_interval", "%s is too short (minimum 1m; AWS changes this rarely)", a.MaintenanceInterval)
 	}
 	if len(a.VPNConnectionIDs) > 0 && len(a.TagFilters) > 0 {
 		v.errorf(p+".tag_filters", "use either vpn_connection_ids or tag_filters, not both")

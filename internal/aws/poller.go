@@ -1,0 +1,487 @@
+package aws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
+	"go.uber.org/zap"
+
+	"github.com/vpnwatchd/vpnwatchd/internal/config"
+)
+
+// ec2API is the part of the EC2 client the poller uses.
+type ec2API interface {
+	DescribeVpnConnections(context.Context, *ec2.DescribeVpnConnectionsInput, ...func(*ec2.Options)) (*ec2.DescribeVpnConnectionsOutput, error)
+	DescribeCustomerGateways(context.Context, *ec2.DescribeCustomerGatewaysInput, ...func(*ec2.Options)) (*ec2.DescribeCustomerGatewaysOutput, error)
+	GetVpnTunnelReplacementStatus(context.Context, *ec2.GetVpnTunnelReplacementStatusInput, ...func(*ec2.Options)) (*ec2.GetVpnTunnelReplacementStatusOutput, error)
+}
+
+// Options are the poller's collaborators.
+type Options struct {
+	Logger *zap.Logger
+	// OnRequest is called for every HTTP attempt the SDK makes (retries
+	// included) with the operation name and the AWS error code, "OK" on
+	// success. It feeds vpnwatch_aws_api_requests_total.
+	OnRequest func(source, region, operation, code string)
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// MaxAttempts is the SDK retryer's attempts per call; 3 when zero.
+	MaxAttempts int
+}
+
+// Poller polls one AWS source in each of its regions.
+type Poller struct {
+	src     config.AWSSource
+	opts    Options
+	regions []*region
+}
+
+// region holds what the poller remembers between polls of one region. Only
+// one goroutine touches it at a time.
+type region struct {
+	name   string
+	client ec2API
+	// seen holds connections from earlier polls, to report those that vanish.
+	seen     map[string]seenConnection
+	maint    map[string]*Maintenance // by tunnel outside IP
+	backoff  time.Time               // no calls before this time after throttling
+	throttle int                     // consecutive throttled polls
+}
+
+type seenConnection struct {
+	conn Connection
+	// goneSince is when AWS stopped returning the connection.
+	goneSince time.Time
+}
+
+// How long a vanished connection stays in snapshots (as StateGone), and the
+// backoff bounds after AWS throttles a region.
+const (
+	goneRetention  = 24 * time.Hour
+	backoffBase    = 15 * time.Second
+	backoffMax     = 10 * time.Minute
+	maintWorkers   = 4
+	defaultRetries = 3
+)
+
+// New builds the SDK clients of every region of src. Credentials come from
+// the SDK's default chain, the profile and role_arn of src; nothing is
+// called until Poll.
+func New(ctx context.Context, src config.AWSSource, opts Options) (*Poller, error) {
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.MaxAttempts == 0 {
+		opts.MaxAttempts = defaultRetries
+	}
+	p := &Poller{src: src, opts: opts}
+	for _, name := range src.Regions {
+		client, err := p.newClient(ctx, name)
+		if err != nil {
+			return nil, fmt.Errorf("aws %s %s: %w", src.Name, name, err)
+		}
+		p.regions = append(p.regions, &region{
+			name: name, client: client,
+			seen: map[string]seenConnection{}, maint: map[string]*Maintenance{},
+		})
+	}
+	return p, nil
+}
+
+func (p *Poller) newClient(ctx context.Context, regionName string) (*ec2.Client, error) {
+	lo := []func(*awsconfig.LoadOptions) error{
+		awsconfig.WithRegion(regionName),
+		awsconfig.WithRetryer(func() awssdk.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) { o.MaxAttempts = p.opts.MaxAttempts })
+		}),
+	}
+	if p.src.Profile != "" {
+		lo = append(lo, awsconfig.WithSharedConfigProfile(p.src.Profile))
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, lo...)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	if p.src.RoleARN != "" {
+		stsClient := sts.NewFromConfig(cfg, func(o *sts.Options) {
+			if p.src.Endpoint != "" {
+				o.BaseEndpoint = awssdk.String(p.src.Endpoint)
+			}
+		})
+		cfg.Credentials = awssdk.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient, p.src.RoleARN,
+			func(o *stscreds.AssumeRoleOptions) { o.RoleSessionName = "vpnwatchd" }))
+	}
+	return ec2.NewFromConfig(cfg, func(o *ec2.Options) {
+		if p.src.Endpoint != "" {
+			o.BaseEndpoint = awssdk.String(p.src.Endpoint)
+		}
+		o.APIOptions = append(o.APIOptions, p.countRequests(regionName))
+	}), nil
+}
+
+// countRequests adds a middleware to the Deserialize step, which runs once
+// per attempt (the retry loop sits in the Finalize step before it).
+func (p *Poller) countRequests(regionName string) func(*middleware.Stack) error {
+	return func(st *middleware.Stack) error {
+		return st.Deserialize.Add(middleware.DeserializeMiddlewareFunc("vpnwatchdCountRequests",
+			func(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
+				out, md, err := next.HandleDeserialize(ctx, in)
+				if p.opts.OnRequest != nil {
+					code := "OK"
+					var ae smithy.APIError
+					switch {
+					case err == nil:
+					case errors.As(err, &ae):
+						code = ae.ErrorCode()
+					case ctx.Err() != nil:
+						code = "Timeout"
+					default:
+						code = "NetworkError"
+					}
+					p.opts.OnRequest(p.src.Name, regionName, awsmiddleware.GetOperationName(ctx), code)
+				}
+				return out, md, err
+			}), middleware.Before)
+	}
+}
+
+// Source returns the configuration the poller was built from.
+func (p *Poller) Source() config.AWSSource { return p.src }
+
+// Poll polls every region at once and returns one snapshot per region, in
+// the configured order. A slow or failing region does not hold up the
+// others beyond its own timeout. Poll must not be called concurrently.
+func (p *Poller) Poll(ctx context.Context) []Snapshot {
+	out := make([]Snapshot, len(p.regions))
+	var wg sync.WaitGroup
+	for i, r := range p.regions {
+		wg.Go(func() { out[i] = p.pollRegion(ctx, r) })
+	}
+	wg.Wait()
+	return out
+}
+
+func (p *Poller) pollRegion(ctx context.Context, r *region) Snapshot {
+	start := p.opts.Now()
+	snap := Snapshot{Source: p.src.Name, Region: r.name, TakenAt: start}
+	defer func() { snap.Took = p.opts.Now().Sub(start) }()
+	if start.Before(r.backoff) {
+		snap.Err = fmt.Errorf("aws %s %s: %w: backing off until %s", p.src.Name, r.name, ErrThrottled, r.backoff.Format(time.RFC3339))
+		return snap
+	}
+	conns, err := p.describeVPNs(ctx, r)
+	if err != nil {
+		if errors.Is(err, ErrThrottled) {
+			r.throttle++
+			wait := min(backoffBase<<(r.throttle-1), backoffMax)
+			wait = time.Duration(float64(wait) * (0.8 + 0.4*rand.Float64()))
+			r.backoff = start.Add(wait)
+			err = fmt.Errorf("%w; next try after %s", err, wait.Round(time.Second))
+		}
+		snap.Err = fmt.Errorf("aws %s %s: %w", p.src.Name, r.name, err)
+		return snap
+	}
+	r.throttle = 0
+	snap.Missing = p.missing(conns)
+	if err := p.customerGateways(ctx, r, conns); err != nil {
+		p.opts.Logger.Warn("customer gateways unknown this poll", zap.String("source", p.src.Name), zap.String("region", r.name), zap.Error(err))
+	}
+	p.maintenance(ctx, r, conns, start)
+	snap.Connections = p.withGone(r, conns, start)
+	return snap
+}
+
+func (p *Poller) callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, p.src.Timeout)
+}
+
+func (p *Poller) describeVPNs(ctx context.Context, r *region) ([]Connection, error) {
+	in := &ec2.DescribeVpnConnectionsInput{}
+	// A filter, not VpnConnectionIds: an unknown id in VpnConnectionIds
+	// fails the whole call (InvalidVpnConnectionID.NotFound), a filter just
+	// leaves it out and the poller reports it as missing.
+	if len(p.src.VPNConnectionIDs) > 0 {
+		in.Filters = append(in.Filters, types.Filter{Name: awssdk.String("vpn-connection-id"), Values: p.src.VPNConnectionIDs})
+	}
+	keys := make([]string, 0, len(p.src.TagFilters))
+	for k := range p.src.TagFilters {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		in.Filters = append(in.Filters, types.Filter{Name: awssdk.String("tag:" + k), Values: []string{p.src.TagFilters[k]}})
+	}
+	cctx, cancel := p.callCtx(ctx)
+	defer cancel()
+	out, err := r.client.DescribeVpnConnections(cctx, in)
+	if err != nil {
+		return nil, explain(cctx, "DescribeVpnConnections", err)
+	}
+	conns := make([]Connection, 0, len(out.VpnConnections))
+	for _, v := range out.VpnConnections {
+		conns = append(conns, connectionFrom(v))
+	}
+	return conns, nil
+}
+
+// missing lists the configured VPN connection ids that AWS did not return.
+func (p *Poller) missing(conns []Connection) []string {
+	var out []string
+	for _, id := range p.src.VPNConnectionIDs {
+		if !slices.ContainsFunc(conns, func(c Connection) bool { return c.ID == id }) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// customerGateways fills in each connection's customer gateway IP and ASN
+// with one call for all the gateways referenced.
+func (p *Poller) customerGateways(ctx context.Context, r *region, conns []Connection) error {
+	var ids []string
+	for _, c := range conns {
+		if c.CustomerGatewayID != "" && !slices.Contains(ids, c.CustomerGatewayID) {
+			ids = append(ids, c.CustomerGatewayID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	cctx, cancel := p.callCtx(ctx)
+	defer cancel()
+	out, err := r.client.DescribeCustomerGateways(cctx, &ec2.DescribeCustomerGatewaysInput{
+		Filters: []types.Filter{{Name: awssdk.String("customer-gateway-id"), Values: ids}},
+	})
+	if err != nil {
+		return explain(cctx, "DescribeCustomerGateways", err)
+	}
+	byID := map[string]types.CustomerGateway{}
+	for _, g := range out.CustomerGateways {
+		byID[awssdk.ToString(g.CustomerGatewayId)] = g
+	}
+	for i := range conns {
+		if g, ok := byID[conns[i].CustomerGatewayID]; ok {
+			conns[i].CustomerGatewayIP = awssdk.ToString(g.IpAddress)
+			conns[i].CustomerGatewayASN = awssdk.ToString(g.BgpAsn)
+		}
+	}
+	return nil
+}
+
+// maintenance asks GetVpnTunnelReplacementStatus for the tunnels whose last
+// answer is older than the maintenance interval, a few at a time, and
+// attaches the latest answer to every tunnel.
+func (p *Poller) maintenance(ctx context.Context, r *region, conns []Connection, now time.Time) {
+	type job struct{ conn, tunnel int }
+	var jobs []job
+	for i, c := range conns {
+		if c.State != StateAvailable {
+			continue
+		}
+		for j, t := range c.Tunnels {
+			if m := r.maint[t.OutsideIP]; m == nil || now.Sub(m.CheckedAt) >= p.src.MaintenanceInterval {
+				jobs = append(jobs, job{i, j})
+			}
+		}
+	}
+	results := make([]*Maintenance, len(jobs))
+	sem := make(chan struct{}, maintWorkers)
+	var wg sync.WaitGroup
+	for k, jb := range jobs {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			c := conns[jb.conn]
+			ip := c.Tunnels[jb.tunnel].OutsideIP
+			cctx, cancel := p.callCtx(ctx)
+			defer cancel()
+			out, err := r.client.GetVpnTunnelReplacementStatus(cctx, &ec2.GetVpnTunnelReplacementStatusInput{
+				VpnConnectionId: awssdk.String(c.ID), VpnTunnelOutsideIpAddress: awssdk.String(ip),
+			})
+			if err != nil {
+				p.opts.Logger.Warn("tunnel maintenance status unknown", zap.String("source", p.src.Name), zap.String("region", r.name),
+					zap.String("vpn_connection_id", c.ID), zap.String("outside_ip", ip), zap.Error(explain(cctx, "GetVpnTunnelReplacementStatus", err)))
+				return
+			}
+			m := &Maintenance{CheckedAt: now}
+			if d := out.MaintenanceDetails; d != nil {
+				m.Pending = awssdk.ToString(d.PendingMaintenance)
+				m.AutoAppliedAfter = awssdk.ToTime(d.MaintenanceAutoAppliedAfter)
+				m.LastApplied = awssdk.ToTime(d.LastMaintenanceApplied)
+			}
+			results[k] = m
+		})
+	}
+	wg.Wait()
+	for k, jb := range jobs {
+		if results[k] != nil {
+			r.maint[conns[jb.conn].Tunnels[jb.tunnel].OutsideIP] = results[k]
+		}
+	}
+	for i := range conns {
+		for j := range conns[i].Tunnels {
+			if m := r.maint[conns[i].Tunnels[j].OutsideIP]; m != nil {
+				mc := *m
+				conns[i].Tunnels[j].Maintenance = &mc
+			}
+		}
+	}
+}
+
+// withGone remembers the connections AWS returned and appends those it
+// returned before but not now, as StateGone with their last known tunnels'
+// addresses, so that a connection deleted by someone does not silently drop
+// out of the monitoring.
+func (p *Poller) withGone(r *region, conns []Connection, now time.Time) []Connection {
+	present := map[string]bool{}
+	for _, c := range conns {
+		present[c.ID] = true
+		r.seen[c.ID] = seenConnection{conn: c}
+	}
+	var gone []Connection
+	for id, s := range r.seen {
+		if present[id] {
+			continue
+		}
+		if s.goneSince.IsZero() {
+			s.goneSince = now
+			r.seen[id] = s
+		}
+		if now.Sub(s.goneSince) > goneRetention {
+			delete(r.seen, id)
+			continue
+		}
+		g := Connection{ID: id, Name: s.conn.Name, State: StateGone, Routing: s.conn.Routing,
+			CustomerGatewayID: s.conn.CustomerGatewayID, GatewayID: s.conn.GatewayID, Tags: s.conn.Tags}
+		for _, t := range s.conn.Tunnels {
+			g.Tunnels = append(g.Tunnels, Tunnel{OutsideIP: t.OutsideIP, InsideCIDR: t.InsideCIDR})
+		}
+		gone = append(gone, g)
+	}
+	sort.Slice(gone, func(i, j int) bool { return gone[i].ID < gone[j].ID })
+	return append(conns, gone...)
+}
+
+// connectionFrom converts the SDK's view of a connection. Tunnel options and
+// telemetry are joined by outside IP.
+func connectionFrom(v types.VpnConnection) Connection {
+	c := Connection{
+		ID:                awssdk.ToString(v.VpnConnectionId),
+		State:             string(v.State),
+		Type:              string(v.Type),
+		Category:          awssdk.ToString(v.Category),
+		CustomerGatewayID: awssdk.ToString(v.CustomerGatewayId),
+		GatewayID:         awssdk.ToString(v.VpnGatewayId),
+		Routing:           RoutingBGP,
+		Tags:              map[string]string{},
+	}
+	if c.GatewayID == "" {
+		c.GatewayID = awssdk.ToString(v.TransitGatewayId)
+	}
+	for _, t := range v.Tags {
+		c.Tags[awssdk.ToString(t.Key)] = awssdk.ToString(t.Value)
+	}
+	c.Name = c.Tags["Name"]
+	for _, r := range v.Routes {
+		c.StaticRoutes = append(c.StaticRoutes, awssdk.ToString(r.DestinationCidrBlock))
+	}
+	var opts []types.TunnelOption
+	if o := v.Options; o != nil {
+		if awssdk.ToBool(o.StaticRoutesOnly) {
+			c.Routing = RoutingStatic
+		}
+		opts = o.TunnelOptions
+	}
+	byIP := map[string]int{}
+	tunnel := func(ip string) *Tunnel {
+		if i, ok := byIP[ip]; ok {
+			return &c.Tunnels[i]
+		}
+		byIP[ip] = len(c.Tunnels)
+		c.Tunnels = append(c.Tunnels, Tunnel{OutsideIP: ip,
+			Phase1Lifetime: DefaultPhase1Lifetime, Phase2Lifetime: DefaultPhase2Lifetime,
+			DPDTimeout: DefaultDPDTimeout, DPDTimeoutAction: DefaultDPDTimeoutAction, StartupAction: DefaultStartupAction})
+		return &c.Tunnels[len(c.Tunnels)-1]
+	}
+	for _, o := range opts {
+		t := tunnel(awssdk.ToString(o.OutsideIpAddress))
+		t.InsideCIDR = awssdk.ToString(o.TunnelInsideCidr)
+		if t.InsideCIDR == "" {
+			t.InsideCIDR = awssdk.ToString(o.TunnelInsideIpv6Cidr)
+		}
+		if o.Phase1LifetimeSeconds != nil {
+			t.Phase1Lifetime = seconds(*o.Phase1LifetimeSeconds)
+		}
+		if o.Phase2LifetimeSeconds != nil {
+			t.Phase2Lifetime = seconds(*o.Phase2LifetimeSeconds)
+		}
+		if o.RekeyMarginTimeSeconds != nil {
+			t.RekeyMargin = seconds(*o.RekeyMarginTimeSeconds)
+		}
+		if o.DpdTimeoutSeconds != nil {
+			t.DPDTimeout = seconds(*o.DpdTimeoutSeconds)
+		}
+		if s := awssdk.ToString(o.DpdTimeoutAction); s != "" {
+			t.DPDTimeoutAction = s
+		}
+		if s := awssdk.ToString(o.StartupAction); s != "" {
+			t.StartupAction = s
+		}
+		for _, x := range o.IkeVersions {
+			t.IKEVersions = append(t.IKEVersions, awssdk.ToString(x.Value))
+		}
+		for _, x := range o.Phase1EncryptionAlgorithms {
+			t.Phase1Encryption = append(t.Phase1Encryption, awssdk.ToString(x.Value))
+		}
+		for _, x := range o.Phase2EncryptionAlgorithms {
+			t.Phase2Encryption = append(t.Phase2Encryption, awssdk.ToString(x.Value))
+		}
+		for _, x := range o.Phase1IntegrityAlgorithms {
+			t.Phase1Integrity = append(t.Phase1Integrity, awssdk.ToString(x.Value))
+		}
+		for _, x := range o.Phase2IntegrityAlgorithms {
+			t.Phase2Integrity = append(t.Phase2Integrity, awssdk.ToString(x.Value))
+		}
+		for _, x := range o.Phase1DHGroupNumbers {
+			t.Phase1DHGroups = append(t.Phase1DHGroups, int(awssdk.ToInt32(x.Value)))
+		}
+		for _, x := range o.Phase2DHGroupNumbers {
+			t.Phase2DHGroups = append(t.Phase2DHGroups, int(awssdk.ToInt32(x.Value)))
+		}
+	}
+	for _, tel := range v.VgwTelemetry {
+		t := tunnel(awssdk.ToString(tel.OutsideIpAddress))
+		t.Status = string(tel.Status)
+		t.StatusMessage = awssdk.ToString(tel.StatusMessage)
+		t.AcceptedRoutes = int(awssdk.ToInt32(tel.AcceptedRouteCount))
+		t.LastStatusChange = awssdk.ToTime(tel.LastStatusChange)
+	}
+	return c
+}
+
+func seconds[T ~int32 | ~int64](n T) time.Duration { return time.Duration(n) * time.Second }
+
+// String renders a tunnel as the console shows it, for logs.
+func (t Tunnel) String() string {
+	return t.OutsideIP + " " + t.Status + " " + strconv.Quote(t.StatusMessage)
+}

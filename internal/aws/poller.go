@@ -78,6 +78,10 @@ const (
 	backoffBase    = 15 * time.Second
 	backoffMax     = 10 * time.Minute
 	maintWorkers   = 4
+	// maintPerPoll caps GetVpnTunnelReplacementStatus calls per region and
+	// poll, so that 1,000 connections do not mean 2,000 calls at start-up;
+	// the least recently asked tunnels go first.
+	maintPerPoll = 100
 	defaultRetries = 3
 )
 
@@ -303,6 +307,16 @@ func (p *Poller) maintenance(ctx context.Context, r *region, conns []Connection,
 				jobs = append(jobs, job{i, j})
 			}
 		}
+	}
+	lastAsked := func(jb job) time.Time {
+		if m := r.maint[conns[jb.conn].Tunnels[jb.tunnel].OutsideIP]; m != nil {
+			return m.CheckedAt
+		}
+		return time.Time{}
+	}
+	sort.SliceStable(jobs, func(i, j int) bool { return lastAsked(jobs[i]).Before(lastAsked(jobs[j])) })
+	if len(jobs) > maintPerPoll {
+		jobs = jobs[:maintPerPoll]
 	}
 	results := make([]*Maintenance, len(jobs))
 	sem := make(chan struct{}, maintWorkers)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -401,3 +402,24 @@ func TestUnsignedRequestsRejected(t *testing.T) {
 		t.Errorf("unsigned request: %d %s", resp.status, resp.body)
 	}
 }
+
+func TestMaintenanceCallsCappedPerPoll(t *testing.T) {
+	sim, url := ec2sim.Start(t, nil)
+	sim.Update(tokyo, func(r *ec2sim.Region) {
+		for i := range 60 {
+			r.VPNConnections = append(r.VPNConnections, &ec2sim.VPNConnection{ID: "vpn-" + strings.Repeat("0", 14) + string(rune('a'+i/26)) + string(rune('a'+i%26)) + "0",
+				Tunnels: []*ec2sim.Tunnel{{OutsideIP: "203.0.113." + itoa(2*i)}, {OutsideIP: "203.0.113." + itoa(2*i+1)}}})
+		}
+	})
+	p := newPoller(t, source(url, tokyo), Options{})
+	p.Poll(context.Background())
+	if n := sim.Requests("GetVpnTunnelReplacementStatus", tokyo); n != maintPerPoll {
+		t.Errorf("first poll asked %d tunnels, want the cap %d", n, maintPerPoll)
+	}
+	p.Poll(context.Background())
+	if n := sim.Requests("GetVpnTunnelReplacementStatus", tokyo); n != 120 {
+		t.Errorf("after two polls %d tunnels asked, want all 120 once", n)
+	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }

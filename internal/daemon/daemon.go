@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"go.uber.org/zap"
 
+	"github.com/vpnwatchd/vpnwatchd/internal/aws"
 	"github.com/vpnwatchd/vpnwatchd/internal/config"
 	"github.com/vpnwatchd/vpnwatchd/internal/logging"
 	"github.com/vpnwatchd/vpnwatchd/internal/metrics"
@@ -56,6 +57,12 @@ type Daemon struct {
 	reloadReq chan chan error
 	cycles    int
 	http      http.Handler
+
+	awsMetrics *metrics.AWS
+	// sources and the fields below belong to the main loop goroutine.
+	sources   *sources
+	sourceErr map[string]string // last error per source, "" when up
+	latestAWS [][]aws.Snapshot
 }
 
 // New loads the configuration, prepares the state directory and binds the
@@ -75,11 +82,16 @@ func New(opts Options) (*Daemon, error) {
 		reloadReq: make(chan chan error),
 	}
 	d.metrics = metrics.NewDaemon(d.reg)
+	d.awsMetrics = metrics.NewAWS(d.reg)
+	d.sourceErr = map[string]string{}
 	cfg, err := config.Load(opts.ConfigFile)
 	if err != nil {
 		return nil, err
 	}
 	if err := ensureStateDir(cfg.Global.StateDir); err != nil {
+		return nil, err
+	}
+	if d.sources, err = d.buildSources(context.Background(), cfg, nil); err != nil {
 		return nil, err
 	}
 	d.setConfig(cfg)
@@ -243,10 +255,10 @@ func (d *Daemon) cycle(ctx context.Context) {
 		time.AfterFunc(shutdownGrace, cancel)
 	})
 	defer stop()
-	_ = work // the sources' Poll(work) calls go here as they land
 
 	start := time.Now()
 	cfg := d.cfg.Load()
+	ok, failed := d.pollAll(work)
 	d.cycles++
 	took := time.Since(start)
 	d.metrics.CycleDuration.Observe(took.Seconds())
@@ -254,8 +266,8 @@ func (d *Daemon) cycle(ctx context.Context) {
 	if !d.ready.Swap(true) {
 		d.log.Info("first poll cycle complete; ready", zap.Duration("took", took))
 	}
-	d.log.Debug("poll cycle complete", zap.Int("cycle", d.cycles), zap.Duration("took", took))
-	d.notify.Notify(fmt.Sprintf("STATUS=cycle %d done in %s; %s", d.cycles, took.Round(time.Millisecond), cfg.Summary()))
+	d.log.Debug("poll cycle complete", zap.Int("cycle", d.cycles), zap.Duration("took", took), zap.Int("sources_ok", ok), zap.Int("sources_failed", failed))
+	d.notify.Notify(fmt.Sprintf("STATUS=cycle %d done in %s; %d/%d sources ok; %s", d.cycles, took.Round(time.Millisecond), ok, ok+failed, cfg.Summary()))
 }
 
 // reload loads the configuration file again. An invalid file leaves the
@@ -268,6 +280,10 @@ func (d *Daemon) reload() error {
 	if err == nil {
 		err = ensureStateDir(c.Global.StateDir)
 	}
+	var srcs *sources
+	if err == nil {
+		srcs, err = d.buildSources(context.Background(), c, d.sources)
+	}
 	if err != nil {
 		d.metrics.ConfigLastReloadSuccessful.Set(0)
 		d.log.Error("configuration reload failed; keeping the running configuration", zap.Error(err))
@@ -277,6 +293,14 @@ func (d *Daemon) reload() error {
 	if len(d.opts.ListenAddresses) == 0 && c.Listen != old.Listen {
 		d.log.Warn("listen changed; restart vpnwatchd to apply it", zap.String("running", old.Listen), zap.String("new", c.Listen))
 	}
+	d.sources = srcs
+	keep := map[string]bool{}
+	for _, a := range c.AWS {
+		for _, r := range a.Regions {
+			keep[a.Name+"/"+r] = true
+		}
+	}
+	d.awsMetrics.Retain(func(source, region string) bool { return keep[source+"/"+region] })
 	d.setConfig(c)
 	d.log.Info("configuration reloaded", zap.String("summary", c.Summary()))
 	return nil

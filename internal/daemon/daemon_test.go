@@ -27,6 +27,7 @@ import (
 	"go.uber.org/zap/zaptest"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/vpnwatchd/vpnwatchd/internal/aws/ec2sim"
 	"github.com/vpnwatchd/vpnwatchd/internal/testenv"
 )
 
@@ -345,16 +346,33 @@ func TestBadWebConfigFailsAtStart(t *testing.T) {
 	}
 }
 
-// TestPromtoolCheckMetrics runs the real promtool over /metrics.
+// TestPromtoolCheckMetrics runs the real promtool over /metrics of a daemon
+// polling the EC2 simulator through the real SDK.
 func TestPromtoolCheckMetrics(t *testing.T) {
 	promtool := testenv.Binary(t, "promtool")
+	sim, url := ec2sim.Start(t, nil)
+	sim.Update("ap-northeast-1", func(r *ec2sim.Region) {
+		r.CustomerGateways = []*ec2sim.CustomerGateway{{ID: "cgw-1", IP: "198.51.100.7", BGPASN: "65000"}}
+		r.VPNConnections = []*ec2sim.VPNConnection{{ID: "vpn-0a1b2c3d4e5f67890", CustomerGatewayID: "cgw-1", VPNGatewayID: "vgw-1",
+			Tags: map[string]string{"Name": "osaka-office"},
+			Tunnels: []*ec2sim.Tunnel{
+				{OutsideIP: "203.0.113.10", Status: "DOWN", StatusMessage: "IPSEC IS UP"},
+				{OutsideIP: "203.0.113.20", Status: "UP", StatusMessage: "2 BGP ROUTES", AcceptedRoutes: 2},
+			}}}
+	})
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "vpnwatchd.yaml")
-	writeConfig(t, cfgFile, minimalConfig(dir, "30s"))
+	writeConfig(t, cfgFile, minimalConfig(dir, "30s")+fmt.Sprintf("aws:\n  - name: prod\n    regions: [ap-northeast-1]\n    endpoint: %s\n", url))
 	_, addr := start(t, Options{ConfigFile: cfgFile})
 	waitReady(t, http.DefaultClient, "http://"+addr)
 	_, body := get(t, http.DefaultClient, "http://"+addr+"/metrics")
-	for _, name := range []string{"vpnwatch_build_info{", "vpnwatch_config_last_reload_successful ", "go_goroutines ", "process_resident_memory_bytes ", "vpnwatch_cycle_duration_seconds_count "} {
+	for _, name := range []string{"vpnwatch_build_info{", "vpnwatch_config_last_reload_successful ", "go_goroutines ", "process_resident_memory_bytes ", "vpnwatch_cycle_duration_seconds_count ",
+		`vpnwatch_source_up{region="ap-northeast-1",source="prod",type="aws"} 1`,
+		`vpnwatch_aws_tunnel_up{outside_ip="203.0.113.10",region="ap-northeast-1",source="prod",vpn_connection_id="vpn-0a1b2c3d4e5f67890",vpn_name="osaka-office"} 0`,
+		`vpnwatch_aws_tunnel_ipsec_up{outside_ip="203.0.113.10",region="ap-northeast-1",source="prod",vpn_connection_id="vpn-0a1b2c3d4e5f67890",vpn_name="osaka-office"} 1`,
+		`vpnwatch_aws_tunnel_accepted_routes{outside_ip="203.0.113.20",region="ap-northeast-1",source="prod",vpn_connection_id="vpn-0a1b2c3d4e5f67890",vpn_name="osaka-office"} 2`,
+		`vpnwatch_aws_api_requests_total{code="OK",operation="DescribeVpnConnections",region="ap-northeast-1",source="prod"} 1`,
+	} {
 		if !strings.Contains(body, name) {
 			t.Errorf("/metrics lacks %s", name)
 		}

@@ -1,0 +1,166 @@
+package metrics
+
+import (
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vpnwatchd/vpnwatchd/internal/aws"
+)
+
+// Source types in the "type" label of the vpnwatch_source_* metrics.
+const (
+	SourceAWS = "aws"
+)
+
+var (
+	sourceLabels = []string{"type", "source", "region"}
+	tunnelLabels = []string{"source", "region", "vpn_connection_id", "vpn_name", "outside_ip"}
+
+	descSourceUp = prometheus.NewDesc(Namespace+"_source_up",
+		"Whether the last poll of this source (AWS source and region, router, probe) succeeded.", sourceLabels, nil)
+	descSourceLastSuccess = prometheus.NewDesc(Namespace+"_source_last_success_timestamp_seconds",
+		"Time of the last successful poll of this source; absent before the first.", sourceLabels, nil)
+	descPollDuration = prometheus.NewDesc(Namespace+"_poll_duration_seconds",
+		"Duration of the last poll of this source.", sourceLabels, nil)
+
+	descVPNInfo = prometheus.NewDesc(Namespace+"_aws_vpn_connection_info",
+		"AWS Site-to-Site VPN connection as last seen; always 1.",
+		[]string{"source", "region", "vpn_connection_id", "vpn_name", "state", "routing", "customer_gateway_id", "customer_gateway_ip", "gateway_id"}, nil)
+	descVPNAvailable = prometheus.NewDesc(Namespace+"_aws_vpn_connection_available",
+		"1 if the VPN connection's state is available; 0 when pending, deleting, deleted, vanished, or configured but not returned by AWS.",
+		[]string{"source", "region", "vpn_connection_id", "vpn_name"}, nil)
+	descTunnelUp = prometheus.NewDesc(Namespace+"_aws_tunnel_up",
+		"1 if AWS reports the tunnel UP (for BGP VPNs: IPsec up and BGP established).", tunnelLabels, nil)
+	descTunnelIPsecUp = prometheus.NewDesc(Namespace+"_aws_tunnel_ipsec_up",
+		"1 if IPsec is up according to the AWS status message (IPSEC IS UP, N BGP ROUTES).", tunnelLabels, nil)
+	descTunnelRoutes = prometheus.NewDesc(Namespace+"_aws_tunnel_accepted_routes",
+		"Routes AWS accepted from the customer gateway over this tunnel.", tunnelLabels, nil)
+	descTunnelLastChange = prometheus.NewDesc(Namespace+"_aws_tunnel_last_status_change_timestamp_seconds",
+		"When AWS last saw the tunnel's IKE, IPsec or BGP status change.", tunnelLabels, nil)
+	descTunnelMaintenance = prometheus.NewDesc(Namespace+"_aws_tunnel_maintenance_pending",
+		"1 if AWS has a tunnel endpoint replacement pending; absent until asked.", tunnelLabels, nil)
+)
+
+// AWS exports the latest AWS snapshots. The daemon calls Update after each
+// poll; scrapes read the snapshots as they were then.
+type AWS struct {
+	mu      sync.RWMutex
+	latest  map[string]aws.Snapshot // by source/region
+	success map[string]time.Time
+
+	// Requests counts EC2 API calls per attempt, retries included.
+	Requests *prometheus.CounterVec
+}
+
+// NewAWS creates the AWS collector and its request counter and registers them.
+func NewAWS(r prometheus.Registerer) *AWS {
+	a := &AWS{
+		latest: map[string]aws.Snapshot{}, success: map[string]time.Time{},
+		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "aws_api_requests_total",
+			Help: "EC2 API requests by operation and result code (OK or the AWS error code), retries included.",
+		}, []string{"source", "region", "operation", "code"}),
+	}
+	r.MustRegister(a, a.Requests)
+	return a
+}
+
+// CountRequest is an aws.Options.OnRequest hook.
+func (a *AWS) CountRequest(source, region, operation, code string) {
+	a.Requests.WithLabelValues(source, region, operation, code).Inc()
+}
+
+// Update replaces the snapshots of the source/regions given.
+func (a *AWS) Update(snaps []aws.Snapshot) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, s := range snaps {
+		k := s.Source + "/" + s.Region
+		a.latest[k] = s
+		if s.Err == nil {
+			a.success[k] = s.TakenAt
+		}
+	}
+}
+
+// Retain drops the snapshots of sources no longer configured (after a
+// reload); keep reports whether a source/region stays.
+func (a *AWS) Retain(keep func(source, region string) bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for k, s := range a.latest {
+		if !keep(s.Source, s.Region) {
+			delete(a.latest, k)
+			delete(a.success, k)
+		}
+	}
+}
+
+// Describe sends nothing: the series depend on what AWS returns, so the
+// collector is unchecked.
+func (a *AWS) Describe(chan<- *prometheus.Desc) {}
+
+// Collect renders the latest snapshots.
+func (a *AWS) Collect(ch chan<- prometheus.Metric) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	keys := make([]string, 0, len(a.latest))
+	for k := range a.latest {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	for _, k := range keys {
+		s := a.latest[k]
+		gauge(descSourceUp, boolValue(s.Err == nil), SourceAWS, s.Source, s.Region)
+		gauge(descPollDuration, s.Took.Seconds(), SourceAWS, s.Source, s.Region)
+		if t, ok := a.success[k]; ok {
+			gauge(descSourceLastSuccess, float64(t.UnixNano())/1e9, SourceAWS, s.Source, s.Region)
+		}
+		if s.Err != nil {
+			continue // never export stale tunnel state as current
+		}
+		for _, c := range s.Connections {
+			gauge(descVPNInfo, 1, s.Source, s.Region, c.ID, c.Name, c.State, c.Routing, c.CustomerGatewayID, c.CustomerGatewayIP, c.GatewayID)
+			gauge(descVPNAvailable, boolValue(c.State == aws.StateAvailable), s.Source, s.Region, c.ID, c.Name)
+			for _, t := range c.Tunnels {
+				l := []string{s.Source, s.Region, c.ID, c.Name, t.OutsideIP}
+				gauge(descTunnelUp, boolValue(t.Up()), l...)
+				gauge(descTunnelIPsecUp, boolValue(c.State != aws.StateGone && t.IPsecUp()), l...)
+				gauge(descTunnelRoutes, float64(t.AcceptedRoutes), l...)
+				if !t.LastStatusChange.IsZero() {
+					gauge(descTunnelLastChange, float64(t.LastStatusChange.Unix()), l...)
+				}
+				if t.Maintenance != nil {
+					gauge(descTunnelMaintenance, boolValue(t.Maintenance.Pending != ""), l...)
+				}
+			}
+		}
+		for _, id := range s.Missing {
+			if !hasConnection(s.Connections, id) {
+				gauge(descVPNAvailable, 0, s.Source, s.Region, id, "")
+			}
+		}
+	}
+}
+
+func hasConnection(cs []aws.Connection, id string) bool {
+	for _, c := range cs {
+		if c.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

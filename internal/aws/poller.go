@@ -74,14 +74,14 @@ type seenConnection struct {
 // How long a vanished connection stays in snapshots (as StateGone), and the
 // backoff bounds after AWS throttles a region.
 const (
-	goneRetention  = 24 * time.Hour
-	backoffBase    = 15 * time.Second
-	backoffMax     = 10 * time.Minute
-	maintWorkers   = 4
+	goneRetention = 24 * time.Hour
+	backoffBase   = 15 * time.Second
+	backoffMax    = 10 * time.Minute
+	maintWorkers  = 4
 	// maintPerPoll caps GetVpnTunnelReplacementStatus calls per region and
 	// poll, so that 1,000 connections do not mean 2,000 calls at start-up;
 	// the least recently asked tunnels go first.
-	maintPerPoll = 100
+	maintPerPoll   = 100
 	defaultRetries = 3
 )
 

@@ -98,6 +98,9 @@ func ParseBGPNeighbors(text string) (BGPStatus, error) {
 			st.Warnings = append(st.Warnings, "line "+strconv.Itoa(n)+": not understood: "+s)
 		}
 	}
+	if len(st.Neighbors) == 0 && len(st.Warnings) > 0 {
+		return st, &ParseError{cmd, 1, firstLine(text), "not the output of show status bgp neighbor"}
+	}
 	for _, nb := range st.Neighbors {
 		if nb.State == "" {
 			return st, &ParseError{cmd, 0, nb.Address, "neighbor block without a BGP state line"}

@@ -144,6 +144,7 @@ type configParser struct {
 	lans     map[string]*LANConfig
 	cur      *TunnelConfig
 	inPP     bool
+	used     bool // some line was understood
 }
 
 // ParseConfig reads `show config` (or a config file such as the AWS sample
@@ -169,7 +170,11 @@ func ParseConfig(text string) (RouterConfig, error) {
 		if isEcho(s, "show config") || !strings.Contains(s, " ") && (strings.HasSuffix(s, "#") || strings.HasSuffix(s, ">")) {
 			continue // prompt lines around a captured output
 		}
-		if msg := p.line(strings.Join(strings.Fields(s), " ")); msg != "" {
+		msg := p.line(strings.Join(strings.Fields(s), " "))
+		if msg == "" {
+			p.used = true
+		}
+		if msg != "" {
 			if msg == unknownLine {
 				p.c.Warnings = append(p.c.Warnings, "line "+strconv.Itoa(n)+": not used: "+s)
 				continue
@@ -178,6 +183,9 @@ func ParseConfig(text string) (RouterConfig, error) {
 		}
 	}
 	p.finish()
+	if p.c.Model == "" && len(p.c.Tunnels) == 0 && len(p.c.LANs) == 0 && !p.c.BGP.Use && len(p.c.Warnings) > 0 && !p.used {
+		return p.c, &ParseError{"show config", 1, firstLine(text), "not the output of show config (no line vpnwatchd knows)"}
+	}
 	return p.c, nil
 }
 

@@ -38,11 +38,15 @@ var routeKinds = map[string]bool{"static": true, "implicit": true, "temporary": 
 func ParseIPRoute(text string) (RouteTable, error) {
 	const cmd = "show ip route"
 	var t RouteTable
+	header := false
 	for i, line := range lines(text) {
 		n := i + 1
 		s := strings.TrimSpace(line)
-		if s == "" || strings.HasPrefix(s, "# source:") || isEcho(s, cmd) ||
-			strings.HasPrefix(s, "Destination") || strings.HasPrefix(s, "宛先") {
+		if strings.HasPrefix(s, "Destination") || strings.HasPrefix(s, "宛先") {
+			header = true
+			continue
+		}
+		if s == "" || strings.HasPrefix(s, "# source:") || isEcho(s, cmd) {
 			continue
 		}
 		f := strings.Fields(s)
@@ -58,6 +62,9 @@ func ParseIPRoute(text string) (RouteTable, error) {
 			r.Tunnel, _ = strconv.Atoi(m[1])
 		}
 		t.Routes = append(t.Routes, r)
+	}
+	if !header && len(t.Routes) == 0 {
+		return t, &ParseError{cmd, 1, firstLine(text), "not the output of show ip route (no header or route row)"}
 	}
 	return t, nil
 }

@@ -58,6 +58,7 @@ var (
 func ParseIPsecSA(text string) (SATable, error) {
 	const cmd = "show ipsec sa"
 	var t SATable
+	recognised := false
 	for i, line := range lines(text) {
 		n := i + 1
 		s := strings.TrimSpace(line)
@@ -72,8 +73,10 @@ func ParseIPsecSA(text string) (SATable, error) {
 			t.TotalISAKMP, _ = strconv.Atoi(m[1])
 			t.TotalSend, _ = strconv.Atoi(m[2])
 			t.TotalRecv, _ = strconv.Atoi(m[3])
+			recognised = true
 			continue
 		case strings.HasPrefix(s, "sa ") && strings.Contains(s, "connection"):
+			recognised = true
 			continue // column header
 		}
 		f := strings.Fields(s)
@@ -86,6 +89,12 @@ func ParseIPsecSA(text string) (SATable, error) {
 			return t, &ParseError{cmd, n, s, err}
 		}
 		t.SAs = append(t.SAs, sa)
+	}
+	// Output with neither the Total line, the header nor an SA row is not
+	// `show ipsec sa` output (an error message, garbage): reading it as
+	// "no SAs" would report a healthy tunnel as down, or hide a fault.
+	if !recognised && len(t.SAs) == 0 {
+		return t, &ParseError{cmd, 1, firstLine(text), "not the output of show ipsec sa (no Total line, header or SA row)"}
 	}
 	return t, nil
 }

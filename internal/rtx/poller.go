@@ -1,0 +1,235 @@
+package rtx
+
+import (
+	"context"
+
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/vpnwatchd/vpnwatchd/internal/config"
+)
+
+// Snapshot is one poll of one router. A failed poll has Err set and no
+// tunnels: it is never mistaken for "all quiet".
+type Snapshot struct {
+	Router  string
+	TakenAt time.Time
+	Took    time.Duration
+	Err     error
+	Config  RouterConfig
+	Tunnels []Tunnel
+	SAs     SATable
+	BGP     BGPStatus
+	Routes  RouteTable
+	// Warnings are lines the parsers did not understand.
+	Warnings []string
+}
+
+// Tunnel is one IPsec tunnel interface as the router sees it.
+type Tunnel struct {
+	Config TunnelConfig
+	Status TunnelStatus
+	SAs    []SA // ESP SAs of this tunnel, old and rekeyed
+	// BGPRoutes counts the BGP routes out of this tunnel in `show ip route`.
+	BGPRoutes int
+	// BGP is the neighbor whose address is the tunnel's inside remote
+	// address, when there is one.
+	BGP *BGPNeighbor
+	// Rekeys counts new ESP SAs seen for this tunnel since vpnwatchd started.
+	Rekeys int
+}
+
+// Options are the poller's collaborators.
+type Options struct {
+	Logger *zap.Logger
+	Now    func() time.Time
+	// Location is the router's clock zone for `show status tunnel` times.
+	Location *time.Location
+	// OnConnect is called after each login attempt (result "ok" or "error").
+	OnConnect func(router, result string)
+	// ConfigEvery: `show config` (slow on big configs) is read on the
+	// first poll and then every this many polls.
+	ConfigEvery int
+}
+
+// Poller polls one router over a persistent SSH session.
+type Poller struct {
+	r     config.Router
+	opts  Options
+	sess  *Session
+	polls int
+	cfg   *RouterConfig
+	// seen SA ids per tunnel, to count rekeys; rekeys per tunnel.
+	seen    map[int]map[int]bool
+	rekeys  map[int]int
+	backoff time.Time
+	fails   int
+}
+
+// NewPoller returns a poller for r; nothing is dialled until Poll.
+func NewPoller(r config.Router, opts Options) *Poller {
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Location == nil {
+		opts.Location = time.Local
+	}
+	if opts.ConfigEvery == 0 {
+		opts.ConfigEvery = 10
+	}
+	return &Poller{r: r, opts: opts, seen: map[int]map[int]bool{}, rekeys: map[int]int{}}
+}
+
+// Router returns the configuration the poller was built from.
+func (p *Poller) Router() config.Router { return p.r }
+
+// Close ends the SSH session.
+func (p *Poller) Close() {
+	if p.sess != nil {
+		p.sess.Close()
+		p.sess = nil
+	}
+}
+
+// reconnect backoff bounds after failed logins.
+const (
+	reconnectBase = 5 * time.Second
+	reconnectMax  = 5 * time.Minute
+)
+
+// Poll runs the show commands and parses them. It reuses the session and
+// reconnects (with backoff after failures) when it broke.
+func (p *Poller) Poll(ctx context.Context) Snapshot {
+	start := p.opts.Now()
+	snap := Snapshot{Router: p.r.Name, TakenAt: start}
+	defer func() { snap.Took = p.opts.Now().Sub(start) }()
+	if err := p.poll(ctx, &snap); err != nil {
+		snap.Err = fmt.Errorf("rtx %s: %w", p.r.Name, err)
+		snap.Tunnels = nil
+	}
+	return snap
+}
+
+func (p *Poller) poll(ctx context.Context, snap *Snapshot) error {
+	if p.sess == nil {
+		if now := p.opts.Now(); now.Before(p.backoff) {
+			return fmt.Errorf("not reconnecting before %s after %d failed logins", p.backoff.Format(time.RFC3339), p.fails)
+		}
+		sess, err := Dial(ctx, SessionConfig{
+			Address: p.r.Address, User: p.r.User, Password: p.r.Password.Reveal(),
+			PrivateKey: []byte(p.r.PrivateKey.Reveal()), Passphrase: []byte(p.r.PrivateKeyPassphrase.Reveal()),
+			KnownHosts: p.r.KnownHosts, Legacy: p.r.LegacyAlgorithms, Timeout: p.r.Timeout,
+		})
+		if p.opts.OnConnect != nil {
+			p.opts.OnConnect(p.r.Name, map[bool]string{true: "ok", false: "error"}[err == nil])
+		}
+		if err != nil {
+			p.fails++
+			wait := min(reconnectBase<<min(p.fails-1, 10), reconnectMax)
+			p.backoff = p.opts.Now().Add(time.Duration(float64(wait) * (0.8 + 0.4*rand.Float64())))
+			return err
+		}
+		p.fails = 0
+		p.sess = sess
+		p.opts.Logger.Info("ssh session open", zap.String("router", p.r.Name))
+	}
+	run := func(cmd string) (string, error) {
+		cctx, cancel := context.WithTimeout(ctx, p.r.Timeout)
+		defer cancel()
+		out, err := p.sess.Run(cctx, cmd)
+		if err != nil {
+			p.sess.Close()
+			p.sess = nil
+		}
+		return out, err
+	}
+	if p.cfg == nil || p.polls%p.opts.ConfigEvery == 0 {
+		out, err := run("show config")
+		if err != nil {
+			return err
+		}
+		c, err := ParseConfig(out)
+		if err != nil {
+			return err
+		}
+		p.cfg = &c
+	}
+	p.polls++
+	snap.Config = *p.cfg
+	snap.Warnings = append(snap.Warnings, p.cfg.Warnings...)
+
+	out, err := run("show ipsec sa")
+	if err != nil {
+		return err
+	}
+	if snap.SAs, err = ParseIPsecSA(out); err != nil {
+		return err
+	}
+	if out, err = run("show status bgp neighbor"); err != nil {
+		return err
+	}
+	if snap.BGP, err = ParseBGPNeighbors(out); err != nil {
+		return err
+	}
+	if out, err = run("show ip route"); err != nil {
+		return err
+	}
+	if snap.Routes, err = ParseIPRoute(out); err != nil {
+		return err
+	}
+	routes := snap.Routes.BGPRoutesByTunnel()
+	for _, tc := range p.cfg.Tunnels {
+		if tc.RemoteAddress == "" {
+			continue // not an IPsec tunnel to a peer (ipip, map-e, L2TP)
+		}
+		out, err := run(fmt.Sprintf("show status tunnel %d", tc.Number))
+		if err != nil {
+			return err
+		}
+		st, err := ParseTunnelStatus(out, p.opts.Location)
+		if err != nil {
+			return err
+		}
+		t := Tunnel{Config: tc, Status: st, SAs: snap.SAs.ForTunnel(tc.Number), BGPRoutes: routes[tc.Number]}
+		for i := range snap.BGP.Neighbors {
+			if tc.InsideRemote != "" && snap.BGP.Neighbors[i].Address == tc.InsideRemote {
+				nb := snap.BGP.Neighbors[i]
+				t.BGP = &nb
+			}
+		}
+		t.Rekeys = p.countRekeys(tc.Number, t.SAs)
+		snap.Tunnels = append(snap.Tunnels, t)
+		snap.Warnings = append(snap.Warnings, st.Warnings...)
+	}
+	snap.Warnings = append(snap.Warnings, snap.SAs.Warnings...)
+	snap.Warnings = append(snap.Warnings, snap.BGP.Warnings...)
+	snap.Warnings = append(snap.Warnings, snap.Routes.Warnings...)
+	sort.Slice(snap.Tunnels, func(i, j int) bool { return snap.Tunnels[i].Config.Number < snap.Tunnels[j].Config.Number })
+	return nil
+}
+
+// countRekeys notes new ESP SA numbers of a tunnel: after the first sight,
+// each new send SA is one rekey (or reconnection).
+func (p *Poller) countRekeys(tunnel int, sas []SA) int {
+	seen, known := p.seen[tunnel]
+	if !known {
+		seen = map[int]bool{}
+		p.seen[tunnel] = seen
+	}
+	now := map[int]bool{}
+	for _, sa := range sas {
+		now[sa.ID] = true
+		if !seen[sa.ID] && known && sa.Direction == "send" {
+			p.rekeys[tunnel]++
+		}
+	}
+	p.seen[tunnel] = now
+	return p.rekeys[tunnel]
+}

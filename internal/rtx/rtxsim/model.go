@@ -1,0 +1,337 @@
+// Package rtxsim is an SSH server that behaves like a Yamaha RTX router's
+// console, for tests and the demo: login, the ">" prompt, the pager until
+// `console lines infinity`, and the show commands vpnwatchd reads, rendered
+// from a model of tunnels, IPsec SAs whose lifetimes count down and are
+// rekeyed with new SA numbers, BGP neighbors and routes. Faults can be
+// scripted: a rekey that fails for good, BGP stuck in Active, slow or
+// garbage output, dropped sessions. The clock is the caller's, so a week of
+// hourly rekeys can run in seconds.
+package rtxsim
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Tunnel is one IPsec tunnel of the simulated router.
+type Tunnel struct {
+	Number  int
+	Gateway int
+	// Remote is the AWS outside IP (`ipsec ike remote address`).
+	Remote string
+	// Neighbor is the BGP neighbor reached through this tunnel (the AWS
+	// inside address), and Routes the prefixes it advertises once
+	// established.
+	Neighbor string
+	RemoteAS string
+	Routes   []string
+	// IPsecLifetime and ISAKMPLifetime are the SA lifetimes the router
+	// negotiates.
+	IPsecLifetime  time.Duration
+	ISAKMPLifetime time.Duration
+
+	online bool
+	since  time.Time
+	// rekeyFails makes the next rekey fail: the SAs expire without
+	// successor, the tunnel goes down and stays down (the seed incident).
+	rekeyFails bool
+	bgpStuck   string // BGP state to stay in ("Active", "Connect"), "" for normal
+	bgpSince   time.Time
+}
+
+type sa struct {
+	id      int
+	gateway int
+	isakmp  int
+	tunnel  int // 0 for IKE SAs
+	dir     string
+	expires time.Time
+	rekeyAt time.Time
+	rekeyed bool
+	remote  string
+}
+
+// Router is the simulated router's state. Methods are safe for concurrent
+// use; time moves only when the caller's clock does.
+type Router struct {
+	mu      sync.Mutex
+	now     func() time.Time
+	model   string
+	config  string
+	tunnels map[int]*Tunnel
+	sas     []*sa
+	nextSA  int
+	// RekeyMargin: a new SA is negotiated this long before the old expires.
+	rekeyMargin time.Duration
+	localAS     string
+
+	slow     time.Duration // delay per output line
+	garbage  int           // answer the next N commands with garbage
+	dropNext bool          // close the session at the next command
+	events   []string      // what happened, for tests and the demo
+}
+
+// New returns a router whose `show config` prints config (a Yamaha config,
+// e.g. the AWS sample for RTX) under a header for model.
+func New(model, config string, now func() time.Time) *Router {
+	if now == nil {
+		now = time.Now
+	}
+	return &Router{now: now, model: model, config: config, tunnels: map[int]*Tunnel{}, nextSA: 1,
+		rekeyMargin: 30 * time.Second, localAS: "65000"}
+}
+
+// AddTunnel adds a tunnel, brought up at once: IKE and ESP SAs negotiated
+// and BGP established (unless stuck).
+func (r *Router) AddTunnel(t Tunnel) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if t.IPsecLifetime == 0 {
+		t.IPsecLifetime = time.Hour
+	}
+	if t.ISAKMPLifetime == 0 {
+		t.ISAKMPLifetime = 8 * time.Hour
+	}
+	if t.Gateway == 0 {
+		t.Gateway = t.Number
+	}
+	tc := t
+	r.tunnels[t.Number] = &tc
+	r.connect(&tc, r.now())
+}
+
+// SetRekeyMargin sets how long before expiry an SA is rekeyed.
+func (r *Router) SetRekeyMargin(d time.Duration) {
+	r.mu.Lock()
+	r.rekeyMargin = d
+	r.mu.Unlock()
+}
+
+func (r *Router) newSA(gw, isakmp, tunnel int, dir, remote string, life time.Duration, now time.Time) *sa {
+	s := &sa{id: r.nextSA, gateway: gw, isakmp: isakmp, tunnel: tunnel, dir: dir, remote: remote,
+		expires: now.Add(life), rekeyAt: now.Add(life - r.rekeyMargin)}
+	r.nextSA++
+	r.sas = append(r.sas, s)
+	return s
+}
+
+// connect negotiates IKE and a pair of ESP SAs and brings the tunnel up.
+func (r *Router) connect(t *Tunnel, now time.Time) {
+	ike := r.newSA(t.Gateway, 0, 0, "", t.Remote, t.ISAKMPLifetime, now)
+	r.newSA(t.Gateway, ike.id, t.Number, "send", t.Remote, t.IPsecLifetime, now)
+	r.newSA(t.Gateway, ike.id, t.Number, "recv", t.Remote, t.IPsecLifetime, now)
+	t.online, t.since, t.bgpSince = true, now, now
+	r.events = append(r.events, fmt.Sprintf("%s tunnel %d up", now.Format(time.RFC3339), t.Number))
+}
+
+// advance plays the SA lifecycle up to now: rekeys before expiry (new SA
+// numbers, fresh lifetimes), expiry of old SAs, and a tunnel going down when
+// its last ESP SA expires without a successor.
+func (r *Router) advance() {
+	now := r.now()
+	for guard := 0; guard < 100000; guard++ {
+		// The earliest due event.
+		var next *sa
+		var at time.Time
+		var rekey bool
+		for _, s := range r.sas {
+			if !s.rekeyed && !s.rekeyAt.After(now) && (next == nil || s.rekeyAt.Before(at)) {
+				next, at, rekey = s, s.rekeyAt, true
+			}
+			if !s.expires.After(now) && (next == nil || s.expires.Before(at)) {
+				next, at, rekey = s, s.expires, false
+			}
+		}
+		if next == nil {
+			return
+		}
+		if rekey {
+			r.rekey(next, at)
+		} else {
+			r.expire(next, at)
+		}
+	}
+}
+
+func (r *Router) rekey(s *sa, at time.Time) {
+	s.rekeyed = true
+	if s.tunnel == 0 { // IKE SA
+		t := r.tunnelByGateway(s.gateway)
+		if t == nil || !t.online || t.rekeyFails {
+			return
+		}
+		// ESP SAs keep their old parent number until they expire.
+		r.newSA(s.gateway, 0, 0, "", s.remote, t.ISAKMPLifetime, at)
+		return
+	}
+	t := r.tunnels[s.tunnel]
+	if t == nil || !t.online {
+		return
+	}
+	if t.rekeyFails {
+		r.events = append(r.events, fmt.Sprintf("%s tunnel %d rekey failed (SA %d)", at.Format(time.RFC3339), t.Number, s.id))
+		return
+	}
+	if s.dir != "send" {
+		return // the pair is renewed once, from the send SA
+	}
+	ike := r.currentIKE(s.gateway, at)
+	r.newSA(s.gateway, ike, t.Number, "send", s.remote, t.IPsecLifetime, at)
+	r.newSA(s.gateway, ike, t.Number, "recv", s.remote, t.IPsecLifetime, at)
+	r.events = append(r.events, fmt.Sprintf("%s tunnel %d rekeyed", at.Format(time.RFC3339), t.Number))
+}
+
+func (r *Router) expire(s *sa, at time.Time) {
+	r.sas = deleteSA(r.sas, s)
+	if s.tunnel == 0 {
+		return
+	}
+	t := r.tunnels[s.tunnel]
+	if t == nil || !t.online {
+		return
+	}
+	for _, o := range r.sas {
+		if o.tunnel == t.Number {
+			return // a successor carries the tunnel
+		}
+	}
+	t.online, t.since = false, at
+	// Without the tunnel, the IKE SAs of its gateway go too.
+	var keep []*sa
+	for _, o := range r.sas {
+		if !(o.tunnel == 0 && o.gateway == t.Gateway) {
+			keep = append(keep, o)
+		}
+	}
+	r.sas = keep
+	r.events = append(r.events, fmt.Sprintf("%s tunnel %d down", at.Format(time.RFC3339), t.Number))
+}
+
+func deleteSA(list []*sa, s *sa) []*sa {
+	for i, o := range list {
+		if o == s {
+			return append(list[:i:i], list[i+1:]...)
+		}
+	}
+	return list
+}
+
+func (r *Router) currentIKE(gw int, at time.Time) int {
+	best := 0
+	var exp time.Time
+	for _, s := range r.sas {
+		if s.tunnel == 0 && s.gateway == gw && s.expires.After(at) && s.expires.After(exp) {
+			best, exp = s.id, s.expires
+		}
+	}
+	return best
+}
+
+func (r *Router) tunnelByGateway(gw int) *Tunnel {
+	for _, t := range r.tunnels {
+		if t.Gateway == gw {
+			return t
+		}
+	}
+	return nil
+}
+
+// FailRekey makes tunnel n's next rekey fail for good, as in the seed
+// incident: the SAs expire, the tunnel goes down and does not come back.
+func (r *Router) FailRekey(n int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if t := r.tunnels[n]; t != nil {
+		t.rekeyFails = true
+	}
+}
+
+// Reconnect brings a down tunnel up again (as recreating the VPN did in the
+// seed incident) and clears its rekey fault.
+func (r *Router) Reconnect(n int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.advance()
+	if t := r.tunnels[n]; t != nil && !t.online {
+		t.rekeyFails = false
+		r.connect(t, r.now())
+	}
+}
+
+// StickBGP keeps tunnel n's BGP session in state (Active, Connect, Idle);
+// "" lets it establish.
+func (r *Router) StickBGP(n int, state string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if t := r.tunnels[n]; t != nil {
+		t.bgpStuck = state
+		t.bgpSince = r.now()
+	}
+}
+
+// SetSlow delays every output line by d.
+func (r *Router) SetSlow(d time.Duration) {
+	r.mu.Lock()
+	r.slow = d
+	r.mu.Unlock()
+}
+
+// Garbage answers the next n commands with unreadable output.
+func (r *Router) Garbage(n int) {
+	r.mu.Lock()
+	r.garbage = n
+	r.mu.Unlock()
+}
+
+// DropNext closes the SSH session when the next command arrives.
+func (r *Router) DropNext() {
+	r.mu.Lock()
+	r.dropNext = true
+	r.mu.Unlock()
+}
+
+// SetConfig replaces the text `show config` prints.
+func (r *Router) SetConfig(config string) {
+	r.mu.Lock()
+	r.config = config
+	r.mu.Unlock()
+}
+
+// Events returns what happened so far (tunnels up/down, rekeys).
+func (r *Router) Events() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.advance()
+	return append([]string(nil), r.events...)
+}
+
+// Online reports whether tunnel n is up now.
+func (r *Router) Online(n int) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.advance()
+	t := r.tunnels[n]
+	return t != nil && t.online
+}
+
+func (r *Router) sortedTunnels() []*Tunnel {
+	out := make([]*Tunnel, 0, len(r.tunnels))
+	for _, t := range r.tunnels {
+		out = append(out, t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Number < out[j].Number })
+	return out
+}
+
+// bgpState is the state a tunnel's BGP session shows now.
+func (t *Tunnel) bgpState() string {
+	switch {
+	case !t.online:
+		return "Active"
+	case t.bgpStuck != "":
+		return t.bgpStuck
+	}
+	return "Established"
+}

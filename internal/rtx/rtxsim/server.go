@@ -1,0 +1,292 @@
+package rtxsim
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// pageLines is the console height before `console lines infinity`.
+const pageLines = 24
+
+// PagerPrompt is what the simulated console prints when a page is full.
+// RTX prints "---つづく---" on a Japanese console; the English wording is
+// not known for sure, so the simulator uses "--- more ---", which the
+// client also recognises.
+const PagerPrompt = "--- more ---"
+
+// Server serves one simulated router over SSH.
+type Server struct {
+	Router   *Router
+	User     string
+	Password string
+	// AuthorizedKey, when set, is accepted for public-key login.
+	AuthorizedKey ssh.PublicKey
+	// KeepPaging ignores `console lines infinity`, as a firmware might.
+	KeepPaging bool
+
+	cfg      *ssh.ServerConfig
+	ln       net.Listener
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	conns    map[net.Conn]bool
+	sessions int // logins so far
+	commands []string
+}
+
+// NewHostKey returns a fresh Ed25519 host key.
+func NewHostKey() (ssh.Signer, error) {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	return ssh.NewSignerFromKey(priv)
+}
+
+// Listen starts serving r on addr (e.g. "127.0.0.1:0") with hostKey.
+func Listen(addr string, r *Router, hostKey ssh.Signer, user, password string) (*Server, error) {
+	s := &Server{Router: r, User: user, Password: password, conns: map[net.Conn]bool{}}
+	s.cfg = &ssh.ServerConfig{
+		PasswordCallback: func(c ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
+			if c.User() == s.User && string(pw) == s.Password && s.Password != "" {
+				return nil, nil
+			}
+			return nil, errors.New("login incorrect")
+		},
+		PublicKeyCallback: func(c ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
+			if s.AuthorizedKey != nil && c.User() == s.User && string(key.Marshal()) == string(s.AuthorizedKey.Marshal()) {
+				return nil, nil
+			}
+			return nil, errors.New("key not authorized")
+		},
+		ServerVersion: "SSH-2.0-OpenSSH",
+	}
+	s.cfg.AddHostKey(hostKey)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("rtxsim: listen: %w", err)
+	}
+	s.ln = ln
+	s.wg.Add(1)
+	go s.accept()
+	return s, nil
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Logins returns how many SSH sessions have logged in.
+func (s *Server) Logins() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sessions
+}
+
+// Commands returns every command line received, in order.
+func (s *Server) Commands() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.commands...)
+}
+
+// Close stops the server and drops every session.
+func (s *Server) Close() error {
+	err := s.ln.Close()
+	s.mu.Lock()
+	for c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	return err
+}
+
+func (s *Server) accept() {
+	defer s.wg.Done()
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		s.mu.Lock()
+		s.conns[c] = true
+		s.mu.Unlock()
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.serve(c)
+			s.mu.Lock()
+			delete(s.conns, c)
+			s.mu.Unlock()
+			c.Close()
+		}()
+	}
+}
+
+func (s *Server) serve(c net.Conn) {
+	sc, chans, reqs, err := ssh.NewServerConn(c, s.cfg)
+	if err != nil {
+		return
+	}
+	defer sc.Close()
+	go ssh.DiscardRequests(reqs)
+	for nc := range chans {
+		if nc.ChannelType() != "session" {
+			nc.Reject(ssh.UnknownChannelType, "only session channels")
+			continue
+		}
+		ch, creqs, err := nc.Accept()
+		if err != nil {
+			return
+		}
+		shell := make(chan struct{})
+		go func() {
+			started := false
+			for req := range creqs {
+				switch req.Type {
+				case "pty-req", "window-change", "env":
+					req.Reply(true, nil)
+				case "shell":
+					req.Reply(!started, nil)
+					if !started {
+						started = true
+						close(shell)
+					}
+				default: // exec and subsystems: RTX exec support is unreliable
+					req.Reply(false, nil)
+				}
+			}
+		}()
+		select {
+		case <-shell:
+		case <-time.After(10 * time.Second):
+			ch.Close()
+			continue
+		}
+		s.mu.Lock()
+		s.sessions++
+		s.mu.Unlock()
+		s.console(ch, sc)
+		ch.Close()
+	}
+}
+
+// console runs the interactive command line of one session.
+func (s *Server) console(ch ssh.Channel, conn *ssh.ServerConn) {
+	paging := true
+	w := func(text string) error {
+		_, err := io.WriteString(ch, strings.ReplaceAll(text, "\n", "\r\n"))
+		return err
+	}
+	if w(fmt.Sprintf("\n%s\n  Copyright (c) 1994-2026 Yamaha Corporation. All Rights Reserved.\n\n> ", s.Router.model)) != nil {
+		return
+	}
+	buf := make([]byte, 1)
+	var line []byte
+	for {
+		if _, err := ch.Read(buf); err != nil {
+			return
+		}
+		switch b := buf[0]; b {
+		case '\r', '\n':
+			if b == '\n' && len(line) == 0 {
+				continue // the \n of a \r\n
+			}
+			cmd := strings.Join(strings.Fields(string(line)), " ")
+			line = line[:0]
+			if w("\n") != nil {
+				return
+			}
+			if cmd == "" {
+				if w("> ") != nil {
+					return
+				}
+				continue
+			}
+			s.mu.Lock()
+			s.commands = append(s.commands, cmd)
+			s.mu.Unlock()
+			if !s.answer(ch, conn, cmd, &paging, w) {
+				return
+			}
+			if w("> ") != nil {
+				return
+			}
+		case 0x7f, 0x08:
+			if len(line) > 0 {
+				line = line[:len(line)-1]
+				w("\b \b")
+			}
+		default:
+			line = append(line, b)
+			if _, err := ch.Write(buf); err != nil { // echo
+				return
+			}
+		}
+	}
+}
+
+// answer writes the output of one command; false ends the session.
+func (s *Server) answer(ch ssh.Channel, conn *ssh.ServerConn, cmd string, paging *bool, w func(string) error) bool {
+	r := s.Router
+	r.mu.Lock()
+	drop, garbage, slow := r.dropNext, r.garbage > 0, r.slow
+	r.dropNext = false
+	if garbage {
+		r.garbage--
+	}
+	r.mu.Unlock()
+	if drop {
+		conn.Close()
+		return false
+	}
+	switch {
+	case cmd == "console lines infinity":
+		*paging = s.KeepPaging
+		return true
+	case strings.HasPrefix(cmd, "console character ") || strings.HasPrefix(cmd, "console columns "):
+		return true
+	case cmd == "exit" || cmd == "quit":
+		return false
+	}
+	out, ok := r.run(cmd)
+	if !ok {
+		return w("Invalid command name\n") == nil
+	}
+	if garbage {
+		out = "\x00\x1b[2J\xff\xfe#$%&TUNNEL[?]: Current status is\x07\n\x1b[0m garbage \x01\x02\n"
+	}
+	ls := strings.SplitAfter(out, "\n")
+	for i, l := range ls {
+		if slow > 0 {
+			time.Sleep(slow)
+		}
+		if w(l) != nil {
+			return false
+		}
+		if *paging && (i+1)%pageLines == 0 && i+1 < len(ls) && ls[i+1] != "" {
+			if w(PagerPrompt) != nil {
+				return false
+			}
+			key := make([]byte, 1)
+			if _, err := ch.Read(key); err != nil {
+				return false
+			}
+			if w("\r"+strings.Repeat(" ", len(PagerPrompt))+"\r") != nil {
+				return false
+			}
+			if key[0] == 'q' {
+				return true
+			}
+		}
+	}
+	return true
+}

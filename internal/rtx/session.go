@@ -1,0 +1,333 @@
+package rtx
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"regexp"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+// SessionConfig says how to log in to one router.
+type SessionConfig struct {
+	Address    string // host:port
+	User       string
+	Password   string
+	PrivateKey []byte
+	Passphrase []byte
+	// KnownHosts is the OpenSSH known_hosts file the host key must be in.
+	KnownHosts string
+	// Legacy enables ssh-rsa (SHA-1) host keys, SHA-1 key exchanges and CBC
+	// ciphers for old RTX firmware.
+	Legacy bool
+	// Timeout bounds the login and each command.
+	Timeout time.Duration
+}
+
+// HostKeyError is a host key that is not in known_hosts (Unknown) or that
+// differs from the one there (a changed key: a replaced router, or someone
+// in the middle).
+type HostKeyError struct {
+	Address     string
+	Fingerprint string // SHA256:… of the key the router offered
+	KeyType     string
+	Unknown     bool
+	KnownHosts  string
+	Want        []string // fingerprints and lines of the known keys
+	keyscan     string
+}
+
+func (e *HostKeyError) Error() string {
+	if e.Unknown {
+		return fmt.Sprintf("host key of %s is not in %s: the router offered %s %s; if that is the router's key (check it on the console), add it with: %s",
+			e.Address, e.KnownHosts, e.KeyType, e.Fingerprint, e.keyscan)
+	}
+	return fmt.Sprintf("host key of %s CHANGED: the router offered %s %s but %s has %s; refusing to connect. If the router was replaced or re-keyed, replace the line with: %s",
+		e.Address, e.KeyType, e.Fingerprint, e.KnownHosts, strings.Join(e.Want, ", "), e.keyscan)
+}
+
+// Session is one interactive console session on a router. Run may not be
+// called concurrently.
+type Session struct {
+	client *ssh.Client
+	sess   *ssh.Session
+	stdin  io.Writer
+	chunks chan []byte
+	buf    []byte
+	prompt string
+	closed bool
+}
+
+// promptRE finds the prompt at the end of the output: "> ", "# ",
+// "RTX1200> ", "[RTX1210] > ".
+var promptRE = regexp.MustCompile(`(?:^|\n)([^\n]{0,64}?[>#] ?)$`)
+
+// pagerRE matches the pager prompts of Japanese and English consoles.
+var pagerRE = regexp.MustCompile(`(---\s*つづく\s*---|---\s*more\s*---|--More--)`)
+
+var ansiRE = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`)
+
+// Dial logs in, opens a shell on a PTY, waits for the prompt and turns the
+// pager off.
+func Dial(ctx context.Context, c SessionConfig) (*Session, error) {
+	hostKeyCB, algos, err := hostKeyCheck(c)
+	if err != nil {
+		return nil, err
+	}
+	var auth []ssh.AuthMethod
+	switch {
+	case len(c.PrivateKey) > 0:
+		var signer ssh.Signer
+		if len(c.Passphrase) > 0 {
+			signer, err = ssh.ParsePrivateKeyWithPassphrase(c.PrivateKey, c.Passphrase)
+		} else {
+			signer, err = ssh.ParsePrivateKey(c.PrivateKey)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("private key: %w", err)
+		}
+		auth = append(auth, ssh.PublicKeys(signer))
+	case c.Password != "":
+		auth = append(auth, ssh.Password(c.Password),
+			ssh.KeyboardInteractive(func(_, _ string, qs []string, _ []bool) ([]string, error) {
+				ans := make([]string, len(qs))
+				for i := range qs {
+					ans[i] = c.Password
+				}
+				return ans, nil
+			}))
+	default:
+		return nil, errors.New("no password or private key")
+	}
+	cc := &ssh.ClientConfig{
+		User: c.User, Auth: auth, HostKeyCallback: hostKeyCB, HostKeyAlgorithms: algos, Timeout: c.Timeout,
+	}
+	if c.Legacy {
+		sup, ins := ssh.SupportedAlgorithms(), ssh.InsecureAlgorithms()
+		cc.KeyExchanges = append(sup.KeyExchanges, ins.KeyExchanges...)
+		cc.Ciphers = append(sup.Ciphers, ins.Ciphers...)
+		cc.MACs = append(sup.MACs, ins.MACs...)
+	}
+	d := net.Dialer{Timeout: c.Timeout}
+	conn, err := d.DialContext(ctx, "tcp", c.Address)
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	conn.SetDeadline(time.Now().Add(c.Timeout))
+	sc, chans, reqs, err := ssh.NewClientConn(conn, c.Address, cc)
+	if err != nil {
+		conn.Close()
+		var hk *HostKeyError
+		if errors.As(err, &hk) {
+			return nil, hk
+		}
+		return nil, fmt.Errorf("ssh login: %w", err)
+	}
+	conn.SetDeadline(time.Time{})
+	client := ssh.NewClient(sc, chans, reqs)
+	s := &Session{client: client, chunks: make(chan []byte, 64)}
+	if err := s.open(ctx, c.Timeout); err != nil {
+		client.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Session) open(ctx context.Context, timeout time.Duration) error {
+	sess, err := s.client.NewSession()
+	if err != nil {
+		return fmt.Errorf("ssh session: %w", err)
+	}
+	s.sess = sess
+	modes := ssh.TerminalModes{ssh.ECHO: 1, ssh.TTY_OP_ISPEED: 38400, ssh.TTY_OP_OSPEED: 38400}
+	if err := sess.RequestPty("vt100", 200, 200, modes); err != nil {
+		return fmt.Errorf("ssh pty: %w", err)
+	}
+	if s.stdin, err = sess.StdinPipe(); err != nil {
+		return fmt.Errorf("ssh stdin: %w", err)
+	}
+	stdout, err := sess.StdoutPipe()
+	if err != nil {
+		return fmt.Errorf("ssh stdout: %w", err)
+	}
+	if err := sess.Shell(); err != nil {
+		return fmt.Errorf("ssh shell: %w", err)
+	}
+	go func() {
+		defer close(s.chunks)
+		for {
+			b := make([]byte, 4096)
+			n, err := stdout.Read(b)
+			if n > 0 {
+				s.chunks <- b[:n]
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	// The login banner ends with the first prompt.
+	tctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if _, err := s.readUntilPrompt(tctx, ""); err != nil {
+		return fmt.Errorf("waiting for the first prompt: %w", err)
+	}
+	for _, cmd := range []string{"console lines infinity", "console columns 200"} {
+		if _, err := s.Run(tctx, cmd); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Run sends one allowlisted command and returns its output without the
+// echo, the prompt, CRs, escape sequences and pager prompts.
+func (s *Session) Run(ctx context.Context, cmd string) (string, error) {
+	if err := CheckAllowed(cmd); err != nil {
+		return "", err
+	}
+	if s.closed {
+		return "", errors.New("session closed")
+	}
+	if _, err := io.WriteString(s.stdin, cmd+"\r"); err != nil {
+		s.Close()
+		return "", fmt.Errorf("%s: write: %w", cmd, err)
+	}
+	out, err := s.readUntilPrompt(ctx, cmd)
+	if err != nil {
+		s.Close() // the console is in an unknown state: start afresh next time
+		return "", fmt.Errorf("%s: %w", cmd, err)
+	}
+	return out, nil
+}
+
+// readUntilPrompt collects output until the prompt returns, answering pager
+// prompts with a space.
+func (s *Session) readUntilPrompt(ctx context.Context, cmd string) (string, error) {
+	for {
+		clean := normalise(s.buf)
+		if loc := pagerRE.FindIndex(clean); loc != nil && len(bytes.TrimSpace(clean[loc[1]:])) == 0 {
+			if _, err := io.WriteString(s.stdin, " "); err != nil {
+				return "", fmt.Errorf("answer the pager: %w", err)
+			}
+			s.buf = pagerRE.ReplaceAll(s.buf, nil)
+			continue
+		}
+		if m := promptRE.FindSubmatchIndex(clean); m != nil && (s.prompt == "" || string(clean[m[2]:m[3]]) == s.prompt) {
+			if s.prompt == "" {
+				s.prompt = string(clean[m[2]:m[3]])
+			}
+			out := string(clean[:m[2]])
+			s.buf = nil
+			return stripEcho(out, cmd), nil
+		}
+		select {
+		case b, ok := <-s.chunks:
+			if !ok {
+				return "", errors.New("the router closed the session")
+			}
+			s.buf = append(s.buf, b...)
+		case <-ctx.Done():
+			return "", fmt.Errorf("no prompt after the output: %w", ctx.Err())
+		}
+	}
+}
+
+// normalise drops CRs, escape sequences, backspace-erased pager prompts and
+// NULs; RTX ends lines with CRLF.
+func normalise(b []byte) []byte {
+	s := strings.ReplaceAll(string(b), "\r\n", "\n")
+	s = ansiRE.ReplaceAllString(s, "")
+	// The pager prompt is erased with CR + spaces + CR: keep what follows.
+	s = strings.ReplaceAll(s, "\r", "")
+	s = strings.ReplaceAll(s, "\x00", "")
+	return []byte(s)
+}
+
+func stripEcho(out, cmd string) string {
+	if cmd == "" {
+		return out
+	}
+	first, rest, _ := strings.Cut(out, "\n")
+	if strings.TrimSpace(first) == cmd {
+		out = rest
+	}
+	// Lines that were only the erased pager prompt are now blanks of spaces.
+	var lines []string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.TrimSpace(l) == "" && len(l) > 0 {
+			continue
+		}
+		lines = append(lines, strings.TrimRight(l, " "))
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Close ends the session.
+func (s *Session) Close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	if s.sess != nil {
+		s.sess.Close()
+	}
+	return s.client.Close()
+}
+
+// hostKeyCheck builds the known_hosts check and the host key algorithms to
+// ask for: only the types known for this host, so that a router offering a
+// second key type is not mistaken for a changed key.
+func hostKeyCheck(c SessionConfig) (ssh.HostKeyCallback, []string, error) {
+	cb, err := knownhosts.New(c.KnownHosts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("known_hosts %s: %w", c.KnownHosts, err)
+	}
+	host, port, _ := net.SplitHostPort(c.Address)
+	keyscan := fmt.Sprintf("ssh-keyscan -p %s %s >> %s", port, host, c.KnownHosts)
+	var algos []string
+	probe := cb(knownhosts.Normalize(c.Address), &net.TCPAddr{}, probeKey{})
+	var ke *knownhosts.KeyError
+	if errors.As(probe, &ke) {
+		for _, k := range ke.Want {
+			switch t := k.Key.Type(); t {
+			case ssh.KeyAlgoRSA:
+				algos = append(algos, ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256)
+				if c.Legacy {
+					algos = append(algos, ssh.KeyAlgoRSA)
+				}
+			default:
+				algos = append(algos, t)
+			}
+		}
+	}
+	check := func(hostname string, remote net.Addr, key ssh.PublicKey) error {
+		err := cb(hostname, remote, key)
+		var ke *knownhosts.KeyError
+		if !errors.As(err, &ke) {
+			return err
+		}
+		e := &HostKeyError{Address: c.Address, Fingerprint: ssh.FingerprintSHA256(key), KeyType: key.Type(),
+			Unknown: len(ke.Want) == 0, KnownHosts: c.KnownHosts, keyscan: keyscan}
+		for _, w := range ke.Want {
+			e.Want = append(e.Want, fmt.Sprintf("%s %s (line %d)", w.Key.Type(), ssh.FingerprintSHA256(w.Key), w.Line))
+		}
+		return e
+	}
+	return check, algos, nil
+}
+
+// probeKey is a key no known_hosts line holds, used to learn which keys are
+// known for a host.
+type probeKey struct{}
+
+func (probeKey) Type() string                                 { return "vpnwatchd-probe" }
+func (probeKey) Marshal() []byte                              { return []byte("vpnwatchd-probe") }
+func (probeKey) Verify(data []byte, sig *ssh.Signature) error { return errors.New("probe") }

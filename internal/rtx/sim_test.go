@@ -1,0 +1,352 @@
+package rtx
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/vpnwatchd/vpnwatchd/internal/config"
+	"github.com/vpnwatchd/vpnwatchd/internal/rtx/rtxsim"
+)
+
+// seedConfig is the AWS sample configuration for RTX with the two tunnels
+// of the seed incident: `ip tunnel tcp mss limit 1379` and no `ip tunnel
+// mtu` (so the default 1280).
+const seedConfig = `ip lan2 address 198.18.0.2/24
+tunnel select 1
+ ipsec tunnel 201
+  ipsec sa policy 201 1 esp aes-cbc sha-hmac
+  ipsec ike duration ipsec-sa 1 3600
+  ipsec ike keepalive use 1 on dpd 10 3
+  ipsec ike local address 1 198.18.0.2
+  ipsec ike pre-shared-key 1 text never-shown-1
+  ipsec ike remote address 1 203.0.113.10
+ ip tunnel address 169.254.10.2/30
+ ip tunnel remote address 169.254.10.1
+ ip tunnel tcp mss limit 1379
+ tunnel enable 1
+tunnel select 2
+ ipsec tunnel 202
+  ipsec sa policy 202 2 esp aes-cbc sha-hmac
+  ipsec ike duration ipsec-sa 2 3600
+  ipsec ike keepalive use 2 on dpd 10 3
+  ipsec ike local address 2 198.18.0.2
+  ipsec ike pre-shared-key 2 text never-shown-2
+  ipsec ike remote address 2 203.0.113.20
+ ip tunnel address 169.254.20.2/30
+ ip tunnel remote address 169.254.20.1
+ ip tunnel tcp mss limit 1379
+ tunnel enable 2
+bgp use on
+bgp autonomous-system 65000
+bgp neighbor 1 64512 169.254.10.1 hold-time=30 local-address=169.254.10.2
+bgp neighbor 2 64512 169.254.20.1 hold-time=30 local-address=169.254.20.2
+`
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+type simRouter struct {
+	router *rtxsim.Router
+	server *rtxsim.Server
+	clock  *fakeClock
+	cfg    config.Router
+}
+
+func startSim(t *testing.T) *simRouter {
+	t.Helper()
+	clock := &fakeClock{t: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)}
+	r := rtxsim.New("RTX1200 Rev.10.01.65", seedConfig, clock.Now)
+	for _, tu := range []rtxsim.Tunnel{
+		{Number: 1, Remote: "203.0.113.10", Neighbor: "169.254.10.1", RemoteAS: "64512", Routes: []string{"10.0.0.0/16", "10.1.0.0/16"}},
+		{Number: 2, Remote: "203.0.113.20", Neighbor: "169.254.20.1", RemoteAS: "64512", Routes: []string{"10.0.0.0/16", "10.1.0.0/16"}},
+	} {
+		r.AddTunnel(tu)
+	}
+	key, err := rtxsim.NewHostKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := rtxsim.Listen("127.0.0.1:0", r, key, "monitor", "rtx-pass")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	writeKnownHosts(t, kh, srv.Addr(), key.PublicKey())
+	return &simRouter{router: r, server: srv, clock: clock, cfg: config.Router{
+		Name: "osaka-rtx1200", Address: srv.Addr(), User: "monitor", Password: "rtx-pass",
+		KnownHosts: kh, Timeout: 5 * time.Second,
+	}}
+}
+
+func writeKnownHosts(t *testing.T, path, addr string, key ssh.PublicKey) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(knownhosts.Line([]string{knownhosts.Normalize(addr)}, key)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (s *simRouter) sessionConfig() SessionConfig {
+	return SessionConfig{Address: s.cfg.Address, User: s.cfg.User, Password: s.cfg.Password.Reveal(), KnownHosts: s.cfg.KnownHosts, Timeout: s.cfg.Timeout}
+}
+
+func dial(t *testing.T, s *simRouter) *Session {
+	t.Helper()
+	sess, err := Dial(context.Background(), s.sessionConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sess.Close() })
+	return sess
+}
+
+func TestSessionAgainstSimulator(t *testing.T) {
+	s := startSim(t)
+	sess := dial(t, s)
+	ctx := context.Background()
+	out, err := sess.Run(ctx, "show ipsec sa")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sas, err := ParseIPsecSA(out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if got := sas.ForTunnel(1); len(got) != 2 || got[0].Remaining != time.Hour || got[0].Remote != "203.0.113.10" {
+		t.Errorf("tunnel 1 SAs: %+v\n%s", got, out)
+	}
+	out, err = sess.Run(ctx, "show status tunnel 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := ParseTunnelStatus(out, time.UTC); err != nil || !st.Online() || st.Number != 1 {
+		t.Errorf("tunnel status: %v %+v\n%q", err, st, out)
+	}
+	out, _ = sess.Run(ctx, "show status bgp neighbor")
+	if bgp, err := ParseBGPNeighbors(out); err != nil || len(bgp.Neighbors) != 2 || !bgp.Neighbors[0].Established() || bgp.Neighbors[0].ReceivedPrefixes != 2 {
+		t.Errorf("bgp: %v %+v", err, bgp)
+	}
+	out, _ = sess.Run(ctx, "show ip route")
+	if rt, err := ParseIPRoute(out); err != nil || rt.BGPRoutesByTunnel()[1] != 2 {
+		t.Errorf("routes: %v %+v", err, rt)
+	}
+	out, _ = sess.Run(ctx, "show config")
+	c, err := ParseConfig(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if t1, _ := c.Tunnel(1); t1.MSSLimit != 1379 || t1.MTU != 1280 || t1.RemoteAddress != "203.0.113.10" || c.Model != "RTX1200 Rev.10.01.65" {
+		t.Errorf("config: %+v", t1)
+	}
+	want := []string{"console lines infinity", "console columns 200", "show ipsec sa", "show status tunnel 1", "show status bgp neighbor", "show ip route", "show config"}
+	if got := s.server.Commands(); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("commands sent: %q", got)
+	}
+}
+
+// A firmware that keeps paging: the client answers the pager and the
+// output comes back whole.
+func TestPagerAnswered(t *testing.T) {
+	s := startSim(t)
+	s.server.KeepPaging = true
+	sess := dial(t, s)
+	out, err := sess.Run(context.Background(), "show config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out, "more") || !strings.Contains(out, "bgp neighbor 2 64512 169.254.20.1") || !strings.Contains(out, "tunnel select 1") {
+		t.Errorf("paged output not reassembled:\n%s", out)
+	}
+	if n := strings.Count(out, "\n"); n < 30 {
+		t.Errorf("only %d lines", n)
+	}
+}
+
+func TestAllowlistRefusesBeforeTheWire(t *testing.T) {
+	s := startSim(t)
+	sess := dial(t, s)
+	for _, cmd := range []string{"administrator", "clear ipsec sa", "ipsec refresh sa", "save", "show config; save", "tunnel select 1", "show ipsec sa\rsave", "console character ascii"} {
+		if _, err := sess.Run(context.Background(), cmd); !errors.Is(err, ErrNotAllowed) {
+			t.Errorf("%q: %v, want ErrNotAllowed", cmd, err)
+		}
+	}
+	for _, c := range s.server.Commands() {
+		if !strings.HasPrefix(c, "console lines") && !strings.HasPrefix(c, "console columns") {
+			t.Errorf("the router received %q", c)
+		}
+	}
+}
+
+func TestHostKeyChecks(t *testing.T) {
+	s := startSim(t)
+	other, _ := rtxsim.NewHostKey()
+	writeKnownHosts(t, s.cfg.KnownHosts, s.cfg.Address, other.PublicKey())
+	_, err := Dial(context.Background(), s.sessionConfig())
+	var hk *HostKeyError
+	if !errors.As(err, &hk) || hk.Unknown || !strings.Contains(err.Error(), "CHANGED") || !strings.Contains(err.Error(), "ssh-keyscan -p") {
+		t.Errorf("changed key: %v", err)
+	}
+	os.WriteFile(s.cfg.KnownHosts, []byte("[198.18.9.9]:22 "+strings.TrimSpace(string(ssh.MarshalAuthorizedKey(other.PublicKey())))+"\n"), 0o600)
+	_, err = Dial(context.Background(), s.sessionConfig())
+	if !errors.As(err, &hk) || !hk.Unknown || !strings.Contains(err.Error(), "is not in") || !strings.Contains(err.Error(), hk.Fingerprint) {
+		t.Errorf("unknown host: %v", err)
+	}
+	if s.server.Logins() != 0 {
+		t.Error("logged in despite a bad host key")
+	}
+}
+
+func TestWrongPassword(t *testing.T) {
+	s := startSim(t)
+	c := s.sessionConfig()
+	c.Password = "wrong"
+	if _, err := Dial(context.Background(), c); err == nil || !strings.Contains(err.Error(), "ssh login") {
+		t.Errorf("wrong password: %v", err)
+	}
+}
+
+func TestCommandTimeout(t *testing.T) {
+	s := startSim(t)
+	sess := dial(t, s)
+	s.router.SetSlow(300 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err := sess.Run(ctx, "show ipsec sa")
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("slow router: %v", err)
+	}
+	if _, err := sess.Run(context.Background(), "show ipsec sa"); err == nil {
+		t.Error("a session that timed out is reused")
+	}
+}
+
+func newSimPoller(s *simRouter) *Poller {
+	return NewPoller(s.cfg, Options{Now: s.clock.Now, Location: time.UTC})
+}
+
+func TestPollerReconnectsAfterDrop(t *testing.T) {
+	s := startSim(t)
+	p := newSimPoller(s)
+	defer p.Close()
+	ctx := context.Background()
+	if snap := p.Poll(ctx); snap.Err != nil || len(snap.Tunnels) != 2 {
+		t.Fatalf("first poll: %v %+v", snap.Err, snap)
+	}
+	s.router.DropNext()
+	if snap := p.Poll(ctx); snap.Err == nil || snap.Tunnels != nil {
+		t.Fatalf("poll over a dropped session: %v", snap.Err)
+	}
+	snap := p.Poll(ctx)
+	if snap.Err != nil || len(snap.Tunnels) != 2 {
+		t.Fatalf("poll after reconnect: %v", snap.Err)
+	}
+	if n := s.server.Logins(); n != 2 {
+		t.Errorf("logins = %d, want 2 (one persistent session, one reconnect)", n)
+	}
+}
+
+func TestPollerSnapshot(t *testing.T) {
+	s := startSim(t)
+	s.router.StickBGP(1, "Active")
+	p := newSimPoller(s)
+	defer p.Close()
+	snap := p.Poll(context.Background())
+	if snap.Err != nil {
+		t.Fatal(snap.Err)
+	}
+	t1, t2 := snap.Tunnels[0], snap.Tunnels[1]
+	if !t1.Status.Online() || t1.BGP == nil || t1.BGP.State != "Active" || t1.BGPRoutes != 0 || len(t1.SAs) != 2 {
+		t.Errorf("tunnel 1 (IPsec up, BGP Active): %+v", t1)
+	}
+	if t1.Config.MSSLimit != 1379 || t1.Config.MTU != 1280 || t1.Config.IPsecSALifetime != time.Hour {
+		t.Errorf("tunnel 1 config: %+v", t1.Config)
+	}
+	if t2.BGP == nil || !t2.BGP.Established() || t2.BGPRoutes != 2 {
+		t.Errorf("tunnel 2: %+v", t2)
+	}
+	for _, w := range snap.Warnings {
+		if strings.Contains(w, "never-shown") {
+			t.Errorf("a pre-shared key in the warnings: %s", w)
+		}
+	}
+}
+
+// A rekey shows as new SA numbers with a fresh lifetime, and is counted.
+func TestRekeyObserved(t *testing.T) {
+	s := startSim(t)
+	p := newSimPoller(s)
+	defer p.Close()
+	ctx := context.Background()
+	first := p.Poll(ctx).Tunnels[0]
+	s.clock.Add(59*time.Minute + 40*time.Second) // past the 30 s rekey margin
+	snap := p.Poll(ctx)
+	tu := snap.Tunnels[0]
+	if len(tu.SAs) != 4 || tu.Rekeys != 1 {
+		t.Fatalf("after the rekey: %d SAs, %d rekeys: %+v", len(tu.SAs), tu.Rekeys, tu.SAs)
+	}
+	newest := tu.SAs[len(tu.SAs)-1]
+	if newest.ID <= first.SAs[1].ID || newest.Remaining < 59*time.Minute {
+		t.Errorf("new SA %+v after old %+v", newest, first.SAs)
+	}
+	s.clock.Add(time.Minute) // the old pair expires
+	if tu := p.Poll(ctx).Tunnels[0]; len(tu.SAs) != 2 || !tu.Status.Online() || tu.Rekeys != 1 {
+		t.Errorf("after the old SAs expired: %+v", tu)
+	}
+}
+
+// The seed incident: the rekey fails, the SAs run out, the tunnel goes
+// down and stays down, BGP falls back to Active and the routes go.
+func TestRekeyFailure(t *testing.T) {
+	s := startSim(t)
+	s.router.FailRekey(1)
+	s.router.FailRekey(2)
+	p := newSimPoller(s)
+	defer p.Close()
+	ctx := context.Background()
+	p.Poll(ctx)
+	s.clock.Add(61 * time.Minute)
+	snap := p.Poll(ctx)
+	if snap.Err != nil {
+		t.Fatal(snap.Err)
+	}
+	for _, tu := range snap.Tunnels {
+		if tu.Status.Online() || len(tu.SAs) != 0 || tu.BGP == nil || tu.BGP.Established() || tu.BGPRoutes != 0 {
+			t.Errorf("tunnel %d after a failed rekey: %+v", tu.Config.Number, tu)
+		}
+	}
+	s.clock.Add(6 * time.Hour)
+	if tu := p.Poll(ctx).Tunnels[0]; tu.Status.Online() {
+		t.Error("the tunnel came back by itself")
+	}
+}
+
+func TestGarbageOutputIsAnError(t *testing.T) {
+	s := startSim(t)
+	p := newSimPoller(s)
+	defer p.Close()
+	p.Poll(context.Background())
+	s.router.Garbage(1)
+	snap := p.Poll(context.Background())
+	var pe *ParseError
+	if !errors.As(snap.Err, &pe) {
+		t.Errorf("garbage: %v", snap.Err)
+	}
+}

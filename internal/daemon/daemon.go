@@ -24,6 +24,7 @@ import (
 	"github.com/vpnwatchd/vpnwatchd/internal/config"
 	"github.com/vpnwatchd/vpnwatchd/internal/logging"
 	"github.com/vpnwatchd/vpnwatchd/internal/metrics"
+	"github.com/vpnwatchd/vpnwatchd/internal/rtx"
 )
 
 // shutdownGrace bounds how long an in-flight poll cycle and open HTTP
@@ -59,10 +60,13 @@ type Daemon struct {
 	http      http.Handler
 
 	awsMetrics *metrics.AWS
+	rtxMetrics *metrics.RTX
+	now        func() time.Time
 	// sources and the fields below belong to the main loop goroutine.
 	sources   *sources
 	sourceErr map[string]string // last error per source, "" when up
 	latestAWS [][]aws.Snapshot
+	latestRTX []rtx.Snapshot
 }
 
 // New loads the configuration, prepares the state directory and binds the
@@ -83,6 +87,8 @@ func New(opts Options) (*Daemon, error) {
 	}
 	d.metrics = metrics.NewDaemon(d.reg)
 	d.awsMetrics = metrics.NewAWS(d.reg)
+	d.rtxMetrics = metrics.NewRTX(d.reg)
+	d.now = time.Now
 	d.sourceErr = map[string]string{}
 	cfg, err := config.Load(opts.ConfigFile)
 	if err != nil {
@@ -204,6 +210,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 	err := g.Run()
 	d.notify.Notify("STOPPING=1")
+	d.sources.closeExcept(nil)
 	var sig *run.SignalError
 	if errors.As(err, &sig) {
 		d.log.Info("vpnwatchd stopping", zap.String("signal", sig.Signal.String()))
@@ -293,7 +300,13 @@ func (d *Daemon) reload() error {
 	if len(d.opts.ListenAddresses) == 0 && c.Listen != old.Listen {
 		d.log.Warn("listen changed; restart vpnwatchd to apply it", zap.String("running", old.Listen), zap.String("new", c.Listen))
 	}
+	d.sources.closeExcept(srcs)
 	d.sources = srcs
+	routers := map[string]bool{}
+	for _, r := range c.Routers {
+		routers[r.Name] = true
+	}
+	d.rtxMetrics.Retain(func(name string) bool { return routers[name] })
 	keep := map[string]bool{}
 	for _, a := range c.AWS {
 		for _, r := range a.Regions {

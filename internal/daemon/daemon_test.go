@@ -28,6 +28,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/vpnwatchd/vpnwatchd/internal/aws/ec2sim"
+	"github.com/vpnwatchd/vpnwatchd/internal/rtx/rtxsim"
 	"github.com/vpnwatchd/vpnwatchd/internal/testenv"
 )
 
@@ -360,9 +361,14 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 				{OutsideIP: "203.0.113.20", Status: "UP", StatusMessage: "2 BGP ROUTES", AcceptedRoutes: 2},
 			}}}
 	})
+	router := rtxsim.New("RTX1200 Rev.10.01.65", "tunnel select 1\n ipsec tunnel 201\n  ipsec sa policy 201 1 esp aes-cbc sha-hmac\n  ipsec ike remote address 1 203.0.113.10\n ip tunnel remote address 169.254.10.1\n ip tunnel tcp mss limit 1379\n tunnel enable 1\n", nil)
+	router.AddTunnel(rtxsim.Tunnel{Number: 1, Remote: "203.0.113.10", Neighbor: "169.254.10.1", RemoteAS: "64512", Routes: []string{"10.0.0.0/16"}})
+	srv, knownHosts := rtxsim.Start(t, router, "monitor", "rtx-pass")
 	dir := t.TempDir()
+	writeConfig(t, filepath.Join(dir, "rtx.password"), "rtx-pass\n")
 	cfgFile := filepath.Join(dir, "vpnwatchd.yaml")
-	writeConfig(t, cfgFile, minimalConfig(dir, "30s")+fmt.Sprintf("aws:\n  - name: prod\n    regions: [ap-northeast-1]\n    endpoint: %s\n", url))
+	writeConfig(t, cfgFile, minimalConfig(dir, "30s")+fmt.Sprintf("aws:\n  - name: prod\n    regions: [ap-northeast-1]\n    endpoint: %s\n", url)+
+		fmt.Sprintf("routers:\n  - name: osaka\n    address: %s\n    user: monitor\n    password_file: rtx.password\n    known_hosts: %s\n", srv.Addr(), knownHosts))
 	_, addr := start(t, Options{ConfigFile: cfgFile})
 	waitReady(t, http.DefaultClient, "http://"+addr)
 	_, body := get(t, http.DefaultClient, "http://"+addr+"/metrics")
@@ -372,6 +378,14 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 		`vpnwatch_aws_tunnel_ipsec_up{outside_ip="203.0.113.10",region="ap-northeast-1",source="prod",vpn_connection_id="vpn-0a1b2c3d4e5f67890",vpn_name="osaka-office"} 1`,
 		`vpnwatch_aws_tunnel_accepted_routes{outside_ip="203.0.113.20",region="ap-northeast-1",source="prod",vpn_connection_id="vpn-0a1b2c3d4e5f67890",vpn_name="osaka-office"} 2`,
 		`vpnwatch_aws_api_requests_total{code="OK",operation="DescribeVpnConnections",region="ap-northeast-1",source="prod"} 1`,
+		`vpnwatch_source_up{region="",source="osaka",type="rtx"} 1`,
+		`vpnwatch_rtx_tunnel_up{remote_address="203.0.113.10",router="osaka",tunnel="1"} 1`,
+		`vpnwatch_rtx_tunnel_mtu_bytes{router="osaka",tunnel="1"} 1280`,
+		`vpnwatch_rtx_tunnel_tcp_mss_limit_bytes{router="osaka",tunnel="1"} 1379`,
+		`vpnwatch_rtx_bgp_neighbor_up{neighbor="169.254.10.1",remote_as="64512",router="osaka"} 1`,
+		`vpnwatch_rtx_bgp_received_routes{router="osaka",tunnel="1"} 1`,
+		`vpnwatch_rtx_ipsec_sas{direction="send",router="osaka",tunnel="1"} 1`,
+		`vpnwatch_rtx_ssh_connects_total{result="ok",router="osaka"} 1`,
 	} {
 		if !strings.Contains(body, name) {
 			t.Errorf("/metrics lacks %s", name)

@@ -11,11 +11,25 @@ import (
 
 	"github.com/vpnwatchd/vpnwatchd/internal/aws"
 	"github.com/vpnwatchd/vpnwatchd/internal/config"
+	"github.com/vpnwatchd/vpnwatchd/internal/rtx"
 )
 
 // sources are the pollers built from one configuration.
 type sources struct {
 	aws []*aws.Poller
+	rtx []*rtx.Poller
+}
+
+// close ends the routers' SSH sessions of pollers not in keep.
+func (s *sources) closeExcept(keep *sources) {
+	if s == nil {
+		return
+	}
+	for _, p := range s.rtx {
+		if keep == nil || indexFunc(keep.rtx, func(q *rtx.Poller) bool { return q == p }) < 0 {
+			p.Close()
+		}
+	}
 }
 
 // buildSources makes the pollers for cfg, reusing those of prev whose
@@ -41,6 +55,19 @@ func (d *Daemon) buildSources(ctx context.Context, cfg *config.Config, prev *sou
 		}
 		s.aws = append(s.aws, p)
 	}
+	for _, r := range cfg.Routers {
+		if prev != nil {
+			if i := indexFunc(prev.rtx, func(p *rtx.Poller) bool { return reflect.DeepEqual(p.Router(), r) }); i >= 0 {
+				s.rtx = append(s.rtx, prev.rtx[i])
+				continue
+			}
+		}
+		s.rtx = append(s.rtx, rtx.NewPoller(r, rtx.Options{
+			Logger:    d.log.With(zap.String("router", r.Name)),
+			OnConnect: d.rtxMetrics.CountConnect,
+			Now:       d.now,
+		}))
+	}
 	return s, errors.Join(errs...)
 }
 
@@ -57,11 +84,29 @@ func indexFunc[T any](s []T, f func(T) bool) int {
 func (d *Daemon) pollAll(ctx context.Context) (ok, failed int) {
 	srcs := d.sources
 	results := make([][]aws.Snapshot, len(srcs.aws))
+	routers := make([]rtx.Snapshot, len(srcs.rtx))
 	var wg sync.WaitGroup
 	for i, p := range srcs.aws {
 		wg.Go(func() { results[i] = p.Poll(ctx) })
 	}
+	// Each router has its own timeouts: a hung router holds up only itself.
+	for i, p := range srcs.rtx {
+		wg.Go(func() { routers[i] = p.Poll(ctx) })
+	}
 	wg.Wait()
+	for _, s := range routers {
+		d.rtxMetrics.Update(s)
+		d.noteSource("rtx/"+s.Router, s.Err)
+		if s.Err != nil {
+			failed++
+		} else {
+			ok++
+		}
+		for _, w := range s.Warnings {
+			d.log.Debug("router output line not understood", zap.String("router", s.Router), zap.String("warning", w))
+		}
+	}
+	d.latestRTX = routers
 	for _, snaps := range results {
 		d.awsMetrics.Update(snaps)
 		for _, s := range snaps {

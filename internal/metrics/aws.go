@@ -13,6 +13,7 @@ import (
 // Source types in the "type" label of the vpnwatch_source_* metrics.
 const (
 	SourceAWS = "aws"
+	SourceRTX = "rtx"
 )
 
 var (
@@ -112,16 +113,11 @@ func (a *AWS) Collect(ch chan<- prometheus.Metric) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
-	}
+	gauge := gaugeTo(ch)
 	for _, k := range keys {
 		s := a.latest[k]
-		gauge(descSourceUp, boolValue(s.Err == nil), SourceAWS, s.Source, s.Region)
-		gauge(descPollDuration, s.Took.Seconds(), SourceAWS, s.Source, s.Region)
-		if t, ok := a.success[k]; ok {
-			gauge(descSourceLastSuccess, float64(t.UnixNano())/1e9, SourceAWS, s.Source, s.Region)
-		}
+		last, ok := a.success[k]
+		collectSource(ch, s.Err == nil, s.Took, last, ok, SourceAWS, s.Source, s.Region)
 		if s.Err != nil {
 			continue // never export stale tunnel state as current
 		}
@@ -156,6 +152,23 @@ func hasConnection(cs []aws.Connection, id string) bool {
 		}
 	}
 	return false
+}
+
+// gaugeTo returns a function that sends one constant gauge to ch.
+func gaugeTo(ch chan<- prometheus.Metric) func(d *prometheus.Desc, v float64, labels ...string) {
+	return func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+}
+
+// collectSource sends the vpnwatch_source_* series of one source.
+func collectSource(ch chan<- prometheus.Metric, up bool, took time.Duration, lastSuccess time.Time, succeeded bool, labels ...string) {
+	gauge := gaugeTo(ch)
+	gauge(descSourceUp, boolValue(up), labels...)
+	gauge(descPollDuration, took.Seconds(), labels...)
+	if succeeded {
+		gauge(descSourceLastSuccess, float64(lastSuccess.UnixNano())/1e9, labels...)
+	}
 }
 
 func boolValue(b bool) float64 {

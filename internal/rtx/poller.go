@@ -138,7 +138,7 @@ func (p *Poller) poll(ctx context.Context, snap *Snapshot) error {
 		}
 		p.fails = 0
 		p.sess = sess
-		p.opts.Logger.Info("ssh session open", zap.String("router", p.r.Name))
+		p.opts.Logger.Info("ssh session open")
 	}
 	run := func(cmd string) (string, error) {
 		cctx, cancel := context.WithTimeout(ctx, p.r.Timeout)

@@ -1,0 +1,131 @@
+package metrics
+
+import (
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vpnwatchd/vpnwatchd/internal/rtx"
+)
+
+var (
+	rtxTunnelLabels = []string{"router", "tunnel"}
+
+	descRTXTunnelUp = prometheus.NewDesc(Namespace+"_rtx_tunnel_up",
+		"1 if the RTX says the tunnel interface is Online (show status tunnel).", []string{"router", "tunnel", "remote_address"}, nil)
+	descRTXSACount = prometheus.NewDesc(Namespace+"_rtx_ipsec_sas",
+		"IPsec (ESP) SAs of the tunnel per direction; 2 per direction while a rekey overlaps.", []string{"router", "tunnel", "direction"}, nil)
+	descRTXSALifetime = prometheus.NewDesc(Namespace+"_rtx_ipsec_sa_remaining_lifetime_seconds",
+		"Remaining lifetime of the newest IPsec SA of the tunnel per direction; absent when there is none.", []string{"router", "tunnel", "direction"}, nil)
+	descRTXRekeys = prometheus.NewDesc(Namespace+"_rtx_ipsec_rekeys_total",
+		"New IPsec SAs (rekeys or reconnections) seen for the tunnel since vpnwatchd started.", rtxTunnelLabels, nil)
+	descRTXBGPUp = prometheus.NewDesc(Namespace+"_rtx_bgp_neighbor_up",
+		"1 if the RTX's BGP session with the neighbor is Established.", []string{"router", "neighbor", "remote_as"}, nil)
+	descRTXBGPRoutes = prometheus.NewDesc(Namespace+"_rtx_bgp_received_routes",
+		"BGP routes via the tunnel in the RTX routing table (show ip route).", rtxTunnelLabels, nil)
+	descRTXMTU = prometheus.NewDesc(Namespace+"_rtx_tunnel_mtu_bytes",
+		"Tunnel interface MTU: `ip tunnel mtu`, or the RTX default 1280.", rtxTunnelLabels, nil)
+	descRTXMSS = prometheus.NewDesc(Namespace+"_rtx_tunnel_tcp_mss_limit_bytes",
+		"`ip tunnel tcp mss limit` when set to a number.", rtxTunnelLabels, nil)
+	descRTXMSSAuto = prometheus.NewDesc(Namespace+"_rtx_tunnel_tcp_mss_limit_auto",
+		"1 if `ip tunnel tcp mss limit auto` is set.", rtxTunnelLabels, nil)
+)
+
+// RTX exports the latest router snapshots.
+type RTX struct {
+	mu      sync.RWMutex
+	latest  map[string]rtx.Snapshot
+	success map[string]time.Time
+
+	// Connects counts SSH logins by result.
+	Connects *prometheus.CounterVec
+}
+
+// NewRTX creates the RTX collector and registers it.
+func NewRTX(r prometheus.Registerer) *RTX {
+	x := &RTX{latest: map[string]rtx.Snapshot{}, success: map[string]time.Time{},
+		Connects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "rtx_ssh_connects_total",
+			Help: "SSH logins to the router by result (ok, error); more than one ok means the session was re-established.",
+		}, []string{"router", "result"})}
+	r.MustRegister(x, x.Connects)
+	return x
+}
+
+// CountConnect is an rtx.Options.OnConnect hook.
+func (x *RTX) CountConnect(router, result string) { x.Connects.WithLabelValues(router, result).Inc() }
+
+// Update stores a router's latest snapshot.
+func (x *RTX) Update(s rtx.Snapshot) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.latest[s.Router] = s
+	if s.Err == nil {
+		x.success[s.Router] = s.TakenAt
+	}
+}
+
+// Retain drops routers no longer configured.
+func (x *RTX) Retain(keep func(router string) bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for k := range x.latest {
+		if !keep(k) {
+			delete(x.latest, k)
+			delete(x.success, k)
+		}
+	}
+}
+
+// Describe sends nothing: the collector is unchecked.
+func (x *RTX) Describe(chan<- *prometheus.Desc) {}
+
+// Collect renders the latest snapshots.
+func (x *RTX) Collect(ch chan<- prometheus.Metric) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	names := make([]string, 0, len(x.latest))
+	for k := range x.latest {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	gauge := gaugeTo(ch)
+	for _, name := range names {
+		s := x.latest[name]
+		last, ok := x.success[name]
+		collectSource(ch, s.Err == nil, s.Took, last, ok, SourceRTX, name, "")
+		if s.Err != nil {
+			continue
+		}
+		for _, t := range s.Tunnels {
+			n := strconv.Itoa(t.Config.Number)
+			gauge(descRTXTunnelUp, boolValue(t.Status.Online()), name, n, t.Config.RemoteAddress)
+			for _, dir := range []string{"send", "recv"} {
+				count, newest := 0, time.Duration(-1)
+				for _, sa := range t.SAs {
+					if sa.Direction == dir {
+						count++
+						newest = max(newest, sa.Remaining)
+					}
+				}
+				gauge(descRTXSACount, float64(count), name, n, dir)
+				if newest >= 0 {
+					gauge(descRTXSALifetime, newest.Seconds(), name, n, dir)
+				}
+			}
+			ch <- prometheus.MustNewConstMetric(descRTXRekeys, prometheus.CounterValue, float64(t.Rekeys), name, n)
+			gauge(descRTXBGPRoutes, float64(t.BGPRoutes), name, n)
+			gauge(descRTXMTU, float64(t.Config.MTU), name, n)
+			if t.Config.MSSConfigured && !t.Config.MSSAuto {
+				gauge(descRTXMSS, float64(t.Config.MSSLimit), name, n)
+			}
+			gauge(descRTXMSSAuto, boolValue(t.Config.MSSAuto), name, n)
+		}
+		for _, nb := range s.BGP.Neighbors {
+			gauge(descRTXBGPUp, boolValue(nb.Established()), name, nb.Address, nb.RemoteAS)
+		}
+	}
+}

@@ -40,10 +40,23 @@ type SATable struct {
 	Warnings                          []string
 }
 
-var (
-	saTotalRE = regexp.MustCompile(`^Total:\s*isakmp:\s*(\d+)\s+send:\s*(\d+)\s+recv:\s*(\d+)`)
-	saConnRE  = regexp.MustCompile(`^(tun|tra)\[0*(\d+)\]esp$`)
-)
+var saTotalRE = regexp.MustCompile(`^Total:\s*isakmp:\s*(\d+)\s+send:\s*(\d+)\s+recv:\s*(\d+)`)
+
+// parseESPConn reads "tun[0001]esp" or "tra[0088]esp" without a regular
+// expression: this runs for every row of tables with thousands of SAs.
+func parseESPConn(s string) (mode string, n int, ok bool) {
+	if len(s) < 9 || (s[:4] != "tun[" && s[:4] != "tra[") || s[len(s)-4:] != "]esp" {
+		return "", 0, false
+	}
+	digits := s[4 : len(s)-4]
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return "", 0, false
+		}
+	}
+	n, err := strconv.Atoi(digits)
+	return s[:3], n, err == nil
+}
 
 // ParseIPsecSA reads `show ipsec sa`:
 //
@@ -118,12 +131,11 @@ func parseSARow(f []string) (SA, string) {
 	case SAKindISAKMP, SAKindIKE:
 		sa.Kind = conn
 	default:
-		m := saConnRE.FindStringSubmatch(conn)
-		if m == nil {
+		mode, n, ok := parseESPConn(conn)
+		if !ok {
 			return SA{}, "unknown connection type " + strconv.Quote(conn)
 		}
-		sa.Kind, sa.Mode = SAKindESP, m[1]
-		sa.Tunnel, _ = strconv.Atoi(m[2])
+		sa.Kind, sa.Mode, sa.Tunnel = SAKindESP, mode, n
 	}
 	switch d := f[4]; d {
 	case "send", "recv":

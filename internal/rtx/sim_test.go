@@ -2,6 +2,9 @@ package rtx
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
 	"errors"
 	"os"
 	"path/filepath"
@@ -349,4 +352,47 @@ func TestGarbageOutputIsAnError(t *testing.T) {
 	if !errors.As(snap.Err, &pe) {
 		t.Errorf("garbage: %v", snap.Err)
 	}
+}
+
+func TestLegacyAlgorithmsOnlyWhenConfigured(t *testing.T) {
+	key, err := rtxsim.LegacyHostKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rtxsim.New("RTX1200 Rev.10.01.65", seedConfig, nil)
+	srv, err := rtxsim.Listen("127.0.0.1:0", r, key, "monitor", "pw", rtxsim.LegacyOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	writeKnownHosts(t, kh, srv.Addr(), key.PublicKey())
+	c := SessionConfig{Address: srv.Addr(), User: "monitor", Password: "pw", KnownHosts: kh, Timeout: 5 * time.Second}
+	if _, err := Dial(context.Background(), c); err == nil {
+		t.Fatal("logged in with SHA-1 key exchange and CBC without legacy_algorithms")
+	}
+	c.Legacy = true
+	sess, err := Dial(context.Background(), c)
+	if err != nil {
+		t.Fatalf("legacy router with legacy_algorithms: %v", err)
+	}
+	sess.Close()
+}
+
+func TestPrivateKeyLogin(t *testing.T) {
+	s := startSim(t)
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	signer, _ := ssh.NewSignerFromKey(priv)
+	s.server.AuthorizedKey = signer.PublicKey()
+	block, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := s.sessionConfig()
+	c.Password, c.PrivateKey = "", pem.EncodeToMemory(block)
+	sess, err := Dial(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess.Close()
 }

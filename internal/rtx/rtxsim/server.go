@@ -3,6 +3,7 @@ package rtxsim
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"io"
@@ -51,8 +52,36 @@ func NewHostKey() (ssh.Signer, error) {
 	return ssh.NewSignerFromKey(priv)
 }
 
+// Option changes how the server speaks SSH.
+type Option func(*ssh.ServerConfig)
+
+// LegacyOnly makes the server offer only what old RTX firmware does: SHA-1
+// key exchange, CBC ciphers and HMAC-SHA1. Pair it with an ssh-rsa host key
+// (LegacyHostKey).
+func LegacyOnly() Option {
+	return func(c *ssh.ServerConfig) {
+		c.KeyExchanges = []string{ssh.InsecureKeyExchangeDH14SHA1, ssh.InsecureKeyExchangeDH1SHA1}
+		c.Ciphers = []string{ssh.InsecureCipherAES128CBC}
+		c.MACs = []string{ssh.HMACSHA1}
+	}
+}
+
+// LegacyHostKey returns an RSA host key that signs only with ssh-rsa
+// (SHA-1), as RTX1210 and older firmware do.
+func LegacyHostKey() (ssh.Signer, error) {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, err
+	}
+	s, err := ssh.NewSignerFromKey(k)
+	if err != nil {
+		return nil, err
+	}
+	return ssh.NewSignerWithAlgorithms(s.(ssh.AlgorithmSigner), []string{ssh.KeyAlgoRSA})
+}
+
 // Listen starts serving r on addr (e.g. "127.0.0.1:0") with hostKey.
-func Listen(addr string, r *Router, hostKey ssh.Signer, user, password string) (*Server, error) {
+func Listen(addr string, r *Router, hostKey ssh.Signer, user, password string, opts ...Option) (*Server, error) {
 	s := &Server{Router: r, User: user, Password: password, conns: map[net.Conn]bool{}}
 	s.cfg = &ssh.ServerConfig{
 		PasswordCallback: func(c ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
@@ -68,6 +97,9 @@ func Listen(addr string, r *Router, hostKey ssh.Signer, user, password string) (
 			return nil, errors.New("key not authorized")
 		},
 		ServerVersion: "SSH-2.0-OpenSSH",
+	}
+	for _, o := range opts {
+		o(s.cfg)
 	}
 	s.cfg.AddHostKey(hostKey)
 	ln, err := net.Listen("tcp", addr)

@@ -44,6 +44,11 @@ type Options struct {
 	Now func() time.Time
 	// MaxAttempts is the SDK retryer's attempts per call; 3 when zero.
 	MaxAttempts int
+	// HTTPClient replaces the SDK's HTTP client: a Recorder for support
+	// bundles, a Replay to diagnose one offline.
+	HTTPClient awssdk.HTTPClient
+	// Credentials replaces the SDK's default credential chain.
+	Credentials awssdk.CredentialsProvider
 }
 
 // Poller polls one AWS source in each of its regions.
@@ -121,6 +126,12 @@ func (p *Poller) newClient(ctx context.Context, regionName string) (*ec2.Client,
 	}
 	if p.src.Profile != "" {
 		lo = append(lo, awsconfig.WithSharedConfigProfile(p.src.Profile))
+	}
+	if p.opts.HTTPClient != nil {
+		lo = append(lo, awsconfig.WithHTTPClient(p.opts.HTTPClient))
+	}
+	if p.opts.Credentials != nil {
+		lo = append(lo, awsconfig.WithCredentialsProvider(p.opts.Credentials))
 	}
 	cfg, err := awsconfig.LoadDefaultConfig(ctx, lo...)
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 
 	"fmt"
 	"math/rand/v2"
-	"sort"
 	"time"
 
 	"go.uber.org/zap"
@@ -62,7 +61,10 @@ type Poller struct {
 	opts  Options
 	sess  *Session
 	polls int
-	cfg   *RouterConfig
+	// configText is the last `show config` output, re-read every
+	// ConfigEvery polls.
+	configText string
+	last       Outputs
 	// seen SA ids per tunnel, to count rekeys; rekeys per tunnel.
 	seen    map[int]map[int]bool
 	rekeys  map[int]int
@@ -150,69 +152,127 @@ func (p *Poller) poll(ctx context.Context, snap *Snapshot) error {
 		}
 		return out, err
 	}
-	if p.cfg == nil || p.polls%p.opts.ConfigEvery == 0 {
-		out, err := run("show config")
+	outputs := Outputs{}
+	if p.configText == "" || p.polls%p.opts.ConfigEvery == 0 {
+		out, err := run(CmdConfig)
 		if err != nil {
 			return err
 		}
-		c, err := ParseConfig(out)
-		if err != nil {
-			return err
-		}
-		p.cfg = &c
+		p.configText = out
 	}
 	p.polls++
-	snap.Config = *p.cfg
-	snap.Warnings = append(snap.Warnings, p.cfg.Warnings...)
-
-	out, err := run("show ipsec sa")
+	outputs[CmdConfig] = p.configText
+	for _, cmd := range []string{CmdIPsecSA, CmdBGPNeighbor, CmdIPRoute} {
+		out, err := run(cmd)
+		if err != nil {
+			return err
+		}
+		outputs[cmd] = out
+	}
+	c, err := ParseConfig(p.configText)
 	if err != nil {
 		return err
 	}
-	if snap.SAs, err = ParseIPsecSA(out); err != nil {
-		return err
-	}
-	if out, err = run("show status bgp neighbor"); err != nil {
-		return err
-	}
-	if snap.BGP, err = ParseBGPNeighbors(out); err != nil {
-		return err
-	}
-	if out, err = run("show ip route"); err != nil {
-		return err
-	}
-	if snap.Routes, err = ParseIPRoute(out); err != nil {
-		return err
-	}
-	routes := snap.Routes.BGPRoutesByTunnel()
-	for _, tc := range p.cfg.Tunnels {
+	for _, tc := range c.Tunnels {
 		if tc.RemoteAddress == "" {
 			continue // not an IPsec tunnel to a peer (ipip, map-e, L2TP)
 		}
-		out, err := run(fmt.Sprintf("show status tunnel %d", tc.Number))
+		cmd := TunnelStatusCommand(tc.Number)
+		out, err := run(cmd)
 		if err != nil {
 			return err
 		}
-		st, err := ParseTunnelStatus(out, p.opts.Location)
-		if err != nil {
-			return err
+		outputs[cmd] = out
+	}
+	p.last = outputs
+	built, missing, err := Build(p.r.Name, outputs, p.opts.Location)
+	if err != nil {
+		return err
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("internal error: outputs missing: %v", missing)
+	}
+	built.TakenAt = snap.TakenAt
+	*snap = built
+	for i := range snap.Tunnels {
+		snap.Tunnels[i].Rekeys = p.countRekeys(snap.Tunnels[i].Config.Number, snap.Tunnels[i].SAs)
+	}
+	return nil
+}
+
+// The commands a poll runs.
+const (
+	CmdConfig      = "show config"
+	CmdIPsecSA     = "show ipsec sa"
+	CmdBGPNeighbor = "show status bgp neighbor"
+	CmdIPRoute     = "show ip route"
+)
+
+// TunnelStatusCommand is `show status tunnel N`.
+func TunnelStatusCommand(n int) string { return fmt.Sprintf("show status tunnel %d", n) }
+
+// Outputs are raw command outputs keyed by command line, as a poll got them
+// or as a support bundle holds them.
+type Outputs map[string]string
+
+// LastOutputs returns the raw outputs of the last successful poll, for
+// support bundles.
+func (p *Poller) LastOutputs() Outputs { return p.last }
+
+// Build assembles a router snapshot from command outputs without any I/O.
+// Commands whose output is absent are returned in missing and the parts
+// that need them are left empty; a malformed output is an error naming the
+// command and line.
+func Build(router string, out Outputs, loc *time.Location) (snap Snapshot, missing []string, err error) {
+	snap.Router = router
+	text, ok := out[CmdConfig]
+	if !ok {
+		missing = append(missing, CmdConfig)
+	} else if snap.Config, err = ParseConfig(text); err != nil {
+		return snap, missing, err
+	}
+	snap.Warnings = append(snap.Warnings, snap.Config.Warnings...)
+	if text, ok := out[CmdIPsecSA]; !ok {
+		missing = append(missing, CmdIPsecSA)
+	} else if snap.SAs, err = ParseIPsecSA(text); err != nil {
+		return snap, missing, err
+	}
+	if text, ok := out[CmdBGPNeighbor]; !ok {
+		missing = append(missing, CmdBGPNeighbor)
+	} else if snap.BGP, err = ParseBGPNeighbors(text); err != nil {
+		return snap, missing, err
+	}
+	if text, ok := out[CmdIPRoute]; !ok {
+		missing = append(missing, CmdIPRoute)
+	} else if snap.Routes, err = ParseIPRoute(text); err != nil {
+		return snap, missing, err
+	}
+	routes := snap.Routes.BGPRoutesByTunnel()
+	for _, tc := range snap.Config.Tunnels {
+		if tc.RemoteAddress == "" {
+			continue
 		}
-		t := Tunnel{Config: tc, Status: st, SAs: snap.SAs.ForTunnel(tc.Number), BGPRoutes: routes[tc.Number]}
+		t := Tunnel{Config: tc, SAs: snap.SAs.ForTunnel(tc.Number), BGPRoutes: routes[tc.Number]}
+		cmd := TunnelStatusCommand(tc.Number)
+		if text, ok := out[cmd]; !ok {
+			missing = append(missing, cmd)
+			t.Status.Status = "unknown"
+		} else if t.Status, err = ParseTunnelStatus(text, loc); err != nil {
+			return snap, missing, err
+		}
 		for i := range snap.BGP.Neighbors {
 			if tc.InsideRemote != "" && snap.BGP.Neighbors[i].Address == tc.InsideRemote {
 				nb := snap.BGP.Neighbors[i]
 				t.BGP = &nb
 			}
 		}
-		t.Rekeys = p.countRekeys(tc.Number, t.SAs)
 		snap.Tunnels = append(snap.Tunnels, t)
-		snap.Warnings = append(snap.Warnings, st.Warnings...)
+		snap.Warnings = append(snap.Warnings, t.Status.Warnings...)
 	}
 	snap.Warnings = append(snap.Warnings, snap.SAs.Warnings...)
 	snap.Warnings = append(snap.Warnings, snap.BGP.Warnings...)
 	snap.Warnings = append(snap.Warnings, snap.Routes.Warnings...)
-	sort.Slice(snap.Tunnels, func(i, j int) bool { return snap.Tunnels[i].Config.Number < snap.Tunnels[j].Config.Number })
-	return nil
+	return snap, missing, nil
 }
 
 // countRekeys notes new ESP SA numbers of a tunnel: after the first sight,

@@ -15,9 +15,9 @@ import (
 
 var tunnelCmdRE = regexp.MustCompile(`^show status tunnel (\d+)$`)
 
-// run renders the answer to one command line; ok is false for commands the
-// router does not know.
-func (r *Router) run(cmd string) (string, bool) {
+// Output renders the answer to one command line as the console would print
+// it (without paging); ok is false for commands the router does not know.
+func (r *Router) Output(cmd string) (string, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.advance()

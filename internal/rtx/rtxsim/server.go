@@ -289,7 +289,7 @@ func (s *Server) answer(ch ssh.Channel, conn *ssh.ServerConn, cmd string, paging
 	case cmd == "exit" || cmd == "quit":
 		return false
 	}
-	out, ok := r.run(cmd)
+	out, ok := r.Output(cmd)
 	if !ok {
 		return w("Invalid command name\n") == nil
 	}

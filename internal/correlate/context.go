@@ -1,0 +1,329 @@
+package correlate
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vpnwatchd/vpnwatchd/internal/aws"
+	"github.com/vpnwatchd/vpnwatchd/internal/rtx"
+)
+
+// awsTunnel is one AWS tunnel with where it came from.
+type awsTunnel struct {
+	source, region string
+	conn           *aws.Connection
+	tunnel         *aws.Tunnel
+}
+
+// rtxTunnel is one RTX tunnel with its router.
+type rtxTunnel struct {
+	router string
+	snap   *rtx.Snapshot
+	tunnel *rtx.Tunnel
+}
+
+// pair is a joined tunnel: both sides, or one when the other is unknown.
+type pair struct {
+	aws *awsTunnel
+	rtx *rtxTunnel
+}
+
+// context is one evaluation's view of the observations.
+type context struct {
+	obs       Observations
+	now       time.Time
+	state     *State
+	aws       []aws.Snapshot // fresh, good snapshots only
+	rtx       []rtx.Snapshot
+	stale     []staleSource
+	pairs     []pair
+	unchecked []string
+}
+
+type staleSource struct {
+	ref SourceRef
+	err error
+	at  time.Time
+}
+
+func newContext(obs Observations, now time.Time, st *State) *context {
+	c := &context{obs: obs, now: now, state: st}
+	c.selectFresh()
+	c.join()
+	c.track()
+	return c
+}
+
+func (c *context) fresh(taken time.Time) bool {
+	return c.obs.PollInterval == 0 || c.now.Sub(taken) <= 3*c.obs.PollInterval
+}
+
+// selectFresh keeps the good, recent snapshots and notes the rest: stale
+// data is never evaluated as if it were current.
+func (c *context) selectFresh() {
+	seen := map[SourceRef]bool{}
+	for _, s := range c.obs.AWS {
+		ref := SourceRef{Type: "aws", Name: s.Source, Region: s.Region}
+		seen[ref] = true
+		switch {
+		case s.Err != nil:
+			c.stale = append(c.stale, staleSource{ref, s.Err, s.TakenAt})
+		case !c.fresh(s.TakenAt):
+			c.stale = append(c.stale, staleSource{ref, fmt.Errorf("last good poll at %s", s.TakenAt.Format(time.RFC3339)), s.TakenAt})
+		default:
+			c.aws = append(c.aws, s)
+		}
+	}
+	for _, s := range c.obs.RTX {
+		ref := SourceRef{Type: "rtx", Name: s.Router}
+		seen[ref] = true
+		switch {
+		case s.Err != nil:
+			c.stale = append(c.stale, staleSource{ref, s.Err, s.TakenAt})
+		case !c.fresh(s.TakenAt):
+			c.stale = append(c.stale, staleSource{ref, fmt.Errorf("last good poll at %s", s.TakenAt.Format(time.RFC3339)), s.TakenAt})
+		default:
+			c.rtx = append(c.rtx, s)
+		}
+	}
+	for _, ref := range c.obs.Expected {
+		if !seen[ref] {
+			c.stale = append(c.stale, staleSource{ref, errors.New("no poll result"), time.Time{}})
+		}
+	}
+	for _, s := range c.stale {
+		c.unchecked = append(c.unchecked, fmt.Sprintf("%s: not checked: %v", s.ref, s.err))
+	}
+}
+
+// join pairs AWS and RTX tunnels: explicit joins from the configuration
+// first, then AWS outside IP = RTX `ipsec ike remote address`.
+func (c *context) join() {
+	byIP := map[string]*awsTunnel{}
+	var all []*awsTunnel
+	for si := range c.aws {
+		s := &c.aws[si]
+		for ci := range s.Connections {
+			conn := &s.Connections[ci]
+			for ti := range conn.Tunnels {
+				at := &awsTunnel{s.Source, s.Region, conn, &conn.Tunnels[ti]}
+				all = append(all, at)
+				if conn.State != aws.StateGone {
+					byIP[at.tunnel.OutsideIP] = at
+				}
+			}
+		}
+	}
+	joined := map[*awsTunnel]bool{}
+	for ri := range c.rtx {
+		s := &c.rtx[ri]
+		for ti := range s.Tunnels {
+			t := &s.Tunnels[ti]
+			rt := &rtxTunnel{s.Router, s, t}
+			ip := t.Config.RemoteAddress
+			for _, j := range c.obs.Joins[s.Router] {
+				if j.RTXTunnel == t.Config.Number && j.OutsideIP != "" {
+					ip = j.OutsideIP
+				}
+			}
+			at := byIP[ip]
+			for _, j := range c.obs.Joins[s.Router] {
+				if j.RTXTunnel == t.Config.Number && j.VPNConnectionID != "" && at != nil && at.conn.ID != j.VPNConnectionID {
+					at = nil // the configuration says another connection
+				}
+			}
+			if at != nil && !joined[at] {
+				joined[at] = true
+				c.pairs = append(c.pairs, pair{aws: at, rtx: rt})
+			} else {
+				c.pairs = append(c.pairs, pair{rtx: rt})
+			}
+		}
+	}
+	for _, at := range all {
+		if !joined[at] {
+			c.pairs = append(c.pairs, pair{aws: at})
+		}
+	}
+}
+
+func rtxKey(router string, n int) string { return router + "/" + strconv.Itoa(n) }
+
+// track updates the history the time-based rules need: SA expiries, rekey
+// failures, tunnel state changes.
+func (c *context) track() {
+	st := c.state
+	for _, p := range c.pairs {
+		if p.rtx != nil {
+			c.trackSAs(p.rtx)
+		}
+		if p.aws != nil && p.aws.conn.State == aws.StateAvailable {
+			c.trackChange("aws/"+p.aws.tunnel.OutsideIP, p.aws.tunnel.Up())
+		}
+		if p.rtx != nil && p.rtx.tunnel.Status.Status != "unknown" {
+			c.trackChange("rtx/"+rtxKey(p.rtx.router, p.rtx.tunnel.Config.Number), p.rtx.tunnel.Status.Online())
+		}
+	}
+	for k, times := range st.Changes {
+		kept := times[:0:0]
+		for _, t := range times {
+			if c.now.Sub(t) <= flapWindow {
+				kept = append(kept, t)
+			}
+		}
+		if len(kept) == 0 {
+			delete(st.Changes, k)
+		} else {
+			st.Changes[k] = kept
+		}
+	}
+}
+
+func (c *context) trackChange(key string, up bool) {
+	st := c.state
+	if prev, ok := st.Up[key]; ok && prev != up {
+		st.Changes[key] = append(append([]time.Time(nil), st.Changes[key]...), c.now)
+	}
+	st.Up[key] = up
+}
+
+func (c *context) trackSAs(rt *rtxTunnel) {
+	st := c.state
+	key := rtxKey(rt.router, rt.tunnel.Config.Number)
+	rec := saRecord{At: rt.snap.TakenAt}
+	if rec.At.IsZero() {
+		rec.At = c.now
+	}
+	for _, sa := range rt.tunnel.SAs {
+		rec.IDs = append(rec.IDs, sa.ID)
+		if exp := rec.At.Add(sa.Remaining); exp.After(rec.ExpiresAt) {
+			rec.ExpiresAt = exp
+		}
+		fk := key + "/" + strconv.Itoa(sa.ID)
+		if _, ok := st.SAFirstSeen[fk]; !ok {
+			st.SAFirstSeen[fk] = c.now
+		}
+	}
+	sort.Ints(rec.IDs)
+	prev, hadPrev := st.SAs[key]
+	switch {
+	case len(rec.IDs) > 0:
+		delete(st.RekeyFailed, key) // SAs again: recovered
+	case hadPrev && len(prev.IDs) > 0 && !prev.ExpiresAt.After(c.now):
+		// The SAs ran out and nothing replaced them: the rekey failed.
+		if _, ok := st.RekeyFailed[key]; !ok {
+			st.RekeyFailed[key] = prev.ExpiresAt
+		}
+	}
+	// Forget first-seen times of SAs that are gone.
+	current := map[string]bool{}
+	for _, id := range rec.IDs {
+		current[key+"/"+strconv.Itoa(id)] = true
+	}
+	for fk := range st.SAFirstSeen {
+		if strings.HasPrefix(fk, key+"/") && !current[fk] {
+			delete(st.SAFirstSeen, fk)
+		}
+	}
+	if len(rec.IDs) > 0 || !hadPrev {
+		st.SAs[key] = rec
+	}
+}
+
+// evidence builders
+
+func awsEvidence(a *awsTunnel) *AWSEvidence {
+	if a == nil {
+		return nil
+	}
+	e := &AWSEvidence{Status: a.tunnel.Status, StatusMessage: a.tunnel.StatusMessage, AcceptedRoutes: a.tunnel.AcceptedRoutes,
+		LastStatusChange: a.tunnel.LastStatusChange, Routing: a.conn.Routing, ConnectionState: a.conn.State,
+		CustomerGatewayID: a.conn.CustomerGatewayID, CustomerGatewayIP: a.conn.CustomerGatewayIP, InsideCIDR: a.tunnel.InsideCIDR,
+		Phase1LifetimeSeconds: int(a.tunnel.Phase1Lifetime.Seconds()), Phase2LifetimeSeconds: int(a.tunnel.Phase2Lifetime.Seconds())}
+	if m := a.tunnel.Maintenance; m != nil {
+		e.MaintenancePending = m.Pending
+	}
+	return e
+}
+
+func mssText(t rtx.TunnelConfig) string {
+	switch {
+	case t.MSSAuto:
+		return "auto"
+	case t.MSSConfigured:
+		return strconv.Itoa(t.MSSLimit)
+	}
+	return "off"
+}
+
+func dpdText(k rtx.Keepalive) string {
+	if !k.Configured || !k.Enabled {
+		return "off"
+	}
+	return fmt.Sprintf("%s %d %d", k.Type, k.Interval, k.Retries)
+}
+
+func rtxEvidence(r *rtxTunnel) *RTXEvidence {
+	if r == nil {
+		return nil
+	}
+	t := r.tunnel
+	e := &RTXEvidence{TunnelState: t.Status.Status, RemoteAddress: t.Config.RemoteAddress, LocalAddress: t.Config.LocalAddress,
+		SAs: []SAEvidence{}, BGPRoutes: t.BGPRoutes, MTU: t.Config.MTU, MSSLimit: mssText(t.Config),
+		IPsecSALifetimeSecond: int(t.Config.IPsecSALifetime.Seconds()), ISAKMPLifetimeSeconds: int(t.Config.ISAKMPLifetime.Seconds()),
+		DPD: dpdText(t.Config.Keepalive)}
+	for _, sa := range t.SAs {
+		e.SAs = append(e.SAs, SAEvidence{sa.ID, sa.Direction, int(sa.Remaining.Seconds())})
+	}
+	if t.BGP != nil {
+		e.BGPNeighbor, e.BGPState = t.BGP.Address, t.BGP.State
+	} else if t.Config.InsideRemote != "" {
+		e.BGPNeighbor, e.BGPState = t.Config.InsideRemote, "no session"
+	}
+	return e
+}
+
+func (p pair) subject() Subject {
+	var s Subject
+	if p.aws != nil {
+		s.VPNConnectionID, s.VPNName, s.OutsideIP = p.aws.conn.ID, p.aws.conn.Name, p.aws.tunnel.OutsideIP
+	}
+	if p.rtx != nil {
+		s.Router, s.RTXTunnel = p.rtx.router, p.rtx.tunnel.Config.Number
+		if s.OutsideIP == "" {
+			s.OutsideIP = p.rtx.tunnel.Config.RemoteAddress
+		}
+	}
+	return s
+}
+
+func (p pair) evidence() Evidence {
+	return Evidence{AWS: awsEvidence(p.aws), RTX: rtxEvidence(p.rtx)}
+}
+
+// awsInside returns the AWS-side and customer-side inside addresses of a
+// tunnel's /30 (AWS takes the first usable address, the router the second).
+func awsInside(cidr string) (awsSide, cgwSide string, ok bool) {
+	pfx, err := netip.ParsePrefix(cidr)
+	if err != nil || !pfx.Addr().Is4() || pfx.Bits() != 30 {
+		return "", "", false
+	}
+	a := pfx.Masked().Addr().Next()
+	return a.String(), a.Next().String(), true
+}
+
+// publicIP reports whether s is an address a customer gateway could have on
+// the internet (not private, CGNAT, loopback or a placeholder).
+func publicIP(s string) bool {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return false
+	}
+	cgnat := netip.MustParsePrefix("100.64.0.0/10")
+	return !a.IsPrivate() && !a.IsLoopback() && !a.IsLinkLocalUnicast() && !a.IsUnspecified() && !cgnat.Contains(a)
+}

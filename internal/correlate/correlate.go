@@ -1,0 +1,319 @@
+// Package correlate is vpnwatchd's pure core: it joins what AWS and the RTX
+// routers report about the same tunnels, keeps the little history the rules
+// need (SA lifetimes, state changes, first-seen times), and turns
+// observations into findings that name the problem, show both sides'
+// evidence and give the commands that fix it. No clock, no I/O: Evaluate
+// takes the previous state, the observations and the time.
+package correlate
+
+import (
+	"fmt"
+	"maps"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/vpnwatchd/vpnwatchd/internal/aws"
+	"github.com/vpnwatchd/vpnwatchd/internal/config"
+	"github.com/vpnwatchd/vpnwatchd/internal/rtx"
+)
+
+// Severities, lowest first.
+const (
+	SeverityInfo     = config.SeverityInfo
+	SeverityWarning  = config.SeverityWarning
+	SeverityCritical = config.SeverityCritical
+)
+
+// SeverityRank orders severities for sorting and exit codes.
+func SeverityRank(s string) int {
+	switch s {
+	case SeverityCritical:
+		return 2
+	case SeverityWarning:
+		return 1
+	}
+	return 0
+}
+
+// SourceRef names one configured source.
+type SourceRef struct {
+	Type   string // "aws" or "rtx"
+	Name   string
+	Region string // AWS only
+}
+
+func (s SourceRef) String() string {
+	if s.Type == "aws" {
+		return "aws " + s.Name + " " + s.Region
+	}
+	return "rtx " + s.Name
+}
+
+// Observations is everything the sources said in one cycle.
+type Observations struct {
+	AWS []aws.Snapshot
+	RTX []rtx.Snapshot
+	// Expected lists the configured sources; one without a fresh, good
+	// snapshot is stale and its data is not used.
+	Expected []SourceRef
+	// PollInterval is the daemon's; a snapshot older than three of them is
+	// stale. Zero disables the age check (offline diagnosis).
+	PollInterval time.Duration
+	// Joins are the explicit joins from the configuration, by router name.
+	Joins map[string][]config.TunnelJoin
+}
+
+// Subject is what a finding is about. Only the fields that apply are set.
+type Subject struct {
+	VPNConnectionID string `json:"vpn_connection_id,omitempty"`
+	VPNName         string `json:"vpn_name,omitempty"`
+	OutsideIP       string `json:"outside_ip,omitempty"`
+	Router          string `json:"router,omitempty"`
+	RTXTunnel       int    `json:"rtx_tunnel,omitempty"`
+	Source          string `json:"source,omitempty"`
+	Region          string `json:"region,omitempty"`
+}
+
+// Key identifies the subject, for fingerprints.
+func (s Subject) Key() string {
+	return fmt.Sprintf("%s|%s|%s|%d|%s|%s", s.VPNConnectionID, s.OutsideIP, s.Router, s.RTXTunnel, s.Source, s.Region)
+}
+
+// String renders the subject as operators name things.
+func (s Subject) String() string {
+	var parts []string
+	if s.VPNConnectionID != "" {
+		v := s.VPNConnectionID
+		if s.VPNName != "" {
+			v += " (" + s.VPNName + ")"
+		}
+		parts = append(parts, v)
+	}
+	if s.OutsideIP != "" {
+		parts = append(parts, "tunnel "+s.OutsideIP)
+	}
+	if s.Router != "" {
+		r := "RTX " + s.Router
+		if s.RTXTunnel != 0 {
+			r += fmt.Sprintf(" tunnel %d", s.RTXTunnel)
+		}
+		parts = append(parts, r)
+	}
+	if s.Source != "" && s.Router == "" {
+		parts = append(parts, strings.TrimSpace("aws "+s.Source+" "+s.Region))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// AWSEvidence is what AWS reported about the tunnel.
+type AWSEvidence struct {
+	Status                string    `json:"status"`
+	StatusMessage         string    `json:"status_message"`
+	AcceptedRoutes        int       `json:"accepted_routes"`
+	LastStatusChange      time.Time `json:"last_status_change,omitzero"`
+	Routing               string    `json:"routing"`
+	ConnectionState       string    `json:"connection_state"`
+	CustomerGatewayID     string    `json:"customer_gateway_id,omitempty"`
+	CustomerGatewayIP     string    `json:"customer_gateway_ip,omitempty"`
+	InsideCIDR            string    `json:"inside_cidr,omitempty"`
+	Phase1LifetimeSeconds int       `json:"phase1_lifetime_seconds,omitempty"`
+	Phase2LifetimeSeconds int       `json:"phase2_lifetime_seconds,omitempty"`
+	MaintenancePending    string    `json:"maintenance_pending,omitempty"`
+}
+
+// SAEvidence is one IPsec SA on the router.
+type SAEvidence struct {
+	ID               int    `json:"id"`
+	Direction        string `json:"direction"`
+	RemainingSeconds int    `json:"remaining_seconds"`
+}
+
+// RTXEvidence is what the router reported about the tunnel.
+type RTXEvidence struct {
+	TunnelState           string       `json:"tunnel_state"`
+	RemoteAddress         string       `json:"remote_address,omitempty"`
+	LocalAddress          string       `json:"local_address,omitempty"`
+	SAs                   []SAEvidence `json:"sas"`
+	BGPNeighbor           string       `json:"bgp_neighbor,omitempty"`
+	BGPState              string       `json:"bgp_state,omitempty"`
+	BGPRoutes             int          `json:"bgp_routes"`
+	MTU                   int          `json:"mtu"`
+	MSSLimit              string       `json:"mss_limit"`
+	IPsecSALifetimeSecond int          `json:"ipsec_sa_lifetime_seconds"`
+	ISAKMPLifetimeSeconds int          `json:"isakmp_sa_lifetime_seconds"`
+	DPD                   string       `json:"dpd"`
+}
+
+// Evidence is both sides' view, plus rule-specific details.
+type Evidence struct {
+	AWS    *AWSEvidence      `json:"aws,omitempty"`
+	RTX    *RTXEvidence      `json:"rtx,omitempty"`
+	Detail map[string]string `json:"detail,omitempty"`
+}
+
+// Finding is one problem, in the operator's words.
+type Finding struct {
+	Rule        string    `json:"rule"`
+	Severity    string    `json:"severity"`
+	Subject     Subject   `json:"subject"`
+	Summary     string    `json:"summary"`
+	Evidence    Evidence  `json:"evidence"`
+	Remediation string    `json:"remediation"`
+	Since       time.Time `json:"since"`
+}
+
+// Fingerprint identifies a finding across evaluations: rule and subject.
+func (f Finding) Fingerprint() string { return f.Rule + "|" + f.Subject.Key() }
+
+// State is what Evaluate remembers between cycles. Treat it as opaque; the
+// zero value is the start.
+type State struct {
+	// Since: condition fingerprint → when it was first seen (holds).
+	Since map[string]time.Time
+	// SAs: "router/tunnel" → the ESP SAs last seen, with their expiry.
+	SAs map[string]saRecord
+	// RekeyFailed: "router/tunnel" → when its SAs ran out with no successor.
+	RekeyFailed map[string]time.Time
+	// SAFirstSeen: "router/tunnel/id" → when an SA was first seen.
+	SAFirstSeen map[string]time.Time
+	// Up and Changes: tunnel key → last up state and recent state changes.
+	Up      map[string]bool
+	Changes map[string][]time.Time
+	// Unchecked lists what the last evaluation could not check.
+	Unchecked []string
+}
+
+type saRecord struct {
+	IDs       []int
+	ExpiresAt time.Time // the latest expiry among them
+	At        time.Time
+}
+
+func (s State) clone() State {
+	c := State{
+		Since: maps.Clone(s.Since), SAs: maps.Clone(s.SAs), RekeyFailed: maps.Clone(s.RekeyFailed),
+		SAFirstSeen: maps.Clone(s.SAFirstSeen), Up: maps.Clone(s.Up), Changes: maps.Clone(s.Changes),
+	}
+	if c.Since == nil {
+		c.Since = map[string]time.Time{}
+	}
+	if c.SAs == nil {
+		c.SAs = map[string]saRecord{}
+	}
+	if c.RekeyFailed == nil {
+		c.RekeyFailed = map[string]time.Time{}
+	}
+	if c.SAFirstSeen == nil {
+		c.SAFirstSeen = map[string]time.Time{}
+	}
+	if c.Up == nil {
+		c.Up = map[string]bool{}
+	}
+	if c.Changes == nil {
+		c.Changes = map[string][]time.Time{}
+	}
+	return c
+}
+
+// RuleSettings are a rule's severity, hold and switch.
+type RuleSettings struct {
+	Severity string
+	Hold     time.Duration
+	Disabled bool
+}
+
+// Evaluator holds the rule settings.
+type Evaluator struct {
+	settings map[string]RuleSettings
+	// NoHolds reports conditions at once (check, diagnose).
+	NoHolds bool
+}
+
+// NewEvaluator applies the configuration's overrides to the rule defaults.
+func NewEvaluator(overrides map[string]config.RuleOverride) *Evaluator {
+	e := &Evaluator{settings: map[string]RuleSettings{}}
+	for _, r := range rules {
+		s := RuleSettings{Severity: r.severity, Hold: r.hold}
+		if o, ok := overrides[r.name]; ok {
+			if o.Severity != "" {
+				s.Severity = o.Severity
+			}
+			if o.Hold != nil {
+				s.Hold = *o.Hold
+			}
+			s.Disabled = o.Disabled
+		}
+		e.settings[r.name] = s
+	}
+	return e
+}
+
+// Evaluate runs every rule over the observations and returns the new state
+// and the findings whose condition has held long enough, most severe
+// first. prev is not modified.
+func (e *Evaluator) Evaluate(prev State, obs Observations, now time.Time) (State, []Finding) {
+	next := prev.clone()
+	c := newContext(obs, now, &next)
+	var active []Finding
+	seen := map[string]bool{}
+	for _, r := range rules {
+		st := e.settings[r.name]
+		if st.Disabled {
+			continue
+		}
+		for _, f := range r.check(c) {
+			f.Rule, f.Severity = r.name, st.Severity
+			fp := f.Fingerprint()
+			if seen[fp] {
+				continue
+			}
+			seen[fp] = true
+			since, ok := next.Since[fp]
+			if !ok {
+				since = now
+				next.Since[fp] = now
+			}
+			f.Since = since
+			if e.NoHolds || now.Sub(since) >= st.Hold {
+				active = append(active, f)
+			}
+		}
+	}
+	for fp := range next.Since {
+		if !seen[fp] {
+			delete(next.Since, fp)
+		}
+	}
+	next.Unchecked = c.unchecked
+	sort.SliceStable(active, func(i, j int) bool {
+		a, b := active[i], active[j]
+		if SeverityRank(a.Severity) != SeverityRank(b.Severity) {
+			return SeverityRank(a.Severity) > SeverityRank(b.Severity)
+		}
+		if a.Rule != b.Rule {
+			return a.Rule < b.Rule
+		}
+		return a.Subject.Key() < b.Subject.Key()
+	})
+	return next, active
+}
+
+// RuleNames lists every rule, for configuration checks and documentation.
+func RuleNames() []string {
+	out := make([]string, len(rules))
+	for i, r := range rules {
+		out[i] = r.name
+	}
+	return out
+}
+
+// RuleDefaults returns a rule's default severity and hold.
+func RuleDefaults(name string) (RuleSettings, bool) {
+	for _, r := range rules {
+		if r.name == name {
+			return RuleSettings{Severity: r.severity, Hold: r.hold}, true
+		}
+	}
+	return RuleSettings{}, false
+}

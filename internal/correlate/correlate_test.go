@@ -1,0 +1,342 @@
+package correlate
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vpnwatchd/vpnwatchd/internal/aws"
+	"github.com/vpnwatchd/vpnwatchd/internal/config"
+)
+
+func noHolds() *Evaluator {
+	e := NewEvaluator(nil)
+	e.NoHolds = true
+	return e
+}
+
+// Stage (a) of the seed incident: after the move, AWS shows both tunnels
+// DOWN with "IPSEC IS UP" and no routes while the RTX has them Online and
+// BGP Active.
+func TestSeedStageA_BGPDownIPsecUp(t *testing.T) {
+	w := newWorld(t, seedConfig)
+	w.router.StickBGP(1, "Active")
+	w.router.StickBGP(2, "Active")
+	var st State
+	st, fs := noHolds().Evaluate(st, w.observations(), w.now)
+	got := byRule(fs)
+	if len(got["BGPDownIPsecUp"]) != 2 || len(got["SideMismatch"]) != 2 || len(got["ConnectionDown"]) != 1 {
+		t.Fatalf("findings: %v", rulesOf(fs))
+	}
+	if len(got["TunnelDown"]) != 0 {
+		t.Errorf("TunnelDown must be inhibited by ConnectionDown: %v", rulesOf(fs))
+	}
+	f := got["BGPDownIPsecUp"][0]
+	if f.Severity != SeverityCritical || f.Subject.VPNConnectionID != vpnID || f.Subject.OutsideIP != "203.0.113.10" || f.Subject.Router != "osaka-rtx1200" || f.Subject.RTXTunnel != 1 {
+		t.Errorf("subject: %+v", f.Subject)
+	}
+	for _, want := range []string{"AWS says DOWN / IPSEC IS UP", "RTX osaka-rtx1200 tunnel 1 is Online, BGP Active"} {
+		if !strings.Contains(f.Summary, want) {
+			t.Errorf("summary %q lacks %q", f.Summary, want)
+		}
+	}
+	a, r := f.Evidence.AWS, f.Evidence.RTX
+	if a == nil || r == nil || a.StatusMessage != "IPSEC IS UP" || a.AcceptedRoutes != 0 || r.TunnelState != "Online" || r.BGPState != "Active" || len(r.SAs) != 2 || r.MSSLimit != "1379" || r.MTU != 1280 {
+		t.Errorf("evidence of both sides: aws %+v rtx %+v", a, r)
+	}
+	if !strings.Contains(f.Remediation, "169.254.10.1") || !strings.Contains(f.Remediation, "ip tunnel tcp mss limit 1379") {
+		t.Errorf("remediation: %s", f.Remediation)
+	}
+	if len(st.Unchecked) != 0 {
+		t.Errorf("unchecked: %v", st.Unchecked)
+	}
+}
+
+// Stage (b): it worked until the first rekey; the SAs run out with no
+// successor and the tunnels never come back.
+func TestSeedStageB_SARekeyFailed(t *testing.T) {
+	w := newWorld(t, seedConfig)
+	w.router.FailRekey(1)
+	w.router.FailRekey(2)
+	e := NewEvaluator(nil)
+	var st State
+	fs := w.run(e, &st, 59*time.Minute, 30*time.Second)
+	if len(byRule(fs)["SARekeyFailed"]) != 0 || len(byRule(fs)["ConnectionDown"]) != 0 {
+		t.Fatalf("before expiry: %v", rulesOf(fs))
+	}
+	fs = w.run(e, &st, 5*time.Minute, 30*time.Second)
+	got := byRule(fs)
+	if len(got["SARekeyFailed"]) != 2 || len(got["ConnectionDown"]) != 1 {
+		t.Fatalf("after expiry: %v", rulesOf(fs))
+	}
+	f := got["SARekeyFailed"][0]
+	if !strings.Contains(f.Remediation, "ip tunnel tcp mss limit 1240") || !strings.Contains(f.Summary, "no new SA replaced them") || f.Evidence.RTX.TunnelState != "Offline" {
+		t.Errorf("finding: %+v", f)
+	}
+	// Hours later it is still down and still reported.
+	fs = w.run(e, &st, 6*time.Hour, 5*time.Minute)
+	if len(byRule(fs)["SARekeyFailed"]) != 2 {
+		t.Errorf("six hours later: %v", rulesOf(fs))
+	}
+	// Recovery (the VPN recreated): SAs again, the finding clears.
+	w.router.Reconnect(1)
+	w.router.Reconnect(2)
+	fs = w.run(e, &st, time.Minute, 30*time.Second)
+	if len(byRule(fs)["SARekeyFailed"]) != 0 {
+		t.Errorf("after reconnect: %v", rulesOf(fs))
+	}
+}
+
+// Stage (c): `ip tunnel tcp mss limit 1379` with the default tunnel MTU.
+func TestSeedStageC_MSSExceedsTunnelMTU(t *testing.T) {
+	w := newWorld(t, seedConfig)
+	_, fs := noHolds().Evaluate(State{}, w.observations(), w.now)
+	got := byRule(fs)["MSSExceedsTunnelMTU"]
+	if len(got) != 2 {
+		t.Fatalf("findings: %v", rulesOf(fs))
+	}
+	f := got[0]
+	if !strings.Contains(f.Summary, "`ip tunnel tcp mss limit 1379` exceeds tunnel MTU 1280 − 40 = 1240") {
+		t.Errorf("summary: %s", f.Summary)
+	}
+	if !strings.Contains(f.Remediation, "`tunnel select 1`, `ip tunnel tcp mss limit 1240` (or `ip tunnel tcp mss limit auto`)") {
+		t.Errorf("remediation: %s", f.Remediation)
+	}
+	if f.Evidence.Detail["max_mss"] != "1240" {
+		t.Errorf("detail: %v", f.Evidence.Detail)
+	}
+}
+
+// Stage (d): the customer gateway still has the old line's address.
+func TestSeedStageD_CustomerGatewayAddressMismatch(t *testing.T) {
+	w := newWorld(t, healthyConfig)
+	w.cgwIP = "198.51.100.7"
+	_, fs := noHolds().Evaluate(State{}, w.observations(), w.now)
+	got := byRule(fs)["CustomerGatewayAddressMismatch"]
+	if len(got) != 2 {
+		t.Fatalf("findings: %v", rulesOf(fs))
+	}
+	if !strings.Contains(got[0].Summary, "IP 198.51.100.7, but RTX osaka-rtx1200 tunnel 1 sends from 198.18.0.2") ||
+		!strings.Contains(got[0].Remediation, "create a customer gateway with IP 198.18.0.2") {
+		t.Errorf("finding: %+v", got[0])
+	}
+}
+
+func TestOneTunnelDownThenBoth(t *testing.T) {
+	w := newWorld(t, healthyConfig)
+	w.router.FailRekey(2)
+	e := NewEvaluator(nil)
+	var st State
+	fs := w.run(e, &st, 62*time.Minute, 30*time.Second)
+	got := byRule(fs)
+	if len(got["TunnelDown"]) != 1 || got["TunnelDown"][0].Subject.OutsideIP != "203.0.113.20" || len(got["ConnectionDown"]) != 0 {
+		t.Fatalf("one tunnel down: %v", rulesOf(fs))
+	}
+	w.router.FailRekey(1)
+	w.router.Reconnect(1) // fresh SAs that will also fail to rekey
+	w.router.FailRekey(1)
+	fs = w.run(e, &st, 62*time.Minute, 30*time.Second)
+	got = byRule(fs)
+	if len(got["ConnectionDown"]) != 1 || len(got["TunnelDown"]) != 0 {
+		t.Fatalf("both down: %v", rulesOf(fs))
+	}
+}
+
+// A healthy BGP VPN for a simulated week: hourly phase-2 and 8-hourly
+// phase-1 rekeys, polls every 30 s with jitter. Rekeys are not outages:
+// nothing may fire, ever.
+func TestHealthyWeekHasNoFindings(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a simulated week")
+	}
+	w := newWorld(t, healthyConfig)
+	e := NewEvaluator(nil)
+	var st State
+	seed := uint32(1)
+	end := w.now.Add(7 * 24 * time.Hour)
+	evaluations := 0
+	for w.now.Before(end) {
+		var fs []Finding
+		st, fs = e.Evaluate(st, w.observations(), w.now)
+		evaluations++
+		if len(fs) > 0 {
+			t.Fatalf("%s: findings in a healthy week: %v", w.now.Format(time.RFC3339), rulesOf(fs))
+		}
+		seed = seed*1664525 + 1013904223
+		w.now = w.now.Add(24*time.Second + time.Duration(seed%12000)*time.Millisecond) // 30 s ± 6 s
+	}
+	rekeys := 0
+	for _, ev := range w.router.Events() {
+		if strings.Contains(ev, "rekeyed") {
+			rekeys++
+		}
+	}
+	if rekeys < 2*24*7-4 {
+		t.Errorf("only %d rekeys in the week", rekeys)
+	}
+	t.Logf("%d evaluations, %d rekeys, no findings", evaluations, rekeys)
+}
+
+func TestSourceStaleHidesStaleData(t *testing.T) {
+	w := newWorld(t, seedConfig) // MSS finding when the router data is used
+	w.rtxErr = errors.New("connect: connection refused")
+	_, fs := noHolds().Evaluate(State{}, w.observations(), w.now)
+	got := byRule(fs)
+	if len(got["SourceStale"]) != 1 || got["SourceStale"][0].Subject.Router != "osaka-rtx1200" {
+		t.Fatalf("findings: %v", rulesOf(fs))
+	}
+	if len(got["MSSExceedsTunnelMTU"]) != 0 || len(got["SideMismatch"]) != 0 {
+		t.Errorf("findings from a failed source: %v", rulesOf(fs))
+	}
+	// An old AWS snapshot is stale too.
+	w.rtxErr = nil
+	obs := w.observations()
+	obs.AWS[0].TakenAt = w.now.Add(-2 * time.Minute)
+	st, fs := noHolds().Evaluate(State{}, obs, w.now)
+	if got := byRule(fs)["SourceStale"]; len(got) != 1 || got[0].Subject.Source != "prod" {
+		t.Errorf("old AWS snapshot: %v", rulesOf(fs))
+	}
+	if len(st.Unchecked) == 0 || !strings.Contains(st.Unchecked[0], "aws prod ap-northeast-1: not checked") {
+		t.Errorf("unchecked: %v", st.Unchecked)
+	}
+}
+
+func TestHoldTimes(t *testing.T) {
+	w := newWorld(t, healthyConfig)
+	w.override["203.0.113.20"] = aws.Tunnel{Status: "DOWN", StatusMessage: "IPSEC IS DOWN"}
+	e := NewEvaluator(nil)
+	var st State
+	st, fs := e.Evaluate(st, w.observations(), w.now)
+	if len(byRule(fs)["TunnelDown"]) != 0 {
+		t.Errorf("TunnelDown fired before its hold: %v", rulesOf(fs))
+	}
+	w.now = w.now.Add(61 * time.Second)
+	st, fs = e.Evaluate(st, w.observations(), w.now)
+	if got := byRule(fs)["TunnelDown"]; len(got) != 1 || !got[0].Since.Equal(w.now.Add(-61*time.Second)) {
+		t.Errorf("TunnelDown after its hold: %v", rulesOf(fs))
+	}
+	// A condition that clears starts over.
+	delete(w.override, "203.0.113.20")
+	st, _ = e.Evaluate(st, w.observations(), w.now)
+	w.override["203.0.113.20"] = aws.Tunnel{Status: "DOWN"}
+	_, fs = e.Evaluate(st, w.observations(), w.now.Add(time.Second))
+	if len(byRule(fs)["TunnelDown"]) != 0 {
+		t.Errorf("hold did not restart: %v", rulesOf(fs))
+	}
+	// Overrides from the configuration.
+	hold := time.Duration(0)
+	e = NewEvaluator(map[string]config.RuleOverride{"TunnelDown": {Hold: &hold, Severity: "critical"}, "MSSExceedsTunnelMTU": {Disabled: true}})
+	_, fs = e.Evaluate(State{}, w.observations(), w.now)
+	if got := byRule(fs)["TunnelDown"]; len(got) != 1 || got[0].Severity != SeverityCritical {
+		t.Errorf("override: %v", rulesOf(fs))
+	}
+}
+
+func TestFlapping(t *testing.T) {
+	w := newWorld(t, healthyConfig)
+	e := NewEvaluator(nil)
+	var st State
+	var fs []Finding
+	for i := range 6 {
+		if i%2 == 0 {
+			w.override["203.0.113.10"] = aws.Tunnel{Status: "DOWN", StatusMessage: "IPSEC IS DOWN"}
+		} else {
+			delete(w.override, "203.0.113.10")
+		}
+		st, fs = e.Evaluate(st, w.observations(), w.now)
+		w.now = w.now.Add(5 * time.Minute)
+	}
+	if got := byRule(fs)["TunnelFlapping"]; len(got) != 1 || got[0].Subject.OutsideIP != "203.0.113.10" {
+		t.Errorf("flapping: %v", rulesOf(fs))
+	}
+	w.now = w.now.Add(2 * time.Hour)
+	_, fs = e.Evaluate(st, w.observations(), w.now)
+	if len(byRule(fs)["TunnelFlapping"]) != 0 {
+		t.Errorf("flapping outlived its window: %v", rulesOf(fs))
+	}
+}
+
+func TestConfigRules(t *testing.T) {
+	w := newWorld(t, routerConfig("auto", 28800, false)) // RTX defaults: no lifetime, no DPD
+	_, fs := noHolds().Evaluate(State{}, w.observations(), w.now)
+	got := byRule(fs)
+	if len(got["SALifetimeMismatch"]) != 2 || !strings.Contains(got["SALifetimeMismatch"][0].Remediation, "`ipsec ike duration ipsec-sa 1 3600`") {
+		t.Errorf("lifetime: %v %v", rulesOf(fs), got["SALifetimeMismatch"])
+	}
+	if len(got["DPDDisabled"]) != 2 || !strings.Contains(got["DPDDisabled"][0].Remediation, "`ipsec ike keepalive use 1 on dpd 10 3`") {
+		t.Errorf("dpd: %v", rulesOf(fs))
+	}
+	w = newWorld(t, strings.Replace(healthyConfig, " ip tunnel tcp mss limit auto\n tunnel enable 1", " ip tunnel mtu 1500\n ip tunnel tcp mss limit auto\n tunnel enable 1", 1))
+	_, fs = noHolds().Evaluate(State{}, w.observations(), w.now)
+	if got := byRule(fs)["TunnelMTUExceedsPath"]; len(got) != 1 || !strings.Contains(got[0].Remediation, "`ip tunnel mtu 1438`") {
+		t.Errorf("mtu: %v", rulesOf(fs))
+	}
+}
+
+func TestJoinsAndGone(t *testing.T) {
+	w := newWorld(t, healthyConfig)
+	obs := w.observations()
+	// The VPN was recreated: new outside IPs that the RTX does not have.
+	obs.AWS[0].Connections[0].Tunnels[0].OutsideIP = "203.0.113.110"
+	_, fs := noHolds().Evaluate(State{}, obs, w.now)
+	got := byRule(fs)
+	if len(got["TunnelNotJoined"]) != 2 {
+		t.Errorf("unjoined after a recreate: %v", rulesOf(fs))
+	}
+	// An explicit join wins over the address.
+	obs.Joins = map[string][]config.TunnelJoin{"osaka-rtx1200": {{RTXTunnel: 1, OutsideIP: "203.0.113.110"}}}
+	_, fs = noHolds().Evaluate(State{}, obs, w.now)
+	if len(byRule(fs)["TunnelNotJoined"]) != 0 {
+		t.Errorf("explicit join ignored: %v", rulesOf(fs))
+	}
+	obs = w.observations()
+	obs.AWS[0].Connections[0].State = aws.StateDeleted
+	obs.AWS[0].Missing = []string{"vpn-0c1b2c3d4e5f67892"}
+	_, fs = noHolds().Evaluate(State{}, obs, w.now)
+	if got := byRule(fs)["VPNConnectionGone"]; len(got) != 2 {
+		t.Errorf("gone: %v", rulesOf(fs))
+	}
+}
+
+func TestMaintenancePending(t *testing.T) {
+	w := newWorld(t, healthyConfig)
+	w.override["203.0.113.20"] = aws.Tunnel{Status: "UP", StatusMessage: "1 BGP ROUTES", AcceptedRoutes: 1,
+		Maintenance: &aws.Maintenance{Pending: "replacement scheduled", AutoAppliedAfter: w.now.Add(48 * time.Hour)}}
+	_, fs := noHolds().Evaluate(State{}, w.observations(), w.now)
+	if got := byRule(fs)["MaintenancePending"]; len(got) != 1 || got[0].Severity != SeverityInfo {
+		t.Errorf("maintenance: %v", rulesOf(fs))
+	}
+}
+
+func TestEvaluateIsPureAndDeterministic(t *testing.T) {
+	w := newWorld(t, seedConfig)
+	w.router.StickBGP(1, "Active")
+	obs := w.observations()
+	e := NewEvaluator(nil)
+	st1, _ := e.Evaluate(State{}, obs, w.now)
+	snapshot := st1.clone()
+	a2, f2 := e.Evaluate(st1, obs, w.now.Add(5*time.Minute))
+	b2, g2 := e.Evaluate(st1, obs, w.now.Add(5*time.Minute))
+	if !reflect.DeepEqual(f2, g2) || !reflect.DeepEqual(a2, b2) {
+		t.Error("same input, different output")
+	}
+	if !reflect.DeepEqual(st1.Since, snapshot.Since) || !reflect.DeepEqual(st1.SAs, snapshot.SAs) {
+		t.Error("Evaluate modified the previous state")
+	}
+}
+
+func TestRuleNamesMatchConfigValidation(t *testing.T) {
+	names := RuleNames()
+	if len(names) < 18 {
+		t.Errorf("rules: %v", names)
+	}
+	for _, want := range []string{"BGPDownIPsecUp", "SideMismatch", "TunnelDown", "ConnectionDown", "NoRoutes", "SARekeyFailed", "SANeverRekeyed",
+		"SALifetimeMismatch", "TunnelFlapping", "MSSExceedsTunnelMTU", "TunnelMTUExceedsPath", "CustomerGatewayAddressMismatch", "MaintenancePending",
+		"SourceStale", "RouterHostKeyChanged", "DPDDisabled"} {
+		if _, ok := RuleDefaults(want); !ok {
+			t.Errorf("rule %s missing", want)
+		}
+	}
+}

@@ -38,6 +38,9 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"run", "run the daemon", cmdRun},
+		{"check", "poll every source once and report findings (Nagios exit codes)", cmdCheck},
+		{"collect", "write a support bundle (raw AWS and RTX outputs, secrets redacted)", cmdCollect},
+		{"diagnose", "find problems offline in one or more support bundles", cmdDiagnose},
 		{"config", "config validate FILE: check a configuration file", cmdConfig},
 		{"version", "print the version", cmdVersion},
 	}
@@ -175,7 +178,7 @@ func cmdConfig(args []string, stdout, stderr io.Writer) int {
 	}
 	code := exitOK
 	for _, f := range fs.Args() {
-		c, err := config.Load(f)
+		c, err := daemon.LoadConfig(f)
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			code = exitError

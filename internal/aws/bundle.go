@@ -50,7 +50,9 @@ func requestAction(req *http.Request) (string, error) {
 // Recorder is an HTTP client for the SDK that keeps the raw body of the
 // last successful answer to each bundle action, per region.
 type Recorder struct {
-	Base   *http.Client
+	// Base sends the requests; the SDK's own client (with its TLS, proxy
+	// and CA bundle settings) when the poller installs the recorder.
+	Base   awssdk.HTTPClient
 	mu     sync.Mutex
 	bodies map[string][]byte // "region/file" → body
 }
@@ -61,7 +63,9 @@ func (r *Recorder) Do(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.mu.Lock()
 	base := r.Base
+	r.mu.Unlock()
 	if base == nil {
 		base = http.DefaultClient
 	}
@@ -133,4 +137,40 @@ func (r Replay) Do(req *http.Request) (*http.Response, error) {
 // OfflineCredentials sign requests that never leave the process (Replay).
 func OfflineCredentials() awssdk.CredentialsProvider {
 	return credentials.NewStaticCredentialsProvider("AKIAVPNWATCHDOFFLINE", "offline", "")
+}
+
+var (
+	pskRE      = regexp.MustCompile(`(?s)<preSharedKey>.*?</preSharedKey>`)
+	cgwConfRE  = regexp.MustCompile(`(?s)<customerGatewayConfiguration>.*?</customerGatewayConfiguration>`)
+	pskArnRE   = regexp.MustCompile(`(?s)<preSharedKeyArn>.*?</preSharedKeyArn>`)
+	redactedPH = "REDACTED-BY-VPNWATCHD"
+)
+
+// Redact removes the secrets an EC2 response can hold before it goes into a
+// support bundle: tunnel pre-shared keys, and the customer gateway
+// configuration document (which repeats them).
+func Redact(body []byte) []byte {
+	body = pskRE.ReplaceAll(body, []byte("<preSharedKey>"+redactedPH+"</preSharedKey>"))
+	body = pskArnRE.ReplaceAll(body, []byte("<preSharedKeyArn>"+redactedPH+"</preSharedKeyArn>"))
+	return cgwConfRE.ReplaceAll(body, []byte("<customerGatewayConfiguration>"+redactedPH+"</customerGatewayConfiguration>"))
+}
+
+// Recorders holds one Recorder per AWS source, so that two sources in the
+// same region keep their own responses.
+type Recorders struct {
+	mu sync.Mutex
+	m  map[string]*Recorder
+}
+
+// For returns the recorder of a source.
+func (r *Recorders) For(source string) *Recorder {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil {
+		r.m = map[string]*Recorder{}
+	}
+	if r.m[source] == nil {
+		r.m[source] = &Recorder{}
+	}
+	return r.m[source]
 }

@@ -127,15 +127,19 @@ func (p *Poller) newClient(ctx context.Context, regionName string) (*ec2.Client,
 	if p.src.Profile != "" {
 		lo = append(lo, awsconfig.WithSharedConfigProfile(p.src.Profile))
 	}
-	if p.opts.HTTPClient != nil {
-		lo = append(lo, awsconfig.WithHTTPClient(p.opts.HTTPClient))
-	}
 	if p.opts.Credentials != nil {
 		lo = append(lo, awsconfig.WithCredentialsProvider(p.opts.Credentials))
 	}
 	cfg, err := awsconfig.LoadDefaultConfig(ctx, lo...)
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	if rec, ok := p.opts.HTTPClient.(*Recorder); ok {
+		rec.mu.Lock()
+		if rec.Base == nil {
+			rec.Base = cfg.HTTPClient
+		}
+		rec.mu.Unlock()
 	}
 	if p.src.RoleARN != "" {
 		stsClient := sts.NewFromConfig(cfg, func(o *sts.Options) {
@@ -149,6 +153,11 @@ func (p *Poller) newClient(ctx context.Context, regionName string) (*ec2.Client,
 	return ec2.NewFromConfig(cfg, func(o *ec2.Options) {
 		if p.src.Endpoint != "" {
 			o.BaseEndpoint = awssdk.String(p.src.Endpoint)
+		}
+		// Set on the client, not the shared config: the config loader
+		// insists on its own client type when AWS_CA_BUNDLE is set.
+		if p.opts.HTTPClient != nil {
+			o.HTTPClient = p.opts.HTTPClient
 		}
 		o.APIOptions = append(o.APIOptions, p.countRequests(regionName))
 	}), nil

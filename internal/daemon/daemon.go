@@ -22,6 +22,7 @@ import (
 
 	"github.com/vpnwatchd/vpnwatchd/internal/aws"
 	"github.com/vpnwatchd/vpnwatchd/internal/config"
+	"github.com/vpnwatchd/vpnwatchd/internal/correlate"
 	"github.com/vpnwatchd/vpnwatchd/internal/logging"
 	"github.com/vpnwatchd/vpnwatchd/internal/metrics"
 	"github.com/vpnwatchd/vpnwatchd/internal/rtx"
@@ -43,6 +44,11 @@ type Options struct {
 	// Notifier reports to the service manager; nil uses systemd's
 	// NOTIFY_SOCKET (a no-op outside systemd).
 	Notifier Notifier
+	// Once prepares a daemon for one cycle (check, collect): no HTTP
+	// listeners, findings reported without hold times.
+	Once bool
+	// RecordAWS keeps the raw EC2 responses for support bundles.
+	RecordAWS *aws.Recorders
 }
 
 // Daemon is a running vpnwatchd.
@@ -67,6 +73,11 @@ type Daemon struct {
 	sourceErr map[string]string // last error per source, "" when up
 	latestAWS [][]aws.Snapshot
 	latestRTX []rtx.Snapshot
+
+	findingMetrics *metrics.Findings
+	evaluator      *correlate.Evaluator
+	state          correlate.State
+	active         map[string]correlate.Finding
 }
 
 // New loads the configuration, prepares the state directory and binds the
@@ -88,12 +99,15 @@ func New(opts Options) (*Daemon, error) {
 	d.metrics = metrics.NewDaemon(d.reg)
 	d.awsMetrics = metrics.NewAWS(d.reg)
 	d.rtxMetrics = metrics.NewRTX(d.reg)
+	d.findingMetrics = metrics.NewFindings(d.reg)
 	d.now = time.Now
+	d.active = map[string]correlate.Finding{}
 	d.sourceErr = map[string]string{}
-	cfg, err := config.Load(opts.ConfigFile)
+	cfg, err := LoadConfig(opts.ConfigFile)
 	if err != nil {
 		return nil, err
 	}
+	d.evaluator = correlate.NewEvaluator(cfg.Rules)
 	if err := ensureStateDir(cfg.Global.StateDir); err != nil {
 		return nil, err
 	}
@@ -108,6 +122,10 @@ func New(opts Options) (*Daemon, error) {
 	}
 	if d.http, err = d.handler(); err != nil {
 		return nil, err
+	}
+	if opts.Once {
+		d.evaluator.NoHolds = true
+		return d, nil
 	}
 	addrs := opts.ListenAddresses
 	if len(addrs) == 0 {
@@ -266,6 +284,7 @@ func (d *Daemon) cycle(ctx context.Context) {
 	start := time.Now()
 	cfg := d.cfg.Load()
 	ok, failed := d.pollAll(work)
+	active := d.evaluate(cfg)
 	d.cycles++
 	took := time.Since(start)
 	d.metrics.CycleDuration.Observe(took.Seconds())
@@ -274,7 +293,7 @@ func (d *Daemon) cycle(ctx context.Context) {
 		d.log.Info("first poll cycle complete; ready", zap.Duration("took", took))
 	}
 	d.log.Debug("poll cycle complete", zap.Int("cycle", d.cycles), zap.Duration("took", took), zap.Int("sources_ok", ok), zap.Int("sources_failed", failed))
-	d.notify.Notify(fmt.Sprintf("STATUS=cycle %d done in %s; %d/%d sources ok; %s", d.cycles, took.Round(time.Millisecond), ok, ok+failed, cfg.Summary()))
+	d.notify.Notify(fmt.Sprintf("STATUS=cycle %d done in %s; %d/%d sources ok; %d findings; %s", d.cycles, took.Round(time.Millisecond), ok, ok+failed, len(active), cfg.Summary()))
 }
 
 // reload loads the configuration file again. An invalid file leaves the
@@ -283,7 +302,7 @@ func (d *Daemon) reload() error {
 	d.notify.Notify(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%d", monotonicUsec()))
 	defer d.notify.Notify("READY=1")
 	old := d.cfg.Load()
-	c, err := config.Load(d.opts.ConfigFile)
+	c, err := LoadConfig(d.opts.ConfigFile)
 	if err == nil {
 		err = ensureStateDir(c.Global.StateDir)
 	}
@@ -314,10 +333,47 @@ func (d *Daemon) reload() error {
 		}
 	}
 	d.awsMetrics.Retain(func(source, region string) bool { return keep[source+"/"+region] })
+	d.evaluator = correlate.NewEvaluator(c.Rules)
+	d.evaluator.NoHolds = d.opts.Once
 	d.setConfig(c)
 	d.log.Info("configuration reloaded", zap.String("summary", c.Summary()))
 	return nil
 }
+
+// Result is what one cycle found.
+type Result struct {
+	Findings      []correlate.Finding
+	Unchecked     []string
+	SourcesFailed int
+	AWS           []aws.Snapshot
+	RTX           []rtx.Snapshot
+}
+
+// RunOnce polls every source once and evaluates, for check and collect.
+// The daemon must have been made with Options.Once.
+func (d *Daemon) RunOnce(ctx context.Context) Result {
+	_, failed := d.pollAll(ctx)
+	active := d.evaluate(d.cfg.Load())
+	r := Result{Findings: active, Unchecked: d.state.Unchecked, SourcesFailed: failed, RTX: d.latestRTX}
+	for _, s := range d.latestAWS {
+		r.AWS = append(r.AWS, s...)
+	}
+	return r
+}
+
+// RouterOutputs returns the raw command outputs of each router's last poll.
+func (d *Daemon) RouterOutputs() map[string]rtx.Outputs {
+	out := map[string]rtx.Outputs{}
+	for _, p := range d.sources.rtx {
+		if o := p.LastOutputs(); o != nil {
+			out[p.Router().Name] = o
+		}
+	}
+	return out
+}
+
+// Close ends the routers' SSH sessions of a daemon that was not Run.
+func (d *Daemon) Close() { d.sources.closeExcept(nil) }
 
 // Reload asks the main loop to reload the configuration and waits for the
 // result.

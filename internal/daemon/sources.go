@@ -45,10 +45,14 @@ func (d *Daemon) buildSources(ctx context.Context, cfg *config.Config, prev *sou
 				continue
 			}
 		}
-		p, err := aws.New(ctx, src, aws.Options{
+		opts := aws.Options{
 			Logger:    d.log.With(zap.String("source", src.Name)),
 			OnRequest: d.awsMetrics.CountRequest,
-		})
+		}
+		if d.opts.RecordAWS != nil {
+			opts.HTTPClient = d.opts.RecordAWS.For(src.Name)
+		}
+		p, err := aws.New(ctx, src, opts)
 		if err != nil {
 			errs = append(errs, err)
 			continue

@@ -332,3 +332,23 @@ func TestEverySampleParses(t *testing.T) {
 }
 
 func b(f string) string { return filepath.Base(f) }
+
+func TestRedactConfig(t *testing.T) {
+	in := "tunnel select 1\n  ipsec ike pre-shared-key 1 text plain-text-password1\n login password s3cret\n administrator password encrypted ABCDEF\n" +
+		"login user monitor pw123\n pp auth myname user@isp ppp-pass\nbgp neighbor pre-shared-key 1 text bgp-secret\nip lan1 address 192.0.2.1/24\n"
+	out := RedactConfig(in)
+	for _, secret := range []string{"plain-text-password1", "s3cret", "ABCDEF", "pw123", "ppp-pass", "bgp-secret"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("%q survived redaction:\n%s", secret, out)
+		}
+	}
+	for _, keep := range []string{"ipsec ike pre-shared-key 1 text <redacted>", "login user monitor <redacted>", "pp auth myname user@isp <redacted>", "ip lan1 address 192.0.2.1/24"} {
+		if !strings.Contains(out, keep) {
+			t.Errorf("lost %q:\n%s", keep, out)
+		}
+	}
+	c, err := ParseConfig(RedactConfig(sample(t, "aws-yamaha-sample-config.txt")))
+	if err != nil || len(c.Tunnels) != 2 {
+		t.Errorf("redacted sample no longer parses: %v", err)
+	}
+}

@@ -258,6 +258,9 @@ func Build(router string, out Outputs, loc *time.Location) (snap Snapshot, missi
 			missing = append(missing, cmd)
 			t.Status.Status = "unknown"
 		} else if t.Status, err = ParseTunnelStatus(text, loc); err != nil {
+			if pe, ok := err.(*ParseError); ok {
+				pe.Command = cmd // name the tunnel, so the bundle file is known
+			}
 			return snap, missing, err
 		}
 		for i := range snap.BGP.Neighbors {

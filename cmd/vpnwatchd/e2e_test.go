@@ -1,0 +1,209 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/vpnwatchd/vpnwatchd/internal/aws/ec2sim"
+	"github.com/vpnwatchd/vpnwatchd/internal/rtx/rtxsim"
+)
+
+// seedRouterConfig is the AWS sample for RTX as in the seed incident:
+// `ip tunnel tcp mss limit 1379`, default tunnel MTU.
+const seedRouterConfig = `ip lan2 address 198.18.0.2/24
+tunnel select 1
+ ipsec tunnel 201
+  ipsec sa policy 201 1 esp aes-cbc sha-hmac
+  ipsec ike duration ipsec-sa 1 3600
+  ipsec ike keepalive use 1 on dpd 10 3
+  ipsec ike local address 1 198.18.0.2
+  ipsec ike pre-shared-key 1 text psk-tunnel-one
+  ipsec ike remote address 1 203.0.113.10
+ ip tunnel address 169.254.10.2/30
+ ip tunnel remote address 169.254.10.1
+ ip tunnel tcp mss limit 1379
+ tunnel enable 1
+tunnel select 2
+ ipsec tunnel 202
+  ipsec sa policy 202 2 esp aes-cbc sha-hmac
+  ipsec ike duration ipsec-sa 2 3600
+  ipsec ike keepalive use 2 on dpd 10 3
+  ipsec ike local address 2 198.18.0.2
+  ipsec ike pre-shared-key 2 text psk-tunnel-two
+  ipsec ike remote address 2 203.0.113.20
+ ip tunnel address 169.254.20.2/30
+ ip tunnel remote address 169.254.20.1
+ ip tunnel tcp mss limit 1379
+ tunnel enable 2
+bgp use on
+bgp autonomous-system 65000
+bgp neighbor 1 64512 169.254.10.1 hold-time=30 local-address=169.254.10.2
+bgp neighbor 2 64512 169.254.20.1 hold-time=30 local-address=169.254.20.2
+`
+
+// seedSetup starts ec2sim and rtxsim in the seed incident's first stage
+// (AWS DOWN / IPSEC IS UP, RTX up with BGP Active) and writes a config.
+func seedSetup(t *testing.T) string {
+	t.Helper()
+	sim, url := ec2sim.Start(t, nil)
+	sim.Update("ap-northeast-1", func(r *ec2sim.Region) {
+		r.CustomerGateways = []*ec2sim.CustomerGateway{{ID: "cgw-0123456789abcdef0", IP: "198.18.0.2", BGPASN: "65000"}}
+		r.VPNConnections = []*ec2sim.VPNConnection{{ID: "vpn-0a1b2c3d4e5f67890", CustomerGatewayID: "cgw-0123456789abcdef0", VPNGatewayID: "vgw-1",
+			Tags: map[string]string{"Name": "osaka-office"},
+			Tunnels: []*ec2sim.Tunnel{
+				{OutsideIP: "203.0.113.10", InsideCIDR: "169.254.10.0/30", Status: "DOWN", StatusMessage: "IPSEC IS UP", Phase2LifetimeSeconds: 3600},
+				{OutsideIP: "203.0.113.20", InsideCIDR: "169.254.20.0/30", Status: "DOWN", StatusMessage: "IPSEC IS UP", Phase2LifetimeSeconds: 3600},
+			}}}
+	})
+	router := rtxsim.New("RTX1200 Rev.10.01.65", seedRouterConfig, nil)
+	router.AddTunnel(rtxsim.Tunnel{Number: 1, Remote: "203.0.113.10", Neighbor: "169.254.10.1", RemoteAS: "64512"})
+	router.AddTunnel(rtxsim.Tunnel{Number: 2, Remote: "203.0.113.20", Neighbor: "169.254.20.1", RemoteAS: "64512"})
+	router.StickBGP(1, "Active")
+	router.StickBGP(2, "Active")
+	srv, kh := rtxsim.Start(t, router, "monitor", "rtx-pass")
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "rtx.password"), []byte("rtx-pass\n"), 0o600)
+	cfg := filepath.Join(dir, "vpnwatchd.yaml")
+	body := fmt.Sprintf(`global:
+  state_dir: %s/state
+aws:
+  - name: prod
+    regions: [ap-northeast-1]
+    endpoint: %s
+routers:
+  - name: osaka-rtx1200
+    address: %s
+    user: monitor
+    password_file: rtx.password
+    known_hosts: %s
+`, dir, url, srv.Addr(), kh)
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+type jsonReport struct {
+	Findings []struct {
+		Rule        string         `json:"rule"`
+		Severity    string         `json:"severity"`
+		Subject     map[string]any `json:"subject"`
+		Summary     string         `json:"summary"`
+		Evidence    map[string]any `json:"evidence"`
+		Remediation string         `json:"remediation"`
+	} `json:"findings"`
+	Unchecked []string `json:"unchecked"`
+}
+
+func decode(t *testing.T, out string) jsonReport {
+	t.Helper()
+	var r jsonReport
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	return r
+}
+
+func ruleCounts(r jsonReport) map[string]int {
+	m := map[string]int{}
+	for _, f := range r.Findings {
+		m[f.Rule]++
+	}
+	return m
+}
+
+func TestCheckCollectDiagnoseSeedIncident(t *testing.T) {
+	cfg := seedSetup(t)
+
+	code, out, errOut := runMain("check", "--config", cfg, "--format", "json")
+	if code != checkCritical {
+		t.Fatalf("check exit %d, want 2 (critical)\n%s\n%s", code, out, errOut)
+	}
+	checked := decode(t, out)
+	got := ruleCounts(checked)
+	if got["BGPDownIPsecUp"] != 2 || got["MSSExceedsTunnelMTU"] != 2 || got["ConnectionDown"] != 1 || got["SideMismatch"] != 2 {
+		t.Errorf("check findings: %v", got)
+	}
+	for _, f := range checked.Findings {
+		if f.Rule == "MSSExceedsTunnelMTU" && !strings.Contains(f.Remediation, "ip tunnel tcp mss limit 1240") {
+			t.Errorf("fix: %s", f.Remediation)
+		}
+		if f.Rule == "BGPDownIPsecUp" && (f.Evidence["aws"] == nil || f.Evidence["rtx"] == nil) {
+			t.Errorf("evidence of one side only: %v", f.Evidence)
+		}
+	}
+
+	code, text, _ := runMain("check", "--config", cfg)
+	if code != checkCritical || !strings.Contains(text, "CRITICAL BGPDownIPsecUp") || !strings.Contains(text, `AWS: DOWN "IPSEC IS UP"`) || !strings.Contains(text, "Fix: ") {
+		t.Errorf("text report:\n%s", text)
+	}
+
+	bundleDir := filepath.Join(t.TempDir(), "bundle")
+	code, out, errOut = runMain("collect", "--config", cfg, "--out", bundleDir)
+	if code != 0 {
+		t.Fatalf("collect: %d %s %s", code, out, errOut)
+	}
+	for _, f := range []string{"meta.json", "aws/prod/ap-northeast-1/describe-vpn-connections.xml", "aws/prod/ap-northeast-1/describe-customer-gateways.xml",
+		"rtx/osaka-rtx1200/show_config.txt", "rtx/osaka-rtx1200/show_ipsec_sa.txt", "rtx/osaka-rtx1200/show_status_tunnel_1.txt",
+		"rtx/osaka-rtx1200/show_status_tunnel_2.txt", "rtx/osaka-rtx1200/show_status_bgp_neighbor.txt", "rtx/osaka-rtx1200/show_ip_route.txt"} {
+		if _, err := os.Stat(filepath.Join(bundleDir, f)); err != nil {
+			t.Errorf("bundle lacks %s", f)
+		}
+	}
+	showConfig, _ := os.ReadFile(filepath.Join(bundleDir, "rtx/osaka-rtx1200/show_config.txt"))
+	if strings.Contains(string(showConfig), "psk-tunnel") || !strings.Contains(string(showConfig), "pre-shared-key 1 text <redacted>") {
+		t.Errorf("show_config.txt not redacted:\n%s", showConfig)
+	}
+	filepath.WalkDir(bundleDir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			b, _ := os.ReadFile(p)
+			if strings.Contains(string(b), "rtx-pass") || strings.Contains(string(b), ec2sim.Env["AWS_SECRET_ACCESS_KEY"]) {
+				t.Errorf("%s holds a secret", p)
+			}
+		}
+		return nil
+	})
+
+	code, out, errOut = runMain("diagnose", "--format", "json", bundleDir)
+	if code != 0 {
+		t.Fatalf("diagnose: %d %s", code, errOut)
+	}
+	if diag := ruleCounts(decode(t, out)); fmt.Sprint(diag) != fmt.Sprint(got) {
+		t.Errorf("diagnose of the collected bundle: %v, check said %v", diag, got)
+	}
+}
+
+func TestCheckHealthyAndUnknown(t *testing.T) {
+	cfg := seedSetup(t)
+	// A router that does not answer: unknown, with the source named.
+	body, _ := os.ReadFile(cfg)
+	broken := regexp.MustCompile(`address: 127\.0\.0\.1:[0-9]+`).ReplaceAllString(string(body), "address: 127.0.0.1:1")
+	os.WriteFile(cfg, []byte(broken), 0o600)
+	code, out, _ := runMain("check", "--config", cfg, "--format", "json")
+	r := decode(t, out)
+	if code != checkCritical && code != checkUnknown {
+		t.Errorf("exit %d", code)
+	}
+	if ruleCounts(r)["SourceStale"] != 1 || len(r.Unchecked) == 0 {
+		t.Errorf("a failed router must be reported and listed unchecked: %+v", r)
+	}
+	if code, _, errOut := runMain("check", "--config", "/nonexistent.yaml"); code != checkUnknown || !strings.Contains(errOut, "nonexistent.yaml") {
+		t.Errorf("missing config: %d %s", code, errOut)
+	}
+}
+
+func TestDiagnoseHandMadeBundle(t *testing.T) {
+	code, out, errOut := runMain("diagnose", "../../internal/bundle/testdata/handmade")
+	if code != 0 || !strings.Contains(out, "BGPDownIPsecUp") || !strings.Contains(out, "Not checked:") {
+		t.Errorf("diagnose: %d\n%s\n%s", code, out, errOut)
+	}
+	code, _, errOut = runMain("diagnose", "../../internal/bundle/testdata/bad")
+	if code != 1 || !strings.Contains(errOut, "show_ipsec_sa.txt:6: dir must be send, recv or -") {
+		t.Errorf("bad bundle: %d %s", code, errOut)
+	}
+}

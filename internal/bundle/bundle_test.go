@@ -1,0 +1,117 @@
+package bundle
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vpnwatchd/vpnwatchd/internal/correlate"
+	"github.com/vpnwatchd/vpnwatchd/internal/rtx"
+)
+
+func evaluate(t *testing.T, b Bundle) ([]correlate.Finding, []string) {
+	t.Helper()
+	obs, unchecked, err := b.Observations(context.Background(), time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := correlate.NewEvaluator(nil)
+	e.NoHolds = true
+	st, fs := e.Evaluate(correlate.State{}, obs, b.Meta.TakenAt)
+	return fs, append(unchecked, st.Unchecked...)
+}
+
+func rules(fs []correlate.Finding) map[string]int {
+	out := map[string]int{}
+	for _, f := range fs {
+		out[f.Rule]++
+	}
+	return out
+}
+
+// A bundle made by hand from the public samples: the AWS CLI's raw
+// DescribeVpnConnections answer and RTX console output.
+func TestHandMadeBundleFromSamples(t *testing.T) {
+	b, err := Read("testdata/handmade")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Meta.TakenAt.IsZero() {
+		t.Error("no time for a bundle without meta.json")
+	}
+	fs, unchecked := evaluate(t, b)
+	got := rules(fs)
+	// AWS: tunnel 203.0.113.10 DOWN "IPSEC IS UP"; RTX: the AWS sample
+	// config (mss 1387 on the default MTU) pointing at other outside IPs.
+	if got["BGPDownIPsecUp"] != 1 || got["MSSExceedsTunnelMTU"] != 2 || got["TunnelNotJoined"] == 0 {
+		t.Errorf("findings: %v", got)
+	}
+	joined := strings.Join(unchecked, "\n")
+	for _, want := range []string{"no show_ip_route.txt", "no show_status_tunnel_2.txt"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("unchecked lacks %q:\n%s", want, joined)
+		}
+	}
+}
+
+func TestBadFileNamesFileAndLine(t *testing.T) {
+	b, err := Read("testdata/bad")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = b.Observations(context.Background(), time.UTC)
+	if err == nil || !strings.Contains(err.Error(), filepath.Join("testdata", "bad", "rtx", "office", "show_ipsec_sa.txt")+":6: dir must be send, recv or -") {
+		t.Errorf("error: %v", err)
+	}
+}
+
+func TestReadErrors(t *testing.T) {
+	if _, err := Read("testdata/nonexistent"); err == nil {
+		t.Error("missing directory accepted")
+	}
+	empty := t.TempDir()
+	if _, err := Read(empty); err == nil || !strings.Contains(err.Error(), "no aws/SOURCE/REGION/*.xml and no rtx/ROUTER/*.txt") {
+		t.Errorf("empty bundle: %v", err)
+	}
+	os.WriteFile(filepath.Join(empty, "meta.json"), []byte("{bad"), 0o600)
+	if _, err := Read(empty); err == nil || !strings.Contains(err.Error(), "meta.json") {
+		t.Errorf("bad meta.json: %v", err)
+	}
+}
+
+func TestWriteRedactsAndRoundTrips(t *testing.T) {
+	src, err := Read("testdata/handmade")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.Meta = Meta{TakenAt: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC), Version: "test"}
+	dir := filepath.Join(t.TempDir(), "b")
+	if err := Write(dir, src); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := os.ReadFile(filepath.Join(dir, "rtx", "office", "show_config.txt"))
+	xml, _ := os.ReadFile(filepath.Join(dir, "aws", "prod", "ap-northeast-1", "describe-vpn-connections.xml"))
+	for _, secret := range []string{"plain-text-password1", "plain-text-password2"} {
+		if strings.Contains(string(cfg), secret) {
+			t.Errorf("show_config.txt keeps %s", secret)
+		}
+	}
+	if strings.Contains(string(xml), "EXAMPLEpsk_tunnel1") || !strings.Contains(string(xml), "<preSharedKey>REDACTED-BY-VPNWATCHD</preSharedKey>") {
+		t.Error("describe-vpn-connections.xml keeps a pre-shared key")
+	}
+	back, err := Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !back.Meta.TakenAt.Equal(src.Meta.TakenAt) || back.RTX["office"][rtx.CmdIPsecSA] != src.RTX["office"][rtx.CmdIPsecSA] {
+		t.Errorf("round trip: %+v", back.Meta)
+	}
+	a, _ := evaluate(t, src)
+	b, _ := evaluate(t, back)
+	if len(a) != len(b) {
+		t.Errorf("findings before %d, after the round trip %d", len(a), len(b))
+	}
+}

@@ -1,0 +1,66 @@
+package bundle
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/vpnwatchd/vpnwatchd/internal/aws"
+	"github.com/vpnwatchd/vpnwatchd/internal/config"
+	"github.com/vpnwatchd/vpnwatchd/internal/correlate"
+	"github.com/vpnwatchd/vpnwatchd/internal/rtx"
+)
+
+// Observations decodes a bundle into what the correlator evaluates: the EC2
+// responses through the real SDK (replayed, no network), the RTX outputs
+// through the same parsers as a live poll. It also returns what the bundle
+// could not show. A file that cannot be read is an error naming it.
+func (b Bundle) Observations(ctx context.Context, loc *time.Location) (correlate.Observations, []string, error) {
+	var obs correlate.Observations
+	var unchecked []string
+	for _, f := range b.Ignored {
+		unchecked = append(unchecked, fmt.Sprintf("%s: not a support bundle file, ignored", filepath.Join(b.Dir, f)))
+	}
+	at := b.Meta.TakenAt
+	for _, source := range sorted(b.AWS) {
+		for _, region := range sorted(b.AWS[source]) {
+			files := b.AWS[source][region]
+			dir := filepath.Join(b.Dir, "aws", source, region)
+			if _, ok := files[aws.FileDescribeVPNConnections]; !ok {
+				unchecked = append(unchecked, fmt.Sprintf("%s: no %s: AWS tunnel status not checked", dir, aws.FileDescribeVPNConnections))
+				continue
+			}
+			if _, ok := files[aws.FileDescribeCustomerGateways]; !ok {
+				unchecked = append(unchecked, fmt.Sprintf("%s: no %s: customer gateway address not checked", dir, aws.FileDescribeCustomerGateways))
+			}
+			p, err := aws.New(ctx, config.AWSSource{Name: source, Regions: []string{region}, Timeout: 10 * time.Second, MaintenanceInterval: time.Hour},
+				aws.Options{HTTPClient: aws.Replay{Files: files}, Credentials: aws.OfflineCredentials(), MaxAttempts: 1, Now: func() time.Time { return at }})
+			if err != nil {
+				return obs, nil, fmt.Errorf("%s: %w", dir, err)
+			}
+			snap := p.Poll(ctx)[0]
+			if snap.Err != nil {
+				return obs, nil, fmt.Errorf("%s: %w", filepath.Join(dir, aws.FileDescribeVPNConnections), snap.Err)
+			}
+			obs.AWS = append(obs.AWS, snap)
+			obs.Expected = append(obs.Expected, correlate.SourceRef{Type: "aws", Name: source, Region: region})
+		}
+	}
+	for _, router := range sorted(b.RTX) {
+		snap, missing, err := rtx.Build(router, b.RTX[router], loc)
+		if err != nil {
+			if pe, ok := err.(*rtx.ParseError); ok {
+				return obs, nil, fmt.Errorf("%s:%d: %s: %q", filepath.Join(b.Dir, "rtx", router, CommandFile(pe.Command)), pe.Line, pe.Msg, pe.Text)
+			}
+			return obs, nil, fmt.Errorf("%s: %w", filepath.Join(b.Dir, "rtx", router), err)
+		}
+		for _, m := range missing {
+			unchecked = append(unchecked, fmt.Sprintf("%s: no %s", filepath.Join(b.Dir, "rtx", router), CommandFile(m)))
+		}
+		snap.TakenAt = at
+		obs.RTX = append(obs.RTX, snap)
+		obs.Expected = append(obs.Expected, correlate.SourceRef{Type: "rtx", Name: router})
+	}
+	return obs, unchecked, nil
+}

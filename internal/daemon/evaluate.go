@@ -1,0 +1,78 @@
+package daemon
+
+import (
+	"go.uber.org/zap"
+
+	"github.com/vpnwatchd/vpnwatchd/internal/config"
+	"github.com/vpnwatchd/vpnwatchd/internal/correlate"
+)
+
+// LoadConfig loads the configuration and checks its rule overrides against
+// the correlator's rules.
+func LoadConfig(path string) (*config.Config, error) {
+	c, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.CheckRuleNames(correlate.RuleNames()); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Expected lists the sources a configuration asks for.
+func Expected(c *config.Config) []correlate.SourceRef {
+	var out []correlate.SourceRef
+	for _, a := range c.AWS {
+		for _, r := range a.Regions {
+			out = append(out, correlate.SourceRef{Type: "aws", Name: a.Name, Region: r})
+		}
+	}
+	for _, r := range c.Routers {
+		out = append(out, correlate.SourceRef{Type: "rtx", Name: r.Name})
+	}
+	return out
+}
+
+// Joins returns the explicit tunnel joins of a configuration by router.
+func Joins(c *config.Config) map[string][]config.TunnelJoin {
+	out := map[string][]config.TunnelJoin{}
+	for _, r := range c.Routers {
+		if len(r.Tunnels) > 0 {
+			out[r.Name] = r.Tunnels
+		}
+	}
+	return out
+}
+
+// observations gathers the latest snapshots of every source.
+func (d *Daemon) observations(c *config.Config) correlate.Observations {
+	obs := correlate.Observations{RTX: d.latestRTX, Expected: Expected(c), PollInterval: c.Global.PollInterval, Joins: Joins(c)}
+	for _, snaps := range d.latestAWS {
+		obs.AWS = append(obs.AWS, snaps...)
+	}
+	return obs
+}
+
+// evaluate runs the correlator over the latest observations and logs the
+// findings that start and end.
+func (d *Daemon) evaluate(c *config.Config) []correlate.Finding {
+	next, active := d.evaluator.Evaluate(d.state, d.observations(c), d.now())
+	d.state = next
+	current := map[string]correlate.Finding{}
+	for _, f := range active {
+		current[f.Fingerprint()] = f
+		if _, was := d.active[f.Fingerprint()]; !was {
+			d.log.Warn("finding", zap.String("rule", f.Rule), zap.String("severity", f.Severity),
+				zap.String("subject", f.Subject.String()), zap.String("summary", f.Summary), zap.String("fix", f.Remediation))
+		}
+	}
+	for fp, f := range d.active {
+		if _, still := current[fp]; !still {
+			d.log.Info("finding resolved", zap.String("rule", f.Rule), zap.String("subject", f.Subject.String()))
+		}
+	}
+	d.active = current
+	d.findingMetrics.Update(active)
+	return active
+}

@@ -1,0 +1,97 @@
+// Package report renders findings for people (text) and for scripts
+// (JSON), as `check` and `diagnose` print them.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/vpnwatchd/vpnwatchd/internal/correlate"
+)
+
+// Report is the findings of one evaluation and what it could not check.
+type Report struct {
+	Findings  []correlate.Finding `json:"findings"`
+	Unchecked []string            `json:"unchecked"`
+}
+
+// JSON writes {"findings": [...], "unchecked": [...]}.
+func JSON(w io.Writer, r Report) error {
+	if r.Findings == nil {
+		r.Findings = []correlate.Finding{}
+	}
+	if r.Unchecked == nil {
+		r.Unchecked = []string{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// Text writes the findings as an operator reads them: what, both sides,
+// the fix.
+func Text(w io.Writer, r Report) error {
+	var b strings.Builder
+	counts := map[string]int{}
+	for _, f := range r.Findings {
+		counts[f.Severity]++
+		fmt.Fprintf(&b, "%s %s — %s\n", strings.ToUpper(f.Severity), f.Rule, f.Subject)
+		fmt.Fprintf(&b, "  %s\n", f.Summary)
+		if a := f.Evidence.AWS; a != nil {
+			fmt.Fprintf(&b, "  AWS: %s %q, %d accepted routes, %s routing", a.Status, a.StatusMessage, a.AcceptedRoutes, a.Routing)
+			if !a.LastStatusChange.IsZero() {
+				fmt.Fprintf(&b, ", last change %s", a.LastStatusChange.UTC().Format("2006-01-02 15:04:05Z"))
+			}
+			if a.CustomerGatewayIP != "" {
+				fmt.Fprintf(&b, ", customer gateway %s", a.CustomerGatewayIP)
+			}
+			b.WriteString("\n")
+		}
+		if x := f.Evidence.RTX; x != nil {
+			fmt.Fprintf(&b, "  RTX: tunnel %s", x.TunnelState)
+			if len(x.SAs) == 0 {
+				b.WriteString(", no IPsec SA")
+			} else {
+				var sas []string
+				for _, sa := range x.SAs {
+					sas = append(sas, fmt.Sprintf("#%d %s %ds", sa.ID, sa.Direction, sa.RemainingSeconds))
+				}
+				b.WriteString(", SAs " + strings.Join(sas, " "))
+			}
+			if x.BGPNeighbor != "" {
+				fmt.Fprintf(&b, ", BGP %s %s", x.BGPNeighbor, x.BGPState)
+			}
+			fmt.Fprintf(&b, ", %d BGP routes, MTU %d, MSS limit %s, DPD %s\n", x.BGPRoutes, x.MTU, x.MSSLimit, x.DPD)
+		}
+		for _, k := range sortedKeys(f.Evidence.Detail) {
+			fmt.Fprintf(&b, "  %s: %s\n", k, f.Evidence.Detail[k])
+		}
+		fmt.Fprintf(&b, "  Fix: %s\n\n", f.Remediation)
+	}
+	if len(r.Unchecked) > 0 {
+		b.WriteString("Not checked:\n")
+		for _, u := range r.Unchecked {
+			fmt.Fprintf(&b, "  - %s\n", u)
+		}
+		b.WriteString("\n")
+	}
+	if len(r.Findings) == 0 {
+		b.WriteString("OK: no findings.\n")
+	} else {
+		fmt.Fprintf(&b, "%d critical, %d warning, %d info\n", counts[correlate.SeverityCritical], counts[correlate.SeverityWarning], counts[correlate.SeverityInfo])
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -43,6 +43,8 @@ type context struct {
 	stale     []staleSource
 	pairs     []pair
 	unchecked []string
+	// currentSAs: "router/tunnel/id" of every SA seen in this evaluation.
+	currentSAs map[string]bool
 }
 
 type staleSource struct {
@@ -158,6 +160,21 @@ func rtxKey(router string, n int) string { return router + "/" + strconv.Itoa(n)
 // failures, tunnel state changes.
 func (c *context) track() {
 	st := c.state
+	c.currentSAs = map[string]bool{}
+	routers := map[string]bool{}
+	for _, s := range c.rtx {
+		routers[s.Router] = true
+	}
+	defer func() {
+		// Forget first-seen times of the SAs the routers no longer have
+		// (routers without a good snapshot keep theirs).
+		for fk := range st.SAFirstSeen {
+			router, _, _ := strings.Cut(fk, "/")
+			if routers[router] && !c.currentSAs[fk] {
+				delete(st.SAFirstSeen, fk)
+			}
+		}
+	}()
 	for _, p := range c.pairs {
 		if p.rtx != nil {
 			c.trackSAs(p.rtx)
@@ -220,15 +237,8 @@ func (c *context) trackSAs(rt *rtxTunnel) {
 			st.RekeyFailed[key] = prev.ExpiresAt
 		}
 	}
-	// Forget first-seen times of SAs that are gone.
-	current := map[string]bool{}
 	for _, id := range rec.IDs {
-		current[key+"/"+strconv.Itoa(id)] = true
-	}
-	for fk := range st.SAFirstSeen {
-		if strings.HasPrefix(fk, key+"/") && !current[fk] {
-			delete(st.SAFirstSeen, fk)
-		}
+		c.currentSAs[key+"/"+strconv.Itoa(id)] = true
 	}
 	if len(rec.IDs) > 0 || !hadPrev {
 		st.SAs[key] = rec

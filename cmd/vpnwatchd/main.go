@@ -5,18 +5,22 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"runtime/debug"
 	"strings"
+	"syscall"
 
 	"github.com/prometheus/common/version"
 	"go.uber.org/zap"
 
 	"github.com/vpnwatchd/vpnwatchd/internal/config"
 	"github.com/vpnwatchd/vpnwatchd/internal/daemon"
+	"github.com/vpnwatchd/vpnwatchd/internal/demo"
 	"github.com/vpnwatchd/vpnwatchd/internal/logging"
 )
 
@@ -41,6 +45,7 @@ func commands() []command {
 		{"check", "poll every source once and report findings (Nagios exit codes)", cmdCheck},
 		{"collect", "write a support bundle (raw AWS and RTX outputs, secrets redacted)", cmdCollect},
 		{"diagnose", "find problems offline in one or more support bundles", cmdDiagnose},
+		{"demo", "replay the seed incident on built-in AWS and RTX simulators", cmdDemo},
 		{"config", "config validate FILE: check a configuration file", cmdConfig},
 		{"version", "print the version", cmdVersion},
 	}
@@ -149,6 +154,23 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	if err := d.Run(context.Background()); err != nil {
 		logger.Error("vpnwatchd failed", zap.Error(err))
+		return exitError
+	}
+	return exitOK
+}
+
+func cmdDemo(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("demo", "demo [--scenario NAME] [--keep-running]", stdout, stderr)
+	scenario := fs.String("scenario", "seed", "scenario: "+strings.Join(demo.ScenarioNames(), ", "))
+	keep := fs.Bool("keep-running", false, "keep the simulators and the daemon running after the scenario")
+	logFile := fs.String("log-file", "", "write the daemon's log to this `file` (default: a temporary file)")
+	if code, ok := parse(fs, args, stdout); !ok {
+		return code
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := demo.Run(ctx, demo.Options{Scenario: *scenario, KeepRunning: *keep, Out: stdout, LogFile: *logFile}); err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintf(stderr, "vpnwatchd demo: %v\n", err)
 		return exitError
 	}
 	return exitOK

@@ -47,6 +47,9 @@ type Options struct {
 	// Once prepares a daemon for one cycle (check, collect): no HTTP
 	// listeners, findings reported without hold times.
 	Once bool
+	// OnFinding, when set, hears every finding that starts (firing true)
+	// or ends, from the main loop.
+	OnFinding func(firing bool, f correlate.Finding)
 	// RecordAWS keeps the raw EC2 responses for support bundles.
 	RecordAWS *aws.Recorders
 }

@@ -65,11 +65,17 @@ func (d *Daemon) evaluate(c *config.Config) []correlate.Finding {
 		if _, was := d.active[f.Fingerprint()]; !was {
 			d.log.Warn("finding", zap.String("rule", f.Rule), zap.String("severity", f.Severity),
 				zap.String("subject", f.Subject.String()), zap.String("summary", f.Summary), zap.String("fix", f.Remediation))
+			if d.opts.OnFinding != nil {
+				d.opts.OnFinding(true, f)
+			}
 		}
 	}
 	for fp, f := range d.active {
 		if _, still := current[fp]; !still {
 			d.log.Info("finding resolved", zap.String("rule", f.Rule), zap.String("subject", f.Subject.String()))
+			if d.opts.OnFinding != nil {
+				d.opts.OnFinding(false, f)
+			}
 		}
 	}
 	d.active = current

@@ -260,6 +260,27 @@ func (r *Router) Reconnect(n int) {
 	}
 }
 
+// Disconnect takes tunnel n down at once, its SAs deleted, as when the
+// router's WAN address changes under it. Reconnect brings it back.
+func (r *Router) Disconnect(n int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.advance()
+	t := r.tunnels[n]
+	if t == nil || !t.online {
+		return
+	}
+	var keep []*sa
+	for _, s := range r.sas {
+		if s.tunnel != n && !(s.tunnel == 0 && s.gateway == t.Gateway) {
+			keep = append(keep, s)
+		}
+	}
+	r.sas = keep
+	t.online, t.since = false, r.now()
+	r.events = append(r.events, fmt.Sprintf("%s tunnel %d disconnected", r.now().Format(time.RFC3339), n))
+}
+
 // StickBGP keeps tunnel n's BGP session in state (Active, Connect, Idle);
 // "" lets it establish.
 func (r *Router) StickBGP(n int, state string) {
@@ -314,6 +335,17 @@ func (r *Router) Online(n int) bool {
 	r.advance()
 	t := r.tunnels[n]
 	return t != nil && t.online
+}
+
+// BGPState returns the state tunnel n's BGP session shows now.
+func (r *Router) BGPState(n int) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.advance()
+	if t := r.tunnels[n]; t != nil {
+		return t.bgpState()
+	}
+	return ""
 }
 
 func (r *Router) sortedTunnels() []*Tunnel {

@@ -1,0 +1,42 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+// TestSeedScenario runs the README's first command end to end: the real
+// daemon against ec2sim and rtxsim, the seed incident in about 72 s.
+func TestSeedScenario(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the seed scenario takes about 72 s")
+	}
+	var out bytes.Buffer
+	if err := Run(context.Background(), Options{Scenario: "seed", Out: &out}); err != nil {
+		t.Fatal(err)
+	}
+	text := out.String()
+	summary := text[strings.Index(text, "=== Summary"):]
+	for _, want := range []string{"MSSExceedsTunnelMTU", "CustomerGatewayAddressMismatch", "BGPDownIPsecUp", "SARekeyFailed", "ConnectionDown"} {
+		if !strings.Contains(summary, want) {
+			t.Errorf("summary lacks %s:\n%s", want, text)
+		}
+	}
+	if !strings.Contains(text, "ip tunnel tcp mss limit 1240") || !strings.Contains(text, "/metrics") {
+		t.Errorf("no fix or metrics URL:\n%s", text)
+	}
+	// The stages in order: the mismatch before BGP, BGP before the rekey failure.
+	cgw, bgp, rekey := strings.Index(text, "FIRING CRITICAL CustomerGatewayAddressMismatch"), strings.Index(text, "FIRING CRITICAL BGPDownIPsecUp"), strings.Index(text, "FIRING CRITICAL SARekeyFailed")
+	if !(cgw >= 0 && cgw < bgp && bgp < rekey) {
+		t.Errorf("stages out of order (%d, %d, %d):\n%s", cgw, bgp, rekey, text)
+	}
+}
+
+func TestUnknownScenario(t *testing.T) {
+	err := Run(context.Background(), Options{Scenario: "nope"})
+	if err == nil || !strings.Contains(err.Error(), "seed") {
+		t.Errorf("unknown scenario: %v", err)
+	}
+}

@@ -54,7 +54,9 @@ var rules = []rule{
 func sourceStale(c *context) []Finding {
 	var out []Finding
 	for _, s := range c.stale {
-		f := Finding{Summary: fmt.Sprintf("%s: no current data (%v); its tunnels are not being checked", s.ref, s.err),
+		// Poll errors already start with the source's name.
+		msg := strings.TrimPrefix(strings.TrimPrefix(s.err.Error(), s.ref.String()), ": ")
+		f := Finding{Summary: fmt.Sprintf("%s: no current data (%s); its tunnels are not being checked", s.ref, msg),
 			Evidence: Evidence{Detail: map[string]string{"error": s.err.Error()}}}
 		if s.ref.Type == "aws" {
 			f.Subject = Subject{Source: s.ref.Name, Region: s.ref.Region}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vpnwatchd/vpnwatchd/internal/aws"
+	"github.com/vpnwatchd/vpnwatchd/internal/probe"
 	"github.com/vpnwatchd/vpnwatchd/internal/rtx"
 )
 
@@ -25,7 +26,7 @@ const (
 	flapWindow  = time.Hour
 	flapChanges = 4
 	// tcpIPHeaders is IPv4 (20) + TCP (20): MSS = MTU − 40.
-	tcpIPHeaders = 40
+	tcpIPHeaders = probe.TCPIPHeaders
 )
 
 // rules is every rule, in the order findings of equal severity are listed.
@@ -455,30 +456,10 @@ func mssExceedsTunnelMTU(c *context) []Finding {
 	return out
 }
 
-// awsMaxMTU is the largest tunnel MTU AWS supports for the ESP algorithms
-// (AWS Site-to-Site VPN best practices table).
+// awsMaxMTU is the largest tunnel MTU AWS supports for the tunnel's ESP
+// algorithms.
 func awsMaxMTU(tc rtx.TunnelConfig) (int, string) {
-	enc := strings.ToLower(tc.ESPEncryption)
-	auth := strings.ToLower(tc.ESPAuth)
-	switch {
-	case strings.Contains(enc, "gcm"):
-		if tc.NATTraversal {
-			return 1438, "AES-GCM with NAT-T"
-		}
-		return 1446, "AES-GCM"
-	case strings.Contains(auth, "512"):
-		if tc.NATTraversal {
-			return 1406, "AES-CBC/SHA2-512 with NAT-T"
-		}
-		return 1422, "AES-CBC/SHA2-512"
-	case strings.Contains(auth, "384"):
-		return 1422, "AES-CBC/SHA2-384"
-	default:
-		if tc.NATTraversal {
-			return 1422, "AES-CBC/SHA1 or SHA2-256 with NAT-T"
-		}
-		return 1438, "AES-CBC/SHA1 or SHA2-256"
-	}
+	return probe.AWSMaxMTU(tc.ESPEncryption, tc.ESPAuth, tc.NATTraversal)
 }
 
 // tunnelMTUExceedsPath checks the tunnel MTU against what AWS supports for

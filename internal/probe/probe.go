@@ -134,7 +134,7 @@ func Search(ctx context.Context, target string, o Options) (Result, error) {
 			case out.tooBig:
 				st.Result, st.MTU = "too big", out.mtu
 				r.FragNeededSeen = true
-				if out.mtu > 0 {
+				if out.mtu > 0 && out.mtu < size+hdr {
 					r.ReportedMTU = out.mtu
 				}
 			default:
@@ -180,6 +180,13 @@ func Search(ctx context.Context, target string, o Options) (Result, error) {
 		}
 	}
 	for hi-lo > 1 {
+		// A hop reported its MTU: nothing larger can pass it.
+		if m := r.ReportedMTU - hdr; m > 0 && m+1 < hi && m >= lo {
+			hi = m + 1
+		}
+		if hi-lo <= 1 {
+			break
+		}
 		mid := (lo + hi) / 2
 		// An ICMP error named the next hop's MTU: try exactly that.
 		if m := r.ReportedMTU - hdr; m > lo && m < hi && !triedOK(r.Steps, m) {

@@ -183,16 +183,7 @@ func (c *conn) parse(b []byte, seq int) (outcome, bool) {
 	if c.v6 {
 		proto = 58
 	}
-	if c.kind == SocketRaw && !c.v6 {
-		if len(b) < 20 {
-			return outcome{}, false
-		}
-		hl := int(b[0]&0x0f) * 4
-		if hl < 20 || hl > len(b) {
-			return outcome{}, false
-		}
-		b = b[hl:]
-	}
+	// net.IPConn (raw sockets) has already removed the IPv4 header.
 	m, err := icmp.ParseMessage(proto, b)
 	if err != nil {
 		return outcome{}, false

@@ -36,29 +36,29 @@ type Options struct {
 
 // Step is one probe.
 type Step struct {
-	Payload int
+	Payload int `json:"payload"`
 	// Result is "ok", "too big", "local" (this host's interface MTU) or
 	// "timeout".
-	Result string
+	Result string `json:"result"`
 	// MTU is the next-hop MTU an ICMP error reported, if any.
-	MTU int
-	RTT time.Duration
+	MTU int           `json:"mtu,omitempty"`
+	RTT time.Duration `json:"rtt_ns,omitempty"`
 }
 
 // Result is a finished search.
 type Result struct {
-	Target         string
-	Address        string
-	IPv6           bool
-	Socket         string // SocketUnprivileged or SocketRaw
-	LargestPayload int
-	PathMTU        int
-	Probes         int
-	FragNeededSeen bool
-	ReportedMTU    int // the last next-hop MTU an ICMP error reported
-	RTT            time.Duration
-	Steps          []Step
-	Took           time.Duration
+	Target         string        `json:"target"`
+	Address        string        `json:"address"`
+	IPv6           bool          `json:"ipv6"`
+	Socket         string        `json:"socket"` // SocketUnprivileged or SocketRaw
+	LargestPayload int           `json:"largest_payload"`
+	PathMTU        int           `json:"path_mtu"`
+	Probes         int           `json:"probes"`
+	FragNeededSeen bool          `json:"frag_needed_seen"`
+	ReportedMTU    int           `json:"reported_mtu,omitempty"` // the last next-hop MTU an ICMP error reported
+	RTT            time.Duration `json:"rtt_ns"`
+	Steps          []Step        `json:"steps"`
+	Took           time.Duration `json:"took_ns"`
 }
 
 // ErrUnreachable is a target that answers no echo at all.

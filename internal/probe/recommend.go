@@ -80,8 +80,8 @@ type Input struct {
 
 // Advice is one command to type and the arithmetic behind it.
 type Advice struct {
-	Command string
-	Why     string
+	Command string `json:"command"`
+	Why     string `json:"why"`
 }
 
 // Recommend turns measured path MTUs and the RTX configuration into the

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vpnwatchd/vpnwatchd/internal/aws"
+	"github.com/vpnwatchd/vpnwatchd/internal/probe"
 	"github.com/vpnwatchd/vpnwatchd/internal/rtx"
 )
 
@@ -91,6 +92,11 @@ func (c *context) selectFresh() {
 			c.stale = append(c.stale, staleSource{ref, fmt.Errorf("last good poll at %s", s.TakenAt.Format(time.RFC3339)), s.TakenAt})
 		default:
 			c.rtx = append(c.rtx, s)
+		}
+	}
+	for _, p := range c.obs.Probes {
+		if p.Err != nil && !errors.Is(p.Err, probe.ErrUnreachable) {
+			c.stale = append(c.stale, staleSource{SourceRef{Type: "probe", Name: p.Name}, p.Err, p.TakenAt})
 		}
 	}
 	for _, ref := range c.obs.Expected {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/vpnwatchd/vpnwatchd/internal/aws"
 	"github.com/vpnwatchd/vpnwatchd/internal/config"
+	"github.com/vpnwatchd/vpnwatchd/internal/probe"
 	"github.com/vpnwatchd/vpnwatchd/internal/rtx"
 )
 
@@ -38,7 +39,7 @@ func SeverityRank(s string) int {
 
 // SourceRef names one configured source.
 type SourceRef struct {
-	Type   string // "aws" or "rtx"
+	Type   string // "aws", "rtx" or "probe"
 	Name   string
 	Region string // AWS only
 }
@@ -47,7 +48,7 @@ func (s SourceRef) String() string {
 	if s.Type == "aws" {
 		return "aws " + s.Name + " " + s.Region
 	}
-	return "rtx " + s.Name
+	return s.Type + " " + s.Name
 }
 
 // Observations is everything the sources said in one cycle.
@@ -62,6 +63,8 @@ type Observations struct {
 	PollInterval time.Duration
 	// Joins are the explicit joins from the configuration, by router name.
 	Joins map[string][]config.TunnelJoin
+	// Probes are the latest path-MTU probe results.
+	Probes []probe.Observation
 }
 
 // Subject is what a finding is about. Only the fields that apply are set.

@@ -2,6 +2,7 @@ package correlate
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/vpnwatchd/vpnwatchd/internal/aws"
 	"github.com/vpnwatchd/vpnwatchd/internal/config"
+	"github.com/vpnwatchd/vpnwatchd/internal/probe"
 )
 
 func noHolds() *Evaluator {
@@ -338,5 +340,38 @@ func TestRuleNamesMatchConfigValidation(t *testing.T) {
 		if _, ok := RuleDefaults(want); !ok {
 			t.Errorf("rule %s missing", want)
 		}
+	}
+}
+
+func TestProbeRules(t *testing.T) {
+	w := newWorld(t, strings.Replace(healthyConfig, " ip tunnel tcp mss limit auto\n tunnel enable 1", " ip tunnel mtu 1400\n ip tunnel tcp mss limit auto\n tunnel enable 1", 1))
+	obs := w.observations()
+	// Through the tunnel the path carries 1280 (DF payload 1252): tunnel 1's MTU 1400 is too big.
+	obs.Probes = []probe.Observation{{Name: "vpc", Target: "10.0.1.10", Path: "tunnel", TakenAt: w.now,
+		Result: probe.Result{PathMTU: 1280, LargestPayload: 1252}}}
+	_, fs := noHolds().Evaluate(State{}, obs, w.now)
+	got := byRule(fs)["TunnelMTUExceedsPath"]
+	if len(got) != 1 || got[0].Subject.RTXTunnel != 1 || !strings.Contains(got[0].Remediation, "`ip tunnel mtu 1280`, `ip tunnel tcp mss limit 1240`") ||
+		!strings.Contains(got[0].Summary, "path MTU 1280 that probe vpc measured through the tunnel") {
+		t.Errorf("measured through the tunnel: %v %+v", rulesOf(fs), got)
+	}
+	// A WAN probe to tunnel 2's outside IP: 1320 − ESP overhead 73 = 1247 < 1280.
+	obs.Probes = []probe.Observation{{Name: "wan2", Target: "203.0.113.20", Path: "wan", TakenAt: w.now, Result: probe.Result{PathMTU: 1320, LargestPayload: 1292}}}
+	_, fs = noHolds().Evaluate(State{}, obs, w.now)
+	got = byRule(fs)["TunnelMTUExceedsPath"]
+	if len(got) != 1 || got[0].Subject.RTXTunnel != 2 || !strings.Contains(got[0].Remediation, "`ip tunnel mtu 1247`") {
+		t.Errorf("WAN probe: %v %+v", rulesOf(fs), got)
+	}
+	// The probe gets nothing through while AWS has tunnels UP.
+	obs.Probes = []probe.Observation{{Name: "vpc", Target: "10.0.1.10", Path: "tunnel", TakenAt: w.now, Err: fmt.Errorf("10.0.1.10: %w", probe.ErrUnreachable)}}
+	_, fs = noHolds().Evaluate(State{}, obs, w.now)
+	if got := byRule(fs)["DataPlaneUnreachable"]; len(got) != 1 || got[0].Severity != SeverityCritical {
+		t.Errorf("data plane: %v", rulesOf(fs))
+	}
+	// A probe that cannot open a socket is a stale source, not an outage.
+	obs.Probes = []probe.Observation{{Name: "vpc", Target: "10.0.1.10", Path: "tunnel", TakenAt: w.now, Err: fmt.Errorf("%w: permission denied", probe.ErrNoSocket)}}
+	_, fs = noHolds().Evaluate(State{}, obs, w.now)
+	if got := byRule(fs); len(got["SourceStale"]) != 1 || len(got["DataPlaneUnreachable"]) != 0 {
+		t.Errorf("no socket: %v", rulesOf(fs))
 	}
 }

@@ -46,6 +46,7 @@ var rules = []rule{
 	{"TunnelFlapping", SeverityWarning, 0, tunnelFlapping},
 	{"MSSExceedsTunnelMTU", SeverityWarning, 0, mssExceedsTunnelMTU},
 	{"TunnelMTUExceedsPath", SeverityWarning, 0, tunnelMTUExceedsPath},
+	{"DataPlaneUnreachable", SeverityCritical, 2 * time.Minute, dataPlaneUnreachable},
 	{"CustomerGatewayAddressMismatch", SeverityCritical, time.Minute, customerGatewayAddressMismatch},
 	{"DPDDisabled", SeverityWarning, 0, dpdDisabled},
 	{"MaintenancePending", SeverityInfo, 0, maintenancePending},
@@ -59,10 +60,14 @@ func sourceStale(c *context) []Finding {
 		msg := strings.TrimPrefix(strings.TrimPrefix(s.err.Error(), s.ref.String()), ": ")
 		f := Finding{Summary: fmt.Sprintf("%s: no current data (%s); its tunnels are not being checked", s.ref, msg),
 			Evidence: Evidence{Detail: map[string]string{"error": s.err.Error()}}}
-		if s.ref.Type == "aws" {
+		switch s.ref.Type {
+		case "aws":
 			f.Subject = Subject{Source: s.ref.Name, Region: s.ref.Region}
 			f.Remediation = "Fix what the error names (credentials, IAM policy deploy/aws/iam-policy.json, network path to the EC2 endpoint). vpnwatchd retries every poll."
-		} else {
+		case "probe":
+			f.Subject = Subject{Source: "probe " + s.ref.Name}
+			f.Remediation = "The probe cannot send ICMP: allow unprivileged ICMP (`sysctl -w net.ipv4.ping_group_range=\"0 2147483647\"`) or give vpnwatchd CAP_NET_RAW (AmbientCapabilities=CAP_NET_RAW)."
+		default:
 			f.Subject = Subject{Router: s.ref.Name}
 			f.Remediation = "Check that the router answers SSH (`ssh USER@ROUTER`), the user and password or key, and the known_hosts entry. vpnwatchd reconnects by itself."
 		}
@@ -463,7 +468,9 @@ func awsMaxMTU(tc rtx.TunnelConfig) (int, string) {
 }
 
 // tunnelMTUExceedsPath checks the tunnel MTU against what AWS supports for
-// the algorithms in use. (The measured-path half arrives with the probe.)
+// the algorithms in use, and against the path MTUs the probes measured:
+// through the tunnel (the tunnel MTU must not exceed it) and outside it
+// (tunnel MTU + ESP overhead must fit the WAN path).
 func tunnelMTUExceedsPath(c *context) []Finding {
 	var out []Finding
 	for _, p := range c.pairs {
@@ -471,15 +478,78 @@ func tunnelMTUExceedsPath(c *context) []Finding {
 			continue
 		}
 		tc := p.rtx.tunnel.Config
+		limit, why := 0, ""
 		maxMTU, algo := awsMaxMTU(tc)
-		if tc.MTU <= maxMTU {
+		if tc.MTU > maxMTU {
+			limit, why = maxMTU, fmt.Sprintf("larger than AWS supports for %s (%d)", algo, maxMTU)
+		}
+		for _, pr := range c.probes() {
+			switch {
+			case pr.Path == "tunnel" && pr.Result.PathMTU < tc.MTU && (limit == 0 || pr.Result.PathMTU < limit):
+				limit = pr.Result.PathMTU
+				why = fmt.Sprintf("larger than the path MTU %d that probe %s measured through the tunnel to %s (largest DF payload %d + %d)",
+					pr.Result.PathMTU, pr.Name, pr.Target, pr.Result.LargestPayload, pr.Result.PathMTU-pr.Result.LargestPayload)
+			case pr.Path == "wan" && (pr.Target == p.aws.tunnel.OutsideIP || !c.wanProbeFor(pr.Target)):
+				overhead := probe.ESPOverhead(tc.ESPEncryption, tc.ESPAuth, tc.NATTraversal)
+				if fit := pr.Result.PathMTU - overhead; tc.MTU > fit && (limit == 0 || fit < limit) {
+					limit = fit
+					why = fmt.Sprintf("too large for the WAN path: probe %s measured %d to %s, minus %d bytes of ESP overhead leaves %d", pr.Name, pr.Result.PathMTU, pr.Target, overhead, fit)
+				}
+			}
+		}
+		if limit == 0 {
 			continue
 		}
 		f := Finding{Subject: p.subject(), Evidence: p.evidence(),
-			Summary:     fmt.Sprintf("RTX %s tunnel %d: `ip tunnel mtu %d` is larger than AWS supports for %s (%d)", p.rtx.router, tc.Number, tc.MTU, algo, maxMTU),
-			Remediation: fmt.Sprintf("Type: `tunnel select %d`, `ip tunnel mtu %d`, `ip tunnel tcp mss limit %d` (or `auto`).", tc.Number, maxMTU, maxMTU-tcpIPHeaders)}
-		f.Evidence.Detail = map[string]string{"aws_max_mtu": strconv.Itoa(maxMTU), "algorithms": algo}
+			Summary:     fmt.Sprintf("RTX %s tunnel %d: tunnel MTU %d is %s", p.rtx.router, tc.Number, tc.MTU, why),
+			Remediation: fmt.Sprintf("Type: `tunnel select %d`, `ip tunnel mtu %d`, `ip tunnel tcp mss limit %d` (or `auto`).", tc.Number, limit, limit-tcpIPHeaders)}
+		f.Evidence.Detail = map[string]string{"max_tunnel_mtu": strconv.Itoa(limit)}
 		out = append(out, f)
+	}
+	return out
+}
+
+// probes returns the successful probe results.
+func (c *context) probes() []probe.Observation {
+	var out []probe.Observation
+	for _, p := range c.obs.Probes {
+		if p.Err == nil && p.Result.PathMTU > 0 {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// wanProbeFor reports whether target is the outside IP of some AWS tunnel
+// (a WAN probe aimed at one tunnel applies only to that tunnel).
+func (c *context) wanProbeFor(target string) bool {
+	for _, p := range c.pairs {
+		if p.aws != nil && p.aws.tunnel.OutsideIP == target {
+			return true
+		}
+	}
+	return false
+}
+
+// dataPlaneUnreachable: a probe through the tunnel gets no answer while AWS
+// says a tunnel is UP — the control plane is fine, traffic is not.
+func dataPlaneUnreachable(c *context) []Finding {
+	var out []Finding
+	var up []string
+	for _, p := range c.pairs {
+		if p.aws != nil && p.aws.tunnel.Up() {
+			up = append(up, p.aws.tunnel.OutsideIP)
+		}
+	}
+	for _, pr := range c.obs.Probes {
+		if pr.Path != "tunnel" || !errors.Is(pr.Err, probe.ErrUnreachable) || len(up) == 0 {
+			continue
+		}
+		out = append(out, Finding{Subject: Subject{Source: "probe " + pr.Name},
+			Summary:  fmt.Sprintf("probe %s: %s does not answer through the VPN although AWS reports tunnel %s UP", pr.Name, pr.Target, strings.Join(up, ", ")),
+			Evidence: Evidence{Detail: map[string]string{"error": pr.Err.Error(), "tunnels_up": strings.Join(up, ", ")}},
+			Remediation: "Check the VPC side (security group and network ACL allow ICMP from the office, the route table propagates the virtual private gateway) " +
+				"and the RTX side (`show ip route` has the VPC prefix via the tunnel, filters allow it)."})
 	}
 	return out
 }

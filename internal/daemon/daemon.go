@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -25,6 +26,7 @@ import (
 	"github.com/vpnwatchd/vpnwatchd/internal/correlate"
 	"github.com/vpnwatchd/vpnwatchd/internal/logging"
 	"github.com/vpnwatchd/vpnwatchd/internal/metrics"
+	"github.com/vpnwatchd/vpnwatchd/internal/probe"
 	"github.com/vpnwatchd/vpnwatchd/internal/rtx"
 )
 
@@ -78,9 +80,12 @@ type Daemon struct {
 	latestRTX []rtx.Snapshot
 
 	findingMetrics *metrics.Findings
+	probeMetrics   *metrics.Probes
+	probes         *probes
 	evaluator      *correlate.Evaluator
 	state          correlate.State
 	active         map[string]correlate.Finding
+	probeCtx       context.Context // set while Run runs probes
 }
 
 // New loads the configuration, prepares the state directory and binds the
@@ -103,6 +108,8 @@ func New(opts Options) (*Daemon, error) {
 	d.awsMetrics = metrics.NewAWS(d.reg)
 	d.rtxMetrics = metrics.NewRTX(d.reg)
 	d.findingMetrics = metrics.NewFindings(d.reg)
+	d.probeMetrics = metrics.NewProbes(d.reg)
+	d.probes = newProbes(d.log, d.probeMetrics)
 	d.now = time.Now
 	d.active = map[string]correlate.Finding{}
 	d.sourceErr = map[string]string{}
@@ -217,9 +224,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	})
 
-	// The main loop: poll cycles, reloads, watchdog.
+	// The main loop: poll cycles, reloads, watchdog. Probes run beside it
+	// on their own intervals.
 	loopCtx, stopLoop := context.WithCancel(context.Background())
-	g.Add(func() error { return d.loop(loopCtx) }, func(error) { stopLoop() })
+	d.probeCtx = loopCtx
+	d.probes.apply(loopCtx, d.cfg.Load().Probes)
+	g.Add(func() error { return d.loop(loopCtx) }, func(error) { stopLoop(); d.probes.stop() })
 
 	addrs := make([]string, len(d.listeners))
 	for i, l := range d.listeners {
@@ -338,6 +348,14 @@ func (d *Daemon) reload() error {
 	d.awsMetrics.Retain(func(source, region string) bool { return keep[source+"/"+region] })
 	d.evaluator = correlate.NewEvaluator(c.Rules)
 	d.evaluator.NoHolds = d.opts.Once
+	if d.probeCtx != nil {
+		d.probes.apply(d.probeCtx, c.Probes)
+		names := map[string]bool{}
+		for _, p := range c.Probes {
+			names[p.Name] = true
+		}
+		d.probeMetrics.Retain(func(n string) bool { return names[n] })
+	}
 	d.setConfig(c)
 	d.log.Info("configuration reloaded", zap.String("summary", c.Summary()))
 	return nil
@@ -355,7 +373,15 @@ type Result struct {
 // RunOnce polls every source once and evaluates, for check and collect.
 // The daemon must have been made with Options.Once.
 func (d *Daemon) RunOnce(ctx context.Context) Result {
+	var wg sync.WaitGroup
+	for _, p := range d.cfg.Load().Probes {
+		wg.Go(func() {
+			r, err := probe.Search(ctx, p.Target, probe.Options{})
+			d.probes.record(probe.Observation{Name: p.Name, Target: p.Target, Path: p.Path, TakenAt: time.Now(), Result: r, Err: err})
+		})
+	}
 	_, failed := d.pollAll(ctx)
+	wg.Wait()
 	active := d.evaluate(d.cfg.Load())
 	r := Result{Findings: active, Unchecked: d.state.Unchecked, SourcesFailed: failed, RTX: d.latestRTX}
 	for _, s := range d.latestAWS {

@@ -47,7 +47,7 @@ func Joins(c *config.Config) map[string][]config.TunnelJoin {
 
 // observations gathers the latest snapshots of every source.
 func (d *Daemon) observations(c *config.Config) correlate.Observations {
-	obs := correlate.Observations{RTX: d.latestRTX, Expected: Expected(c), PollInterval: c.Global.PollInterval, Joins: Joins(c)}
+	obs := correlate.Observations{RTX: d.latestRTX, Expected: Expected(c), PollInterval: c.Global.PollInterval, Joins: Joins(c), Probes: d.probes.snapshot()}
 	for _, snaps := range d.latestAWS {
 		obs.AWS = append(obs.AWS, snaps...)
 	}

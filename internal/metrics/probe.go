@@ -1,0 +1,79 @@
+package metrics
+
+import (
+	"sort"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vpnwatchd/vpnwatchd/internal/probe"
+)
+
+var (
+	probeLabels          = []string{"probe", "target", "path"}
+	descProbeUp          = prometheus.NewDesc(Namespace+"_probe_up", "1 if the last DF ping search reached its target.", probeLabels, nil)
+	descProbePathMTU     = prometheus.NewDesc(Namespace+"_probe_path_mtu_bytes", "Path MTU the last search measured (largest DF payload + IP and ICMP headers).", probeLabels, nil)
+	descProbeRTT         = prometheus.NewDesc(Namespace+"_probe_rtt_seconds", "Shortest echo round trip of the last search.", probeLabels, nil)
+	descProbeFragNeeded  = prometheus.NewDesc(Namespace+"_probe_icmp_frag_needed_seen", "1 if the path answered oversize probes with ICMP fragmentation needed / packet too big; 0 means a black hole.", probeLabels, nil)
+	descProbeProbes      = prometheus.NewDesc(Namespace+"_probe_probes", "Echo requests the last search sent.", probeLabels, nil)
+	descProbeLastTimeSec = prometheus.NewDesc(Namespace+"_probe_last_run_timestamp_seconds", "When the last search ended.", probeLabels, nil)
+)
+
+// Probes exports the latest probe results.
+type Probes struct {
+	mu     sync.RWMutex
+	latest map[string]probe.Observation
+}
+
+// NewProbes creates the probe collector and registers it.
+func NewProbes(r prometheus.Registerer) *Probes {
+	p := &Probes{latest: map[string]probe.Observation{}}
+	r.MustRegister(p)
+	return p
+}
+
+// Update stores a probe's latest observation.
+func (p *Probes) Update(o probe.Observation) {
+	p.mu.Lock()
+	p.latest[o.Name] = o
+	p.mu.Unlock()
+}
+
+// Retain drops probes no longer configured.
+func (p *Probes) Retain(keep func(name string) bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for k := range p.latest {
+		if !keep(k) {
+			delete(p.latest, k)
+		}
+	}
+}
+
+// Describe sends nothing: the collector is unchecked.
+func (p *Probes) Describe(chan<- *prometheus.Desc) {}
+
+// Collect renders the latest results.
+func (p *Probes) Collect(ch chan<- prometheus.Metric) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	names := make([]string, 0, len(p.latest))
+	for k := range p.latest {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	gauge := gaugeTo(ch)
+	for _, n := range names {
+		o := p.latest[n]
+		l := []string{o.Name, o.Target, o.Path}
+		gauge(descProbeUp, boolValue(o.Err == nil), l...)
+		gauge(descProbeLastTimeSec, float64(o.TakenAt.UnixNano())/1e9, l...)
+		gauge(descProbeProbes, float64(o.Result.Probes), l...)
+		if o.Err != nil {
+			continue
+		}
+		gauge(descProbePathMTU, float64(o.Result.PathMTU), l...)
+		gauge(descProbeRTT, o.Result.RTT.Seconds(), l...)
+		gauge(descProbeFragNeeded, boolValue(o.Result.FragNeededSeen), l...)
+	}
+}

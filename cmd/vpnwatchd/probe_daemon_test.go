@@ -50,10 +50,15 @@ func TestDaemonRunsProbes(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	}()
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			cmd.Process.Signal(syscall.SIGTERM)
+			cmd.Wait()
+		}
+	}
+	defer stop()
 	want := `vpnwatch_probe_path_mtu_bytes{path="tunnel",probe="vpc",target="198.18.2.2"} 1300`
 	deadline := time.Now().Add(20 * time.Second)
 	var body string
@@ -64,6 +69,7 @@ func TestDaemonRunsProbes(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	stop() // the logs are complete (and no longer written) once it has exited
 	if !strings.Contains(body, want) || !strings.Contains(body, `vpnwatch_probe_icmp_frag_needed_seen{path="tunnel",probe="vpc",target="198.18.2.2"} 1`) {
 		t.Fatalf("metrics lack the probe result:\n%s\nlogs:\n%s", body, logs.String())
 	}

@@ -109,11 +109,18 @@ const (
 
 // Alerting holds the notification receivers.
 type Alerting struct {
-	RepeatInterval time.Duration      `yaml:"repeat_interval"`
-	Slack          []SlackReceiver    `yaml:"slack"`
-	Email          []EmailReceiver    `yaml:"email"`
-	Alertmanager   []AlertmanagerPeer `yaml:"alertmanager"`
-	Webhook        []WebhookReceiver  `yaml:"webhook"`
+	RepeatInterval time.Duration `yaml:"repeat_interval"`
+	// ResolveHold is how long a finding must be gone before "resolved" is
+	// sent.
+	ResolveHold time.Duration `yaml:"resolve_hold"`
+	// FlapThreshold: more state changes than this within FlapWindow and an
+	// alert is held firing as flapping.
+	FlapThreshold int                `yaml:"flap_threshold"`
+	FlapWindow    time.Duration      `yaml:"flap_window"`
+	Slack         []SlackReceiver    `yaml:"slack"`
+	Email         []EmailReceiver    `yaml:"email"`
+	Alertmanager  []AlertmanagerPeer `yaml:"alertmanager"`
+	Webhook       []WebhookReceiver  `yaml:"webhook"`
 }
 
 // SlackReceiver posts to a Slack incoming webhook.
@@ -133,6 +140,10 @@ type EmailReceiver struct {
 	Username     string   `yaml:"username"`
 	PasswordFile string   `yaml:"password_file"`
 	SendResolved bool     `yaml:"send_resolved"`
+	// RequireTLS refuses servers without STARTTLS (port 465 is implicit TLS).
+	RequireTLS bool `yaml:"require_tls"`
+	// CAFile verifies the server's certificate against a private CA.
+	CAFile string `yaml:"ca_file"`
 
 	Password Secret `yaml:"-"`
 }

@@ -23,6 +23,9 @@ const (
 	DefaultProbeInterval             = 5 * time.Minute
 	DefaultProbePath                 = ProbePathTunnel
 	DefaultRepeatInterval            = 4 * time.Hour
+	DefaultResolveHold               = time.Minute
+	DefaultFlapThreshold             = 4
+	DefaultFlapWindow                = time.Hour
 	DefaultSendResolved              = true
 	minPollInterval                  = time.Second
 	maxSecretFileSize          int64 = 64 << 10
@@ -49,10 +52,18 @@ func (p *Probe) setDefaults() {
 	p.Path = DefaultProbePath
 }
 
-func (a *Alerting) setDefaults() { a.RepeatInterval = DefaultRepeatInterval }
+func (a *Alerting) setDefaults() {
+	a.RepeatInterval = DefaultRepeatInterval
+	a.ResolveHold = DefaultResolveHold
+	a.FlapThreshold = DefaultFlapThreshold
+	a.FlapWindow = DefaultFlapWindow
+}
 
-func (s *SlackReceiver) setDefaults()   { s.SendResolved = DefaultSendResolved }
-func (e *EmailReceiver) setDefaults()   { e.SendResolved = DefaultSendResolved }
+func (s *SlackReceiver) setDefaults() { s.SendResolved = DefaultSendResolved }
+func (e *EmailReceiver) setDefaults() {
+	e.SendResolved = DefaultSendResolved
+	e.RequireTLS = true
+}
 func (w *WebhookReceiver) setDefaults() { w.SendResolved = DefaultSendResolved }
 
 // Default returns a configuration with every default filled in and no

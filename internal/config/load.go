@@ -150,6 +150,15 @@ func (c *Config) resolveFiles() error {
 	for i := range c.Alerting.Email {
 		e := &c.Alerting.Email[i]
 		e.Password = read(fmt.Sprintf("alerting.email[%d].password_file", i), e.PasswordFile)
+		if e.CAFile != "" {
+			if p, err := c.path(e.CAFile); err != nil {
+				v.errorf(fmt.Sprintf("alerting.email[%d].ca_file", i), "%v", err)
+			} else if _, err := os.Stat(p); err != nil {
+				v.errorf(fmt.Sprintf("alerting.email[%d].ca_file", i), "%v", err)
+			} else {
+				e.CAFile = p
+			}
+		}
 	}
 	for i := range c.Alerting.Webhook {
 		w := &c.Alerting.Webhook[i]

@@ -233,6 +233,12 @@ func (v *validator) alerting(a Alerting) {
 	if a.RepeatInterval <= 0 {
 		v.errorf("alerting.repeat_interval", "must be greater than 0")
 	}
+	if a.FlapThreshold < 0 {
+		v.errorf("alerting.flap_threshold", "must be 0 (off) or more")
+	}
+	if a.FlapWindow <= 0 {
+		v.errorf("alerting.flap_window", "must be greater than 0")
+	}
 	for i, s := range a.Slack {
 		if s.WebhookURLFile == "" {
 			v.errorf(fmt.Sprintf("alerting.slack[%d].webhook_url_file", i), "missing: a file holding the Slack incoming webhook URL")

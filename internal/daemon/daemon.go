@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"go.uber.org/zap"
 
+	"github.com/vpnwatchd/vpnwatchd/internal/alert"
 	"github.com/vpnwatchd/vpnwatchd/internal/aws"
 	"github.com/vpnwatchd/vpnwatchd/internal/config"
 	"github.com/vpnwatchd/vpnwatchd/internal/correlate"
@@ -86,6 +87,7 @@ type Daemon struct {
 	state          correlate.State
 	active         map[string]correlate.Finding
 	probeCtx       context.Context // set while Run runs probes
+	alerts         *alert.Manager
 }
 
 // New loads the configuration, prepares the state directory and binds the
@@ -123,6 +125,15 @@ func New(opts Options) (*Daemon, error) {
 	}
 	if d.sources, err = d.buildSources(context.Background(), cfg, nil); err != nil {
 		return nil, err
+	}
+	if !opts.Once {
+		rs, err := alert.Receivers(cfg.Alerting, "")
+		if err != nil {
+			return nil, err
+		}
+		if d.alerts, err = alert.NewManager(d.log, cfg.Global.StateDir, alert.LifecycleFrom(cfg.Alerting), rs, d.reg); err != nil {
+			return nil, err
+		}
 	}
 	d.setConfig(cfg)
 	if opts.WebConfigFile != "" {
@@ -231,6 +242,16 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.probes.apply(loopCtx, d.cfg.Load().Probes)
 	g.Add(func() error { return d.loop(loopCtx) }, func(error) { stopLoop(); d.probes.stop() })
 
+	// Notifications: delivered from the persisted outbox, retried with
+	// backoff; what is queued at shutdown is sent after the restart.
+	alertCtx, stopAlerts := context.WithCancel(context.Background())
+	g.Add(func() error { d.alerts.Run(alertCtx); return nil }, func(error) {
+		fctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		d.alerts.Flush(fctx)
+		cancel()
+		stopAlerts()
+	})
+
 	addrs := make([]string, len(d.listeners))
 	for i, l := range d.listeners {
 		addrs[i] = l.Addr().String()
@@ -323,6 +344,10 @@ func (d *Daemon) reload() error {
 	if err == nil {
 		srcs, err = d.buildSources(context.Background(), c, d.sources)
 	}
+	var receivers []alert.Receiver
+	if err == nil {
+		receivers, err = alert.Receivers(c.Alerting, "")
+	}
 	if err != nil {
 		d.metrics.ConfigLastReloadSuccessful.Set(0)
 		d.log.Error("configuration reload failed; keeping the running configuration", zap.Error(err))
@@ -348,6 +373,9 @@ func (d *Daemon) reload() error {
 	d.awsMetrics.Retain(func(source, region string) bool { return keep[source+"/"+region] })
 	d.evaluator = correlate.NewEvaluator(c.Rules)
 	d.evaluator.NoHolds = d.opts.Once
+	if d.alerts != nil {
+		d.alerts.Configure(alert.LifecycleFrom(c.Alerting), receivers)
+	}
 	if d.probeCtx != nil {
 		d.probes.apply(d.probeCtx, c.Probes)
 		names := map[string]bool{}

@@ -80,5 +80,10 @@ func (d *Daemon) evaluate(c *config.Config) []correlate.Finding {
 	}
 	d.active = current
 	d.findingMetrics.Update(active)
+	if d.alerts != nil {
+		if err := d.alerts.Update(active, d.now()); err != nil {
+			d.log.Error("notifications not queued", zap.Error(err))
+		}
+	}
 	return active
 }

@@ -1,0 +1,194 @@
+package alert
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/vpnwatchd/vpnwatchd/internal/correlate"
+)
+
+// Delivery bounds: the first retry after RetryBase, doubling to RetryMax,
+// given up after MaxAge.
+const (
+	RetryBase = 2 * time.Second
+	RetryMax  = 5 * time.Minute
+	MaxAge    = 24 * time.Hour
+)
+
+// Receiver is one configured notifier with its name ("slack[0]") and
+// integration ("slack").
+type Receiver struct {
+	Name         string
+	Integration  string
+	SendResolved bool
+	Notifier     Notifier
+}
+
+// Manager ties the lifecycle, the outbox and the receivers together.
+type Manager struct {
+	log       *zap.Logger
+	life      *Lifecycle
+	outbox    *Outbox
+	receivers map[string]Receiver
+	sent      *prometheus.CounterVec
+	failed    *prometheus.CounterVec
+	latency   *prometheus.HistogramVec
+	wake      chan struct{}
+	amSentAt  time.Time
+}
+
+// NewManager loads the outbox and lifecycle from stateDir and registers the
+// notification metrics with reg.
+func NewManager(log *zap.Logger, stateDir string, life Lifecycle, receivers []Receiver, reg prometheus.Registerer) (*Manager, error) {
+	ob, err := OpenOutbox(stateDir)
+	if err != nil {
+		return nil, err
+	}
+	life.States = ob.Lifecycle()
+	m := &Manager{log: log, life: &life, outbox: ob, receivers: map[string]Receiver{}, wake: make(chan struct{}, 1),
+		sent: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "vpnwatch", Name: "notifications_total",
+			Help: "Notifications delivered, by integration."}, []string{"integration"}),
+		failed: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "vpnwatch", Name: "notifications_failed_total",
+			Help: "Failed notification attempts, by integration and reason (retry: will be tried again; permanent: given up)."}, []string{"integration", "reason"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "vpnwatch", Name: "notification_latency_seconds",
+			Help: "Time from a notification being queued to its delivery.", Buckets: []float64{.1, .5, 1, 5, 30, 60, 300, 1800}}, []string{"integration"}),
+	}
+	for _, r := range receivers {
+		m.receivers[r.Name] = r
+		m.sent.WithLabelValues(r.Integration)
+	}
+	if reg != nil {
+		reg.MustRegister(m.sent, m.failed, m.latency, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "vpnwatch", Name: "notification_queue_length",
+			Help: "Notifications waiting in the outbox."}, func() float64 { return float64(m.outbox.Len()) }))
+	}
+	return m, nil
+}
+
+// SetReceivers replaces the receivers (after a reload); queued entries for
+// receivers that no longer exist are kept until MaxAge and logged.
+func (m *Manager) SetReceivers(rs []Receiver) {
+	m.receivers = map[string]Receiver{}
+	for _, r := range rs {
+		m.receivers[r.Name] = r
+	}
+}
+
+// Update feeds the active findings of a cycle and queues what must be sent.
+// Call it from one goroutine.
+func (m *Manager) Update(active []correlate.Finding, now time.Time) error {
+	alerts := m.life.Step(active, now)
+	items := map[string][]Alert{}
+	for _, r := range m.receivers {
+		for _, a := range alerts {
+			if a.Status == StatusResolved && !r.SendResolved && r.Integration != "alertmanager" {
+				continue
+			}
+			if r.Integration == "alertmanager" && a.Repeat {
+				continue // Alertmanager gets the regular resend below instead
+			}
+			items[r.Name] = append(items[r.Name], a)
+		}
+	}
+	// Alertmanager forgets alerts not re-sent within resolve_timeout.
+	if now.Sub(m.amSentAt) >= AlertmanagerResend {
+		m.amSentAt = now
+		for _, r := range m.receivers {
+			if r.Integration != "alertmanager" {
+				continue
+			}
+			have := map[string]bool{}
+			for _, a := range items[r.Name] {
+				have[a.Fingerprint] = true
+			}
+			for _, a := range m.life.Firing() {
+				if !have[a.Fingerprint] {
+					items[r.Name] = append(items[r.Name], a)
+				}
+			}
+		}
+	}
+	if len(items) == 0 && len(alerts) == 0 {
+		return nil
+	}
+	if err := m.outbox.Enqueue(now, m.life.States, items); err != nil {
+		return err
+	}
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// Run delivers queued notifications until ctx ends.
+func (m *Manager) Run(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		m.deliver(ctx, time.Now())
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-m.wake:
+		}
+	}
+}
+
+// Flush delivers what is due now (check, alert test, shutdown).
+func (m *Manager) Flush(ctx context.Context) { m.deliver(ctx, time.Now()) }
+
+func (m *Manager) deliver(ctx context.Context, now time.Time) {
+	for name, entries := range m.outbox.Due(now) {
+		var ids []int64
+		var alerts []Alert
+		for _, e := range entries {
+			ids = append(ids, e.ID)
+			alerts = append(alerts, e.Alert)
+		}
+		r, ok := m.receivers[name]
+		if !ok {
+			if now.Sub(entries[0].CreatedAt) > MaxAge {
+				m.outbox.Done(ids)
+			}
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		retry, err := r.Notifier.Notify(cctx, alerts)
+		cancel()
+		if err == nil {
+			m.sent.WithLabelValues(r.Integration).Add(float64(len(alerts)))
+			for _, e := range entries {
+				m.latency.WithLabelValues(r.Integration).Observe(now.Sub(e.CreatedAt).Seconds())
+			}
+			if err := m.outbox.Done(ids); err != nil {
+				m.log.Error("alert outbox not saved; a notification may be sent twice", zap.Error(err))
+			}
+			continue
+		}
+		if ctx.Err() != nil {
+			return // shutting down: the entries stay queued
+		}
+		oldest := entries[0].CreatedAt
+		if !retry || now.Sub(oldest) > MaxAge {
+			m.failed.WithLabelValues(r.Integration, "permanent").Inc()
+			m.log.Error("notification failed; giving up", zap.String("receiver", name), zap.Int("alerts", len(alerts)), zap.Error(err))
+			m.outbox.Done(ids)
+			continue
+		}
+		m.failed.WithLabelValues(r.Integration, "retry").Inc()
+		wait := min(RetryBase<<min(entries[0].Attempts, 10), RetryMax)
+		wait = time.Duration(float64(wait) * (0.8 + 0.4*rand.Float64()))
+		if ra, ok := retryAfter(err); ok {
+			wait = max(wait, ra)
+		}
+		if entries[0].Attempts == 0 {
+			m.log.Warn("notification failed; will retry", zap.String("receiver", name), zap.Duration("in", wait), zap.Error(err))
+		}
+		m.outbox.Retry(ids, now.Add(wait), err)
+	}
+}

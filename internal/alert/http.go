@@ -1,0 +1,79 @@
+package alert
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// post sends a JSON body and classifies the answer the way every HTTP
+// integration needs: 2xx done; 429 and 5xx retry (honouring Retry-After);
+// other 4xx fail for good. Errors never include the URL's path or query,
+// which for Slack and many webhooks is the secret.
+func post(ctx context.Context, client *http.Client, rawURL string, body []byte, header http.Header) (bool, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rawURL, bytes.NewReader(body))
+	if err != nil {
+		return false, fmt.Errorf("request to %s: %w", redactURL(rawURL), err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "vpnwatchd")
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return true, fmt.Errorf("POST %s: %w", redactURL(rawURL), unwrapURLError(err))
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	switch {
+	case resp.StatusCode/100 == 2:
+		return false, nil
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode/100 == 5:
+		err := fmt.Errorf("POST %s: %s: %s", redactURL(rawURL), resp.Status, bytes.TrimSpace(msg))
+		if s, ok := parseRetryAfter(resp.Header.Get("Retry-After")); ok {
+			return true, &RetryAfterError{After: s, Err: err}
+		}
+		return true, err
+	default:
+		return false, fmt.Errorf("POST %s: %s: %s", redactURL(rawURL), resp.Status, bytes.TrimSpace(msg))
+	}
+}
+
+func parseRetryAfter(v string) (time.Duration, bool) {
+	if v == "" {
+		return 0, false
+	}
+	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+		return time.Duration(n) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(time.Until(t), 0), true
+	}
+	return 0, false
+}
+
+// redactURL keeps scheme and host: webhook paths and queries hold tokens.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return "<url>"
+	}
+	if u.Path == "" || u.Path == "/" {
+		return u.Scheme + "://" + u.Host
+	}
+	return u.Scheme + "://" + u.Host + "/<redacted>"
+}
+
+// unwrapURLError drops *url.Error, whose text repeats the full URL.
+func unwrapURLError(err error) error {
+	if ue, ok := err.(*url.Error); ok {
+		return ue.Err
+	}
+	return err
+}

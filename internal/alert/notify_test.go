@@ -1,0 +1,186 @@
+package alert
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zaptest"
+
+	"github.com/vpnwatchd/vpnwatchd/internal/correlate"
+)
+
+// seedFinding is the seed incident's first finding, as the correlator
+// renders it.
+func seedFinding() correlate.Finding {
+	return correlate.Finding{Rule: "BGPDownIPsecUp", Severity: correlate.SeverityCritical, Since: t0,
+		Subject: correlate.Subject{VPNConnectionID: "vpn-0a1b2c3d4e5f67890", VPNName: "osaka-office", OutsideIP: "203.0.113.10", Router: "osaka-rtx1200", RTXTunnel: 1},
+		Summary: "tunnel 203.0.113.10: AWS says DOWN / IPSEC IS UP, RTX osaka-rtx1200 tunnel 1 is Online, BGP Active: IPsec is up but BGP is not established",
+		Evidence: correlate.Evidence{
+			AWS: &correlate.AWSEvidence{Status: "DOWN", StatusMessage: "IPSEC IS UP", Routing: "bgp", LastStatusChange: t0.Add(-time.Hour), CustomerGatewayIP: "198.18.0.2"},
+			RTX: &correlate.RTXEvidence{TunnelState: "Online", SAs: []correlate.SAEvidence{{ID: 3, Direction: "send", RemainingSeconds: 1944}, {ID: 4, Direction: "recv", RemainingSeconds: 1944}},
+				BGPNeighbor: "169.254.10.1", BGPState: "Active", MTU: 1280, MSSLimit: "1379", DPD: "dpd 10 3"}},
+		Remediation: "`bgp neighbor 1 64512 169.254.10.1 hold-time=30 local-address=169.254.10.2`; also `ip tunnel tcp mss limit 1240`"}
+}
+
+type recorder struct {
+	mu     sync.Mutex
+	bodies [][]byte
+	hdrs   []http.Header
+	status []int // answers to give, then 200
+}
+
+func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	b, _ := io.ReadAll(req.Body)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.bodies = append(r.bodies, b)
+	r.hdrs = append(r.hdrs, req.Header.Clone())
+	if len(r.status) > 0 {
+		st := r.status[0]
+		r.status = r.status[1:]
+		if st == http.StatusTooManyRequests {
+			w.Header().Set("Retry-After", "1")
+		}
+		w.WriteHeader(st)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+func (r *recorder) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.bodies)
+}
+
+func TestSlackBlockKitAndRetryAfter(t *testing.T) {
+	rec := &recorder{status: []int{http.StatusTooManyRequests}}
+	srv := httptest.NewServer(rec)
+	defer srv.Close()
+	dir := t.TempDir()
+	m, err := NewManager(zaptest.NewLogger(t), dir, Lifecycle{RepeatInterval: time.Hour, ResolveHold: 0, FlapWindow: time.Hour},
+		[]Receiver{{Name: "slack[0]", Integration: "slack", SendResolved: true, Notifier: &Slack{WebhookURL: srv.URL + "/services/T0/B0/secret", Channel: "#network", Client: srv.Client()}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if err := m.Update([]correlate.Finding{seedFinding()}, now); err != nil {
+		t.Fatal(err)
+	}
+	m.deliver(context.Background(), now)
+	if rec.count() != 1 || m.outbox.Len() != 1 {
+		t.Fatalf("after a 429: %d requests, %d queued", rec.count(), m.outbox.Len())
+	}
+	m.deliver(context.Background(), now.Add(500*time.Millisecond))
+	if rec.count() != 1 {
+		t.Error("retried before Retry-After")
+	}
+	m.deliver(context.Background(), now.Add(3*time.Second))
+	if rec.count() != 2 || m.outbox.Len() != 0 {
+		t.Fatalf("after Retry-After: %d requests, %d queued", rec.count(), m.outbox.Len())
+	}
+	var msg struct {
+		Channel string `json:"channel"`
+		Text    string `json:"text"`
+		Blocks  []struct {
+			Type   string `json:"type"`
+			Text   *struct{ Type, Text string }
+			Fields []struct{ Type, Text string }
+		} `json:"blocks"`
+	}
+	if err := json.Unmarshal(rec.bodies[1], &msg); err != nil {
+		t.Fatal(err)
+	}
+	if msg.Channel != "#network" || !strings.Contains(msg.Text, "[FIRING critical] BGPDownIPsecUp") || msg.Blocks[0].Type != "header" {
+		t.Errorf("message: %s", rec.bodies[1])
+	}
+	var sides, fix bool
+	for _, b := range msg.Blocks {
+		if len(b.Fields) == 2 && strings.HasPrefix(b.Fields[0].Text, "*AWS side*") && strings.HasPrefix(b.Fields[1].Text, "*RTX side*") &&
+			strings.Contains(b.Fields[0].Text, `"IPSEC IS UP"`) && strings.Contains(b.Fields[1].Text, "BGP 169.254.10.1: Active") {
+			sides = true
+		}
+		if b.Text != nil && strings.Contains(b.Text.Text, "````bgp neighbor 1 64512") {
+			fix = true
+		}
+	}
+	if !sides || !fix {
+		t.Errorf("blocks lack the two sides or the fix: %s", rec.bodies[1])
+	}
+	// Resolved: one more message, marked resolved.
+	m.Update(nil, now.Add(time.Minute))
+	m.deliver(context.Background(), now.Add(time.Minute))
+	if rec.count() != 3 || !strings.Contains(string(rec.bodies[2]), "RESOLVED") {
+		t.Errorf("resolved: %d %s", rec.count(), rec.bodies[len(rec.bodies)-1])
+	}
+}
+
+func TestWebhookSignature(t *testing.T) {
+	rec := &recorder{}
+	srv := httptest.NewServer(rec)
+	defer srv.Close()
+	w := &Webhook{URL: srv.URL, Secret: []byte("s3cret"), Client: srv.Client()}
+	a := Alert{Fingerprint: "fp", Status: StatusFiring, Finding: seedFinding(), StartsAt: t0}
+	if _, err := w.Notify(context.Background(), []Alert{a}); err != nil {
+		t.Fatal(err)
+	}
+	mac := hmac.New(sha256.New, []byte("s3cret"))
+	mac.Write(rec.bodies[0])
+	if got := rec.hdrs[0].Get(SignatureHeader); got != "sha256="+hex.EncodeToString(mac.Sum(nil)) {
+		t.Errorf("signature %q", got)
+	}
+	var p WebhookPayload
+	if err := json.Unmarshal(rec.bodies[0], &p); err != nil || p.Version != "1" || p.Status != StatusFiring || p.Alerts[0].Finding.Rule != "BGPDownIPsecUp" || !strings.Contains(p.Alerts[0].Text, "Fix:") {
+		t.Errorf("payload: %v %s", err, rec.bodies[0])
+	}
+	// A 4xx is permanent; the URL's secret path never appears in errors.
+	srv2 := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "no", http.StatusForbidden) }))
+	defer srv2.Close()
+	retry, err := (&Webhook{URL: srv2.URL + "/hooks/TOKEN123", Client: srv2.Client()}).Notify(context.Background(), []Alert{a})
+	if retry || err == nil || strings.Contains(err.Error(), "TOKEN123") {
+		t.Errorf("403: retry %v, %v", retry, err)
+	}
+}
+
+func TestOutboxSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	down := &recorder{status: []int{503, 503, 503, 503}}
+	srv := httptest.NewServer(down)
+	defer srv.Close()
+	recv := func(url string) []Receiver {
+		return []Receiver{{Name: "webhook[0]", Integration: "webhook", SendResolved: true, Notifier: &Webhook{URL: url, Client: srv.Client()}}}
+	}
+	life := Lifecycle{RepeatInterval: time.Hour, ResolveHold: time.Minute, FlapWindow: time.Hour}
+	m, _ := NewManager(zaptest.NewLogger(t), dir, life, recv(srv.URL), nil)
+	now := time.Now()
+	m.Update([]correlate.Finding{seedFinding()}, now)
+	m.deliver(context.Background(), now)
+	if m.outbox.Len() != 1 {
+		t.Fatalf("queued %d", m.outbox.Len())
+	}
+	// A restart: a new manager on the same state directory delivers the
+	// queued notification once, and does not fire the same finding again.
+	ok := &recorder{}
+	srv2 := httptest.NewServer(ok)
+	defer srv2.Close()
+	m2, err := NewManager(zaptest.NewLogger(t), dir, life, recv(srv2.URL), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2.Update([]correlate.Finding{seedFinding()}, now.Add(time.Minute))
+	m2.deliver(context.Background(), now.Add(time.Hour))
+	m2.deliver(context.Background(), now.Add(2*time.Hour))
+	if ok.count() != 1 || m2.outbox.Len() != 0 {
+		t.Errorf("after restart: %d deliveries, %d queued", ok.count(), m2.outbox.Len())
+	}
+}

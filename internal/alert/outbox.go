@@ -1,0 +1,177 @@
+package alert
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Entry is one alert waiting for one receiver.
+type Entry struct {
+	ID        int64     `json:"id"`
+	Receiver  string    `json:"receiver"`
+	Alert     Alert     `json:"alert"`
+	CreatedAt time.Time `json:"created_at"`
+	NextAt    time.Time `json:"next_at"`
+	Attempts  int       `json:"attempts"`
+	LastError string    `json:"last_error,omitempty"`
+}
+
+// outboxFile is what the outbox keeps on disk: the queue and the alert
+// lifecycle, written together so that a restart neither loses nor repeats
+// a notification.
+type outboxFile struct {
+	NextID    int64             `json:"next_id"`
+	Entries   []Entry           `json:"entries"`
+	Lifecycle map[string]*State `json:"lifecycle"`
+}
+
+// Outbox is a persisted queue of notifications.
+type Outbox struct {
+	path string
+	mu   sync.Mutex
+	data outboxFile
+}
+
+// OpenOutbox loads the outbox in dir (state_dir), creating it if needed.
+func OpenOutbox(dir string) (*Outbox, error) {
+	o := &Outbox{path: filepath.Join(dir, "alerts.json")}
+	b, err := os.ReadFile(o.path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return nil, fmt.Errorf("alert outbox: %w", err)
+	default:
+		if err := json.Unmarshal(b, &o.data); err != nil {
+			return nil, fmt.Errorf("alert outbox %s: %w (move it away to start afresh)", o.path, err)
+		}
+	}
+	if o.data.Lifecycle == nil {
+		o.data.Lifecycle = map[string]*State{}
+	}
+	return o, nil
+}
+
+// save writes the file atomically: temp file, fsync, rename, fsync dir.
+func (o *Outbox) save() error {
+	b, err := json.Marshal(o.data)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(o.path), ".alerts-*.json")
+	if err != nil {
+		return fmt.Errorf("alert outbox: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return fmt.Errorf("alert outbox: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("alert outbox: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("alert outbox: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), o.path); err != nil {
+		return fmt.Errorf("alert outbox: %w", err)
+	}
+	if d, err := os.Open(filepath.Dir(o.path)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// Enqueue adds alerts for receivers and saves the lifecycle with them.
+func (o *Outbox) Enqueue(now time.Time, lifecycle map[string]*State, items map[string][]Alert) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, r := range sortedKeys(items) {
+		for _, a := range items[r] {
+			o.data.NextID++
+			o.data.Entries = append(o.data.Entries, Entry{ID: o.data.NextID, Receiver: r, Alert: a, CreatedAt: now, NextAt: now})
+		}
+	}
+	o.data.Lifecycle = lifecycle
+	return o.save()
+}
+
+// Lifecycle returns the lifecycle states saved with the outbox.
+func (o *Outbox) Lifecycle() map[string]*State {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.data.Lifecycle
+}
+
+// Due returns the entries due at now, grouped by receiver.
+func (o *Outbox) Due(now time.Time) map[string][]Entry {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := map[string][]Entry{}
+	for _, e := range o.data.Entries {
+		if !e.NextAt.After(now) {
+			out[e.Receiver] = append(out[e.Receiver], e)
+		}
+	}
+	return out
+}
+
+// Len is the number of undelivered entries.
+func (o *Outbox) Len() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.data.Entries)
+}
+
+// Done removes delivered (or abandoned) entries.
+func (o *Outbox) Done(ids []int64) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	drop := map[int64]bool{}
+	for _, id := range ids {
+		drop[id] = true
+	}
+	kept := o.data.Entries[:0]
+	for _, e := range o.data.Entries {
+		if !drop[e.ID] {
+			kept = append(kept, e)
+		}
+	}
+	o.data.Entries = kept
+	return o.save()
+}
+
+// Retry schedules entries again.
+func (o *Outbox) Retry(ids []int64, next time.Time, err error) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	set := map[int64]bool{}
+	for _, id := range ids {
+		set[id] = true
+	}
+	for i := range o.data.Entries {
+		if set[o.data.Entries[i].ID] {
+			o.data.Entries[i].Attempts++
+			o.data.Entries[i].NextAt = next
+			o.data.Entries[i].LastError = err.Error()
+		}
+	}
+	return o.save()
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

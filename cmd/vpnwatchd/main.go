@@ -45,6 +45,7 @@ func commands() []command {
 		{"check", "poll every source once and report findings (Nagios exit codes)", cmdCheck},
 		{"collect", "write a support bundle (raw AWS and RTX outputs, secrets redacted)", cmdCollect},
 		{"diagnose", "find problems offline in one or more support bundles", cmdDiagnose},
+		{"alert", "alert test: send a sample alert through every receiver", cmdAlert},
 		{"probe", "probe mtu TARGET: DF ping binary search for the path MTU, with the RTX commands", cmdProbe},
 		{"demo", "replay the seed incident on built-in AWS and RTX simulators", cmdDemo},
 		{"config", "config validate FILE: check a configuration file", cmdConfig},

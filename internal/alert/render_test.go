@@ -1,0 +1,47 @@
+package alert
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		os.MkdirAll("testdata", 0o755)
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("%s differs from the golden file:\n--- got ---\n%s\n--- want ---\n%s", name, got, want)
+	}
+}
+
+// The rendered messages of the seed incident's first finding, firing and
+// resolved, as people receive them.
+func TestRenderGolden(t *testing.T) {
+	firing := Alert{Fingerprint: "fp", Status: StatusFiring, Finding: seedFinding(), StartsAt: t0}
+	resolved := firing
+	resolved.Status, resolved.EndsAt = StatusResolved, t0.Add(90*time.Minute)
+	golden(t, "firing.txt", []byte(Text(firing)))
+	golden(t, "resolved.txt", []byte(Text(resolved)))
+	golden(t, "firing.html", []byte(HTML(firing)))
+	slack, _ := json.MarshalIndent(SlackPayload("#network", []Alert{firing}), "", "  ")
+	golden(t, "slack.json", slack)
+	am := AlertmanagerLabels(firing)
+	if am["alertname"] != "BGPDownIPsecUp" || am["rtx_tunnel"] != "1" || am["severity"] != "critical" {
+		t.Errorf("alertmanager labels: %v", am)
+	}
+}

@@ -39,6 +39,8 @@ type Manager struct {
 	latency   *prometheus.HistogramVec
 	wake      chan struct{}
 	amSentAt  time.Time
+	windows   []Window
+	silenced  prometheus.Counter
 }
 
 // NewManager loads the outbox and lifecycle from stateDir and registers the
@@ -54,6 +56,8 @@ func NewManager(log *zap.Logger, stateDir string, life Lifecycle, receivers []Re
 			Help: "Notifications delivered, by integration."}, []string{"integration"}),
 		failed: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "vpnwatch", Name: "notifications_failed_total",
 			Help: "Failed notification attempts, by integration and reason (retry: will be tried again; permanent: given up)."}, []string{"integration", "reason"}),
+		silenced: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "vpnwatch", Name: "notifications_silenced_total",
+			Help: "Notifications held back by a maintenance window."}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "vpnwatch", Name: "notification_latency_seconds",
 			Help: "Time from a notification being queued to its delivery.", Buckets: []float64{.1, .5, 1, 5, 30, 60, 300, 1800}}, []string{"integration"}),
 	}
@@ -62,7 +66,7 @@ func NewManager(log *zap.Logger, stateDir string, life Lifecycle, receivers []Re
 		m.sent.WithLabelValues(r.Integration)
 	}
 	if reg != nil {
-		reg.MustRegister(m.sent, m.failed, m.latency, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "vpnwatch", Name: "notification_queue_length",
+		reg.MustRegister(m.sent, m.failed, m.latency, m.silenced, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "vpnwatch", Name: "notification_queue_length",
 			Help: "Notifications waiting in the outbox."}, func() float64 { return float64(m.outbox.Len()) }))
 	}
 	return m, nil
@@ -81,6 +85,22 @@ func (m *Manager) SetReceivers(rs []Receiver) {
 // Call it from one goroutine.
 func (m *Manager) Update(active []correlate.Finding, now time.Time) error {
 	alerts := m.life.Step(active, now)
+	// Maintenance windows hold alerts back; one still firing afterwards is
+	// sent then (its last-sent time is cleared, so the next step repeats it).
+	kept := alerts[:0:0]
+	for _, a := range alerts {
+		if w, ok := silenced(m.windows, a, now); ok {
+			m.silenced.Inc()
+			if st := m.life.States[a.Fingerprint]; st != nil && a.Status == StatusFiring {
+				st.LastSent = time.Time{}
+			}
+			m.log.Info("notification held back by a maintenance window", zap.String("window", w.Name), zap.String("rule", a.Finding.Rule),
+				zap.String("subject", a.Finding.Subject.String()), zap.String("status", a.Status))
+			continue
+		}
+		kept = append(kept, a)
+	}
+	alerts = kept
 	items := map[string][]Alert{}
 	for _, r := range m.receivers {
 		for _, a := range alerts {

@@ -1,8 +1,13 @@
 package alert
 
 import (
+	"context"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
+
+	"go.uber.org/zap/zaptest"
 
 	"github.com/vpnwatchd/vpnwatchd/internal/correlate"
 )
@@ -87,4 +92,39 @@ func TestFlapDamping(t *testing.T) {
 	if got := statuses(l.Step(nil, t0.Add(2*time.Hour))); got != "TunnelDown:resolved(flapping)" {
 		t.Errorf("after a quiet hour: %q", got)
 	}
+}
+
+// A maintenance window holds notifications back; what still fires when it
+// ends is sent then.
+func TestMaintenanceWindow(t *testing.T) {
+	rec := &recorder{}
+	srv := httptest.NewServer(rec)
+	defer srv.Close()
+	m, err := NewManager(zaptest.NewLogger(t), t.TempDir(), Lifecycle{RepeatInterval: 4 * time.Hour, ResolveHold: time.Minute, FlapWindow: time.Hour},
+		[]Receiver{{Name: "webhook[0]", Integration: "webhook", SendResolved: true, Notifier: &Webhook{URL: srv.URL, Client: srv.Client()}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Configure(Lifecycle{RepeatInterval: 4 * time.Hour, ResolveHold: time.Minute, FlapWindow: time.Hour},
+		[]Window{{Name: "router work", Start: t0, End: t0.Add(time.Hour), Matchers: map[string]string{"router": "osaka-rtx1200"}}}, m.receivers2())
+	f := seedFinding()
+	other := finding("TunnelDown", "vpn-2", "203.0.113.99")
+	m.Update([]correlate.Finding{f, other}, t0.Add(time.Minute))
+	m.deliver(context.Background(), t0.Add(time.Minute))
+	if rec.count() != 1 || !strings.Contains(string(rec.bodies[0]), "203.0.113.99") || strings.Contains(string(rec.bodies[0]), "osaka-rtx1200") {
+		t.Fatalf("during the window only the unmatched alert goes out: %d %s", rec.count(), rec.bodies)
+	}
+	m.Update([]correlate.Finding{f, other}, t0.Add(61*time.Minute))
+	m.deliver(context.Background(), t0.Add(61*time.Minute))
+	if rec.count() != 2 || !strings.Contains(string(rec.bodies[1]), "osaka-rtx1200") {
+		t.Errorf("after the window the held alert is sent: %d", rec.count())
+	}
+}
+
+func (m *Manager) receivers2() []Receiver {
+	var rs []Receiver
+	for _, r := range m.receivers {
+		rs = append(rs, r)
+	}
+	return rs
 }

@@ -50,8 +50,10 @@ func LifecycleFrom(a config.Alerting) Lifecycle {
 	return Lifecycle{RepeatInterval: a.RepeatInterval, ResolveHold: a.ResolveHold, FlapThreshold: a.FlapThreshold, FlapWindow: a.FlapWindow}
 }
 
-// Configure applies new lifecycle settings and receivers (a reload).
-func (m *Manager) Configure(l Lifecycle, rs []Receiver) {
+// Configure applies new lifecycle settings, maintenance windows and
+// receivers (start-up and reloads).
+func (m *Manager) Configure(l Lifecycle, ws []Window, rs []Receiver) {
 	m.life.RepeatInterval, m.life.ResolveHold, m.life.FlapThreshold, m.life.FlapWindow = l.RepeatInterval, l.ResolveHold, l.FlapThreshold, l.FlapWindow
+	m.windows = ws
 	m.SetReceivers(rs)
 }

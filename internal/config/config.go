@@ -115,13 +115,43 @@ type Alerting struct {
 	ResolveHold time.Duration `yaml:"resolve_hold"`
 	// FlapThreshold: more state changes than this within FlapWindow and an
 	// alert is held firing as flapping.
-	FlapThreshold int                `yaml:"flap_threshold"`
-	FlapWindow    time.Duration      `yaml:"flap_window"`
-	Slack         []SlackReceiver    `yaml:"slack"`
-	Email         []EmailReceiver    `yaml:"email"`
-	Alertmanager  []AlertmanagerPeer `yaml:"alertmanager"`
-	Webhook       []WebhookReceiver  `yaml:"webhook"`
+	FlapThreshold int           `yaml:"flap_threshold"`
+	FlapWindow    time.Duration `yaml:"flap_window"`
+	// MaintenanceWindows hold back notifications that match, e.g. during
+	// planned router work; what still fires afterwards is sent then.
+	MaintenanceWindows []MaintenanceWindow `yaml:"maintenance_windows"`
+	Slack              []SlackReceiver     `yaml:"slack"`
+	Email              []EmailReceiver     `yaml:"email"`
+	Alertmanager       []AlertmanagerPeer  `yaml:"alertmanager"`
+	Webhook            []WebhookReceiver   `yaml:"webhook"`
 }
+
+// MaintenanceWindow is a time range (RFC 3339) and label matchers (rule,
+// severity, vpn_connection_id, outside_ip, router, rtx_tunnel, source,
+// region; all must match, none means everything).
+type MaintenanceWindow struct {
+	Name     string            `yaml:"name"`
+	Start    string            `yaml:"start"`
+	End      string            `yaml:"end"`
+	Matchers map[string]string `yaml:"matchers"`
+}
+
+// Window parses the window's times.
+func (m MaintenanceWindow) Window() (start, end time.Time, err error) {
+	if start, err = time.Parse(time.RFC3339, m.Start); err != nil {
+		return start, end, fmt.Errorf("start %q is not an RFC 3339 time such as 2026-12-01T22:00:00+09:00", m.Start)
+	}
+	if end, err = time.Parse(time.RFC3339, m.End); err != nil {
+		return start, end, fmt.Errorf("end %q is not an RFC 3339 time such as 2026-12-02T02:00:00+09:00", m.End)
+	}
+	if !end.After(start) {
+		return start, end, fmt.Errorf("end %s is not after start %s", m.End, m.Start)
+	}
+	return start, end, nil
+}
+
+// MatcherKeys are the labels a maintenance window may match on.
+var MatcherKeys = []string{"rule", "severity", "vpn_connection_id", "outside_ip", "router", "rtx_tunnel", "source", "region"}
 
 // SlackReceiver posts to a Slack incoming webhook.
 type SlackReceiver struct {

@@ -97,6 +97,10 @@ func TestLoadBad(t *testing.T) {
 		{"invalid-missing-secret.yaml", []string{`testdata/invalid-missing-secret.yaml:5: routers[0].password_file: open testdata/secrets/nope: no such file or directory`}},
 		{"invalid-empty-secret.yaml", []string{`testdata/invalid-empty-secret.yaml:3: alerting.slack[0].webhook_url_file: testdata/secrets/empty: file is empty`}},
 		{"invalid-credentials-directory-unset.yaml", []string{`testdata/invalid-credentials-directory-unset.yaml:5: routers[0].password_file: "${CREDENTIALS_DIRECTORY}/rtx-osaka": only $CREDENTIALS_DIRECTORY may be used in a path, and only when systemd sets it (LoadCredential=)`}},
+		{"invalid-maintenance-window.yaml", []string{
+			`testdata/invalid-maintenance-window.yaml:3: alerting.maintenance_windows[0]: start "tonight" is not an RFC 3339 time such as 2026-12-01T22:00:00+09:00`,
+			`testdata/invalid-maintenance-window.yaml:6: alerting.maintenance_windows[0].matchers.host: unknown label (allowed: rule, severity, vpn_connection_id, outside_ip, router, rtx_tunnel, source, region)`,
+		}},
 		{"invalid-several.yaml", []string{
 			`testdata/invalid-several.yaml:2: global.poll_interval: 100ms is too short (minimum 1s)`,
 			`testdata/invalid-several.yaml:3: listen: ":http-alt": port must be a number from 1 to 65535`,

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -238,6 +239,17 @@ func (v *validator) alerting(a Alerting) {
 	}
 	if a.FlapWindow <= 0 {
 		v.errorf("alerting.flap_window", "must be greater than 0")
+	}
+	for i, w := range a.MaintenanceWindows {
+		p := fmt.Sprintf("alerting.maintenance_windows[%d]", i)
+		if _, _, err := w.Window(); err != nil {
+			v.errorf(p, "%v", err)
+		}
+		for _, k := range sortedKeys(w.Matchers) {
+			if !slices.Contains(MatcherKeys, k) {
+				v.errorf(p+".matchers."+k, "unknown label (allowed: %s)", strings.Join(MatcherKeys, ", "))
+			}
+		}
 	}
 	for i, s := range a.Slack {
 		if s.WebhookURLFile == "" {

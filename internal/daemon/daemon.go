@@ -134,6 +134,7 @@ func New(opts Options) (*Daemon, error) {
 		if d.alerts, err = alert.NewManager(d.log, cfg.Global.StateDir, alert.LifecycleFrom(cfg.Alerting), rs, d.reg); err != nil {
 			return nil, err
 		}
+		d.alerts.Configure(alert.LifecycleFrom(cfg.Alerting), alert.WindowsFrom(cfg.Alerting), rs)
 	}
 	d.setConfig(cfg)
 	if opts.WebConfigFile != "" {
@@ -374,7 +375,7 @@ func (d *Daemon) reload() error {
 	d.evaluator = correlate.NewEvaluator(c.Rules)
 	d.evaluator.NoHolds = d.opts.Once
 	if d.alerts != nil {
-		d.alerts.Configure(alert.LifecycleFrom(c.Alerting), receivers)
+		d.alerts.Configure(alert.LifecycleFrom(c.Alerting), alert.WindowsFrom(c.Alerting), receivers)
 	}
 	if d.probeCtx != nil {
 		d.probes.apply(d.probeCtx, c.Probes)

@@ -11,19 +11,20 @@ VPKG      := github.com/prometheus/common/version
 LDFLAGS   := -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REVISION) \
              -X $(VPKG).Branch=$(BRANCH) -X $(VPKG).BuildDate=$(BUILDDATE) -X $(VPKG).BuildUser=vpnwatchd
 FUZZTIME  ?= 20s
+BUILDFLAGS ?= -trimpath
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 # Debian packages the tests use: real promtool/prometheus, Alertmanager, and the
 # kernel networking tools for the path-MTU probe tests.
-TEST_PACKAGES := prometheus prometheus-alertmanager iproute2 nftables
-TEST_BINARIES := /usr/bin/promtool /usr/bin/prometheus /usr/bin/prometheus-alertmanager /usr/bin/amtool /usr/sbin/ip /usr/sbin/nft
+TEST_PACKAGES := prometheus prometheus-alertmanager iproute2 nftables systemd
+TEST_BINARIES := /usr/bin/promtool /usr/bin/prometheus /usr/bin/prometheus-alertmanager /usr/bin/amtool /usr/sbin/ip /usr/sbin/nft /usr/bin/systemd-analyze
 
 .PHONY: all build test test-deps vet bench fuzz lint install clean
 
 all: build
 
 build:
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o vpnwatchd ./cmd/vpnwatchd
+	$(GO) build $(BUILDFLAGS) -ldflags '$(LDFLAGS)' -o vpnwatchd ./cmd/vpnwatchd
 
 test: test-deps vet
 	$(GO) test -race -count=1 ./...

@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -347,10 +348,10 @@ func TestBadWebConfigFailsAtStart(t *testing.T) {
 	}
 }
 
-// TestPromtoolCheckMetrics runs the real promtool over /metrics of a daemon
-// polling the EC2 simulator through the real SDK.
-func TestPromtoolCheckMetrics(t *testing.T) {
-	promtool := testenv.Binary(t, "promtool")
+// simDaemon runs a daemon polling ec2sim and rtxsim (tunnel 1 of the seed
+// incident's first stage) and returns its HTTP address once ready.
+func simDaemon(t *testing.T) string {
+	t.Helper()
 	sim, url := ec2sim.Start(t, nil)
 	sim.Update("ap-northeast-1", func(r *ec2sim.Region) {
 		r.CustomerGateways = []*ec2sim.CustomerGateway{{ID: "cgw-1", IP: "198.51.100.7", BGPASN: "65000"}}
@@ -371,6 +372,14 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 		fmt.Sprintf("routers:\n  - name: osaka\n    address: %s\n    user: monitor\n    password_file: rtx.password\n    known_hosts: %s\n", srv.Addr(), knownHosts))
 	_, addr := start(t, Options{ConfigFile: cfgFile})
 	waitReady(t, http.DefaultClient, "http://"+addr)
+	return addr
+}
+
+// TestPromtoolCheckMetrics runs the real promtool over /metrics of a daemon
+// polling the EC2 simulator through the real SDK.
+func TestPromtoolCheckMetrics(t *testing.T) {
+	promtool := testenv.Binary(t, "promtool")
+	addr := simDaemon(t)
 	_, body := get(t, http.DefaultClient, "http://"+addr+"/metrics")
 	for _, name := range []string{"vpnwatch_build_info{", "vpnwatch_config_last_reload_successful ", "go_goroutines ", "process_resident_memory_bytes ", "vpnwatch_cycle_duration_seconds_count ",
 		`vpnwatch_source_up{region="ap-northeast-1",source="prod",type="aws"} 1`,
@@ -425,4 +434,56 @@ func selfSigned(t *testing.T) (certPEM, keyPEM []byte) {
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})
+}
+
+// TestRealPrometheusScrapes has the real prometheus binary scrape a running
+// vpnwatchd and answer a query about the tunnels.
+func TestRealPrometheusScrapes(t *testing.T) {
+	bin := testenv.Binary(t, "prometheus")
+	addr := simDaemon(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "prometheus.yml")
+	writeConfig(t, cfg, fmt.Sprintf("scrape_configs:\n  - job_name: vpnwatchd\n    scrape_interval: 1s\n    static_configs:\n      - targets: [%q]\n", addr))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	promAddr := l.Addr().String()
+	l.Close()
+	cmd := exec.Command(bin, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+promAddr)
+	var logs bytes.Buffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	query := "http://" + promAddr + "/api/v1/query?query=vpnwatch_aws_tunnel_up"
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(query)
+		if err == nil {
+			var r struct {
+				Status string
+				Data   struct {
+					Result []struct {
+						Metric map[string]string
+						Value  []any
+					}
+				}
+			}
+			json.NewDecoder(resp.Body).Decode(&r)
+			resp.Body.Close()
+			if r.Status == "success" && len(r.Data.Result) == 2 {
+				for _, s := range r.Data.Result {
+					want := map[string]string{"203.0.113.10": "0", "203.0.113.20": "1"}[s.Metric["outside_ip"]]
+					if s.Metric["job"] != "vpnwatchd" || s.Value[1] != want {
+						t.Errorf("series %v = %v, want %s", s.Metric, s.Value, want)
+					}
+				}
+				return
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("prometheus never returned the two tunnel series\n%s", logs.String())
 }

@@ -1,0 +1,126 @@
+// Package deploy holds no code: its tests check the files operators deploy
+// (systemd unit, Prometheus rules, Grafana dashboard) with the real tools.
+package deploy
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/vpnwatchd/vpnwatchd/internal/testenv"
+)
+
+func runTool(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(testenv.Binary(t, name), args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func TestPrometheusRules(t *testing.T) {
+	runTool(t, "promtool", "check", "rules", "prometheus/vpnwatchd-rules.yml")
+	runTool(t, "promtool", "test", "rules", "prometheus/vpnwatchd-rules.test.yml")
+	runTool(t, "promtool", "check", "config", "prometheus/prometheus.yml")
+}
+
+// The unit must pass systemd-analyze verify (with an existing executable in
+// place of the installed binary); its security exposure is logged.
+func TestSystemdUnit(t *testing.T) {
+	unit, err := os.ReadFile("systemd/vpnwatchd.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Type=notify", "WatchdogSec=", "ExecReload=", "DynamicUser=yes", "StateDirectory=vpnwatchd", "ProtectSystem=strict", "NoNewPrivileges=yes", "PrivateTmp=yes", "ProtectHome=yes", "RestrictAddressFamilies="} {
+		if !strings.Contains(string(unit), want) {
+			t.Errorf("unit lacks %s", want)
+		}
+	}
+	tmp := filepath.Join(t.TempDir(), "vpnwatchd.service")
+	os.WriteFile(tmp, []byte(strings.ReplaceAll(string(unit), "/usr/local/bin/vpnwatchd", "/bin/true")), 0o644)
+	if out := runTool(t, "systemd-analyze", "verify", tmp); strings.TrimSpace(out) != "" {
+		t.Errorf("systemd-analyze verify is not clean:\n%s", out)
+	}
+	out, _ := exec.Command("systemd-analyze", "security", "--offline=true", tmp).CombinedOutput()
+	if m := regexp.MustCompile(`Overall exposure level for \S+: ([0-9.]+) (\S+)`).FindStringSubmatch(string(out)); m != nil {
+		t.Logf("systemd-analyze security: exposure %s %s", m[1], m[2])
+	}
+}
+
+// Every query of the dashboard must name metrics vpnwatchd exports.
+func TestGrafanaDashboard(t *testing.T) {
+	b, err := os.ReadFile("grafana/vpnwatchd.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		UID    string `json:"uid"`
+		Title  string `json:"title"`
+		Panels []struct {
+			ID      int    `json:"id"`
+			Type    string `json:"type"`
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+			GridPos struct{ W, H int } `json:"gridPos"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.UID == "" || d.Title == "" || len(d.Panels) < 10 {
+		t.Fatalf("dashboard: %+v", d)
+	}
+	var src strings.Builder
+	filepath.WalkDir("../internal", func(p string, e os.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(p, ".go") && !strings.HasSuffix(p, "_test.go") {
+			b, _ := os.ReadFile(p)
+			src.Write(b)
+		}
+		return nil
+	})
+	metricRE := regexp.MustCompile(`vpnwatch_[a-z_]+`)
+	seen := map[int]bool{}
+	for _, p := range d.Panels {
+		if seen[p.ID] || p.Type == "" || p.GridPos.W == 0 || p.GridPos.H == 0 || len(p.Targets) == 0 {
+			t.Errorf("panel %q: id, type, size and targets are required", p.Title)
+		}
+		seen[p.ID] = true
+		for _, tg := range p.Targets {
+			for _, m := range metricRE.FindAllString(tg.Expr, -1) {
+				suffix := strings.TrimPrefix(m, "vpnwatch_")
+				// Metrics are defined as Namespace+"_suffix" or Name: "suffix".
+				if !strings.Contains(src.String(), `"_`+suffix+`"`) && !strings.Contains(src.String(), `Name: "`+suffix+`"`) {
+					t.Errorf("panel %q queries %s, which vpnwatchd does not export", p.Title, m)
+				}
+			}
+		}
+	}
+}
+
+// make install honours DESTDIR and PREFIX and installs the binary, the unit
+// and the example configuration.
+func TestMakeInstall(t *testing.T) {
+	testenv.Binary(t, "make")
+	dest := t.TempDir()
+	// BUILDFLAGS= drops -trimpath, so the build reuses the compile cache.
+	cmd := exec.Command("make", "-C", "..", "install", "DESTDIR="+dest, "PREFIX=/usr", "VERSION=test", "BUILDFLAGS=")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make install: %v\n%s", err, out)
+	}
+	for _, f := range []string{"usr/bin/vpnwatchd", "lib/systemd/system/vpnwatchd.service", "etc/vpnwatchd/vpnwatchd.yaml.example"} {
+		if _, err := os.Stat(filepath.Join(dest, f)); err != nil {
+			t.Errorf("not installed: %s", f)
+		}
+	}
+	out, err := exec.Command(filepath.Join(dest, "usr/bin/vpnwatchd"), "version").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "vpnwatchd, version test") {
+		t.Errorf("installed binary: %v %s", err, out)
+	}
+}

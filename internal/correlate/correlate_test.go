@@ -343,6 +343,18 @@ func TestRuleNamesMatchConfigValidation(t *testing.T) {
 	}
 }
 
+func TestMSSConfirmedByProbe(t *testing.T) {
+	w := newWorld(t, seedConfig)
+	obs := w.observations()
+	obs.Probes = []probe.Observation{{Name: "vpc", Target: "10.0.1.10", Path: "tunnel", TakenAt: w.now, Result: probe.Result{PathMTU: 1280, LargestPayload: 1252}}}
+	_, fs := noHolds().Evaluate(State{}, obs, w.now)
+	got := byRule(fs)["MSSExceedsTunnelMTU"]
+	if len(got) != 2 || !strings.Contains(got[0].Summary, "confirmed: probe vpc measured a path MTU of 1280 through the tunnel, room for an MSS of 1240") ||
+		got[0].Evidence.Detail["measured_path_mtu"] != "1280" {
+		t.Errorf("%+v", got)
+	}
+}
+
 func TestProbeRules(t *testing.T) {
 	w := newWorld(t, strings.Replace(healthyConfig, " ip tunnel tcp mss limit auto\n tunnel enable 1", " ip tunnel mtu 1400\n ip tunnel tcp mss limit auto\n tunnel enable 1", 1))
 	obs := w.observations()

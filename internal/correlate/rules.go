@@ -456,6 +456,16 @@ func mssExceedsTunnelMTU(c *context) []Finding {
 				p.rtx.router, tc.Number, mss, tc.MTU, limit, mtuFrom),
 			Remediation: fmt.Sprintf("Type: `tunnel select %d`, `ip tunnel tcp mss limit %d` (or `ip tunnel tcp mss limit auto`), then `tunnel select none` and `save`.", tc.Number, limit)}
 		f.Evidence.Detail = map[string]string{"mss_limit": strconv.Itoa(mss), "tunnel_mtu": strconv.Itoa(tc.MTU), "max_mss": strconv.Itoa(limit)}
+		// A probe through the tunnel confirms it by measurement.
+		for _, pr := range c.probes() {
+			if pr.Path == "tunnel" && p.aws != nil {
+				f.Evidence.Detail["measured_path_mtu"] = strconv.Itoa(pr.Result.PathMTU)
+				if pr.Result.PathMTU-tcpIPHeaders < mss {
+					f.Summary += fmt.Sprintf("; confirmed: probe %s measured a path MTU of %d through the tunnel, room for an MSS of %d",
+						pr.Name, pr.Result.PathMTU, pr.Result.PathMTU-tcpIPHeaders)
+				}
+			}
+		}
 		out = append(out, f)
 	}
 	return out

@@ -70,27 +70,26 @@ func (c *context) fresh(taken time.Time) bool {
 // data is never evaluated as if it were current.
 func (c *context) selectFresh() {
 	seen := map[SourceRef]bool{}
-	for _, s := range c.obs.AWS {
-		ref := SourceRef{Type: "aws", Name: s.Source, Region: s.Region}
+	// usable records a source and reports whether its snapshot may be used.
+	usable := func(ref SourceRef, err error, taken time.Time) bool {
 		seen[ref] = true
 		switch {
-		case s.Err != nil:
-			c.stale = append(c.stale, staleSource{ref, s.Err, s.TakenAt})
-		case !c.fresh(s.TakenAt):
-			c.stale = append(c.stale, staleSource{ref, fmt.Errorf("last good poll at %s", s.TakenAt.Format(time.RFC3339)), s.TakenAt})
+		case err != nil:
+			c.stale = append(c.stale, staleSource{ref, err, taken})
+		case !c.fresh(taken):
+			c.stale = append(c.stale, staleSource{ref, fmt.Errorf("last good poll at %s", taken.Format(time.RFC3339)), taken})
 		default:
+			return true
+		}
+		return false
+	}
+	for _, s := range c.obs.AWS {
+		if usable(SourceRef{Type: "aws", Name: s.Source, Region: s.Region}, s.Err, s.TakenAt) {
 			c.aws = append(c.aws, s)
 		}
 	}
 	for _, s := range c.obs.RTX {
-		ref := SourceRef{Type: "rtx", Name: s.Router}
-		seen[ref] = true
-		switch {
-		case s.Err != nil:
-			c.stale = append(c.stale, staleSource{ref, s.Err, s.TakenAt})
-		case !c.fresh(s.TakenAt):
-			c.stale = append(c.stale, staleSource{ref, fmt.Errorf("last good poll at %s", s.TakenAt.Format(time.RFC3339)), s.TakenAt})
-		default:
+		if usable(SourceRef{Type: "rtx", Name: s.Router}, s.Err, s.TakenAt) {
 			c.rtx = append(c.rtx, s)
 		}
 	}

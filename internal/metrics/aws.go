@@ -1,8 +1,6 @@
 package metrics
 
 import (
-	"sort"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -48,9 +46,7 @@ var (
 // AWS exports the latest AWS snapshots. The daemon calls Update after each
 // poll; scrapes read the snapshots as they were then.
 type AWS struct {
-	mu      sync.RWMutex
-	latest  map[string]aws.Snapshot // by source/region
-	success map[string]time.Time
+	snaps store[aws.Snapshot] // by source/region
 
 	// Requests counts EC2 API calls per attempt, retries included.
 	Requests *prometheus.CounterVec
@@ -59,7 +55,7 @@ type AWS struct {
 // NewAWS creates the AWS collector and its request counter and registers them.
 func NewAWS(r prometheus.Registerer) *AWS {
 	a := &AWS{
-		latest: map[string]aws.Snapshot{}, success: map[string]time.Time{},
+		snaps: newStore[aws.Snapshot](),
 		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Name: "aws_api_requests_total",
 			Help: "EC2 API requests by operation and result code (OK or the AWS error code), retries included.",
@@ -76,28 +72,15 @@ func (a *AWS) CountRequest(source, region, operation, code string) {
 
 // Update replaces the snapshots of the source/regions given.
 func (a *AWS) Update(snaps []aws.Snapshot) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
 	for _, s := range snaps {
-		k := s.Source + "/" + s.Region
-		a.latest[k] = s
-		if s.Err == nil {
-			a.success[k] = s.TakenAt
-		}
+		a.snaps.update(s.Source+"/"+s.Region, s, s.Err == nil, s.TakenAt)
 	}
 }
 
 // Retain drops the snapshots of sources no longer configured (after a
 // reload); keep reports whether a source/region stays.
 func (a *AWS) Retain(keep func(source, region string) bool) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for k, s := range a.latest {
-		if !keep(s.Source, s.Region) {
-			delete(a.latest, k)
-			delete(a.success, k)
-		}
-	}
+	a.snaps.retain(func(s aws.Snapshot) bool { return keep(s.Source, s.Region) })
 }
 
 // Describe sends nothing: the series depend on what AWS returns, so the
@@ -106,20 +89,11 @@ func (a *AWS) Describe(chan<- *prometheus.Desc) {}
 
 // Collect renders the latest snapshots.
 func (a *AWS) Collect(ch chan<- prometheus.Metric) {
-	a.mu.RLock()
-	defer a.mu.RUnlock()
-	keys := make([]string, 0, len(a.latest))
-	for k := range a.latest {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	gauge := gaugeTo(ch)
-	for _, k := range keys {
-		s := a.latest[k]
-		last, ok := a.success[k]
+	a.snaps.each(func(s aws.Snapshot, last time.Time, ok bool) {
 		collectSource(ch, s.Err == nil, s.Took, last, ok, SourceAWS, s.Source, s.Region)
 		if s.Err != nil {
-			continue // never export stale tunnel state as current
+			return // never export stale tunnel state as current
 		}
 		for _, c := range s.Connections {
 			gauge(descVPNInfo, 1, s.Source, s.Region, c.ID, c.Name, c.State, c.Routing, c.CustomerGatewayID, c.CustomerGatewayIP, c.GatewayID)
@@ -142,7 +116,7 @@ func (a *AWS) Collect(ch chan<- prometheus.Metric) {
 				gauge(descVPNAvailable, 0, s.Source, s.Region, id, "")
 			}
 		}
-	}
+	})
 }
 
 func hasConnection(cs []aws.Connection, id string) bool {

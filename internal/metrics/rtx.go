@@ -1,9 +1,7 @@
 package metrics
 
 import (
-	"sort"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,9 +34,7 @@ var (
 
 // RTX exports the latest router snapshots.
 type RTX struct {
-	mu      sync.RWMutex
-	latest  map[string]rtx.Snapshot
-	success map[string]time.Time
+	snaps store[rtx.Snapshot] // by router
 
 	// Connects counts SSH logins by result.
 	Connects *prometheus.CounterVec
@@ -46,7 +42,7 @@ type RTX struct {
 
 // NewRTX creates the RTX collector and registers it.
 func NewRTX(r prometheus.Registerer) *RTX {
-	x := &RTX{latest: map[string]rtx.Snapshot{}, success: map[string]time.Time{},
+	x := &RTX{snaps: newStore[rtx.Snapshot](),
 		Connects: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Name: "rtx_ssh_connects_total",
 			Help: "SSH logins to the router by result (ok, error); more than one ok means the session was re-established.",
@@ -59,25 +55,11 @@ func NewRTX(r prometheus.Registerer) *RTX {
 func (x *RTX) CountConnect(router, result string) { x.Connects.WithLabelValues(router, result).Inc() }
 
 // Update stores a router's latest snapshot.
-func (x *RTX) Update(s rtx.Snapshot) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	x.latest[s.Router] = s
-	if s.Err == nil {
-		x.success[s.Router] = s.TakenAt
-	}
-}
+func (x *RTX) Update(s rtx.Snapshot) { x.snaps.update(s.Router, s, s.Err == nil, s.TakenAt) }
 
 // Retain drops routers no longer configured.
 func (x *RTX) Retain(keep func(router string) bool) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	for k := range x.latest {
-		if !keep(k) {
-			delete(x.latest, k)
-			delete(x.success, k)
-		}
-	}
+	x.snaps.retain(func(s rtx.Snapshot) bool { return keep(s.Router) })
 }
 
 // Describe sends nothing: the collector is unchecked.
@@ -85,20 +67,12 @@ func (x *RTX) Describe(chan<- *prometheus.Desc) {}
 
 // Collect renders the latest snapshots.
 func (x *RTX) Collect(ch chan<- prometheus.Metric) {
-	x.mu.RLock()
-	defer x.mu.RUnlock()
-	names := make([]string, 0, len(x.latest))
-	for k := range x.latest {
-		names = append(names, k)
-	}
-	sort.Strings(names)
 	gauge := gaugeTo(ch)
-	for _, name := range names {
-		s := x.latest[name]
-		last, ok := x.success[name]
+	x.snaps.each(func(s rtx.Snapshot, last time.Time, ok bool) {
+		name := s.Router
 		collectSource(ch, s.Err == nil, s.Took, last, ok, SourceRTX, name, "")
 		if s.Err != nil {
-			continue
+			return
 		}
 		for _, t := range s.Tunnels {
 			n := strconv.Itoa(t.Config.Number)
@@ -127,5 +101,5 @@ func (x *RTX) Collect(ch chan<- prometheus.Metric) {
 		for _, nb := range s.BGP.Neighbors {
 			gauge(descRTXBGPUp, boolValue(nb.Established()), name, nb.Address, nb.RemoteAS)
 		}
-	}
+	})
 }

@@ -17,6 +17,7 @@ type Config struct {
 	Routers  []Router                `yaml:"routers"`
 	Probes   []Probe                 `yaml:"probes"`
 	Rules    map[string]RuleOverride `yaml:"rules"`
+	Syslog   Syslog                  `yaml:"syslog"`
 	Alerting Alerting                `yaml:"alerting"`
 
 	// File is the path the configuration was loaded from.
@@ -49,6 +50,13 @@ type AWSSource struct {
 	MaintenanceInterval time.Duration `yaml:"maintenance_interval"`
 }
 
+// Syslog is the optional receiver of the routers' syslog: tunnel and IKE
+// events trigger an immediate poll.
+type Syslog struct {
+	// Listen is the UDP address, e.g. ":514" or "0.0.0.0:5140"; empty: off.
+	Listen string `yaml:"listen"`
+}
+
 // Router is one Yamaha RTX router polled over SSH.
 type Router struct {
 	Name                     string        `yaml:"name"`
@@ -61,6 +69,9 @@ type Router struct {
 	LegacyAlgorithms         bool          `yaml:"legacy_algorithms"`
 	Timeout                  time.Duration `yaml:"timeout"`
 	Tunnels                  []TunnelJoin  `yaml:"tunnels"`
+	// SyslogSource is the address the router sends syslog from, when it is
+	// not the host of Address.
+	SyslogSource string `yaml:"syslog_source"`
 
 	// Password, PrivateKey and PrivateKeyPassphrase are read from the *_file
 	// keys at load time.

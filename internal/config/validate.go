@@ -57,6 +57,9 @@ func (v *validator) validate(c *Config) {
 		v.errorf("global.state_dir", "must not be empty")
 	}
 	v.hostPort("listen", c.Listen, false)
+	if c.Syslog.Listen != "" {
+		v.hostPort("syslog.listen", c.Syslog.Listen, false)
+	}
 
 	names := map[string]string{}
 	unique := func(path, kind, name string) {
@@ -109,7 +112,8 @@ func (v *validator) hostPort(path, addr string, hostRequired bool) {
 	if hostRequired && host == "" {
 		v.errorf(path, "%q: missing host (want host:port)", addr)
 	}
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+	// Listen addresses (no host required) may use port 0: the OS picks one.
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 || (n == 0 && hostRequired) {
 		v.errorf(path, "%q: port must be a number from 1 to 65535", addr)
 	}
 }
@@ -182,6 +186,11 @@ func (v *validator) router(p string, r Router) {
 	}
 	if r.Timeout <= 0 {
 		v.errorf(p+".timeout", "must be greater than 0")
+	}
+	if r.SyslogSource != "" {
+		if _, err := netip.ParseAddr(r.SyslogSource); err != nil {
+			v.errorf(p+".syslog_source", "%q is not an IP address", r.SyslogSource)
+		}
 	}
 	tunnels := map[int]bool{}
 	for i, t := range r.Tunnels {

@@ -295,6 +295,11 @@ func rtxEvidence(r *rtxTunnel) *RTXEvidence {
 	for _, sa := range t.SAs {
 		e.SAs = append(e.SAs, SAEvidence{sa.ID, sa.Direction, int(sa.Remaining.Seconds())})
 	}
+	for _, ev := range r.snap.Syslog {
+		if ev.Tunnel == t.Config.Number || (ev.Peer != "" && ev.Peer == t.Config.RemoteAddress) {
+			e.Syslog = append(e.Syslog, ev.Text)
+		}
+	}
 	if t.BGP != nil {
 		e.BGPNeighbor, e.BGPState = t.BGP.Address, t.BGP.State
 	} else if t.Config.InsideRemote != "" {

@@ -146,6 +146,8 @@ type RTXEvidence struct {
 	IPsecSALifetimeSecond int          `json:"ipsec_sa_lifetime_seconds"`
 	ISAKMPLifetimeSeconds int          `json:"isakmp_sa_lifetime_seconds"`
 	DPD                   string       `json:"dpd"`
+	// Syslog lists the router's recent log lines about this tunnel.
+	Syslog []string `json:"syslog,omitempty"`
 }
 
 // Evidence is both sides' view, plus rule-specific details.

@@ -88,6 +88,8 @@ type Daemon struct {
 	active         map[string]correlate.Finding
 	probeCtx       context.Context // set while Run runs probes
 	alerts         *alert.Manager
+	syslog         *syslogReceiver
+	trigger        chan string // a router whose syslog asks for a poll now
 }
 
 // New loads the configuration, prepares the state directory and binds the
@@ -148,6 +150,13 @@ func New(opts Options) (*Daemon, error) {
 	if opts.Once {
 		d.evaluator.NoHolds = true
 		return d, nil
+	}
+	d.trigger = make(chan string, 1)
+	if cfg.Syslog.Listen != "" {
+		if d.syslog, err = newSyslogReceiver(cfg.Syslog.Listen, d.log, d.reg, d.triggerPoll); err != nil {
+			return nil, fmt.Errorf("syslog.listen %s: %w", cfg.Syslog.Listen, err)
+		}
+		d.syslog.setRouters(cfg.Routers)
 	}
 	addrs := opts.ListenAddresses
 	if len(addrs) == 0 {
@@ -243,6 +252,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.probes.apply(loopCtx, d.cfg.Load().Probes)
 	g.Add(func() error { return d.loop(loopCtx) }, func(error) { stopLoop(); d.probes.stop() })
 
+	if d.syslog != nil {
+		g.Add(d.syslog.run, func(error) { d.syslog.close() })
+	}
+
 	// Notifications: delivered from the persisted outbox, retried with
 	// backoff; what is queued at shutdown is sent after the restart.
 	alertCtx, stopAlerts := context.WithCancel(context.Background())
@@ -288,10 +301,15 @@ func (d *Daemon) loop(ctx context.Context) error {
 	}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	var lastCycle time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case router := <-d.trigger:
+			// A syslog event: poll now, but not more than once a second.
+			d.log.Info("syslog event: polling now", zap.String("router", router))
+			timer.Reset(max(0, time.Until(lastCycle.Add(minTriggerGap))))
 		case <-watchdog:
 			d.notify.Notify("WATCHDOG=1")
 		case reply := <-d.reloadReq:
@@ -300,9 +318,22 @@ func (d *Daemon) loop(ctx context.Context) error {
 				reply <- err
 			}
 		case <-timer.C:
+			lastCycle = time.Now()
 			d.cycle(ctx)
 			timer.Reset(jitter(d.cfg.Load().Global.PollInterval))
 		}
+	}
+}
+
+// minTriggerGap rate-limits polls triggered by syslog.
+const minTriggerGap = time.Second
+
+// triggerPoll asks the main loop for a poll cycle now; requests that find
+// one already pending are merged.
+func (d *Daemon) triggerPoll(router string) {
+	select {
+	case d.trigger <- router:
+	default:
 	}
 }
 
@@ -365,6 +396,9 @@ func (d *Daemon) reload() error {
 		routers[r.Name] = true
 	}
 	d.rtxMetrics.Retain(func(name string) bool { return routers[name] })
+	if d.syslog != nil {
+		d.syslog.setRouters(c.Routers)
+	}
 	keep := map[string]bool{}
 	for _, a := range c.AWS {
 		for _, r := range a.Regions {

@@ -56,7 +56,7 @@ func (r *recorder) has(prefix string) bool {
 	return false
 }
 
-func writeConfig(t *testing.T, path, body string) {
+func writeConfig(t testing.TB, path, body string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
@@ -68,7 +68,7 @@ func minimalConfig(dir, poll string) string {
 }
 
 // start runs a daemon on a loopback port until the test ends.
-func start(t *testing.T, opts Options) (*Daemon, string) {
+func start(t testing.TB, opts Options) (*Daemon, string) {
 	t.Helper()
 	if opts.Logger == nil {
 		opts.Logger = zaptest.NewLogger(t)

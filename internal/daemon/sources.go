@@ -98,7 +98,10 @@ func (d *Daemon) pollAll(ctx context.Context) (ok, failed int) {
 		wg.Go(func() { routers[i] = p.Poll(ctx) })
 	}
 	wg.Wait()
-	for _, s := range routers {
+	for i, s := range routers {
+		if d.syslog != nil {
+			routers[i].Syslog = d.syslog.events(s.Router)
+		}
 		d.rtxMetrics.Update(s)
 		d.noteSource("rtx/"+s.Router, s.Err)
 		if s.Err != nil {

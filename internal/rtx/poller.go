@@ -26,6 +26,9 @@ type Snapshot struct {
 	Routes  RouteTable
 	// Warnings are lines the parsers did not understand.
 	Warnings []string
+	// Syslog holds the router's recent syslog events, when vpnwatchd
+	// receives them.
+	Syslog []Event
 }
 
 // Tunnel is one IPsec tunnel interface as the router sees it.

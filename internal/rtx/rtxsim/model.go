@@ -9,7 +9,9 @@
 package rtxsim
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"sort"
 	"sync"
 	"time"
@@ -67,6 +69,7 @@ type Router struct {
 	rekeyMargin time.Duration
 	localAS     string
 
+	syslog   net.Conn      // where to send syslog, when set
 	slow     time.Duration // delay per output line
 	garbage  int           // answer the next N commands with garbage
 	dropNext bool          // close the session at the next command
@@ -123,7 +126,7 @@ func (r *Router) connect(t *Tunnel, now time.Time) {
 	r.newSA(t.Gateway, ike.id, t.Number, "send", t.Remote, t.IPsecLifetime, now)
 	r.newSA(t.Gateway, ike.id, t.Number, "recv", t.Remote, t.IPsecLifetime, now)
 	t.online, t.since, t.bgpSince = true, now, now
-	r.events = append(r.events, fmt.Sprintf("%s tunnel %d up", now.Format(time.RFC3339), t.Number))
+	r.event(now, fmt.Sprintf("tunnel %d up", t.Number), fmt.Sprintf("IP Tunnel[%d] Up", t.Number))
 }
 
 // advance plays the SA lifecycle up to now: rekeys before expiry (new SA
@@ -171,7 +174,7 @@ func (r *Router) rekey(s *sa, at time.Time) {
 		return
 	}
 	if t.rekeyFails {
-		r.events = append(r.events, fmt.Sprintf("%s tunnel %d rekey failed (SA %d)", at.Format(time.RFC3339), t.Number, s.id))
+		r.event(at, fmt.Sprintf("tunnel %d rekey failed (SA %d)", t.Number, s.id), fmt.Sprintf("[IKE] initiate IPsec phase to %s", s.remote))
 		return
 	}
 	if s.dir != "send" {
@@ -180,7 +183,7 @@ func (r *Router) rekey(s *sa, at time.Time) {
 	ike := r.currentIKE(s.gateway, at)
 	r.newSA(s.gateway, ike, t.Number, "send", s.remote, t.IPsecLifetime, at)
 	r.newSA(s.gateway, ike, t.Number, "recv", s.remote, t.IPsecLifetime, at)
-	r.events = append(r.events, fmt.Sprintf("%s tunnel %d rekeyed", at.Format(time.RFC3339), t.Number))
+	r.event(at, fmt.Sprintf("tunnel %d rekeyed", t.Number), "")
 }
 
 func (r *Router) expire(s *sa, at time.Time) {
@@ -206,7 +209,7 @@ func (r *Router) expire(s *sa, at time.Time) {
 		}
 	}
 	r.sas = keep
-	r.events = append(r.events, fmt.Sprintf("%s tunnel %d down", at.Format(time.RFC3339), t.Number))
+	r.event(at, fmt.Sprintf("tunnel %d down", t.Number), fmt.Sprintf("IP Tunnel[%d] Down", t.Number))
 }
 
 func deleteSA(list []*sa, s *sa) []*sa {
@@ -236,6 +239,47 @@ func (r *Router) tunnelByGateway(gw int) *Tunnel {
 		}
 	}
 	return nil
+}
+
+// event records what happened and, with syslog on, sends the RTX log line
+// for it ("" sends nothing).
+func (r *Router) event(at time.Time, what, logLine string) {
+	r.events = append(r.events, at.Format(time.RFC3339)+" "+what)
+	if r.syslog != nil && logLine != "" {
+		// <190> is local7.info, RTX's default facility and level.
+		r.syslog.Write([]byte("<190>" + logLine))
+	}
+}
+
+// SendSyslog makes the router send its log lines (tunnel up/down, IKE) over
+// UDP to addr, as `syslog host ADDR` does on an RTX.
+func (r *Router) SendSyslog(addr string) error {
+	c, err := net.Dial("udp", addr)
+	if err != nil {
+		return fmt.Errorf("rtxsim: syslog: %w", err)
+	}
+	r.mu.Lock()
+	r.syslog = c
+	r.mu.Unlock()
+	return nil
+}
+
+// Tick moves the model along the clock every interval until ctx ends, so
+// that events (and their syslog lines) happen when they are due rather than
+// at the next command.
+func (r *Router) Tick(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			r.mu.Lock()
+			r.advance()
+			r.mu.Unlock()
+		}
+	}
 }
 
 // FailRekey makes tunnel n's next rekey fail for good, as in the seed
@@ -278,7 +322,7 @@ func (r *Router) Disconnect(n int) {
 	}
 	r.sas = keep
 	t.online, t.since = false, r.now()
-	r.events = append(r.events, fmt.Sprintf("%s tunnel %d disconnected", r.now().Format(time.RFC3339), n))
+	r.event(r.now(), fmt.Sprintf("tunnel %d disconnected", n), fmt.Sprintf("IP Tunnel[%d] Down", n))
 }
 
 // StickBGP keeps tunnel n's BGP session in state (Active, Connect, Idle);

@@ -26,25 +26,25 @@ func freePort(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// TestRealAlertmanager sends vpnwatchd's alerts to the real
-// prometheus-alertmanager binary, which passes them to a test webhook:
-// grouped firing first, then resolved after endsAt.
-func TestRealAlertmanager(t *testing.T) {
+type amPayload struct {
+	Status string `json:"status"`
+	Alerts []struct {
+		Status string            `json:"status"`
+		Labels map[string]string `json:"labels"`
+	} `json:"alerts"`
+}
+
+// startAlertmanager runs the real prometheus-alertmanager binary on
+// loopback; its webhook receiver delivers to the returned channel.
+func startAlertmanager(t *testing.T) (string, chan amPayload) {
 	bin := testenv.Binary(t, "prometheus-alertmanager")
-	type amPayload struct {
-		Status string `json:"status"`
-		Alerts []struct {
-			Status string            `json:"status"`
-			Labels map[string]string `json:"labels"`
-		} `json:"alerts"`
-	}
 	got := make(chan amPayload, 10)
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var p amPayload
 		json.NewDecoder(r.Body).Decode(&p)
 		got <- p
 	}))
-	defer hook.Close()
+	t.Cleanup(hook.Close)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "alertmanager.yml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`route:
@@ -66,7 +66,7 @@ receivers:
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		resp, err := http.Get("http://" + addr + "/-/ready")
@@ -81,7 +81,14 @@ receivers:
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	return addr, got
+}
 
+// TestRealAlertmanager sends vpnwatchd's alerts to the real
+// prometheus-alertmanager binary, which passes them to a test webhook:
+// grouped firing first, then resolved after endsAt.
+func TestRealAlertmanager(t *testing.T) {
+	addr, got := startAlertmanager(t)
 	am := &Alertmanager{URL: "http://" + addr, GeneratorURL: "http://vpnwatchd.example/", Client: http.DefaultClient}
 	f1, f2 := seedFinding(), seedFinding()
 	f2.Subject.OutsideIP, f2.Subject.RTXTunnel = "203.0.113.20", 2
@@ -96,7 +103,7 @@ receivers:
 			t.Errorf("firing notification: %+v", p)
 		}
 	case <-time.After(15 * time.Second):
-		t.Fatalf("no notification from alertmanager:\n%s", logs.String())
+		t.Fatal("no notification from alertmanager")
 	}
 	resolved := firing
 	for i := range resolved {
@@ -105,7 +112,7 @@ receivers:
 	if _, err := am.Notify(context.Background(), resolved); err != nil {
 		t.Fatal(err)
 	}
-	deadline = time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
 		case p := <-got:
@@ -115,5 +122,33 @@ receivers:
 		case <-time.After(time.Second):
 		}
 	}
-	t.Fatalf("no resolved notification:\n%s", logs.String())
+	t.Fatal("no resolved notification")
+}
+
+// Two vpnwatchd instances with the same configuration (the redundant setup
+// the README describes) send the same alerts; Alertmanager deduplicates
+// them into one notification.
+func TestTwoInstancesOneNotification(t *testing.T) {
+	addr, got := startAlertmanager(t)
+	f := seedFinding()
+	now := time.Now()
+	for range 2 { // instance A, instance B: same finding, same labels
+		am := &Alertmanager{URL: "http://" + addr, Client: http.DefaultClient}
+		if _, err := am.Notify(context.Background(), []Alert{{Fingerprint: f.Fingerprint(), Status: StatusFiring, Finding: f, StartsAt: now}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case p := <-got:
+		if len(p.Alerts) != 1 {
+			t.Errorf("alertmanager passed on %d alerts for one finding sent twice", len(p.Alerts))
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("no notification")
+	}
+	select {
+	case p := <-got:
+		t.Errorf("a second notification: %+v", p)
+	case <-time.After(2500 * time.Millisecond): // more than group_interval
+	}
 }

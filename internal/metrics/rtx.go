@@ -98,8 +98,12 @@ func (x *RTX) Collect(ch chan<- prometheus.Metric) {
 			}
 			gauge(descRTXMSSAuto, boolValue(t.Config.MSSAuto), name, n)
 		}
+		seen := map[string]bool{} // a neighbor listed twice must not break /metrics
 		for _, nb := range s.BGP.Neighbors {
-			gauge(descRTXBGPUp, boolValue(nb.Established()), name, nb.Address, nb.RemoteAS)
+			if !seen[nb.Address+"/"+nb.RemoteAS] {
+				seen[nb.Address+"/"+nb.RemoteAS] = true
+				gauge(descRTXBGPUp, boolValue(nb.Established()), name, nb.Address, nb.RemoteAS)
+			}
 		}
 	})
 }

@@ -1,0 +1,155 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"go.uber.org/zap"
+
+	"github.com/vpnwatchd/vpnwatchd/internal/aws/ec2sim"
+	"github.com/vpnwatchd/vpnwatchd/internal/rtx/rtxsim"
+)
+
+// BenchmarkScale runs one daemon against 1,000 VPN connections in 10
+// regions (ec2sim) and 200 routers with 10 tunnels each (200 rtxsim SSH
+// servers on loopback), one poll cycle per iteration, and reports cycle
+// time, AWS calls and SSH logins per cycle, CPU per cycle, memory,
+// goroutines and the size and render time of /metrics. The simulators run
+// in the same process: RSS and goroutines include them.
+//
+//	go test -run='^$' -bench=Scale -benchtime=5x ./internal/daemon
+func BenchmarkScale(b *testing.B) {
+	const regions, vpnsPerRegion, routers, tunnelsPerRouter = 10, 100, 200, 10
+	regionNames := []string{"ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-southeast-1", "ap-southeast-2", "us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1"}
+	sim, url := ec2sim.Start(b, nil)
+	ip := func(i int) string { return fmt.Sprintf("203.%d.%d.%d", i/65536, (i/256)%256, i%256) }
+	tunnel := 0
+	for r := range regions {
+		sim.Update(regionNames[r], func(reg *ec2sim.Region) {
+			for v := range vpnsPerRegion {
+				id := r*vpnsPerRegion + v
+				cgw := fmt.Sprintf("cgw-%017x", id)
+				reg.CustomerGateways = append(reg.CustomerGateways, &ec2sim.CustomerGateway{ID: cgw, IP: "198.18.0.2", BGPASN: "65000"})
+				reg.VPNConnections = append(reg.VPNConnections, &ec2sim.VPNConnection{ID: fmt.Sprintf("vpn-%017x", id), CustomerGatewayID: cgw, VPNGatewayID: "vgw-1",
+					Tunnels: []*ec2sim.Tunnel{
+						{OutsideIP: ip(2 * id), InsideCIDR: "169.254.10.0/30", Status: "UP", StatusMessage: "1 BGP ROUTES", AcceptedRoutes: 1, Phase2LifetimeSeconds: 3600, Phase1LifetimeSeconds: 28800},
+						{OutsideIP: ip(2*id + 1), InsideCIDR: "169.254.20.0/30", Status: "UP", StatusMessage: "1 BGP ROUTES", AcceptedRoutes: 1, Phase2LifetimeSeconds: 3600, Phase1LifetimeSeconds: 28800},
+					}})
+			}
+		})
+	}
+	dir := b.TempDir()
+	writeConfig(b, filepath.Join(dir, "rtx.password"), "rtx-pass\n")
+	var cfg strings.Builder
+	fmt.Fprintf(&cfg, "global:\n  poll_interval: 30s\n  state_dir: %s/state\naws:\n  - name: prod\n    regions: [%s]\n    endpoint: %s\nrouters:\n",
+		dir, strings.Join(regionNames, ", "), url)
+	var servers []*rtxsim.Server
+	for r := range routers {
+		var rc strings.Builder
+		var tunnels []rtxsim.Tunnel
+		for n := 1; n <= tunnelsPerRouter; n++ {
+			remote := ip(tunnel)
+			tunnel++
+			fmt.Fprintf(&rc, "tunnel select %d\n ipsec tunnel %d\n  ipsec sa policy %d %d esp aes-cbc sha-hmac\n  ipsec ike duration ipsec-sa %d 3600\n  ipsec ike keepalive use %d on dpd 10 3\n  ipsec ike local address %d 198.18.0.2\n  ipsec ike remote address %d %s\n ip tunnel remote address 169.254.%d.1\n ip tunnel tcp mss limit auto\n tunnel enable %d\n",
+				n, 200+n, 200+n, n, n, n, n, n, remote, n, n)
+			tunnels = append(tunnels, rtxsim.Tunnel{Number: n, Remote: remote, Neighbor: fmt.Sprintf("169.254.%d.1", n), RemoteAS: "64512", Routes: []string{fmt.Sprintf("10.%d.0.0/16", n)}})
+		}
+		router := rtxsim.New("RTX1210 Rev.14.01.42", rc.String(), nil)
+		for _, t := range tunnels {
+			router.AddTunnel(t)
+		}
+		srv, kh := rtxsim.Start(b, router, "monitor", "rtx-pass")
+		servers = append(servers, srv)
+		fmt.Fprintf(&cfg, "  - name: r%03d\n    address: %s\n    user: monitor\n    password_file: rtx.password\n    known_hosts: %s\n    timeout: 30s\n", r, srv.Addr(), kh)
+	}
+	cfgFile := filepath.Join(dir, "vpnwatchd.yaml")
+	writeConfig(b, cfgFile, cfg.String())
+	d, err := New(Options{ConfigFile: cfgFile, ListenAddresses: []string{"127.0.0.1:0"}, Logger: zap.NewNop(), Notifier: &recorder{}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	defer d.closeListeners()
+	ctx := context.Background()
+	d.cycle(ctx) // logins, first `show config`
+	awsBefore := sim.Requests("DescribeVpnConnections", "") + sim.Requests("DescribeCustomerGateways", "")
+	loginsBefore := 0
+	for _, s := range servers {
+		loginsBefore += s.Logins()
+	}
+	var durations []time.Duration
+	var ru0, ru1 syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	for b.Loop() {
+		start := time.Now()
+		d.cycle(ctx)
+		durations = append(durations, time.Since(start))
+	}
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	cycles := len(durations)
+	awsCalls := sim.Requests("DescribeVpnConnections", "") + sim.Requests("DescribeCustomerGateways", "") - awsBefore
+	logins := 0
+	for _, s := range servers {
+		logins += s.Logins()
+	}
+	for _, snaps := range d.latestAWS {
+		for _, s := range snaps {
+			if s.Err != nil {
+				b.Fatal(s.Err)
+			}
+		}
+	}
+	for _, s := range d.latestRTX {
+		if s.Err != nil {
+			b.Fatal(s.Err)
+		}
+	}
+	sort.Slice(durations, func(i, j int) bool { return durations[i] < durations[j] })
+	cpu := time.Duration(ru1.Utime.Nano()+ru1.Stime.Nano()-ru0.Utime.Nano()-ru0.Stime.Nano()) / time.Duration(cycles)
+	renderStart := time.Now()
+	mfs, err := d.reg.Gather()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var buf bytes.Buffer
+	enc := expfmt.NewEncoder(&buf, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range mfs {
+		enc.Encode(mf)
+	}
+	render := time.Since(renderStart)
+	b.ReportMetric(float64(durations[cycles/2].Milliseconds()), "p50-cycle-ms")
+	b.ReportMetric(float64(durations[cycles*99/100].Milliseconds()), "p99-cycle-ms")
+	b.ReportMetric(float64(awsCalls)/float64(cycles), "aws-calls/cycle")
+	b.ReportMetric(float64(logins-loginsBefore), "ssh-relogins")
+	b.ReportMetric(float64(cpu.Milliseconds()), "cpu-ms/cycle")
+	b.ReportMetric(float64(cpu)/float64(30*time.Second)*100, "cpu-%-at-30s")
+	b.ReportMetric(float64(rssKiB())/1024, "rss-MiB")
+	b.ReportMetric(float64(runtime.NumGoroutine()), "goroutines")
+	b.ReportMetric(float64(buf.Len())/1024, "metrics-KiB")
+	b.ReportMetric(float64(render.Milliseconds()), "metrics-render-ms")
+}
+
+func rssKiB() int {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmRSS:") {
+			var n int
+			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(l, "VmRSS:")), "%d", &n)
+			return n
+		}
+	}
+	return 0
+}

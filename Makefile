@@ -26,8 +26,10 @@ all: build
 build:
 	$(GO) build $(BUILDFLAGS) -ldflags '$(LDFLAGS)' -o vpnwatchd ./cmd/vpnwatchd
 
+# AWS_EC2_METADATA_DISABLED: no test may ever ask an instance metadata
+# service; the simulators' tests set static credentials themselves.
 test: test-deps vet
-	$(GO) test -race -count=1 ./...
+	AWS_EC2_METADATA_DISABLED=true $(GO) test -race -count=1 ./...
 
 # Installs what the tests need, only when something is missing and only as root.
 test-deps:
@@ -42,11 +44,11 @@ vet:
 	$(GO) vet ./...
 
 bench:
-	$(GO) test -run='^$$' -bench=. -benchmem ./...
+	AWS_EC2_METADATA_DISABLED=true $(GO) test -run='^$$' -bench=. -benchmem ./...
 
 # One daemon against 1,000 VPNs in 10 regions and 200 simulated routers.
 bench-scale:
-	$(GO) test -run='^$$' -bench=Scale -benchtime=5x -timeout 20m ./internal/daemon
+	AWS_EC2_METADATA_DISABLED=true $(GO) test -run='^$$' -bench=Scale -benchtime=5x -timeout 20m ./internal/daemon
 
 # Runs every fuzz target for FUZZTIME each.
 fuzz:

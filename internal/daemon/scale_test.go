@@ -1,10 +1,14 @@
 package daemon
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -15,6 +19,7 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 	"go.uber.org/zap"
+	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/vpnwatchd/vpnwatchd/internal/aws/ec2sim"
 	"github.com/vpnwatchd/vpnwatchd/internal/rtx/rtxsim"
@@ -24,56 +29,40 @@ import (
 // regions (ec2sim) and 200 routers with 10 tunnels each (200 rtxsim SSH
 // servers on loopback), one poll cycle per iteration, and reports cycle
 // time, AWS calls and SSH logins per cycle, CPU per cycle, memory,
-// goroutines and the size and render time of /metrics. The simulators run
-// in the same process: RSS and goroutines include them.
+// goroutines and the size and render time of /metrics of the daemon alone
+// (the simulators run in a child process).
 //
 //	go test -run='^$' -bench=Scale -benchtime=5x ./internal/daemon
 func BenchmarkScale(b *testing.B) {
-	const regions, vpnsPerRegion, routers, tunnelsPerRouter = 10, 100, 200, 10
-	regionNames := []string{"ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-southeast-1", "ap-southeast-2", "us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1"}
-	sim, url := ec2sim.Start(b, nil)
-	ip := func(i int) string { return fmt.Sprintf("203.%d.%d.%d", i/65536, (i/256)%256, i%256) }
-	tunnel := 0
-	for r := range regions {
-		sim.Update(regionNames[r], func(reg *ec2sim.Region) {
-			for v := range vpnsPerRegion {
-				id := r*vpnsPerRegion + v
-				cgw := fmt.Sprintf("cgw-%017x", id)
-				reg.CustomerGateways = append(reg.CustomerGateways, &ec2sim.CustomerGateway{ID: cgw, IP: "198.18.0.2", BGPASN: "65000"})
-				reg.VPNConnections = append(reg.VPNConnections, &ec2sim.VPNConnection{ID: fmt.Sprintf("vpn-%017x", id), CustomerGatewayID: cgw, VPNGatewayID: "vgw-1",
-					Tunnels: []*ec2sim.Tunnel{
-						{OutsideIP: ip(2 * id), InsideCIDR: "169.254.10.0/30", Status: "UP", StatusMessage: "1 BGP ROUTES", AcceptedRoutes: 1, Phase2LifetimeSeconds: 3600, Phase1LifetimeSeconds: 28800},
-						{OutsideIP: ip(2*id + 1), InsideCIDR: "169.254.20.0/30", Status: "UP", StatusMessage: "1 BGP ROUTES", AcceptedRoutes: 1, Phase2LifetimeSeconds: 3600, Phase1LifetimeSeconds: 28800},
-					}})
-			}
-		})
+	// The SDK must find the simulator's keys, never an instance metadata
+	// service.
+	for k, v := range ec2sim.Env {
+		b.Setenv(k, v)
 	}
-	dir := b.TempDir()
-	writeConfig(b, filepath.Join(dir, "rtx.password"), "rtx-pass\n")
-	var cfg strings.Builder
-	fmt.Fprintf(&cfg, "global:\n  poll_interval: 30s\n  state_dir: %s/state\naws:\n  - name: prod\n    regions: [%s]\n    endpoint: %s\nrouters:\n",
-		dir, strings.Join(regionNames, ", "), url)
-	var servers []*rtxsim.Server
-	for r := range routers {
-		var rc strings.Builder
-		var tunnels []rtxsim.Tunnel
-		for n := 1; n <= tunnelsPerRouter; n++ {
-			remote := ip(tunnel)
-			tunnel++
-			fmt.Fprintf(&rc, "tunnel select %d\n ipsec tunnel %d\n  ipsec sa policy %d %d esp aes-cbc sha-hmac\n  ipsec ike duration ipsec-sa %d 3600\n  ipsec ike keepalive use %d on dpd 10 3\n  ipsec ike local address %d 198.18.0.2\n  ipsec ike remote address %d %s\n ip tunnel remote address 169.254.%d.1\n ip tunnel tcp mss limit auto\n tunnel enable %d\n",
-				n, 200+n, 200+n, n, n, n, n, n, remote, n, n)
-			tunnels = append(tunnels, rtxsim.Tunnel{Number: n, Remote: remote, Neighbor: fmt.Sprintf("169.254.%d.1", n), RemoteAS: "64512", Routes: []string{fmt.Sprintf("10.%d.0.0/16", n)}})
-		}
-		router := rtxsim.New("RTX1210 Rev.14.01.42", rc.String(), nil)
-		for _, t := range tunnels {
-			router.AddTunnel(t)
-		}
-		srv, kh := rtxsim.Start(b, router, "monitor", "rtx-pass")
-		servers = append(servers, srv)
-		fmt.Fprintf(&cfg, "  - name: r%03d\n    address: %s\n    user: monitor\n    password_file: rtx.password\n    known_hosts: %s\n    timeout: 30s\n", r, srv.Addr(), kh)
+	// The simulators run in a child process (this test binary again), so
+	// that RSS, CPU and goroutines measured here are the daemon's alone.
+	child := exec.Command(os.Args[0], "-test.run=^TestMain$")
+	child.Env = append(os.Environ(), "VPNWATCHD_SCALE_SIMS=1")
+	stdin, _ := child.StdinPipe()
+	stdout, _ := child.StdoutPipe()
+	child.Stderr = os.Stderr
+	if err := child.Start(); err != nil {
+		b.Fatal(err)
 	}
-	cfgFile := filepath.Join(dir, "vpnwatchd.yaml")
-	writeConfig(b, cfgFile, cfg.String())
+	defer func() { stdin.Close(); child.Wait() }()
+	lines := bufio.NewScanner(stdout)
+	ask := func(q string) string {
+		fmt.Fprintln(stdin, q)
+		if !lines.Scan() {
+			b.Fatalf("simulator process: no answer to %q", q)
+		}
+		return lines.Text()
+	}
+	cfgFile := ask("config")
+	counts := func() (aws, logins int) {
+		fmt.Sscanf(ask("counts"), "%d %d", &aws, &logins)
+		return
+	}
 	d, err := New(Options{ConfigFile: cfgFile, ListenAddresses: []string{"127.0.0.1:0"}, Logger: zap.NewNop(), Notifier: &recorder{}})
 	if err != nil {
 		b.Fatal(err)
@@ -82,11 +71,7 @@ func BenchmarkScale(b *testing.B) {
 	defer d.closeListeners()
 	ctx := context.Background()
 	d.cycle(ctx) // logins, first `show config`
-	awsBefore := sim.Requests("DescribeVpnConnections", "") + sim.Requests("DescribeCustomerGateways", "")
-	loginsBefore := 0
-	for _, s := range servers {
-		loginsBefore += s.Logins()
-	}
+	awsBefore, loginsBefore := counts()
 	var durations []time.Duration
 	var ru0, ru1 syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
@@ -97,11 +82,8 @@ func BenchmarkScale(b *testing.B) {
 	}
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
 	cycles := len(durations)
-	awsCalls := sim.Requests("DescribeVpnConnections", "") + sim.Requests("DescribeCustomerGateways", "") - awsBefore
-	logins := 0
-	for _, s := range servers {
-		logins += s.Logins()
-	}
+	awsAfter, logins := counts()
+	awsCalls := awsAfter - awsBefore
 	for _, snaps := range d.latestAWS {
 		for _, s := range snaps {
 			if s.Err != nil {
@@ -152,4 +134,96 @@ func rssKiB() int {
 		}
 	}
 	return 0
+}
+
+// TestMain doubles as the simulator process of BenchmarkScale.
+func TestMain(m *testing.M) {
+	if os.Getenv("VPNWATCHD_SCALE_SIMS") == "1" {
+		runScaleSims()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// runScaleSims serves ec2sim and 200 rtxsim routers and answers the
+// benchmark on stdin/stdout: "config" → the config file path, "counts" →
+// EC2 calls and SSH logins so far. It ends when stdin closes.
+func runScaleSims() {
+	const regions, vpnsPerRegion, routers, tunnelsPerRouter = 10, 100, 200, 10
+	regionNames := []string{"ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-southeast-1", "ap-southeast-2", "us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1"}
+	sim := ec2sim.New(nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	go (&http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}).Serve(ln)
+	url := "http://" + ln.Addr().String()
+	ip := func(i int) string { return fmt.Sprintf("203.%d.%d.%d", i/65536, (i/256)%256, i%256) }
+	tunnel := 0
+	for r := range regions {
+		sim.Update(regionNames[r], func(reg *ec2sim.Region) {
+			for v := range vpnsPerRegion {
+				id := r*vpnsPerRegion + v
+				cgw := fmt.Sprintf("cgw-%017x", id)
+				reg.CustomerGateways = append(reg.CustomerGateways, &ec2sim.CustomerGateway{ID: cgw, IP: "198.18.0.2", BGPASN: "65000"})
+				reg.VPNConnections = append(reg.VPNConnections, &ec2sim.VPNConnection{ID: fmt.Sprintf("vpn-%017x", id), CustomerGatewayID: cgw, VPNGatewayID: "vgw-1",
+					Tunnels: []*ec2sim.Tunnel{
+						{OutsideIP: ip(2 * id), InsideCIDR: "169.254.10.0/30", Status: "UP", StatusMessage: "1 BGP ROUTES", AcceptedRoutes: 1, Phase2LifetimeSeconds: 3600, Phase1LifetimeSeconds: 28800},
+						{OutsideIP: ip(2*id + 1), InsideCIDR: "169.254.20.0/30", Status: "UP", StatusMessage: "1 BGP ROUTES", AcceptedRoutes: 1, Phase2LifetimeSeconds: 3600, Phase1LifetimeSeconds: 28800},
+					}})
+			}
+		})
+	}
+	dir, err := os.MkdirTemp("", "vpnwatchd-scale-")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	os.WriteFile(filepath.Join(dir, "rtx.password"), []byte("rtx-pass\n"), 0o600)
+	var cfg strings.Builder
+	fmt.Fprintf(&cfg, "global:\n  poll_interval: 30s\n  state_dir: %s/state\naws:\n  - name: prod\n    regions: [%s]\n    endpoint: %s\nrouters:\n",
+		dir, strings.Join(regionNames, ", "), url)
+	var servers []*rtxsim.Server
+	for r := range routers {
+		var rc strings.Builder
+		var tunnels []rtxsim.Tunnel
+		for n := 1; n <= tunnelsPerRouter; n++ {
+			remote := ip(tunnel)
+			tunnel++
+			fmt.Fprintf(&rc, "tunnel select %d\n ipsec tunnel %d\n  ipsec sa policy %d %d esp aes-cbc sha-hmac\n  ipsec ike duration ipsec-sa %d 3600\n  ipsec ike keepalive use %d on dpd 10 3\n  ipsec ike local address %d 198.18.0.2\n  ipsec ike remote address %d %s\n ip tunnel remote address 169.254.%d.1\n ip tunnel tcp mss limit auto\n tunnel enable %d\n",
+				n, 200+n, 200+n, n, n, n, n, n, remote, n, n)
+			tunnels = append(tunnels, rtxsim.Tunnel{Number: n, Remote: remote, Neighbor: fmt.Sprintf("169.254.%d.1", n), RemoteAS: "64512", Routes: []string{fmt.Sprintf("10.%d.0.0/16", n)}})
+		}
+		router := rtxsim.New("RTX1210 Rev.14.01.42", rc.String(), nil)
+		for _, t := range tunnels {
+			router.AddTunnel(t)
+		}
+		key, err := rtxsim.NewHostKey()
+		if err != nil {
+			panic(err)
+		}
+		srv, err := rtxsim.Listen("127.0.0.1:0", router, key, "monitor", "rtx-pass")
+		if err != nil {
+			panic(err)
+		}
+		kh := filepath.Join(dir, fmt.Sprintf("known_hosts.%d", r))
+		os.WriteFile(kh, []byte(knownhosts.Line([]string{knownhosts.Normalize(srv.Addr())}, key.PublicKey())+"\n"), 0o600)
+		servers = append(servers, srv)
+		fmt.Fprintf(&cfg, "  - name: r%03d\n    address: %s\n    user: monitor\n    password_file: rtx.password\n    known_hosts: %s\n    timeout: 30s\n", r, srv.Addr(), kh)
+	}
+	cfgFile := filepath.Join(dir, "vpnwatchd.yaml")
+	os.WriteFile(cfgFile, []byte(cfg.String()), 0o600)
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		switch in.Text() {
+		case "config":
+			fmt.Println(cfgFile)
+		case "counts":
+			logins := 0
+			for _, s := range servers {
+				logins += s.Logins()
+			}
+			fmt.Println(sim.Requests("DescribeVpnConnections", "")+sim.Requests("DescribeCustomerGateways", ""), logins)
+		}
+	}
 }

@@ -1,11 +1,16 @@
 package aws
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"reflect"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
+
+	"github.com/vpnwatchd/vpnwatchd/internal/aws/ec2sim"
 )
 
 // The shipped IAM policy must allow every EC2 call the poller makes, and
@@ -38,5 +43,26 @@ func TestIAMPolicyCoversEveryCall(t *testing.T) {
 	}
 	if len(allowed) != api.NumMethod() {
 		t.Errorf("the policy allows %v; only the poller's %d calls are needed", allowed, api.NumMethod())
+	}
+}
+
+// The operations a poll really makes against ec2sim are all in the policy.
+func TestIAMPolicyCoversObservedCalls(t *testing.T) {
+	sim, url := ec2sim.Start(t, nil)
+	sim.Update(tokyo, seedModel)
+	var mu sync.Mutex
+	ops := map[string]bool{}
+	p := newPoller(t, source(url, tokyo), Options{OnRequest: func(_, _, op, _ string) { mu.Lock(); ops[op] = true; mu.Unlock() }})
+	if s := p.Poll(context.Background())[0]; s.Err != nil {
+		t.Fatal(s.Err)
+	}
+	data, _ := os.ReadFile("../../deploy/aws/iam-policy.json")
+	if len(ops) != 3 {
+		t.Errorf("a poll made %v; expected the three EC2 calls", ops)
+	}
+	for op := range ops {
+		if !strings.Contains(string(data), `"ec2:`+op+`"`) {
+			t.Errorf("the poller called %s, which deploy/aws/iam-policy.json does not allow", op)
+		}
 	}
 }

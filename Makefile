@@ -14,10 +14,11 @@ FUZZTIME  ?= 20s
 BUILDFLAGS ?= -trimpath
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-# Debian packages the tests use: real promtool/prometheus, Alertmanager, and the
-# kernel networking tools for the path-MTU probe tests.
-TEST_PACKAGES := prometheus prometheus-alertmanager iproute2 nftables systemd
-TEST_BINARIES := /usr/bin/promtool /usr/bin/prometheus /usr/bin/prometheus-alertmanager /usr/bin/amtool /usr/sbin/ip /usr/sbin/nft /usr/bin/systemd-analyze
+# Debian packages the tests use: real promtool/prometheus, Alertmanager, the
+# kernel networking tools for the path-MTU probe tests, systemd-analyze for
+# the unit, headless Chromium for the status page.
+TEST_PACKAGES := prometheus prometheus-alertmanager iproute2 nftables systemd chromium
+TEST_BINARIES := /usr/bin/promtool /usr/bin/prometheus /usr/bin/prometheus-alertmanager /usr/bin/amtool /usr/sbin/ip /usr/sbin/nft /usr/bin/systemd-analyze /usr/bin/chromium
 
 .PHONY: all build test test-deps vet bench bench-scale fuzz lint install clean
 

@@ -41,6 +41,9 @@ type Manager struct {
 	amSentAt  time.Time
 	windows   []Window
 	silenced  prometheus.Counter
+	// OnDelivery, when set, hears each delivery attempt (for the status
+	// page's events).
+	OnDelivery func(receiver string, alerts int, err error)
 }
 
 // NewManager loads the outbox and lifecycle from stateDir and registers the
@@ -171,6 +174,11 @@ func (m *Manager) deliver(ctx context.Context, now time.Time) {
 			alerts = append(alerts, e.Alert)
 		}
 		r, ok := m.receivers[name]
+		report := func(err error) {
+			if m.OnDelivery != nil {
+				m.OnDelivery(name, len(alerts), err)
+			}
+		}
 		if !ok {
 			if now.Sub(entries[0].CreatedAt) > MaxAge {
 				m.outbox.Done(ids)
@@ -180,6 +188,9 @@ func (m *Manager) deliver(ctx context.Context, now time.Time) {
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		retry, err := r.Notifier.Notify(cctx, alerts)
 		cancel()
+		if ctx.Err() == nil {
+			report(err)
+		}
 		if err == nil {
 			m.sent.WithLabelValues(r.Integration).Add(float64(len(alerts)))
 			for _, e := range entries {

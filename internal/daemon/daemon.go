@@ -29,6 +29,7 @@ import (
 	"github.com/vpnwatchd/vpnwatchd/internal/metrics"
 	"github.com/vpnwatchd/vpnwatchd/internal/probe"
 	"github.com/vpnwatchd/vpnwatchd/internal/rtx"
+	"github.com/vpnwatchd/vpnwatchd/internal/status"
 )
 
 // shutdownGrace bounds how long an in-flight poll cycle and open HTTP
@@ -90,6 +91,12 @@ type Daemon struct {
 	alerts         *alert.Manager
 	syslog         *syslogReceiver
 	trigger        chan string // a router whose syslog asks for a poll now
+
+	page     atomic.Pointer[status.Status] // the status page, rebuilt every cycle
+	eventsMu sync.Mutex
+	events   []status.Event
+	lastOK   map[string]time.Time // source key → last good poll
+	rekeys   map[string]int       // router/tunnel → rekeys seen
 }
 
 // New loads the configuration, prepares the state directory and binds the
@@ -117,6 +124,8 @@ func New(opts Options) (*Daemon, error) {
 	d.now = time.Now
 	d.active = map[string]correlate.Finding{}
 	d.sourceErr = map[string]string{}
+	d.lastOK = map[string]time.Time{}
+	d.rekeys = map[string]int{}
 	cfg, err := LoadConfig(opts.ConfigFile)
 	if err != nil {
 		return nil, err
@@ -135,6 +144,13 @@ func New(opts Options) (*Daemon, error) {
 		}
 		if d.alerts, err = alert.NewManager(d.log, cfg.Global.StateDir, alert.LifecycleFrom(cfg.Alerting), rs, d.reg); err != nil {
 			return nil, err
+		}
+		d.alerts.OnDelivery = func(receiver string, n int, err error) {
+			if err != nil {
+				d.addEvent(fmt.Sprintf("notification to %s failed: %v", receiver, err))
+			} else {
+				d.addEvent(fmt.Sprintf("%d notification(s) sent to %s", n, receiver))
+			}
 		}
 		d.alerts.Configure(alert.LifecycleFrom(cfg.Alerting), alert.WindowsFrom(cfg.Alerting), rs)
 	}
@@ -351,6 +367,7 @@ func (d *Daemon) cycle(ctx context.Context) {
 	cfg := d.cfg.Load()
 	ok, failed := d.pollAll(work)
 	active := d.evaluate(cfg)
+	d.buildStatus(cfg, active)
 	d.cycles++
 	took := time.Since(start)
 	d.metrics.CycleDuration.Observe(took.Seconds())

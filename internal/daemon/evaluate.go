@@ -1,6 +1,9 @@
 package daemon
 
 import (
+	"fmt"
+	"strings"
+
 	"go.uber.org/zap"
 
 	"github.com/vpnwatchd/vpnwatchd/internal/config"
@@ -65,6 +68,7 @@ func (d *Daemon) evaluate(c *config.Config) []correlate.Finding {
 		if _, was := d.active[f.Fingerprint()]; !was {
 			d.log.Warn("finding", zap.String("rule", f.Rule), zap.String("severity", f.Severity),
 				zap.String("subject", f.Subject.String()), zap.String("summary", f.Summary), zap.String("fix", f.Remediation))
+			d.addEvent(fmt.Sprintf("%s %s firing: %s", strings.ToUpper(f.Severity), f.Rule, f.Subject))
 			if d.opts.OnFinding != nil {
 				d.opts.OnFinding(true, f)
 			}
@@ -73,6 +77,7 @@ func (d *Daemon) evaluate(c *config.Config) []correlate.Finding {
 	for fp, f := range d.active {
 		if _, still := current[fp]; !still {
 			d.log.Info("finding resolved", zap.String("rule", f.Rule), zap.String("subject", f.Subject.String()))
+			d.addEvent(fmt.Sprintf("%s resolved: %s", f.Rule, f.Subject))
 			if d.opts.OnFinding != nil {
 				d.opts.OnFinding(false, f)
 			}

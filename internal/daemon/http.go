@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/prometheus/common/version"
-	"github.com/prometheus/exporter-toolkit/web"
 	"go.uber.org/zap"
 )
 
@@ -40,20 +38,9 @@ func (d *Daemon) handler() (http.Handler, error) {
 	mux.HandleFunc("POST /-/reload", reload)
 	mux.HandleFunc("PUT /-/reload", reload)
 
-	landing, err := web.NewLandingPage(web.LandingConfig{
-		Name:        "vpnwatchd",
-		Description: "Watches AWS Site-to-Site VPN tunnels and the Yamaha RTX routers at their other end",
-		Version:     version.Info(),
-		Profiling:   "false", // no /debug/pprof handlers are served
-		Links: []web.LandingLinks{
-			{Address: "/metrics", Text: "Metrics", Description: "Prometheus metrics"},
-			{Address: "/-/healthy", Text: "Health", Description: "200 while the process runs"},
-			{Address: "/-/ready", Text: "Readiness", Description: "200 once the first poll cycle has completed"},
-		},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("landing page: %w", err)
-	}
-	mux.Handle("GET /{$}", landing)
+	// The status page replaces exporter-toolkit's landing page and links
+	// the same endpoints.
+	mux.HandleFunc("GET /{$}", d.statusPage)
+	mux.HandleFunc("GET /api/v1/status", d.statusPage)
 	return mux, nil
 }

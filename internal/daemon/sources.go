@@ -109,6 +109,13 @@ func (d *Daemon) pollAll(ctx context.Context) (ok, failed int) {
 		} else {
 			ok++
 		}
+		for _, t := range s.Tunnels {
+			key := fmt.Sprintf("%s/%d", s.Router, t.Config.Number)
+			if prev, ok := d.rekeys[key]; ok && t.Rekeys > prev {
+				d.addEvent(fmt.Sprintf("rekey seen on RTX %s tunnel %d (new IPsec SAs)", s.Router, t.Config.Number))
+			}
+			d.rekeys[key] = t.Rekeys
+		}
 		for _, w := range s.Warnings {
 			d.log.Debug("router output line not understood", zap.String("router", s.Router), zap.String("warning", w))
 		}
@@ -133,12 +140,17 @@ func (d *Daemon) pollAll(ctx context.Context) (ok, failed int) {
 // recovers, not at every poll.
 func (d *Daemon) noteSource(key string, err error) {
 	prev, seen := d.sourceErr[key]
+	if err == nil {
+		d.lastOK[key] = d.now()
+	}
 	switch {
 	case err != nil && (!seen || prev != err.Error()):
 		d.log.Warn("source failing", zap.String("source", key), zap.Error(err))
+		d.addEvent(fmt.Sprintf("source %s failing: %v", key, err))
 		d.sourceErr[key] = err.Error()
 	case err == nil && seen && prev != "":
 		d.log.Info("source recovered", zap.String("source", key))
+		d.addEvent("source " + key + " recovered")
 		d.sourceErr[key] = ""
 	case err == nil && !seen:
 		d.log.Info("source up", zap.String("source", key))

@@ -228,7 +228,7 @@ func Run(ctx context.Context, o Options) error {
 	fmt.Fprintf(o.Out, "vpnwatchd demo — scenario %q: %s\n", o.Scenario, sc.title)
 	fmt.Fprintf(o.Out, "  EC2 API simulator  http://%s   (real AWS SDK, region %s)\n", ln.Addr(), region)
 	fmt.Fprintf(o.Out, "  RTX1200 simulator  ssh %s@%s   (real SSH, password %s)\n", user, e.rtxSrv.Addr(), password)
-	fmt.Fprintf(o.Out, "  vpnwatchd          %s/metrics   (daemon log: %s)\n", e.metrics, logFile)
+	fmt.Fprintf(o.Out, "  vpnwatchd          %s/   (status page; metrics at %s/metrics; daemon log: %s)\n", e.metrics, e.metrics, logFile)
 	fmt.Fprintf(o.Out, "  Time runs for real, with %s IPsec SA lifetimes, a 1 s poll interval and hold times of a few seconds.\n\n", sc.lifetime)
 
 	for _, st := range sc.steps {
@@ -246,7 +246,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	e.summary(sc)
 	if o.KeepRunning {
-		fmt.Fprintf(o.Out, "\n--keep-running: the simulators and vpnwatchd keep running; metrics at %s/metrics. Ctrl-C to stop.\n", e.metrics)
+		fmt.Fprintf(o.Out, "\n--keep-running: the simulators and vpnwatchd keep running; status page %s/, metrics %s/metrics. Ctrl-C to stop.\n", e.metrics, e.metrics)
 		<-ctx.Done()
 	}
 	return nil

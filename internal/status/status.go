@@ -1,0 +1,87 @@
+// Package status renders the status page and its JSON twin: both ends of
+// every tunnel side by side, the active findings with their fixes, recent
+// events and the health of every source. Rendering is pure; the daemon
+// gathers the data and serves it.
+package status
+
+import (
+	"embed"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/vpnwatchd/vpnwatchd/internal/correlate"
+)
+
+// Source is one polled source's health.
+type Source struct {
+	Type        string    `json:"type"`
+	Name        string    `json:"name"`
+	Region      string    `json:"region,omitempty"`
+	Up          bool      `json:"up"`
+	LastSuccess time.Time `json:"last_success,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
+}
+
+// Event is one thing that happened (a finding fired or resolved, a source
+// failed or recovered, a notification was sent or failed).
+type Event struct {
+	Time time.Time `json:"time"`
+	Text string    `json:"text"`
+}
+
+// Status is everything the page shows.
+type Status struct {
+	GeneratedAt time.Time              `json:"generated_at"`
+	Version     string                 `json:"version"`
+	Findings    []correlate.Finding    `json:"findings"`
+	Tunnels     []correlate.TunnelView `json:"tunnels"`
+	Unjoined    []correlate.TunnelView `json:"unjoined"`
+	Unchecked   []string               `json:"unchecked"`
+	Sources     []Source               `json:"sources"`
+	Events      []Event                `json:"events"`
+}
+
+//go:embed page.html
+var files embed.FS
+
+var page = template.Must(template.New("page.html").Funcs(template.FuncMap{
+	"upper": strings.ToUpper,
+	"ago": func(now, t time.Time) string {
+		if t.IsZero() {
+			return "never"
+		}
+		return now.Sub(t).Round(time.Second).String() + " ago"
+	},
+	"ts": func(t time.Time) string {
+		if t.IsZero() {
+			return "—"
+		}
+		return t.UTC().Format("2006-01-02 15:04:05Z")
+	},
+	"secs": func(n int) string {
+		if n < 0 {
+			return "—"
+		}
+		return fmt.Sprintf("%ds", n)
+	},
+}).ParseFS(files, "page.html"))
+
+// HTML writes the page. refresh is the auto-refresh interval in seconds,
+// 0 for none.
+func HTML(w io.Writer, s Status, refresh int) error {
+	return page.Execute(w, struct {
+		Status
+		Refresh int
+	}{s, refresh})
+}
+
+// JSON writes the status for scripts.
+func JSON(w io.Writer, s Status) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(s)
+}

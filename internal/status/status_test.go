@@ -1,0 +1,67 @@
+package status
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/vpnwatchd/vpnwatchd/internal/correlate"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+var t0 = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+
+func sampleStatus() Status {
+	f := correlate.Finding{Rule: "MSSExceedsTunnelMTU", Severity: "warning", Since: t0,
+		Subject:     correlate.Subject{VPNConnectionID: "vpn-0a1b2c3d4e5f67890", VPNName: "osaka-office", OutsideIP: "203.0.113.10", Router: "osaka-rtx1200", RTXTunnel: 1},
+		Summary:     "RTX osaka-rtx1200 tunnel 1: `ip tunnel tcp mss limit 1379` exceeds tunnel MTU 1280 − 40 = 1240",
+		Evidence:    correlate.Evidence{RTX: &correlate.RTXEvidence{TunnelState: "Online", SAs: []correlate.SAEvidence{{ID: 3, Direction: "send", RemainingSeconds: 1944}}, MTU: 1280, MSSLimit: "1379"}},
+		Remediation: "Type: `tunnel select 1`, `ip tunnel tcp mss limit 1240` (or `ip tunnel tcp mss limit auto`)."}
+	return Status{GeneratedAt: t0, Version: "(version=test)", Findings: []correlate.Finding{f},
+		Tunnels: []correlate.TunnelView{{VPNConnectionID: "vpn-0a1b2c3d4e5f67890", VPNName: "osaka-office", OutsideIP: "203.0.113.10", AWSStatus: "DOWN",
+			AWSMessage: "IPSEC IS UP", LastChange: t0, Router: "osaka-rtx1200", RTXTunnel: 1, RTXState: "Online", SASendSecond: 1944, SARecvSecond: 1944,
+			BGPState: "Active", MTU: 1280, MSSLimit: "1379", PathMTU: 1280}},
+		Unjoined: []correlate.TunnelView{{VPNConnectionID: "vpn-0b1b2c3d4e5f67891", OutsideIP: "203.0.113.30", AWSStatus: "UP", SASendSecond: -1, SARecvSecond: -1}},
+		Sources:  []Source{{Type: "aws", Name: "prod", Region: "ap-northeast-1", Up: true, LastSuccess: t0}, {Type: "rtx", Name: "osaka-rtx1200", LastError: "connect: connection refused"}},
+		Events:   []Event{{Time: t0, Text: "WARNING MSSExceedsTunnelMTU firing: vpn-0a1b2c3d4e5f67890"}}}
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		os.MkdirAll("testdata", 0o755)
+		os.WriteFile(path, got, 0o644)
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (go test -update writes it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file:\n%s", name, got)
+	}
+}
+
+func TestPageGolden(t *testing.T) {
+	var b bytes.Buffer
+	if err := HTML(&b, sampleStatus(), 30); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "page.html", b.Bytes())
+	b.Reset()
+	HTML(&b, sampleStatus(), 0)
+	if bytes.Contains(b.Bytes(), []byte(`http-equiv="refresh"`)) || !bytes.Contains(b.Bytes(), []byte(`href="/">Auto-refresh`)) {
+		t.Error("refresh=0 still refreshes")
+	}
+	b.Reset()
+	JSON(&b, sampleStatus())
+	var back Status
+	if err := json.Unmarshal(b.Bytes(), &back); err != nil || back.Findings[0].Rule != "MSSExceedsTunnelMTU" || back.Tunnels[0].PathMTU != 1280 {
+		t.Errorf("json: %v %+v", err, back)
+	}
+}

@@ -81,9 +81,8 @@ type env struct {
 	rtxSrv  *rtxsim.Server
 	metrics string
 
-	mu      sync.Mutex
-	fired   []event
-	awsHeld bool // the scenario sets AWS telemetry itself
+	mu    sync.Mutex
+	fired []event
 }
 
 type event struct {

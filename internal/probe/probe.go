@@ -163,16 +163,20 @@ func Search(ctx context.Context, target string, o Options) (Result, error) {
 		return r, fmt.Errorf("%s (%s): %w to %d-byte pings with DF set", target, ip, ErrUnreachable, min(56, o.Min))
 	}
 	// The largest size first: a clean path ends here.
-	lo, hi := o.Min-1, o.Max+1 // lo passes (or is below the range), hi fails
-	if ok, err := try(o.Max); err != nil {
+	var lo, hi int // lo passes (or is the reachability size), hi fails
+	ok, err = try(o.Max)
+	switch {
+	case err != nil:
 		return r, err
-	} else if ok {
-		lo = o.Max
-	} else {
+	case ok:
+		lo, hi = o.Max, o.Max+1
+	default:
 		hi = o.Max
-		if ok, err := try(o.Min); err != nil {
+		ok, err := try(o.Min)
+		if err != nil {
 			return r, err
-		} else if ok {
+		}
+		if ok {
 			lo = o.Min
 		} else {
 			// Below the range: search down to the reachability size.

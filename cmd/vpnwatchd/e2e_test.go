@@ -15,36 +15,7 @@ import (
 
 // seedRouterConfig is the AWS sample for RTX as in the seed incident:
 // `ip tunnel tcp mss limit 1379`, default tunnel MTU.
-const seedRouterConfig = `ip lan2 address 198.18.0.2/24
-tunnel select 1
- ipsec tunnel 201
-  ipsec sa policy 201 1 esp aes-cbc sha-hmac
-  ipsec ike duration ipsec-sa 1 3600
-  ipsec ike keepalive use 1 on dpd 10 3
-  ipsec ike local address 1 198.18.0.2
-  ipsec ike pre-shared-key 1 text psk-tunnel-one
-  ipsec ike remote address 1 203.0.113.10
- ip tunnel address 169.254.10.2/30
- ip tunnel remote address 169.254.10.1
- ip tunnel tcp mss limit 1379
- tunnel enable 1
-tunnel select 2
- ipsec tunnel 202
-  ipsec sa policy 202 2 esp aes-cbc sha-hmac
-  ipsec ike duration ipsec-sa 2 3600
-  ipsec ike keepalive use 2 on dpd 10 3
-  ipsec ike local address 2 198.18.0.2
-  ipsec ike pre-shared-key 2 text psk-tunnel-two
-  ipsec ike remote address 2 203.0.113.20
- ip tunnel address 169.254.20.2/30
- ip tunnel remote address 169.254.20.1
- ip tunnel tcp mss limit 1379
- tunnel enable 2
-bgp use on
-bgp autonomous-system 65000
-bgp neighbor 1 64512 169.254.10.1 hold-time=30 local-address=169.254.10.2
-bgp neighbor 2 64512 169.254.20.1 hold-time=30 local-address=169.254.20.2
-`
+var seedRouterConfig = rtxsim.SampleConfig{WAN: "198.18.0.2", OutsideIPs: []string{"203.0.113.10", "203.0.113.20"}, MSS: "1379", IPsecSALifetime: 3600, DPD: true}.Text()
 
 // seedSetup starts ec2sim and rtxsim in the seed incident's first stage
 // (AWS DOWN / IPSEC IS UP, RTX up with BGP Active) and writes a config.
@@ -156,7 +127,7 @@ func TestCheckCollectDiagnoseSeedIncident(t *testing.T) {
 		}
 	}
 	showConfig, _ := os.ReadFile(filepath.Join(bundleDir, "rtx/osaka-rtx1200/show_config.txt"))
-	if strings.Contains(string(showConfig), "psk-tunnel") || !strings.Contains(string(showConfig), "pre-shared-key 1 text <redacted>") {
+	if strings.Contains(string(showConfig), rtxsim.SamplePSK(1)) || !strings.Contains(string(showConfig), "pre-shared-key 1 text <redacted>") {
 		t.Errorf("show_config.txt not redacted:\n%s", showConfig)
 	}
 	filepath.WalkDir(bundleDir, func(p string, d os.DirEntry, err error) error {

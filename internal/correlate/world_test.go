@@ -2,7 +2,6 @@ package correlate
 
 import (
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -20,22 +19,7 @@ import (
 const vpnID = "vpn-0a1b2c3d4e5f67890"
 
 func routerConfig(mss string, ipsecSA int, dpd bool) string {
-	var b strings.Builder
-	b.WriteString("ip lan2 address 198.18.0.2/24\n")
-	for i, remote := range []string{"203.0.113.10", "203.0.113.20"} {
-		n := i + 1
-		fmt.Fprintf(&b, "tunnel select %d\n ipsec tunnel 20%d\n  ipsec sa policy 20%d %d esp aes-cbc sha-hmac\n", n, n, n, n)
-		fmt.Fprintf(&b, "  ipsec ike duration ipsec-sa %d %d\n", n, ipsecSA)
-		if dpd {
-			fmt.Fprintf(&b, "  ipsec ike keepalive use %d on dpd 10 3\n", n)
-		}
-		fmt.Fprintf(&b, "  ipsec ike local address %d 198.18.0.2\n  ipsec ike pre-shared-key %d text secret%d\n  ipsec ike remote address %d %s\n", n, n, n, n, remote)
-		fmt.Fprintf(&b, " ip tunnel address 169.254.%d0.2/30\n ip tunnel remote address 169.254.%d0.1\n ip tunnel tcp mss limit %s\n tunnel enable %d\n", n, n, mss, n)
-	}
-	b.WriteString("bgp use on\nbgp autonomous-system 65000\n")
-	b.WriteString("bgp neighbor 1 64512 169.254.10.1 hold-time=30 local-address=169.254.10.2\n")
-	b.WriteString("bgp neighbor 2 64512 169.254.20.1 hold-time=30 local-address=169.254.20.2\n")
-	return b.String()
+	return rtxsim.SampleConfig{WAN: "198.18.0.2", OutsideIPs: []string{"203.0.113.10", "203.0.113.20"}, MSS: mss, IPsecSALifetime: ipsecSA, DPD: dpd}.Text()
 }
 
 var (

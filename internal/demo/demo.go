@@ -54,22 +54,7 @@ var outsideIPs = []string{"203.0.113.10", "203.0.113.20"}
 // routerConfig is the AWS sample configuration for Yamaha RTX as the seed's
 // operator had it, with the given WAN address and MSS limit.
 func routerConfig(wan, mss string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "ip lan2 address %s/24\n", wan)
-	for i, remote := range outsideIPs {
-		n := i + 1
-		fmt.Fprintf(&b, "tunnel select %d\n ipsec tunnel 20%d\n  ipsec sa policy 20%d %d esp aes-cbc sha-hmac\n", n, n, n, n)
-		fmt.Fprintf(&b, "  ipsec ike duration ipsec-sa %d 3600\n  ipsec ike keepalive use %d on dpd 10 3\n", n, n)
-		fmt.Fprintf(&b, "  ipsec ike local address %d %s\n  ipsec ike pre-shared-key %d text demo-psk-%d\n  ipsec ike remote address %d %s\n", n, wan, n, n, n, remote)
-		fmt.Fprintf(&b, " ipsec tunnel outer df-bit clear\n ip tunnel address 169.254.%d0.2/30\n ip tunnel remote address 169.254.%d0.1\n", n, n)
-		fmt.Fprintf(&b, " ip tunnel tcp mss limit %s\n tunnel enable %d\n", mss, n)
-	}
-	b.WriteString("tunnel select none\nipsec auto refresh on\nbgp use on\nbgp autonomous-system 65000\n")
-	for i := range outsideIPs {
-		fmt.Fprintf(&b, "bgp neighbor %d 64512 169.254.%d0.1 hold-time=30 local-address=169.254.%d0.2\n", i+1, i+1, i+1)
-	}
-	b.WriteString("bgp import filter 1 equal 0.0.0.0/0\nbgp import 64512 static filter 1\nbgp configure refresh\n")
-	return b.String()
+	return rtxsim.SampleConfig{WAN: wan, OutsideIPs: outsideIPs, MSS: mss, IPsecSALifetime: 3600, DPD: true}.Text()
 }
 
 // env is the running simulators and daemon.

@@ -23,36 +23,7 @@ import (
 // seedConfig is the AWS sample configuration for RTX with the two tunnels
 // of the seed incident: `ip tunnel tcp mss limit 1379` and no `ip tunnel
 // mtu` (so the default 1280).
-const seedConfig = `ip lan2 address 198.18.0.2/24
-tunnel select 1
- ipsec tunnel 201
-  ipsec sa policy 201 1 esp aes-cbc sha-hmac
-  ipsec ike duration ipsec-sa 1 3600
-  ipsec ike keepalive use 1 on dpd 10 3
-  ipsec ike local address 1 198.18.0.2
-  ipsec ike pre-shared-key 1 text never-shown-1
-  ipsec ike remote address 1 203.0.113.10
- ip tunnel address 169.254.10.2/30
- ip tunnel remote address 169.254.10.1
- ip tunnel tcp mss limit 1379
- tunnel enable 1
-tunnel select 2
- ipsec tunnel 202
-  ipsec sa policy 202 2 esp aes-cbc sha-hmac
-  ipsec ike duration ipsec-sa 2 3600
-  ipsec ike keepalive use 2 on dpd 10 3
-  ipsec ike local address 2 198.18.0.2
-  ipsec ike pre-shared-key 2 text never-shown-2
-  ipsec ike remote address 2 203.0.113.20
- ip tunnel address 169.254.20.2/30
- ip tunnel remote address 169.254.20.1
- ip tunnel tcp mss limit 1379
- tunnel enable 2
-bgp use on
-bgp autonomous-system 65000
-bgp neighbor 1 64512 169.254.10.1 hold-time=30 local-address=169.254.10.2
-bgp neighbor 2 64512 169.254.20.1 hold-time=30 local-address=169.254.20.2
-`
+var seedConfig = rtxsim.SampleConfig{WAN: "198.18.0.2", OutsideIPs: []string{"203.0.113.10", "203.0.113.20"}, MSS: "1379", IPsecSALifetime: 3600, DPD: true}.Text()
 
 type fakeClock struct {
 	mu sync.Mutex
@@ -286,7 +257,7 @@ func TestPollerSnapshot(t *testing.T) {
 		t.Errorf("tunnel 2: %+v", t2)
 	}
 	for _, w := range snap.Warnings {
-		if strings.Contains(w, "never-shown") {
+		if strings.Contains(w, rtxsim.SamplePSK(1)) {
 			t.Errorf("a pre-shared key in the warnings: %s", w)
 		}
 	}

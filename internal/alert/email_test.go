@@ -3,15 +3,9 @@ package alert
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"io"
-	"math/big"
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
@@ -24,6 +18,7 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+	"github.com/vpnwatchd/vpnwatchd/internal/testenv"
 )
 
 // smtpServer is a real SMTP server (emersion/go-smtp) on loopback that
@@ -78,22 +73,9 @@ func (ss *smtpSession) Data(r io.Reader) error {
 func (ss *smtpSession) Reset()        {}
 func (ss *smtpSession) Logout() error { return nil }
 
-func testCert(t *testing.T) (tls.Certificate, *x509.CertPool) {
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"}, NotBefore: time.Now().Add(-time.Hour),
-		NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pool
-}
-
 func TestEmailSTARTTLSAuthMultipart(t *testing.T) {
-	cert, pool := testCert(t)
+	c := testenv.SelfSigned(t)
+	cert, pool := c.TLS, c.Pool
 	backend := &smtpServer{}
 	srv := smtp.NewServer(backend)
 	srv.Domain = "127.0.0.1"

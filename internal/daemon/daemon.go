@@ -160,9 +160,7 @@ func New(opts Options) (*Daemon, error) {
 			return nil, fmt.Errorf("--web.config.file %s: %w", opts.WebConfigFile, err)
 		}
 	}
-	if d.http, err = d.handler(); err != nil {
-		return nil, err
-	}
+	d.http = d.handler()
 	if opts.Once {
 		d.evaluator.NoHolds = true
 		return d, nil

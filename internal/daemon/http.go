@@ -10,9 +10,9 @@ import (
 	"go.uber.org/zap"
 )
 
-// handler serves /metrics, the health endpoints, /-/reload and the landing
+// handler serves /metrics, the health endpoints, /-/reload and the status
 // page.
-func (d *Daemon) handler() (http.Handler, error) {
+func (d *Daemon) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.InstrumentMetricHandler(d.reg,
 		promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{ErrorLog: zap.NewStdLog(d.log), Registry: d.reg})))
@@ -42,5 +42,5 @@ func (d *Daemon) handler() (http.Handler, error) {
 	// the same endpoints.
 	mux.HandleFunc("GET /{$}", d.statusPage)
 	mux.HandleFunc("GET /api/v1/status", d.statusPage)
-	return mux, nil
+	return mux
 }

@@ -116,6 +116,11 @@ func BenchmarkScale(b *testing.B) {
 	b.ReportMetric(float64(cpu.Milliseconds()), "cpu-ms/cycle")
 	b.ReportMetric(float64(cpu)/float64(30*time.Second)*100, "cpu-%-at-30s")
 	b.ReportMetric(float64(rssKiB())/1024, "rss-MiB")
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	b.ReportMetric(float64(ms.HeapAlloc)/(1<<20), "live-heap-MiB")
+	b.ReportMetric(float64(ms.StackInuse)/(1<<20), "stacks-MiB")
 	b.ReportMetric(float64(runtime.NumGoroutine()), "goroutines")
 	b.ReportMetric(float64(buf.Len())/1024, "metrics-KiB")
 	b.ReportMetric(float64(render.Milliseconds()), "metrics-render-ms")

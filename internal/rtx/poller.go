@@ -67,6 +67,7 @@ type Poller struct {
 	// configText is the last `show config` output, re-read every
 	// ConfigEvery polls.
 	configText string
+	config     RouterConfig // configText parsed
 	last       Outputs
 	// seen SA ids per tunnel, to count rekeys; rekeys per tunnel.
 	seen    map[int]map[int]bool
@@ -161,7 +162,11 @@ func (p *Poller) poll(ctx context.Context, snap *Snapshot) error {
 		if err != nil {
 			return err
 		}
-		p.configText = out
+		c, err := ParseConfig(out)
+		if err != nil {
+			return err
+		}
+		p.configText, p.config = out, c
 	}
 	p.polls++
 	outputs[CmdConfig] = p.configText
@@ -172,11 +177,7 @@ func (p *Poller) poll(ctx context.Context, snap *Snapshot) error {
 		}
 		outputs[cmd] = out
 	}
-	c, err := ParseConfig(p.configText)
-	if err != nil {
-		return err
-	}
-	for _, tc := range c.Tunnels {
+	for _, tc := range p.config.Tunnels {
 		if tc.RemoteAddress == "" {
 			continue // not an IPsec tunnel to a peer (ipip, map-e, L2TP)
 		}
@@ -188,7 +189,7 @@ func (p *Poller) poll(ctx context.Context, snap *Snapshot) error {
 		outputs[cmd] = out
 	}
 	p.last = outputs
-	built, missing, err := Build(p.r.Name, outputs, p.opts.Location)
+	built, missing, err := assemble(p.r.Name, p.config, outputs, p.opts.Location)
 	if err != nil {
 		return err
 	}
@@ -226,14 +227,25 @@ func (p *Poller) LastOutputs() Outputs { return p.last }
 // Commands whose output is absent are returned in missing and the parts
 // that need them are left empty; a malformed output is an error naming the
 // command and line.
-func Build(router string, out Outputs, loc *time.Location) (snap Snapshot, missing []string, err error) {
-	snap.Router = router
-	text, ok := out[CmdConfig]
-	if !ok {
+func Build(router string, out Outputs, loc *time.Location) (Snapshot, []string, error) {
+	var cfg RouterConfig
+	var missing []string
+	if text, ok := out[CmdConfig]; !ok {
 		missing = append(missing, CmdConfig)
-	} else if snap.Config, err = ParseConfig(text); err != nil {
-		return snap, missing, err
+	} else {
+		var err error
+		if cfg, err = ParseConfig(text); err != nil {
+			return Snapshot{Router: router}, missing, err
+		}
 	}
+	snap, more, err := assemble(router, cfg, out, loc)
+	return snap, append(missing, more...), err
+}
+
+// assemble builds a snapshot from an already parsed configuration and the
+// other outputs (the poller parses `show config` only when it re-reads it).
+func assemble(router string, cfg RouterConfig, out Outputs, loc *time.Location) (snap Snapshot, missing []string, err error) {
+	snap.Router, snap.Config = router, cfg
 	snap.Warnings = append(snap.Warnings, snap.Config.Warnings...)
 	if text, ok := out[CmdIPsecSA]; !ok {
 		missing = append(missing, CmdIPsecSA)

@@ -65,9 +65,9 @@ type Session struct {
 	closed bool
 }
 
-// promptRE finds the prompt at the end of the output: "> ", "# ",
-// "RTX1200> ", "[RTX1210] > ".
-var promptRE = regexp.MustCompile(`(?:^|\n)([^\n]{0,64}?[>#] ?)$`)
+// promptRE finds the prompt, a whole last line, at the end of the output:
+// "> ", "# ", "RTX1200> ", "[RTX1210] > ".
+var promptRE = regexp.MustCompile(`\n([^\n]{0,64}?[>#] ?)$`)
 
 // pagerRE matches the pager prompts of Japanese and English consoles.
 var pagerRE = regexp.MustCompile(`(---\s*つづく\s*---|---\s*more\s*---|--More--)`)
@@ -162,11 +162,11 @@ func (s *Session) open(ctx context.Context, timeout time.Duration) error {
 	}
 	go func() {
 		defer close(s.chunks)
+		buf := make([]byte, 32<<10)
 		for {
-			b := make([]byte, 4096)
-			n, err := stdout.Read(b)
+			n, err := stdout.Read(buf)
 			if n > 0 {
-				s.chunks <- b[:n]
+				s.chunks <- bytes.Clone(buf[:n])
 			}
 			if err != nil {
 				return
@@ -212,21 +212,14 @@ func (s *Session) Run(ctx context.Context, cmd string) (string, error) {
 // prompts with a space.
 func (s *Session) readUntilPrompt(ctx context.Context, cmd string) (string, error) {
 	for {
-		clean := normalise(s.buf)
-		if loc := pagerRE.FindIndex(clean); loc != nil && len(bytes.TrimSpace(clean[loc[1]:])) == 0 {
+		if out, pager, done := s.atPrompt(cmd); done {
+			return out, nil
+		} else if pager {
 			if _, err := io.WriteString(s.stdin, " "); err != nil {
 				return "", fmt.Errorf("answer the pager: %w", err)
 			}
 			s.buf = pagerRE.ReplaceAll(s.buf, nil)
 			continue
-		}
-		if m := promptRE.FindSubmatchIndex(clean); m != nil && (s.prompt == "" || string(clean[m[2]:m[3]]) == s.prompt) {
-			if s.prompt == "" {
-				s.prompt = string(clean[m[2]:m[3]])
-			}
-			out := string(clean[:m[2]])
-			s.buf = nil
-			return stripEcho(out, cmd), nil
 		}
 		select {
 		case b, ok := <-s.chunks:
@@ -239,6 +232,41 @@ func (s *Session) readUntilPrompt(ctx context.Context, cmd string) (string, erro
 		}
 	}
 }
+
+// atPrompt checks whether the output so far ends with the prompt (then it
+// returns the output and done) or with a pager prompt.
+func (s *Session) atPrompt(cmd string) (out string, pager, done bool) {
+	// Output arrives line by line; only one ending in '>', '#', '-' (the
+	// pagers) or an escape sequence can be either, so skip the rest cheaply.
+	last := bytes.TrimRight(s.buf, " \r\n")
+	if len(last) == 0 || !bytes.ContainsAny(last[len(last)-1:], ">#-") && !bytes.Contains(last[max(0, len(last)-16):], []byte{0x1b}) {
+		return "", false, false
+	}
+	// Only the end of the output can be a pager or the prompt: look at the
+	// tail, so that a long `show config` is not rescanned whole.
+	start := max(0, len(s.buf)-tailBytes)
+	tail := normalise(s.buf[start:])
+	if start == 0 {
+		tail = append([]byte{'\n'}, tail...) // the first line starts a line
+	}
+	if loc := pagerRE.FindIndex(tail); loc != nil && len(bytes.TrimSpace(tail[loc[1]:])) == 0 {
+		return "", true, false
+	}
+	m := promptRE.FindSubmatch(tail)
+	if m == nil || (s.prompt != "" && string(m[1]) != s.prompt) {
+		return "", false, false
+	}
+	if s.prompt == "" {
+		s.prompt = string(m[1])
+	}
+	clean := normalise(s.buf)
+	s.buf = nil
+	return stripEcho(strings.TrimSuffix(string(clean), string(m[1])), cmd), false, true
+}
+
+// tailBytes is how much of the end of the output is searched for the
+// prompt or the pager: far more than either.
+const tailBytes = 512
 
 // normalise drops CRs, escape sequences, backspace-erased pager prompts and
 // NULs; RTX ends lines with CRLF.

@@ -81,6 +81,7 @@ func BenchmarkScale(b *testing.B) {
 		durations = append(durations, time.Since(start))
 	}
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	rssAfterCycles := rssKiB()
 	cycles := len(durations)
 	awsAfter, logins := counts()
 	awsCalls := awsAfter - awsBefore
@@ -115,7 +116,8 @@ func BenchmarkScale(b *testing.B) {
 	b.ReportMetric(float64(logins-loginsBefore), "ssh-relogins")
 	b.ReportMetric(float64(cpu.Milliseconds()), "cpu-ms/cycle")
 	b.ReportMetric(float64(cpu)/float64(30*time.Second)*100, "cpu-%-at-30s")
-	b.ReportMetric(float64(rssKiB())/1024, "rss-MiB")
+	b.ReportMetric(float64(rssAfterCycles)/1024, "rss-MiB")
+	b.ReportMetric(float64(rssKiB())/1024, "rss-after-scrape-MiB")
 	var ms runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&ms)

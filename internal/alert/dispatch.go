@@ -3,6 +3,7 @@ package alert
 import (
 	"context"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,9 +31,12 @@ type Receiver struct {
 
 // Manager ties the lifecycle, the outbox and the receivers together.
 type Manager struct {
-	log       *zap.Logger
-	life      *Lifecycle
-	outbox    *Outbox
+	log    *zap.Logger
+	life   *Lifecycle
+	outbox *Outbox
+	// receivers is replaced whole on reload (main loop) while deliveries
+	// read it (the dispatcher goroutine).
+	recvMu    sync.RWMutex
 	receivers map[string]Receiver
 	sent      *prometheus.CounterVec
 	failed    *prometheus.CounterVec
@@ -78,10 +82,20 @@ func NewManager(log *zap.Logger, stateDir string, life Lifecycle, receivers []Re
 // SetReceivers replaces the receivers (after a reload); queued entries for
 // receivers that no longer exist are kept until MaxAge and logged.
 func (m *Manager) SetReceivers(rs []Receiver) {
-	m.receivers = map[string]Receiver{}
+	next := map[string]Receiver{}
 	for _, r := range rs {
-		m.receivers[r.Name] = r
+		next[r.Name] = r
 	}
+	m.recvMu.Lock()
+	m.receivers = next
+	m.recvMu.Unlock()
+}
+
+// currentReceivers returns the receivers in force.
+func (m *Manager) currentReceivers() map[string]Receiver {
+	m.recvMu.RLock()
+	defer m.recvMu.RUnlock()
+	return m.receivers
 }
 
 // Update feeds the active findings of a cycle and queues what must be sent.
@@ -105,7 +119,8 @@ func (m *Manager) Update(active []correlate.Finding, now time.Time) error {
 	}
 	alerts = kept
 	items := map[string][]Alert{}
-	for _, r := range m.receivers {
+	receivers := m.currentReceivers()
+	for _, r := range receivers {
 		for _, a := range alerts {
 			if a.Status == StatusResolved && !r.SendResolved && r.Integration != "alertmanager" {
 				continue
@@ -119,7 +134,7 @@ func (m *Manager) Update(active []correlate.Finding, now time.Time) error {
 	// Alertmanager forgets alerts not re-sent within resolve_timeout.
 	if now.Sub(m.amSentAt) >= AlertmanagerResend {
 		m.amSentAt = now
-		for _, r := range m.receivers {
+		for _, r := range receivers {
 			if r.Integration != "alertmanager" {
 				continue
 			}
@@ -173,7 +188,7 @@ func (m *Manager) deliver(ctx context.Context, now time.Time) {
 			ids = append(ids, e.ID)
 			alerts = append(alerts, e.Alert)
 		}
-		r, ok := m.receivers[name]
+		r, ok := m.currentReceivers()[name]
 		report := func(err error) {
 			if m.OnDelivery != nil {
 				m.OnDelivery(name, len(alerts), err)

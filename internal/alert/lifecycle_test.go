@@ -123,7 +123,7 @@ func TestMaintenanceWindow(t *testing.T) {
 
 func (m *Manager) receivers2() []Receiver {
 	var rs []Receiver
-	for _, r := range m.receivers {
+	for _, r := range m.currentReceivers() {
 		rs = append(rs, r)
 	}
 	return rs

@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"sync"
 	"time"
 )
@@ -94,7 +95,7 @@ func (o *Outbox) save() error {
 func (o *Outbox) Enqueue(now time.Time, lifecycle map[string]*State, items map[string][]Alert) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	for _, r := range sortedKeys(items) {
+	for _, r := range slices.Sorted(maps.Keys(items)) {
 		for _, a := range items[r] {
 			o.data.NextID++
 			o.data.Entries = append(o.data.Entries, Entry{ID: o.data.NextID, Receiver: r, Alert: a, CreatedAt: now, NextAt: now})
@@ -165,13 +166,4 @@ func (o *Outbox) Retry(ids []int64, next time.Time, err error) error {
 		}
 	}
 	return o.save()
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

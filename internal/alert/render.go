@@ -3,7 +3,8 @@ package alert
 import (
 	"fmt"
 	"html"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -63,11 +64,7 @@ func rtxLines(f correlate.Finding) []string {
 }
 
 func detailLines(f correlate.Finding) []string {
-	keys := make([]string, 0, len(f.Evidence.Detail))
-	for k := range f.Evidence.Detail {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(f.Evidence.Detail))
 	var l []string
 	for _, k := range keys {
 		l = append(l, k+": "+f.Evidence.Detail[k])

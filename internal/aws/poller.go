@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -247,11 +248,7 @@ func (p *Poller) describeVPNs(ctx context.Context, r *region) ([]Connection, err
 	if len(p.src.VPNConnectionIDs) > 0 {
 		in.Filters = append(in.Filters, types.Filter{Name: awssdk.String("vpn-connection-id"), Values: p.src.VPNConnectionIDs})
 	}
-	keys := make([]string, 0, len(p.src.TagFilters))
-	for k := range p.src.TagFilters {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(p.src.TagFilters))
 	for _, k := range keys {
 		in.Filters = append(in.Filters, types.Filter{Name: awssdk.String("tag:" + k), Values: []string{p.src.TagFilters[k]}})
 	}

@@ -3,7 +3,9 @@ package bundle
 import (
 	"context"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/vpnwatchd/vpnwatchd/internal/aws"
@@ -23,8 +25,8 @@ func (b Bundle) Observations(ctx context.Context, loc *time.Location) (correlate
 		unchecked = append(unchecked, fmt.Sprintf("%s: not a support bundle file, ignored", filepath.Join(b.Dir, f)))
 	}
 	at := b.Meta.TakenAt
-	for _, source := range sorted(b.AWS) {
-		for _, region := range sorted(b.AWS[source]) {
+	for _, source := range slices.Sorted(maps.Keys(b.AWS)) {
+		for _, region := range slices.Sorted(maps.Keys(b.AWS[source])) {
 			files := b.AWS[source][region]
 			dir := filepath.Join(b.Dir, "aws", source, region)
 			if _, ok := files[aws.FileDescribeVPNConnections]; !ok {
@@ -47,7 +49,7 @@ func (b Bundle) Observations(ctx context.Context, loc *time.Location) (correlate
 			obs.Expected = append(obs.Expected, correlate.SourceRef{Type: "aws", Name: source, Region: region})
 		}
 	}
-	for _, router := range sorted(b.RTX) {
+	for _, router := range slices.Sorted(maps.Keys(b.RTX)) {
 		snap, missing, err := rtx.Build(router, b.RTX[router], loc)
 		if err != nil {
 			if pe, ok := err.(*rtx.ParseError); ok {

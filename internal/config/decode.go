@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"reflect"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -223,17 +222,6 @@ func kindName(n *yaml.Node) string {
 		return fmt.Sprintf("%q", n.Value)
 	}
 	return "nothing"
-}
-
-// sortedKeys returns a map's keys in order, so validation reports problems in
-// a stable order.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func reflectValue(c *Config) reflect.Value { return reflect.ValueOf(c).Elem() }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -107,7 +108,7 @@ func syntaxError(file string, err error) error {
 // live downstream of the configuration, so their owner calls this.
 func (c *Config) CheckRuleNames(known []string) error {
 	v := &validator{file: c.File, pos: c.pos}
-	for _, name := range sortedKeys(c.Rules) {
+	for _, name := range slices.Sorted(maps.Keys(c.Rules)) {
 		if !slices.Contains(known, name) {
 			v.errorf("rules."+name, "unknown rule (known rules: %s)", strings.Join(known, ", "))
 		}

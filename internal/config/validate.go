@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"net/mail"
 	"net/netip"
@@ -93,7 +94,7 @@ func (v *validator) validate(c *Config) {
 		unique(p, "probe", pr.Name)
 		v.probe(p, pr)
 	}
-	for _, name := range sortedKeys(c.Rules) {
+	for _, name := range slices.Sorted(maps.Keys(c.Rules)) {
 		v.rule("rules."+name, name, c.Rules[name])
 	}
 	v.alerting(c.Alerting)
@@ -156,7 +157,7 @@ func (v *validator) aws(p string, a AWSSource) {
 			v.errorf(fmt.Sprintf("%s.vpn_connection_ids[%d]", p, i), "%q is not a VPN connection id (vpn- and 8 or 17 hex digits)", id)
 		}
 	}
-	for _, k := range sortedKeys(a.TagFilters) {
+	for _, k := range slices.Sorted(maps.Keys(a.TagFilters)) {
 		if k == "" || a.TagFilters[k] == "" {
 			v.errorf(p+".tag_filters."+k, "tag key and value must not be empty")
 		}
@@ -254,7 +255,7 @@ func (v *validator) alerting(a Alerting) {
 		if _, _, err := w.Window(); err != nil {
 			v.errorf(p, "%v", err)
 		}
-		for _, k := range sortedKeys(w.Matchers) {
+		for _, k := range slices.Sorted(maps.Keys(w.Matchers)) {
 			if !slices.Contains(MatcherKeys, k) {
 				v.errorf(p+".matchers."+k, "unknown label (allowed: %s)", strings.Join(MatcherKeys, ", "))
 			}

@@ -1,7 +1,8 @@
 package demo
 
 import (
-	"sort"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/vpnwatchd/vpnwatchd/internal/aws/ec2sim"
@@ -24,11 +25,7 @@ type scenario struct {
 
 // ScenarioNames lists the scenarios, for --help.
 func ScenarioNames() []string {
-	names := make([]string, 0, len(scenarios))
-	for n := range scenarios {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(scenarios))
 	return names
 }
 

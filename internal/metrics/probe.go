@@ -1,7 +1,8 @@
 package metrics
 
 import (
-	"sort"
+	"maps"
+	"slices"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -57,11 +58,7 @@ func (p *Probes) Describe(chan<- *prometheus.Desc) {}
 func (p *Probes) Collect(ch chan<- prometheus.Metric) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	names := make([]string, 0, len(p.latest))
-	for k := range p.latest {
-		names = append(names, k)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(p.latest))
 	gauge := gaugeTo(ch)
 	for _, n := range names {
 		o := p.latest[n]

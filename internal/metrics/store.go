@@ -1,7 +1,8 @@
 package metrics
 
 import (
-	"sort"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 )
@@ -43,11 +44,7 @@ func (s *store[S]) retain(keep func(S) bool) {
 func (s *store[S]) each(f func(snap S, lastSuccess time.Time, succeeded bool)) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	keys := make([]string, 0, len(s.latest))
-	for k := range s.latest {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(s.latest))
 	for _, k := range keys {
 		last, ok := s.success[k]
 		f(s.latest[k], last, ok)

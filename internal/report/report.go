@@ -6,7 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/vpnwatchd/vpnwatchd/internal/correlate"
@@ -66,7 +67,7 @@ func Text(w io.Writer, r Report) error {
 			}
 			fmt.Fprintf(&b, ", %d BGP routes, MTU %d, MSS limit %s, DPD %s\n", x.BGPRoutes, x.MTU, x.MSSLimit, x.DPD)
 		}
-		for _, k := range sortedKeys(f.Evidence.Detail) {
+		for _, k := range slices.Sorted(maps.Keys(f.Evidence.Detail)) {
 			fmt.Fprintf(&b, "  %s: %s\n", k, f.Evidence.Detail[k])
 		}
 		fmt.Fprintf(&b, "  Fix: %s\n\n", f.Remediation)
@@ -85,13 +86,4 @@ func Text(w io.Writer, r Report) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

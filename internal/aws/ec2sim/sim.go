@@ -3,10 +3,10 @@ package ec2sim
 import (
 	"encoding/xml"
 	"fmt"
+	"maps"
 	"net/http"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -273,6 +273,17 @@ func filters(form map[string][]string) map[string][]string {
 
 func matches(values []string, v string) bool { return slices.Contains(values, v) }
 
+// invalidFilter returns a filter name the action does not support; tag:KEY
+// filters are always supported.
+func invalidFilter(fs map[string][]string, allowed ...string) (string, bool) {
+	for _, name := range slices.Sorted(maps.Keys(fs)) {
+		if !slices.Contains(allowed, name) && !strings.HasPrefix(name, "tag:") {
+			return name, true
+		}
+	}
+	return "", false
+}
+
 func (s *Sim) describeVPNConnections(w http.ResponseWriter, r *http.Request, region *Region) {
 	ids := list(r.PostForm, "VpnConnectionId")
 	for _, id := range ids {
@@ -282,14 +293,9 @@ func (s *Sim) describeVPNConnections(w http.ResponseWriter, r *http.Request, reg
 		}
 	}
 	fs := filters(r.PostForm)
-	for name := range fs {
-		switch {
-		case name == "vpn-connection-id", name == "state", name == "customer-gateway-id", name == "type",
-			name == "vpn-gateway-id", name == "transit-gateway-id", name == "tag-key", strings.HasPrefix(name, "tag:"):
-		default:
-			s.fail(w, http.StatusBadRequest, "InvalidParameterValue", fmt.Sprintf("The filter '%s' is invalid", name))
-			return
-		}
+	if name, bad := invalidFilter(fs, "vpn-connection-id", "state", "customer-gateway-id", "type", "vpn-gateway-id", "transit-gateway-id", "tag-key"); bad {
+		s.fail(w, http.StatusBadRequest, "InvalidParameterValue", fmt.Sprintf("The filter '%s' is invalid", name))
+		return
 	}
 	resp := describeVpnConnectionsResponse{Xmlns: xmlns, RequestID: s.nextRequestID(), Items: []vpnConnection{}}
 	for _, v := range region.VPNConnections {
@@ -348,11 +354,7 @@ func awsTime(t time.Time) string {
 }
 
 func tags(m map[string]string) []tag {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(m))
 	out := make([]tag, 0, len(keys))
 	for _, k := range keys {
 		out = append(out, tag{k, m[k]})
@@ -404,11 +406,9 @@ func (s *Sim) describeCustomerGateways(w http.ResponseWriter, r *http.Request, r
 		}
 	}
 	fs := filters(r.PostForm)
-	for name := range fs {
-		if name != "customer-gateway-id" && name != "ip-address" && name != "state" && name != "bgp-asn" && !strings.HasPrefix(name, "tag:") {
-			s.fail(w, http.StatusBadRequest, "InvalidParameterValue", fmt.Sprintf("The filter '%s' is invalid", name))
-			return
-		}
+	if name, bad := invalidFilter(fs, "customer-gateway-id", "ip-address", "state", "bgp-asn"); bad {
+		s.fail(w, http.StatusBadRequest, "InvalidParameterValue", fmt.Sprintf("The filter '%s' is invalid", name))
+		return
 	}
 	resp := describeCustomerGatewaysResponse{Xmlns: xmlns, RequestID: s.nextRequestID(), Items: []customerGateway{}}
 	for _, g := range region.CustomerGateways {

@@ -130,6 +130,12 @@ func TestCheckCollectDiagnoseSeedIncident(t *testing.T) {
 	if strings.Contains(string(showConfig), rtxsim.SamplePSK(1)) || !strings.Contains(string(showConfig), "pre-shared-key 1 text <redacted>") {
 		t.Errorf("show_config.txt not redacted:\n%s", showConfig)
 	}
+	// The simulator sends the customer gateway configuration with its
+	// pre-shared keys, as AWS does; the bundle keeps none of it.
+	vpnsXML, _ := os.ReadFile(filepath.Join(bundleDir, "aws/prod/ap-northeast-1/describe-vpn-connections.xml"))
+	if strings.Contains(string(vpnsXML), "ec2simPSK") || strings.Contains(string(vpnsXML), "pre_shared_key") || !strings.Contains(string(vpnsXML), "<customerGatewayConfiguration>") {
+		t.Errorf("describe-vpn-connections.xml: customer gateway configuration not redacted:\n%s", vpnsXML)
+	}
 	filepath.WalkDir(bundleDir, func(p string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
 			b, _ := os.ReadFile(p)

@@ -95,7 +95,7 @@ func cmdCollect(args []string, stdout, stderr io.Writer) int {
 	}
 	logger, _ := logging.New(logging.Config{Level: "warn", Format: logging.FormatLogfmt}, stderr)
 	rec := &aws.Recorders{}
-	d, err := daemon.New(daemon.Options{ConfigFile: *cfgFile, Logger: logger, Once: true, RecordAWS: rec})
+	d, err := daemon.New(daemon.Options{ConfigFile: *cfgFile, Logger: logger, Once: true, RecordAWS: rec, RecordRTX: true})
 	if err != nil {
 		fmt.Fprintf(stderr, "vpnwatchd collect: %v\n", err)
 		return exitError

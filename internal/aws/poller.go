@@ -105,25 +105,31 @@ func New(ctx context.Context, src config.AWSSource, opts Options) (*Poller, erro
 		opts.MaxAttempts = defaultRetries
 	}
 	p := &Poller{src: src, opts: opts}
+	// One configuration (credentials cache, CA bundle, HTTP client) for all
+	// regions of the source: loading it per region would read the shared
+	// files and the CA bundle, and assume the role, once per region.
+	cfg, err := p.loadConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("aws %s: %w", src.Name, err)
+	}
 	for _, name := range src.Regions {
-		client, err := p.newClient(ctx, name)
-		if err != nil {
-			return nil, fmt.Errorf("aws %s %s: %w", src.Name, name, err)
-		}
 		p.regions = append(p.regions, &region{
-			name: name, client: client,
+			name: name, client: p.newClient(cfg, name),
 			seen: map[string]seenConnection{}, maint: map[string]*Maintenance{},
 		})
 	}
 	return p, nil
 }
 
-func (p *Poller) newClient(ctx context.Context, regionName string) (*ec2.Client, error) {
+func (p *Poller) loadConfig(ctx context.Context) (awssdk.Config, error) {
 	lo := []func(*awsconfig.LoadOptions) error{
-		awsconfig.WithRegion(regionName),
 		awsconfig.WithRetryer(func() awssdk.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) { o.MaxAttempts = p.opts.MaxAttempts })
 		}),
+	}
+	if len(p.src.Regions) > 0 {
+		// STS is called in the first region; regional clients override it.
+		lo = append(lo, awsconfig.WithRegion(p.src.Regions[0]))
 	}
 	if p.src.Profile != "" {
 		lo = append(lo, awsconfig.WithSharedConfigProfile(p.src.Profile))
@@ -133,7 +139,7 @@ func (p *Poller) newClient(ctx context.Context, regionName string) (*ec2.Client,
 	}
 	cfg, err := awsconfig.LoadDefaultConfig(ctx, lo...)
 	if err != nil {
-		return nil, fmt.Errorf("load AWS configuration: %w", err)
+		return cfg, fmt.Errorf("load AWS configuration: %w", err)
 	}
 	if rec, ok := p.opts.HTTPClient.(*Recorder); ok {
 		rec.mu.Lock()
@@ -151,7 +157,12 @@ func (p *Poller) newClient(ctx context.Context, regionName string) (*ec2.Client,
 		cfg.Credentials = awssdk.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient, p.src.RoleARN,
 			func(o *stscreds.AssumeRoleOptions) { o.RoleSessionName = "vpnwatchd" }))
 	}
+	return cfg, nil
+}
+
+func (p *Poller) newClient(cfg awssdk.Config, regionName string) *ec2.Client {
 	return ec2.NewFromConfig(cfg, func(o *ec2.Options) {
+		o.Region = regionName
 		if p.src.Endpoint != "" {
 			o.BaseEndpoint = awssdk.String(p.src.Endpoint)
 		}
@@ -161,7 +172,7 @@ func (p *Poller) newClient(ctx context.Context, regionName string) (*ec2.Client,
 			o.HTTPClient = p.opts.HTTPClient
 		}
 		o.APIOptions = append(o.APIOptions, p.countRequests(regionName))
-	}), nil
+	})
 }
 
 // countRequests adds a middleware to the Deserialize step, which runs once
@@ -199,12 +210,23 @@ func (p *Poller) Source() config.AWSSource { return p.src }
 func (p *Poller) Poll(ctx context.Context) []Snapshot {
 	out := make([]Snapshot, len(p.regions))
 	var wg sync.WaitGroup
+	slots := make(chan struct{}, regionsAtOnce)
 	for i, r := range p.regions {
-		wg.Go(func() { out[i] = p.pollRegion(ctx, r) })
+		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			out[i] = p.pollRegion(ctx, r)
+		})
 	}
 	wg.Wait()
 	return out
 }
+
+// regionsAtOnce bounds the regions of a source polled at the same time: a
+// region's answer is decoded whole (a few KiB per connection), so ten at
+// once is ten answers in memory. Each call has its own timeout, so a hung
+// region holds a slot for that long at most.
+const regionsAtOnce = 4
 
 func (p *Poller) pollRegion(ctx context.Context, r *region) Snapshot {
 	start := p.opts.Now()

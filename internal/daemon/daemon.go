@@ -56,6 +56,8 @@ type Options struct {
 	OnFinding func(firing bool, f correlate.Finding)
 	// RecordAWS keeps the raw EC2 responses for support bundles.
 	RecordAWS *aws.Recorders
+	// RecordRTX keeps the routers' raw command outputs for RouterOutputs.
+	RecordRTX bool
 }
 
 // Daemon is a running vpnwatchd.

@@ -67,9 +67,10 @@ func (d *Daemon) buildSources(ctx context.Context, cfg *config.Config, prev *sou
 			}
 		}
 		s.rtx = append(s.rtx, rtx.NewPoller(r, rtx.Options{
-			Logger:    d.log.With(zap.String("router", r.Name)),
-			OnConnect: d.rtxMetrics.CountConnect,
-			Now:       d.now,
+			Logger:      d.log.With(zap.String("router", r.Name)),
+			OnConnect:   d.rtxMetrics.CountConnect,
+			Now:         d.now,
+			KeepOutputs: d.opts.RecordRTX,
 		}))
 	}
 	return s, errors.Join(errs...)
@@ -85,6 +86,10 @@ func indexFunc[T any](s []T, f func(T) bool) int {
 }
 
 // pollAll polls every source at once and records the results.
+// routersAtOnce bounds the routers polled at the same time, so that the
+// outputs being read and parsed at once stay a bounded amount of memory.
+var routersAtOnce = 50
+
 func (d *Daemon) pollAll(ctx context.Context) (ok, failed int) {
 	srcs := d.sources
 	results := make([][]aws.Snapshot, len(srcs.aws))
@@ -93,9 +98,15 @@ func (d *Daemon) pollAll(ctx context.Context) (ok, failed int) {
 	for i, p := range srcs.aws {
 		wg.Go(func() { results[i] = p.Poll(ctx) })
 	}
-	// Each router has its own timeouts: a hung router holds up only itself.
+	// Each router has its own timeouts: a hung router holds up only itself
+	// and one of the slots.
+	slots := make(chan struct{}, routersAtOnce)
 	for i, p := range srcs.rtx {
-		wg.Go(func() { routers[i] = p.Poll(ctx) })
+		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			routers[i] = p.Poll(ctx)
+		})
 	}
 	wg.Wait()
 	for i, s := range routers {

@@ -67,7 +67,7 @@ func ParseBGPNeighbors(text string) (BGPStatus, error) {
 			if m == nil {
 				return st, &ParseError{cmd, n, s, "cannot read the neighbor address and AS"}
 			}
-			st.Neighbors = append(st.Neighbors, BGPNeighbor{Address: m[1], RemoteAS: m[2], LocalAS: m[3], ReceivedPrefixes: -1})
+			st.Neighbors = append(st.Neighbors, BGPNeighbor{Address: intern(m[1]), RemoteAS: intern(m[2]), LocalAS: intern(m[3]), ReceivedPrefixes: -1})
 			cur = &st.Neighbors[len(st.Neighbors)-1]
 			continue
 		}
@@ -81,7 +81,7 @@ func ParseBGPNeighbors(text string) (BGPStatus, error) {
 			if m == nil {
 				return st, &ParseError{cmd, n, s, "cannot read the BGP state"}
 			}
-			cur.State, cur.Uptime = m[1], m[2]
+			cur.State, cur.Uptime = intern(m[1]), intern(m[2])
 		case bgpHoldRE.MatchString(s):
 			m := bgpHoldRE.FindStringSubmatch(s)
 			cur.HoldTime, _ = strconv.Atoi(m[1])

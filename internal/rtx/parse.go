@@ -3,7 +3,14 @@ package rtx
 import (
 	"fmt"
 	"strings"
+	"unique"
 )
+
+// intern returns the canonical copy of s. Parsed values are substrings of
+// a command's output; stored as they are, each would keep the whole output
+// alive until the next poll. The same addresses and states come back every
+// poll, so interning also saves the copy.
+func intern(s string) string { return unique.Make(s).Value() }
 
 // ParseError is malformed input: a line a parser recognised but could not
 // read. Lines a parser does not recognise at all are warnings instead.

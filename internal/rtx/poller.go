@@ -56,6 +56,9 @@ type Options struct {
 	// ConfigEvery: `show config` (slow on big configs) is read on the
 	// first poll and then every this many polls.
 	ConfigEvery int
+	// KeepOutputs keeps the raw outputs of the last poll for LastOutputs
+	// (support bundles); a daemon does not need them between polls.
+	KeepOutputs bool
 }
 
 // Poller polls one router over a persistent SSH session.
@@ -64,10 +67,11 @@ type Poller struct {
 	opts  Options
 	sess  *Session
 	polls int
-	// configText is the last `show config` output, re-read every
-	// ConfigEvery polls.
+	// config is the last `show config` output parsed, re-read every
+	// ConfigEvery polls; configText is the text, kept with KeepOutputs.
+	config     RouterConfig
+	haveConfig bool
 	configText string
-	config     RouterConfig // configText parsed
 	last       Outputs
 	// seen SA ids per tunnel, to count rekeys; rekeys per tunnel.
 	seen    map[int]map[int]bool
@@ -157,7 +161,7 @@ func (p *Poller) poll(ctx context.Context, snap *Snapshot) error {
 		return out, err
 	}
 	outputs := Outputs{}
-	if p.configText == "" || p.polls%p.opts.ConfigEvery == 0 {
+	if !p.haveConfig || p.polls%p.opts.ConfigEvery == 0 {
 		out, err := run(CmdConfig)
 		if err != nil {
 			return err
@@ -166,10 +170,15 @@ func (p *Poller) poll(ctx context.Context, snap *Snapshot) error {
 		if err != nil {
 			return err
 		}
-		p.configText, p.config = out, c
+		p.config, p.haveConfig = c, true
+		if p.opts.KeepOutputs {
+			p.configText = out
+		}
 	}
 	p.polls++
-	outputs[CmdConfig] = p.configText
+	if p.opts.KeepOutputs {
+		outputs[CmdConfig] = p.configText
+	}
 	for _, cmd := range []string{CmdIPsecSA, CmdBGPNeighbor, CmdIPRoute} {
 		out, err := run(cmd)
 		if err != nil {
@@ -188,7 +197,9 @@ func (p *Poller) poll(ctx context.Context, snap *Snapshot) error {
 		}
 		outputs[cmd] = out
 	}
-	p.last = outputs
+	if p.opts.KeepOutputs {
+		p.last = outputs
+	}
 	built, missing, err := assemble(p.r.Name, p.config, outputs, p.opts.Location)
 	if err != nil {
 		return err
@@ -220,7 +231,7 @@ func TunnelStatusCommand(n int) string { return fmt.Sprintf("show status tunnel 
 type Outputs map[string]string
 
 // LastOutputs returns the raw outputs of the last successful poll, for
-// support bundles.
+// support bundles; nil unless Options.KeepOutputs.
 func (p *Poller) LastOutputs() Outputs { return p.last }
 
 // Build assembles a router snapshot from command outputs without any I/O.

@@ -57,7 +57,7 @@ func ParseIPRoute(text string) (RouteTable, error) {
 			t.Warnings = append(t.Warnings, "line "+strconv.Itoa(n)+": not understood: "+s)
 			continue
 		}
-		r := Route{Destination: f[0], Gateway: f[1], Interface: f[2], Kind: f[3], Info: strings.Join(f[4:], " ")}
+		r := Route{Destination: intern(f[0]), Gateway: intern(f[1]), Interface: intern(f[2]), Kind: intern(f[3]), Info: intern(strings.Join(f[4:], " "))}
 		if m := routeTunnelRE.FindStringSubmatch(r.Interface); m != nil {
 			r.Tunnel, _ = strconv.Atoi(m[1])
 		}

@@ -129,17 +129,17 @@ func parseSARow(f []string) (SA, string) {
 	}
 	switch conn := f[3]; conn {
 	case SAKindISAKMP, SAKindIKE:
-		sa.Kind = conn
+		sa.Kind = intern(conn)
 	default:
 		mode, n, ok := parseESPConn(conn)
 		if !ok {
 			return SA{}, "unknown connection type " + strconv.Quote(conn)
 		}
-		sa.Kind, sa.Mode, sa.Tunnel = SAKindESP, mode, n
+		sa.Kind, sa.Mode, sa.Tunnel = SAKindESP, intern(mode), n
 	}
 	switch d := f[4]; d {
 	case "send", "recv":
-		sa.Direction = d
+		sa.Direction = intern(d)
 	case "-":
 	default:
 		return SA{}, "dir must be send, recv or -"
@@ -150,7 +150,7 @@ func parseSARow(f []string) (SA, string) {
 	}
 	sa.Remaining = time.Duration(life) * time.Second
 	if len(f) > 6 {
-		sa.Remote = strings.Join(f[6:], " ")
+		sa.Remote = intern(strings.Join(f[6:], " "))
 	}
 	return sa, ""
 }

@@ -72,8 +72,6 @@ var promptRE = regexp.MustCompile(`\n([^\n]{0,64}?[>#] ?)$`)
 // pagerRE matches the pager prompts of Japanese and English consoles.
 var pagerRE = regexp.MustCompile(`(---\s*つづく\s*---|---\s*more\s*---|--More--)`)
 
-var ansiRE = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`)
-
 // Dial logs in, opens a shell on a PTY, waits for the prompt and turns the
 // pager off.
 func Dial(ctx context.Context, c SessionConfig) (*Session, error) {
@@ -157,12 +155,30 @@ func (s *Session) open(ctx context.Context, timeout time.Duration) error {
 	if err != nil {
 		return fmt.Errorf("ssh stdout: %w", err)
 	}
+	// With a PTY the router writes nothing to stderr; drain it with a small
+	// buffer (left nil, x/crypto/ssh would copy it to io.Discard, holding
+	// an 8 KiB buffer per session for its life).
+	stderr, err := sess.StderrPipe()
+	if err != nil {
+		return fmt.Errorf("ssh stderr: %w", err)
+	}
 	if err := sess.Shell(); err != nil {
 		return fmt.Errorf("ssh shell: %w", err)
 	}
 	go func() {
+		var buf [64]byte
+		for {
+			if _, err := stderr.Read(buf[:]); err != nil {
+				return
+			}
+		}
+	}()
+	go func() {
 		defer close(s.chunks)
-		buf := make([]byte, 32<<10)
+		// The channel hands over at most what it has buffered; a 4 KiB
+		// buffer means more reads of a long `show config`, and 28 KiB less
+		// memory per router for the life of the session.
+		buf := make([]byte, 4<<10)
 		for {
 			n, err := stdout.Read(buf)
 			if n > 0 {
@@ -247,38 +263,62 @@ func (s *Session) atPrompt(cmd string) (out string, pager, done bool) {
 	start := max(0, len(s.buf)-tailBytes)
 	tail := normalise(s.buf[start:])
 	if start == 0 {
-		tail = append([]byte{'\n'}, tail...) // the first line starts a line
+		tail = "\n" + tail // the first line starts a line
 	}
-	if loc := pagerRE.FindIndex(tail); loc != nil && len(bytes.TrimSpace(tail[loc[1]:])) == 0 {
+	if loc := pagerRE.FindStringIndex(tail); loc != nil && len(strings.TrimSpace(tail[loc[1]:])) == 0 {
 		return "", true, false
 	}
-	m := promptRE.FindSubmatch(tail)
-	if m == nil || (s.prompt != "" && string(m[1]) != s.prompt) {
+	m := promptRE.FindStringSubmatch(tail)
+	if m == nil || (s.prompt != "" && m[1] != s.prompt) {
 		return "", false, false
 	}
 	if s.prompt == "" {
-		s.prompt = string(m[1])
+		s.prompt = m[1]
 	}
 	clean := normalise(s.buf)
-	s.buf = nil
-	return stripEcho(strings.TrimSuffix(string(clean), string(m[1])), cmd), false, true
+	s.buf = s.buf[:0]
+	if cap(s.buf) > maxKeptBuf {
+		s.buf = nil // a long `show config` does not stay allocated between polls
+	}
+	return stripEcho(strings.TrimSuffix(clean, m[1]), cmd), false, true
 }
+
+// maxKeptBuf is the largest output buffer a session keeps for the next
+// command.
+const maxKeptBuf = 16 << 10
 
 // tailBytes is how much of the end of the output is searched for the
 // prompt or the pager: far more than either.
 const tailBytes = 512
 
-// normalise drops CRs, escape sequences, backspace-erased pager prompts and
-// NULs; RTX ends lines with CRLF.
-func normalise(b []byte) []byte {
-	s := strings.ReplaceAll(string(b), "\r\n", "\n")
-	s = ansiRE.ReplaceAllString(s, "")
-	// The pager prompt is erased with CR + spaces + CR: keep what follows.
-	s = strings.ReplaceAll(s, "\r", "")
-	s = strings.ReplaceAll(s, "\x00", "")
-	return []byte(s)
+// normalise drops CRs, NULs, escape sequences (ESC [ params letter) and
+// so backspace-erased pager prompts (CR + spaces + CR) leave only spaces;
+// RTX ends lines with CRLF. One pass, one copy: it runs on every output.
+func normalise(b []byte) string {
+	var out strings.Builder
+	out.Grow(len(b))
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case c == '\r' || c == 0:
+			continue
+		case c == 0x1b && i+1 < len(b) && b[i+1] == '[':
+			j := i + 2
+			for j < len(b) && (b[j] >= '0' && b[j] <= '9' || b[j] == ';' || b[j] == '?') {
+				j++
+			}
+			if j < len(b) && (b[j] >= 'A' && b[j] <= 'Z' || b[j] >= 'a' && b[j] <= 'z') {
+				i = j
+				continue
+			}
+		}
+		out.WriteByte(c)
+	}
+	return out.String()
 }
 
+// stripEcho drops the echoed command line, lines that were only an erased
+// pager prompt (now blanks of spaces) and trailing spaces.
 func stripEcho(out, cmd string) string {
 	if cmd == "" {
 		return out
@@ -287,15 +327,20 @@ func stripEcho(out, cmd string) string {
 	if strings.TrimSpace(first) == cmd {
 		out = rest
 	}
-	// Lines that were only the erased pager prompt are now blanks of spaces.
-	var lines []string
-	for _, l := range strings.Split(out, "\n") {
+	var b strings.Builder
+	b.Grow(len(out))
+	n := 0
+	for l := range strings.SplitSeq(out, "\n") {
 		if strings.TrimSpace(l) == "" && len(l) > 0 {
 			continue
 		}
-		lines = append(lines, strings.TrimRight(l, " "))
+		if n > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(strings.TrimRight(l, " "))
+		n++
 	}
-	return strings.Join(lines, "\n")
+	return b.String()
 }
 
 // Close ends the session.

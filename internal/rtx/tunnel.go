@@ -76,11 +76,11 @@ func ParseTunnelStatus(text string, loc *time.Location) (TunnelStatus, error) {
 			continue
 		}
 		if k, v, ok := strings.Cut(s, ":"); ok && (k == "Description" || k == "説明") {
-			st.Description = strings.TrimSpace(v)
+			st.Description = intern(strings.TrimSpace(v))
 			continue
 		}
 		if k, v, ok := strings.Cut(s, ":"); ok && (k == "Interface type" || k == "インタフェースの種類") {
-			st.InterfaceType = strings.TrimSpace(v)
+			st.InterfaceType = intern(strings.TrimSpace(v))
 			continue
 		}
 		switch {
@@ -89,7 +89,7 @@ func ParseTunnelStatus(text string, loc *time.Location) (TunnelStatus, error) {
 		case s == jaDisconnect:
 			st.Status = "Offline"
 		case tunStatusRE.MatchString(s):
-			st.Status = tunStatusRE.FindStringSubmatch(s)[1]
+			st.Status = intern(tunStatusRE.FindStringSubmatch(s)[1])
 		case tunFromRE.MatchString(s), strings.HasPrefix(s, "開始:"):
 			v := strings.TrimSpace(strings.TrimPrefix(s, "開始:"))
 			if m := tunFromRE.FindStringSubmatch(s); m != nil {
@@ -118,7 +118,7 @@ func ParseTunnelStatus(text string, loc *time.Location) (TunnelStatus, error) {
 		case tunMTURE.MatchString(s):
 			st.MTU, _ = strconv.Atoi(tunMTURE.FindStringSubmatch(s)[1])
 		case tunKeepRE.MatchString(s):
-			st.Keepalive = tunKeepRE.FindStringSubmatch(s)[1]
+			st.Keepalive = intern(tunKeepRE.FindStringSubmatch(s)[1])
 		case strings.HasPrefix(s, "(IPv6)"), strings.HasPrefix(s, "IPv6:"), strings.HasPrefix(s, "Maximum Transmission Unit"),
 			s == "IKE keepalive:", strings.HasPrefix(s, "[Type]:"), strings.HasPrefix(s, "[Next send]:"):
 			// IPv6 counters and keepalive details: not used.

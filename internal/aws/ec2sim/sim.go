@@ -4,7 +4,9 @@ import (
 	"encoding/xml"
 	"fmt"
 	"maps"
+	"net"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"slices"
 	"strconv"
@@ -302,7 +304,7 @@ func (s *Sim) describeVPNConnections(w http.ResponseWriter, r *http.Request, reg
 		if len(ids) > 0 && !matches(ids, v.ID) || !vpnMatches(v, fs) {
 			continue
 		}
-		resp.Items = append(resp.Items, renderVPN(v, s.now()))
+		resp.Items = append(resp.Items, renderVPN(v, region.customerGateway(v.CustomerGatewayID), s.now()))
 	}
 	s.write(w, resp)
 }
@@ -365,12 +367,15 @@ func tags(m map[string]string) []tag {
 // renderVPN renders a connection. AWS always reports when a tunnel's status
 // last changed; a tunnel the model created without one gets the current time
 // once.
-func renderVPN(v *VPNConnection, now time.Time) vpnConnection {
+func renderVPN(v *VPNConnection, cgw *CustomerGateway, now time.Time) vpnConnection {
 	out := vpnConnection{
 		ID: v.ID, State: state(v.State), CustomerGatewayID: v.CustomerGatewayID, Category: "VPN", Type: "ipsec.1",
 		VPNGatewayID: v.VPNGatewayID, TransitGatewayID: v.TransitGatewayID, Tags: tags(v.Tags),
 		Options: vpnOptions{StaticRoutesOnly: v.StaticRoutesOnly, LocalIPv4NetworkCidr: "0.0.0.0/0", RemoteIPv4NetworkCidr: "0.0.0.0/0",
 			OutsideIPAddressType: "PublicIpv4", TunnelInsideIPVersion: "ipv4"},
+	}
+	if st := state(v.State); st == "available" || st == "pending" {
+		out.CGWConfiguration = renderCGWConfiguration(v, cgw)
 	}
 	for _, cidr := range v.StaticRoutes {
 		out.Routes = append(out.Routes, staticRoute{cidr, "Static", "available"})
@@ -479,4 +484,48 @@ func (s *Sim) serveSTS(w http.ResponseWriter, r *http.Request, action string) {
 	resp.Result.AssumedRoleUser.AssumedRoleID = "AROAEC2SIM:" + r.PostForm.Get("RoleSessionName")
 	resp.RequestID = s.nextRequestID()
 	s.write(w, resp)
+}
+
+// renderCGWConfiguration writes the generic customer gateway configuration
+// of v, with AWS's defaults (the MSS 1379 of the seed incident among them)
+// and a made-up pre-shared key.
+func renderCGWConfiguration(v *VPNConnection, cgw *CustomerGateway) string {
+	doc := cgwConfiguration{ID: v.ID, CustomerGatewayID: v.CustomerGatewayID, VPNGatewayID: v.VPNGatewayID, Type: "ipsec.1"}
+	for i, t := range v.Tunnels {
+		var tun cgwIPsecTun
+		if cgw != nil {
+			tun.CustomerGateway.OutsideAddress = cgw.IP
+			if !v.StaticRoutesOnly {
+				tun.CustomerGateway.BGPASN, tun.CustomerGateway.BGPHoldTime = cgw.BGPASN, 30
+			}
+		}
+		tun.VPNGateway.OutsideAddress = t.OutsideIP
+		if p, err := netip.ParsePrefix(t.InsideCIDR); err == nil && p.Addr().Is4() {
+			a := p.Masked().Addr().As4()
+			mask := net.CIDRMask(p.Bits(), 32)
+			a[3]++
+			tun.VPNGateway.InsideAddress = netip.AddrFrom4(a).String()
+			a[3]++
+			tun.CustomerGateway.InsideAddress = netip.AddrFrom4(a).String()
+			for _, e := range []*cgwEnd{&tun.CustomerGateway, &tun.VPNGateway} {
+				e.InsideMask, e.InsideCIDR = net.IP(mask).String(), p.Bits()
+			}
+		}
+		if !v.StaticRoutesOnly {
+			tun.VPNGateway.BGPASN, tun.VPNGateway.BGPHoldTime = "64512", 30
+		}
+		tun.IKE.AuthenticationProtocol, tun.IKE.EncryptionProtocol, tun.IKE.Lifetime = "sha1", "aes-128-cbc", 28800
+		tun.IKE.PFS, tun.IKE.Mode = "group2", "main"
+		tun.IKE.PreSharedKey = fmt.Sprintf("ec2simPSK%s%d", strings.TrimPrefix(v.ID, "vpn-"), i+1)
+		tun.IPsec.Protocol, tun.IPsec.AuthenticationProtocol, tun.IPsec.EncryptionProtocol = "esp", "hmac-sha1-96", "aes-128-cbc"
+		tun.IPsec.Lifetime, tun.IPsec.PFS, tun.IPsec.Mode = 3600, "group2", "tunnel"
+		tun.IPsec.ClearDFBit, tun.IPsec.FragmentBeforeEncrypt, tun.IPsec.TCPMSSAdjustment = true, true, 1379
+		tun.IPsec.DPDDelay, tun.IPsec.DPDRetry = 10, 3
+		doc.Tunnels = append(doc.Tunnels, tun)
+	}
+	b, err := xml.Marshal(doc)
+	if err != nil {
+		return "" // the document is made of strings and ints only
+	}
+	return xml.Header + string(b)
 }

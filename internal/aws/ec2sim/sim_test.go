@@ -2,6 +2,7 @@ package ec2sim
 
 import (
 	"context"
+	"encoding/xml"
 	"errors"
 	"strings"
 	"testing"
@@ -130,5 +131,43 @@ func TestParseScenarioErrors(t *testing.T) {
 		if _, err := ParseScenario([]byte(tc.yaml)); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
 		}
+	}
+}
+
+// The generic customer gateway configuration comes with every available
+// connection, as from AWS, and reads as AWS's document does.
+func TestCustomerGatewayConfiguration(t *testing.T) {
+	sim, url := Start(t, nil)
+	sc, err := ParseScenario([]byte(scenarioYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim.Play(sc, time.Now(), func(err error) { t.Error(err) })
+	out, err := client(t, url).DescribeVpnConnections(context.Background(), &ec2.DescribeVpnConnectionsInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := awssdk.ToString(out.VpnConnections[0].CustomerGatewayConfiguration)
+	var parsed struct {
+		ID      string `xml:"id,attr"`
+		Tunnels []struct {
+			CGWOutside string `xml:"customer_gateway>tunnel_outside_address>ip_address"`
+			CGWInside  string `xml:"customer_gateway>tunnel_inside_address>ip_address"`
+			VGWOutside string `xml:"vpn_gateway>tunnel_outside_address>ip_address"`
+			VGWInside  string `xml:"vpn_gateway>tunnel_inside_address>ip_address"`
+			PSK        string `xml:"ike>pre_shared_key"`
+			MSS        int    `xml:"ipsec>tcp_mss_adjustment"`
+		} `xml:"ipsec_tunnel"`
+	}
+	if err := xml.Unmarshal([]byte(doc), &parsed); err != nil {
+		t.Fatalf("configuration document: %v\n%s", err, doc)
+	}
+	if parsed.ID != "vpn-0a1b2c3d4e5f67890" || len(parsed.Tunnels) != 2 {
+		t.Fatalf("document: %+v", parsed)
+	}
+	tun := parsed.Tunnels[0]
+	if tun.CGWOutside != "198.51.100.7" || tun.VGWOutside != "203.0.113.10" || tun.VGWInside != "169.254.10.1" || tun.CGWInside != "169.254.10.2" ||
+		tun.MSS != 1379 || !strings.HasPrefix(tun.PSK, "ec2simPSK") {
+		t.Errorf("tunnel 1 of the document: %+v", tun)
 	}
 }

@@ -19,6 +19,7 @@ type describeVpnConnectionsResponse struct {
 type vpnConnection struct {
 	ID                string         `xml:"vpnConnectionId"`
 	State             string         `xml:"state"`
+	CGWConfiguration  string         `xml:"customerGatewayConfiguration,omitempty"`
 	CustomerGatewayID string         `xml:"customerGatewayId"`
 	Category          string         `xml:"category"`
 	Type              string         `xml:"type"`
@@ -139,4 +140,52 @@ type errorResponse struct {
 type apiErr struct {
 	Code    string `xml:"Code"`
 	Message string `xml:"Message"`
+}
+
+// cgwConfiguration is the customer gateway configuration document AWS puts
+// in every pending or available connection of DescribeVpnConnections (the
+// "generic" XML, escaped inside the element): a few KiB per connection that
+// a poll must decode and drop, so the simulator sends it too.
+type cgwConfiguration struct {
+	XMLName           xml.Name      `xml:"vpn_connection"`
+	ID                string        `xml:"id,attr"`
+	CustomerGatewayID string        `xml:"customer_gateway_id"`
+	VPNGatewayID      string        `xml:"vpn_gateway_id"`
+	Type              string        `xml:"vpn_connection_type"`
+	Tunnels           []cgwIPsecTun `xml:"ipsec_tunnel"`
+}
+
+type cgwIPsecTun struct {
+	CustomerGateway cgwEnd `xml:"customer_gateway"`
+	VPNGateway      cgwEnd `xml:"vpn_gateway"`
+	IKE             struct {
+		AuthenticationProtocol string `xml:"authentication_protocol"`
+		EncryptionProtocol     string `xml:"encryption_protocol"`
+		Lifetime               int    `xml:"lifetime"`
+		PFS                    string `xml:"perfect_forward_secrecy"`
+		Mode                   string `xml:"mode"`
+		PreSharedKey           string `xml:"pre_shared_key"`
+	} `xml:"ike"`
+	IPsec struct {
+		Protocol               string `xml:"protocol"`
+		AuthenticationProtocol string `xml:"authentication_protocol"`
+		EncryptionProtocol     string `xml:"encryption_protocol"`
+		Lifetime               int    `xml:"lifetime"`
+		PFS                    string `xml:"perfect_forward_secrecy"`
+		Mode                   string `xml:"mode"`
+		ClearDFBit             bool   `xml:"clear_df_bit"`
+		FragmentBeforeEncrypt  bool   `xml:"fragmentation_before_encryption"`
+		TCPMSSAdjustment       int    `xml:"tcp_mss_adjustment"`
+		DPDDelay               int    `xml:"dead_peer_detection>delay"`
+		DPDRetry               int    `xml:"dead_peer_detection>retry"`
+	} `xml:"ipsec"`
+}
+
+type cgwEnd struct {
+	OutsideAddress string `xml:"tunnel_outside_address>ip_address"`
+	InsideAddress  string `xml:"tunnel_inside_address>ip_address"`
+	InsideMask     string `xml:"tunnel_inside_address>network_mask"`
+	InsideCIDR     int    `xml:"tunnel_inside_address>network_cidr"`
+	BGPASN         string `xml:"bgp>asn,omitempty"`
+	BGPHoldTime    int    `xml:"bgp>hold_time,omitempty"`
 }

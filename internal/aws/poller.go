@@ -204,14 +204,25 @@ func (p *Poller) countRequests(regionName string) func(*middleware.Stack) error 
 // Source returns the configuration the poller was built from.
 func (p *Poller) Source() config.AWSSource { return p.src }
 
-// Poll polls every region at once and returns one snapshot per region, in
-// the configured order. A slow or failing region does not hold up the
-// others beyond its own timeout. Poll must not be called concurrently.
-func (p *Poller) Poll(ctx context.Context) []Snapshot {
-	out := make([]Snapshot, len(p.regions))
+// Poll polls every region (regionsAtOnce at a time) and returns one
+// snapshot per region, in the configured order. A slow or failing region
+// does not hold up the others beyond its own timeout. Poll and PollRegions
+// must not be called concurrently.
+func (p *Poller) Poll(ctx context.Context) []Snapshot { return p.PollRegions(ctx, nil) }
+
+// PollRegions polls the named regions of the source (all of them when
+// names is nil) and returns their snapshots in the configured order.
+func (p *Poller) PollRegions(ctx context.Context, names []string) []Snapshot {
+	var regions []*region
+	for _, r := range p.regions {
+		if names == nil || slices.Contains(names, r.name) {
+			regions = append(regions, r)
+		}
+	}
+	out := make([]Snapshot, len(regions))
 	var wg sync.WaitGroup
 	slots := make(chan struct{}, regionsAtOnce)
-	for i, r := range p.regions {
+	for i, r := range regions {
 		wg.Go(func() {
 			slots <- struct{}{}
 			defer func() { <-slots }()

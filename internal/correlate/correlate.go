@@ -304,6 +304,24 @@ func (e *Evaluator) Evaluate(prev State, obs Observations, now time.Time) (State
 	return next, active
 }
 
+// NextHoldEnd returns when the earliest held condition of s (seen, not yet
+// reported) will have held long enough, so that the caller can look again
+// then instead of at its next regular poll.
+func (e *Evaluator) NextHoldEnd(s State, now time.Time) (time.Time, bool) {
+	var next time.Time
+	for fp, since := range s.Since {
+		rule, _, _ := strings.Cut(fp, "|")
+		st, ok := e.settings[rule]
+		if !ok || st.Disabled || e.NoHolds {
+			continue
+		}
+		if end := since.Add(st.Hold); end.After(now) && (next.IsZero() || end.Before(next)) {
+			next = end
+		}
+	}
+	return next, !next.IsZero()
+}
+
 // RuleNames lists every rule, for configuration checks and documentation.
 func RuleNames() []string {
 	out := make([]string, len(rules))

@@ -387,3 +387,26 @@ func TestProbeRules(t *testing.T) {
 		t.Errorf("no socket: %v", rulesOf(fs))
 	}
 }
+
+func TestNextHoldEnd(t *testing.T) {
+	hold := 90 * time.Second
+	e := NewEvaluator(map[string]config.RuleOverride{"TunnelDown": {Hold: &hold}, "SideMismatch": {Disabled: true}})
+	now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	s := State{Since: map[string]time.Time{
+		"TunnelDown|a":     now.Add(-30 * time.Second), // due in 60 s
+		"BGPDownIPsecUp|b": now.Add(-30 * time.Second), // default 2 min hold: due in 90 s
+		"TunnelDown|c":     now.Add(-5 * time.Minute),  // already reported
+		"SideMismatch|d":   now,                        // disabled
+	}}
+	got, ok := e.NextHoldEnd(s, now)
+	if want := now.Add(60 * time.Second); !ok || !got.Equal(want) {
+		t.Errorf("NextHoldEnd = %s %v, want %s", got, ok, want)
+	}
+	delete(s.Since, "TunnelDown|a")
+	if got, _ := e.NextHoldEnd(s, now); !got.Equal(now.Add(90 * time.Second)) {
+		t.Errorf("without a: NextHoldEnd = %s", got)
+	}
+	if _, ok := e.NextHoldEnd(State{Since: map[string]time.Time{"TunnelDown|c": now.Add(-5 * time.Minute)}}, now); ok {
+		t.Error("a condition already reported has no hold to wait for")
+	}
+}

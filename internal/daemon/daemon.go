@@ -7,10 +7,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -83,16 +85,20 @@ type Daemon struct {
 	latestAWS [][]aws.Snapshot
 	latestRTX []rtx.Snapshot
 
-	findingMetrics *metrics.Findings
-	probeMetrics   *metrics.Probes
-	probes         *probes
-	evaluator      *correlate.Evaluator
-	state          correlate.State
-	active         map[string]correlate.Finding
-	probeCtx       context.Context // set while Run runs probes
-	alerts         *alert.Manager
-	syslog         *syslogReceiver
-	trigger        chan string // a router whose syslog asks for a poll now
+	findingMetrics  *metrics.Findings
+	probeMetrics    *metrics.Probes
+	probes          *probes
+	evaluator       *correlate.Evaluator
+	state           correlate.State
+	active          map[string]correlate.Finding
+	probeCtx        context.Context // set while Run runs probes
+	alerts          *alert.Manager
+	syslog          *syslogReceiver
+	trigger         chan struct{} // syslog events ask for a poll of the routers in triggers
+	triggersMu      sync.Mutex
+	triggers        map[string]bool
+	regionTriggered map[string]time.Time // "source/region" → last poll a syslog event triggered
+	holdEnd         time.Time            // when the earliest held condition is due
 
 	page     atomic.Pointer[status.Status] // the status page, rebuilt every cycle
 	eventsMu sync.Mutex
@@ -128,6 +134,8 @@ func New(opts Options) (*Daemon, error) {
 	d.sourceErr = map[string]string{}
 	d.lastOK = map[string]time.Time{}
 	d.rekeys = map[string]int{}
+	d.regionTriggered = map[string]time.Time{}
+	d.triggers = map[string]bool{}
 	cfg, err := LoadConfig(opts.ConfigFile)
 	if err != nil {
 		return nil, err
@@ -167,7 +175,7 @@ func New(opts Options) (*Daemon, error) {
 		d.evaluator.NoHolds = true
 		return d, nil
 	}
-	d.trigger = make(chan string, 1)
+	d.trigger = make(chan struct{}, 1)
 	if cfg.Syslog.Listen != "" {
 		if d.syslog, err = newSyslogReceiver(cfg.Syslog.Listen, d.log, d.reg, d.triggerPoll); err != nil {
 			return nil, fmt.Errorf("syslog.listen %s: %w", cfg.Syslog.Listen, err)
@@ -317,15 +325,44 @@ func (d *Daemon) loop(ctx context.Context) error {
 	}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	var lastCycle time.Time
+	targeted := time.NewTimer(0)
+	defer targeted.Stop()
+	<-targeted.C
+	armed := false // targeted is set to fire
+	var lastTargeted time.Time
+	// held fires when a held condition comes due: the correlator looks at
+	// the latest data again then, not up to a poll interval later.
+	held := time.NewTimer(0)
+	defer held.Stop()
+	<-held.C
+	var lastHeld time.Time
+	scheduleHeld := func() {
+		if d.holdEnd.IsZero() {
+			held.Stop()
+			return
+		}
+		held.Reset(max(0, time.Until(d.holdEnd), time.Until(lastHeld.Add(minTriggerGap))))
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case router := <-d.trigger:
-			// A syslog event: poll now, but not more than once a second.
-			d.log.Info("syslog event: polling now", zap.String("router", router))
-			timer.Reset(max(0, time.Until(lastCycle.Add(minTriggerGap))))
+		case <-d.trigger:
+			// A syslog event: poll its router (and its AWS regions) now, but
+			// not more than once a second.
+			if !armed {
+				targeted.Reset(max(0, time.Until(lastTargeted.Add(minTriggerGap))))
+				armed = true
+			}
+		case <-targeted.C:
+			armed = false
+			lastTargeted = time.Now()
+			d.triggeredCycle(ctx, d.takeTriggers())
+			scheduleHeld()
+		case <-held.C:
+			lastHeld = time.Now()
+			d.reevaluate()
+			scheduleHeld()
 		case <-watchdog:
 			d.notify.Notify("WATCHDOG=1")
 		case reply := <-d.reloadReq:
@@ -334,9 +371,12 @@ func (d *Daemon) loop(ctx context.Context) error {
 				reply <- err
 			}
 		case <-timer.C:
-			lastCycle = time.Now()
 			d.cycle(ctx)
+			// Jitter spreads instances with the same configuration (HA)
+			// apart; it only shortens the interval, so that a change is
+			// still seen within one poll interval.
 			timer.Reset(jitter(d.cfg.Load().Global.PollInterval))
+			scheduleHeld()
 		}
 	}
 }
@@ -344,18 +384,51 @@ func (d *Daemon) loop(ctx context.Context) error {
 // minTriggerGap rate-limits polls triggered by syslog.
 const minTriggerGap = time.Second
 
-// triggerPoll asks the main loop for a poll cycle now; requests that find
-// one already pending are merged.
+// triggerPoll asks the main loop for a poll of router now; requests that
+// come before the loop takes them are merged.
 func (d *Daemon) triggerPoll(router string) {
+	d.triggersMu.Lock()
+	d.triggers[router] = true
+	d.triggersMu.Unlock()
 	select {
-	case d.trigger <- router:
+	case d.trigger <- struct{}{}:
 	default:
 	}
 }
 
+func (d *Daemon) takeTriggers() map[string]bool {
+	d.triggersMu.Lock()
+	defer d.triggersMu.Unlock()
+	t := d.triggers
+	d.triggers = map[string]bool{}
+	return t
+}
+
+// triggeredCycle polls the routers whose syslog asked for it and the AWS
+// regions joined to them, then evaluates everything.
+func (d *Daemon) triggeredCycle(ctx context.Context, routers map[string]bool) {
+	if len(routers) == 0 {
+		return
+	}
+	cfg := d.cfg.Load()
+	sel := d.triggered(cfg, routers, time.Now())
+	d.log.Info("syslog event: polling now", zap.Strings("routers", slices.Sorted(maps.Keys(routers))), zap.Strings("aws_regions", slices.Sorted(maps.Keys(sel.regions))))
+	d.runCycle(ctx, sel)
+}
+
+// reevaluate runs the correlator again over the latest data, when a held
+// condition comes due between polls.
+func (d *Daemon) reevaluate() {
+	cfg := d.cfg.Load()
+	active := d.evaluate(cfg)
+	d.buildStatus(cfg, active)
+}
+
 // cycle polls every source once. In-flight work may outlive a shutdown
 // request by shutdownGrace, so that a cycle is never cut in half.
-func (d *Daemon) cycle(ctx context.Context) {
+func (d *Daemon) cycle(ctx context.Context) { d.runCycle(ctx, nil) }
+
+func (d *Daemon) runCycle(ctx context.Context, sel *selection) {
 	work, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() {
@@ -365,7 +438,7 @@ func (d *Daemon) cycle(ctx context.Context) {
 
 	start := time.Now()
 	cfg := d.cfg.Load()
-	ok, failed := d.pollAll(work)
+	ok, failed := d.poll(work, sel)
 	active := d.evaluate(cfg)
 	d.buildStatus(cfg, active)
 	d.cycles++

@@ -60,8 +60,10 @@ func (d *Daemon) observations(c *config.Config) correlate.Observations {
 // evaluate runs the correlator over the latest observations and logs the
 // findings that start and end.
 func (d *Daemon) evaluate(c *config.Config) []correlate.Finding {
-	next, active := d.evaluator.Evaluate(d.state, d.observations(c), d.now())
+	now := d.now()
+	next, active := d.evaluator.Evaluate(d.state, d.observations(c), now)
 	d.state = next
+	d.holdEnd, _ = d.evaluator.NextHoldEnd(next, now)
 	current := map[string]correlate.Finding{}
 	for _, f := range active {
 		current[f.Fingerprint()] = f

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -90,18 +92,49 @@ func indexFunc[T any](s []T, f func(T) bool) int {
 // outputs being read and parsed at once stay a bounded amount of memory.
 var routersAtOnce = 50
 
-func (d *Daemon) pollAll(ctx context.Context) (ok, failed int) {
+// selection names the sources of a targeted poll (a syslog event); nil
+// is every source.
+type selection struct {
+	routers map[string]bool
+	regions map[string]bool // "source/region"
+}
+
+func (s *selection) router(name string) bool { return s == nil || s.routers[name] }
+func (s *selection) region(src, region string) bool {
+	return s == nil || s.regions[src+"/"+region]
+}
+
+func (d *Daemon) pollAll(ctx context.Context) (ok, failed int) { return d.poll(ctx, nil) }
+
+// poll polls the selected sources and replaces their latest snapshots.
+func (d *Daemon) poll(ctx context.Context, sel *selection) (ok, failed int) {
 	srcs := d.sources
+	if sel != nil && (len(d.latestRTX) != len(srcs.rtx) || len(d.latestAWS) != len(srcs.aws)) {
+		sel = nil // the sources changed (reload): poll them all
+	}
 	results := make([][]aws.Snapshot, len(srcs.aws))
 	routers := make([]rtx.Snapshot, len(srcs.rtx))
+	polled := make([]bool, len(srcs.rtx))
 	var wg sync.WaitGroup
 	for i, p := range srcs.aws {
-		wg.Go(func() { results[i] = p.Poll(ctx) })
+		var regions []string
+		for _, r := range p.Source().Regions {
+			if sel.region(p.Source().Name, r) {
+				regions = append(regions, r)
+			}
+		}
+		if len(regions) > 0 {
+			wg.Go(func() { results[i] = p.PollRegions(ctx, regions) })
+		}
 	}
 	// Each router has its own timeouts: a hung router holds up only itself
 	// and one of the slots.
 	slots := make(chan struct{}, routersAtOnce)
 	for i, p := range srcs.rtx {
+		if !sel.router(p.Router().Name) {
+			continue
+		}
+		polled[i] = true
 		wg.Go(func() {
 			slots <- struct{}{}
 			defer func() { <-slots }()
@@ -110,6 +143,9 @@ func (d *Daemon) pollAll(ctx context.Context) (ok, failed int) {
 	}
 	wg.Wait()
 	for i, s := range routers {
+		if !polled[i] {
+			continue
+		}
 		if d.syslog != nil {
 			routers[i].Syslog = d.syslog.events(s.Router)
 		}
@@ -131,7 +167,6 @@ func (d *Daemon) pollAll(ctx context.Context) (ok, failed int) {
 			d.log.Debug("router output line not understood", zap.String("router", s.Router), zap.String("warning", w))
 		}
 	}
-	d.latestRTX = routers
 	for _, snaps := range results {
 		d.awsMetrics.Update(snaps)
 		for _, s := range snaps {
@@ -143,9 +178,85 @@ func (d *Daemon) pollAll(ctx context.Context) (ok, failed int) {
 			}
 		}
 	}
-	d.latestAWS = results
+	if sel == nil {
+		d.latestRTX, d.latestAWS = routers, results
+		return ok, failed
+	}
+	// A targeted poll replaces only what it polled; the slices are copied,
+	// never changed in place.
+	latestRTX := slices.Clone(d.latestRTX)
+	for i := range routers {
+		if polled[i] {
+			latestRTX[i] = routers[i]
+		}
+	}
+	latestAWS := slices.Clone(d.latestAWS)
+	for i, snaps := range results {
+		if len(snaps) == 0 {
+			continue
+		}
+		merged := slices.Clone(latestAWS[i])
+		for _, s := range snaps {
+			if j := slices.IndexFunc(merged, func(m aws.Snapshot) bool { return m.Region == s.Region }); j >= 0 {
+				merged[j] = s
+			} else {
+				merged = append(merged, s)
+			}
+		}
+		latestAWS[i] = merged
+	}
+	d.latestRTX, d.latestAWS = latestRTX, latestAWS
 	return ok, failed
 }
+
+// triggered returns what a syslog event of routers asks to poll: those
+// routers, and the AWS regions that hold the VPN connections joined to
+// their tunnels (by outside IP or an explicit join), unless polled less than
+// awsTriggerGap ago for an earlier event.
+func (d *Daemon) triggered(c *config.Config, routers map[string]bool, now time.Time) *selection {
+	sel := &selection{routers: routers, regions: map[string]bool{}}
+	remotes, vpnIDs := map[string]bool{}, map[string]bool{}
+	for _, s := range d.latestRTX {
+		if !routers[s.Router] {
+			continue
+		}
+		for _, t := range s.Tunnels {
+			if t.Config.RemoteAddress != "" {
+				remotes[t.Config.RemoteAddress] = true
+			}
+		}
+	}
+	for _, r := range c.Routers {
+		if !routers[r.Name] {
+			continue
+		}
+		for _, j := range r.Tunnels {
+			remotes[j.OutsideIP] = j.OutsideIP != ""
+			vpnIDs[j.VPNConnectionID] = j.VPNConnectionID != ""
+		}
+	}
+	for _, snaps := range d.latestAWS {
+		for _, s := range snaps {
+			key := s.Source + "/" + s.Region
+			if now.Sub(d.regionTriggered[key]) < awsTriggerGap {
+				continue
+			}
+			for _, conn := range s.Connections {
+				if vpnIDs[conn.ID] || slices.ContainsFunc(conn.Tunnels, func(t aws.Tunnel) bool { return remotes[t.OutsideIP] }) {
+					sel.regions[key] = true
+					d.regionTriggered[key] = now
+					break
+				}
+			}
+		}
+	}
+	return sel
+}
+
+// awsTriggerGap is the least time between two polls of an AWS region that
+// syslog events trigger: a flapping router must not spend the account's EC2
+// request budget.
+const awsTriggerGap = 5 * time.Second
 
 // noteSource logs when a source starts failing, changes its error or
 // recovers, not at every poll.

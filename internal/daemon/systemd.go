@@ -39,11 +39,11 @@ func monotonicUsec() int64 {
 	return ts.Nano() / 1000
 }
 
-// jitter spreads polls by ±10% so that many daemons (or routers) do not
+// jitter shortens an interval by up to 10% so that many daemons (or routers) do not
 // fall into lockstep.
 func jitter(d time.Duration) time.Duration {
 	if d <= 0 {
 		return d
 	}
-	return d + time.Duration((rand.Float64()*0.2-0.1)*float64(d))
+	return d - time.Duration(rand.Float64()*0.1*float64(d))
 }

@@ -331,8 +331,14 @@ func (r *Router) StickBGP(n int, state string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if t := r.tunnels[n]; t != nil {
+		before := t.bgpState()
 		t.bgpStuck = state
 		t.bgpSince = r.now()
+		if after := t.bgpState(); after != before {
+			// The wording is a guess (no public RTX sample of a BGP state
+			// change); vpnwatchd keys on the "[BGP]" prefix only.
+			r.event(r.now(), fmt.Sprintf("tunnel %d BGP %s", n, after), fmt.Sprintf("[BGP] neighbor %s state changed from %s to %s", t.Neighbor, before, after))
+		}
 	}
 }
 

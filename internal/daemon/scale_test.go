@@ -64,6 +64,8 @@ func BenchmarkScale(b *testing.B) {
 		fmt.Sscanf(ask("counts"), "%d %d", &aws, &logins)
 		return
 	}
+	// As `vpnwatchd run` does (GOGC in the environment overrides it).
+	b.Logf("GOGC %d", TuneGC())
 	d, err := New(Options{ConfigFile: cfgFile, ListenAddresses: []string{"127.0.0.1:0"}, Logger: zap.NewNop(), Notifier: &recorder{}})
 	if err != nil {
 		b.Fatal(err)

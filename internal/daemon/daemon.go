@@ -98,6 +98,7 @@ type Daemon struct {
 	triggersMu      sync.Mutex
 	triggers        map[string]bool
 	regionTriggered map[string]time.Time // "source/region" → last poll a syslog event triggered
+	followUps       map[string]time.Time // "source/region" → when to ask again after a triggered poll
 	holdEnd         time.Time            // when the earliest held condition is due
 
 	page     atomic.Pointer[status.Status] // the status page, rebuilt every cycle
@@ -135,6 +136,7 @@ func New(opts Options) (*Daemon, error) {
 	d.lastOK = map[string]time.Time{}
 	d.rekeys = map[string]int{}
 	d.regionTriggered = map[string]time.Time{}
+	d.followUps = map[string]time.Time{}
 	d.triggers = map[string]bool{}
 	cfg, err := LoadConfig(opts.ConfigFile)
 	if err != nil {
@@ -336,7 +338,15 @@ func (d *Daemon) loop(ctx context.Context) error {
 	defer held.Stop()
 	<-held.C
 	var lastHeld time.Time
+	// followUp fires when an AWS region polled for a syslog event is due to
+	// be asked again.
+	followUp := time.NewTimer(0)
+	defer followUp.Stop()
+	<-followUp.C
 	scheduleHeld := func() {
+		if next, ok := earliest(d.followUps); ok {
+			followUp.Reset(max(0, time.Until(next)))
+		}
 		if d.holdEnd.IsZero() {
 			held.Stop()
 			return
@@ -362,6 +372,9 @@ func (d *Daemon) loop(ctx context.Context) error {
 		case <-held.C:
 			lastHeld = time.Now()
 			d.reevaluate()
+			scheduleHeld()
+		case <-followUp.C:
+			d.followUpCycle(ctx, time.Now())
 			scheduleHeld()
 		case <-watchdog:
 			d.notify.Notify("WATCHDOG=1")
@@ -404,6 +417,34 @@ func (d *Daemon) takeTriggers() map[string]bool {
 	return t
 }
 
+// followUpCycle asks the AWS regions whose follow-up is due again: AWS
+// updates its tunnel telemetry on its own schedule, often after the
+// router's log line, and this sees it then rather than at the next poll.
+func (d *Daemon) followUpCycle(ctx context.Context, now time.Time) {
+	sel := &selection{regions: map[string]bool{}}
+	for key, at := range d.followUps {
+		if !at.After(now) {
+			sel.regions[key] = true
+			delete(d.followUps, key)
+		}
+	}
+	if len(sel.regions) == 0 {
+		return
+	}
+	d.log.Debug("asking AWS again after a syslog event", zap.Strings("aws_regions", slices.Sorted(maps.Keys(sel.regions))))
+	d.runCycle(ctx, sel)
+}
+
+func earliest(m map[string]time.Time) (time.Time, bool) {
+	var next time.Time
+	for _, t := range m {
+		if next.IsZero() || t.Before(next) {
+			next = t
+		}
+	}
+	return next, !next.IsZero()
+}
+
 // triggeredCycle polls the routers whose syslog asked for it and the AWS
 // regions joined to them, then evaluates everything.
 func (d *Daemon) triggeredCycle(ctx context.Context, routers map[string]bool) {
@@ -411,7 +452,11 @@ func (d *Daemon) triggeredCycle(ctx context.Context, routers map[string]bool) {
 		return
 	}
 	cfg := d.cfg.Load()
-	sel := d.triggered(cfg, routers, time.Now())
+	now := time.Now()
+	sel := d.triggered(cfg, routers, now)
+	for key := range sel.regions {
+		d.followUps[key] = now.Add(awsFollowUp)
+	}
 	d.log.Info("syslog event: polling now", zap.Strings("routers", slices.Sorted(maps.Keys(routers))), zap.Strings("aws_regions", slices.Sorted(maps.Keys(sel.regions))))
 	d.runCycle(ctx, sel)
 }

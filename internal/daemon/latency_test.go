@@ -228,6 +228,23 @@ func TestHoldEndsBetweenPolls(t *testing.T) {
 	}
 }
 
+// When AWS updates its telemetry after the router's log line, the region
+// is asked again awsFollowUp later: the finding comes then, not at the next
+// 30 s poll.
+func TestAWSAskedAgainAfterSyslogEvent(t *testing.T) {
+	e := startLatencyEnv(t, latencyOptions{poll: 30 * time.Second, syslog: true})
+	fault := time.Now()
+	e.router.Disconnect(1) // logs "IP Tunnel[1] Down"; AWS still says UP
+	time.Sleep(time.Second)
+	if err := e.sim.SetTunnel(latencyRegion, latencyVPN, latencyOutsideIPs[0], "DOWN", "IPSEC IS DOWN", 0); err != nil {
+		t.Fatal(err)
+	}
+	latency := e.wait(t, faultTunnelDown, 40*time.Second).Sub(fault)
+	if latency < awsFollowUp || latency > awsFollowUp+5*time.Second {
+		t.Errorf("TunnelDown notified %s after the router's log line, want about %s (the follow-up poll)", latency, awsFollowUp)
+	}
+}
+
 // A syslog event polls its router and the AWS region joined to it; the
 // other regions of the source are not asked.
 func TestSyslogPollsOnlyJoinedRegion(t *testing.T) {

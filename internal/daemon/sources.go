@@ -258,6 +258,10 @@ func (d *Daemon) triggered(c *config.Config, routers map[string]bool, now time.T
 // request budget.
 const awsTriggerGap = 5 * time.Second
 
+// awsFollowUp is when a region polled for a syslog event is asked once
+// more, for telemetry AWS had not updated yet.
+const awsFollowUp = 10 * time.Second
+
 // noteSource logs when a source starts failing, changes its error or
 // recovers, not at every poll.
 func (d *Daemon) noteSource(key string, err error) {

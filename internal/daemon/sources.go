@@ -87,10 +87,9 @@ func indexFunc[T any](s []T, f func(T) bool) int {
 	return -1
 }
 
-// pollAll polls every source at once and records the results.
 // routersAtOnce bounds the routers polled at the same time, so that the
 // outputs being read and parsed at once stay a bounded amount of memory.
-var routersAtOnce = 50
+const routersAtOnce = 50
 
 // selection names the sources of a targeted poll (a syslog event); nil
 // is every source.
@@ -104,12 +103,13 @@ func (s *selection) region(src, region string) bool {
 	return s == nil || s.regions[src+"/"+region]
 }
 
+// pollAll polls every source and records the results.
 func (d *Daemon) pollAll(ctx context.Context) (ok, failed int) { return d.poll(ctx, nil) }
 
 // poll polls the selected sources and replaces their latest snapshots.
 func (d *Daemon) poll(ctx context.Context, sel *selection) (ok, failed int) {
 	srcs := d.sources
-	if sel != nil && (len(d.latestRTX) != len(srcs.rtx) || len(d.latestAWS) != len(srcs.aws)) {
+	if sel != nil && !d.latestMatches(srcs) {
 		sel = nil // the sources changed (reload): poll them all
 	}
 	results := make([][]aws.Snapshot, len(srcs.aws))
@@ -207,6 +207,25 @@ func (d *Daemon) poll(ctx context.Context, sel *selection) (ok, failed int) {
 	}
 	d.latestRTX, d.latestAWS = latestRTX, latestAWS
 	return ok, failed
+}
+
+// latestMatches reports whether the latest snapshots are of srcs, index by
+// index, so that a targeted poll can replace some of them.
+func (d *Daemon) latestMatches(srcs *sources) bool {
+	if len(d.latestRTX) != len(srcs.rtx) || len(d.latestAWS) != len(srcs.aws) {
+		return false
+	}
+	for i, p := range srcs.rtx {
+		if d.latestRTX[i].Router != p.Router().Name {
+			return false
+		}
+	}
+	for i, p := range srcs.aws {
+		if len(d.latestAWS[i]) != len(p.Source().Regions) || len(d.latestAWS[i]) > 0 && d.latestAWS[i][0].Source != p.Source().Name {
+			return false
+		}
+	}
+	return true
 }
 
 // triggered returns what a syslog event of routers asks to poll: those

@@ -20,7 +20,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 TEST_PACKAGES := prometheus prometheus-alertmanager iproute2 nftables systemd chromium
 TEST_BINARIES := /usr/bin/promtool /usr/bin/prometheus /usr/bin/prometheus-alertmanager /usr/bin/amtool /usr/sbin/ip /usr/sbin/nft /usr/bin/systemd-analyze /usr/bin/chromium
 
-.PHONY: all build test test-deps vet bench bench-scale fuzz lint install clean
+.PHONY: all build test test-deps vet bench bench-scale bench-latency fuzz lint install clean
 
 all: build
 
@@ -46,6 +46,11 @@ vet:
 
 bench:
 	AWS_EC2_METADATA_DISABLED=true $(GO) test -run='^$$' -bench=. -benchmem ./...
+
+# Each seed failure injected into the simulators, timed to the notification,
+# with syslog and with polling only.
+bench-latency:
+	AWS_EC2_METADATA_DISABLED=true $(GO) test -run='^$$' -bench=DetectionLatency -benchtime=3x -timeout 20m ./internal/daemon
 
 # One daemon against 1,000 VPNs in 10 regions and 200 simulated routers.
 bench-scale:

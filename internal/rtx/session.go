@@ -276,16 +276,9 @@ func (s *Session) atPrompt(cmd string) (out string, pager, done bool) {
 		s.prompt = m[1]
 	}
 	clean := normalise(s.buf)
-	s.buf = s.buf[:0]
-	if cap(s.buf) > maxKeptBuf {
-		s.buf = nil // a long `show config` does not stay allocated between polls
-	}
+	s.buf = nil // nothing stays allocated between polls
 	return stripEcho(strings.TrimSuffix(clean, m[1]), cmd), false, true
 }
-
-// maxKeptBuf is the largest output buffer a session keeps for the next
-// command.
-const maxKeptBuf = 16 << 10
 
 // tailBytes is how much of the end of the output is searched for the
 // prompt or the pager: far more than either.

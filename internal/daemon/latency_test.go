@@ -70,7 +70,10 @@ func startLatencyEnv(t testing.TB, o latencyOptions) *latencyEnv {
 		for _, a := range p.Alerts {
 			if _, seen := e.notified[a.Finding.Rule]; !seen && a.Status == alert.StatusFiring {
 				e.notified[a.Finding.Rule] = at
-				e.got <- a.Finding.Rule
+				select {
+				case e.got <- a.Finding.Rule: // wakes wait
+				default: // wakes are pending already
+				}
 			}
 		}
 		e.mu.Unlock()

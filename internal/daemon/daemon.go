@@ -230,7 +230,25 @@ func (d *Daemon) Run(ctx context.Context) error {
 	var g run.Group
 
 	// Signals: SIGINT/SIGTERM end the group; SIGHUP asks for a reload.
-	g.Add(run.SignalHandler(ctx, os.Interrupt, syscall.SIGTERM))
+	// signal.Notify runs here, before any actor starts: run.SignalHandler
+	// would call it in its own goroutine, and a SIGTERM that came after
+	// /-/ready but before that goroutine ran killed the process outright.
+	{
+		term := make(chan os.Signal, 1)
+		signal.Notify(term, os.Interrupt, syscall.SIGTERM)
+		sctx, cancel := context.WithCancel(ctx)
+		g.Add(func() error {
+			select {
+			case sig := <-term:
+				return &run.SignalError{Signal: sig}
+			case <-sctx.Done():
+				return sctx.Err()
+			}
+		}, func(error) {
+			signal.Stop(term)
+			cancel()
+		})
+	}
 	{
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)

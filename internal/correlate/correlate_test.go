@@ -410,3 +410,31 @@ func TestNextHoldEnd(t *testing.T) {
 		t.Error("a condition already reported has no hold to wait for")
 	}
 }
+
+func TestJoinedRegions(t *testing.T) {
+	w := newWorld(t, healthyConfig)
+	obs := w.observations()
+	// A second region whose connection no tunnel of the router reaches.
+	other := obs.AWS[0]
+	other.Region = "us-east-1"
+	other.Connections = []aws.Connection{other.Connections[0]}
+	other.Connections[0].Tunnels = []aws.Tunnel{{OutsideIP: "203.0.113.99"}}
+	obs.AWS = append(obs.AWS, other)
+	want := []SourceRef{{Type: "aws", Name: "prod", Region: "ap-northeast-1"}}
+	if got := JoinedRegions(obs, w.now, map[string]bool{"osaka-rtx1200": true}); !reflect.DeepEqual(got, want) {
+		t.Errorf("JoinedRegions = %v, want %v", got, want)
+	}
+	if got := JoinedRegions(obs, w.now, map[string]bool{"another-router": true}); len(got) != 0 {
+		t.Errorf("another router: %v, want none", got)
+	}
+	// An explicit join moves tunnel 1 to the other region.
+	obs.Joins = map[string][]config.TunnelJoin{"osaka-rtx1200": {{RTXTunnel: 1, OutsideIP: "203.0.113.99"}}}
+	got := JoinedRegions(obs, w.now, map[string]bool{"osaka-rtx1200": true})
+	if len(got) != 2 {
+		t.Errorf("with the explicit join: %v, want both regions", got)
+	}
+	// Stale data joins nothing.
+	if got := JoinedRegions(obs, w.now.Add(time.Hour), map[string]bool{"osaka-rtx1200": true}); len(got) != 0 {
+		t.Errorf("stale snapshots: %v, want none", got)
+	}
+}

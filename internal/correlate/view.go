@@ -84,3 +84,25 @@ func Tunnels(obs Observations, now time.Time) []TunnelView {
 	})
 	return out
 }
+
+// JoinedRegions returns the AWS sources and regions of the connections
+// joined to tunnels of the given routers, joined as Evaluate joins them
+// (explicit joins of the configuration, then outside IPs), from fresh
+// snapshots only.
+func JoinedRegions(obs Observations, now time.Time, routers map[string]bool) []SourceRef {
+	c := &context{obs: obs, now: now}
+	c.selectFresh()
+	c.join()
+	seen := map[SourceRef]bool{}
+	var out []SourceRef
+	for _, p := range c.pairs {
+		if p.aws == nil || p.rtx == nil || !routers[p.rtx.router] {
+			continue
+		}
+		if ref := (SourceRef{Type: "aws", Name: p.aws.source, Region: p.aws.region}); !seen[ref] {
+			seen[ref] = true
+			out = append(out, ref)
+		}
+	}
+	return out
+}

@@ -345,23 +345,20 @@ func (d *Daemon) loop(ctx context.Context) error {
 	}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	targeted := time.NewTimer(0)
+	targeted := stoppedTimer()
 	defer targeted.Stop()
-	<-targeted.C
 	armed := false // targeted is set to fire
 	var lastTargeted time.Time
 	// held fires when a held condition comes due: the correlator looks at
 	// the latest data again then, not up to a poll interval later.
-	held := time.NewTimer(0)
+	held := stoppedTimer()
 	defer held.Stop()
-	<-held.C
 	var lastHeld time.Time
 	// followUp fires when an AWS region polled for a syslog event is due to
-	// be asked again.
-	followUp := time.NewTimer(0)
+	// be asked again. schedule sets both after anything that may move them.
+	followUp := stoppedTimer()
 	defer followUp.Stop()
-	<-followUp.C
-	scheduleHeld := func() {
+	schedule := func() {
 		if next, ok := earliest(d.followUps); ok {
 			followUp.Reset(max(0, time.Until(next)))
 		}
@@ -386,14 +383,14 @@ func (d *Daemon) loop(ctx context.Context) error {
 			armed = false
 			lastTargeted = time.Now()
 			d.triggeredCycle(ctx, d.takeTriggers())
-			scheduleHeld()
+			schedule()
 		case <-held.C:
 			lastHeld = time.Now()
 			d.reevaluate()
-			scheduleHeld()
+			schedule()
 		case <-followUp.C:
 			d.followUpCycle(ctx, time.Now())
-			scheduleHeld()
+			schedule()
 		case <-watchdog:
 			d.notify.Notify("WATCHDOG=1")
 		case reply := <-d.reloadReq:
@@ -407,9 +404,16 @@ func (d *Daemon) loop(ctx context.Context) error {
 			// apart; it only shortens the interval, so that a change is
 			// still seen within one poll interval.
 			timer.Reset(jitter(d.cfg.Load().Global.PollInterval))
-			scheduleHeld()
+			schedule()
 		}
 	}
+}
+
+// stoppedTimer returns a timer that fires only once Reset.
+func stoppedTimer() *time.Timer {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
 }
 
 // minTriggerGap rate-limits polls triggered by syslog.

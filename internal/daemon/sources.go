@@ -13,6 +13,7 @@ import (
 
 	"github.com/vpnwatchd/vpnwatchd/internal/aws"
 	"github.com/vpnwatchd/vpnwatchd/internal/config"
+	"github.com/vpnwatchd/vpnwatchd/internal/correlate"
 	"github.com/vpnwatchd/vpnwatchd/internal/rtx"
 )
 
@@ -229,44 +230,16 @@ func (d *Daemon) latestMatches(srcs *sources) bool {
 }
 
 // triggered returns what a syslog event of routers asks to poll: those
-// routers, and the AWS regions that hold the VPN connections joined to
-// their tunnels (by outside IP or an explicit join), unless polled less than
-// awsTriggerGap ago for an earlier event.
+// routers, and the AWS regions of the VPN connections the correlator joins
+// to their tunnels, unless asked less than awsTriggerGap ago for an
+// earlier event.
 func (d *Daemon) triggered(c *config.Config, routers map[string]bool, now time.Time) *selection {
 	sel := &selection{routers: routers, regions: map[string]bool{}}
-	remotes, vpnIDs := map[string]bool{}, map[string]bool{}
-	for _, s := range d.latestRTX {
-		if !routers[s.Router] {
-			continue
-		}
-		for _, t := range s.Tunnels {
-			if t.Config.RemoteAddress != "" {
-				remotes[t.Config.RemoteAddress] = true
-			}
-		}
-	}
-	for _, r := range c.Routers {
-		if !routers[r.Name] {
-			continue
-		}
-		for _, j := range r.Tunnels {
-			remotes[j.OutsideIP] = j.OutsideIP != ""
-			vpnIDs[j.VPNConnectionID] = j.VPNConnectionID != ""
-		}
-	}
-	for _, snaps := range d.latestAWS {
-		for _, s := range snaps {
-			key := s.Source + "/" + s.Region
-			if now.Sub(d.regionTriggered[key]) < awsTriggerGap {
-				continue
-			}
-			for _, conn := range s.Connections {
-				if vpnIDs[conn.ID] || slices.ContainsFunc(conn.Tunnels, func(t aws.Tunnel) bool { return remotes[t.OutsideIP] }) {
-					sel.regions[key] = true
-					d.regionTriggered[key] = now
-					break
-				}
-			}
+	for _, ref := range correlate.JoinedRegions(d.observations(c), d.now(), routers) {
+		key := ref.Name + "/" + ref.Region
+		if now.Sub(d.regionTriggered[key]) >= awsTriggerGap {
+			sel.regions[key] = true
+			d.regionTriggered[key] = now
 		}
 	}
 	return sel

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"sort"
 	"strings"
@@ -63,6 +64,9 @@ func BenchmarkScale(b *testing.B) {
 	counts := func() (aws, logins int) {
 		fmt.Sscanf(ask("counts"), "%d %d", &aws, &logins)
 		return
+	}
+	if os.Getenv("VPNWATCHD_SCALE_HEAPPROFILE") != "" {
+		runtime.MemProfileRate = 1024
 	}
 	// As `vpnwatchd run` does (GOGC in the environment overrides it).
 	b.Logf("GOGC %d", TuneGC())
@@ -134,6 +138,18 @@ func BenchmarkScale(b *testing.B) {
 		if w, err := os.Create(f); err == nil {
 			pprof.WriteHeapProfile(w)
 			w.Close()
+		}
+	}
+	if os.Getenv("VPNWATCHD_SCALE_MEMCLASSES") != "" {
+		var samples []metrics.Sample
+		for _, d := range metrics.All() {
+			if strings.HasPrefix(d.Name, "/memory/classes/") || strings.HasPrefix(d.Name, "/gc/heap/goal") {
+				samples = append(samples, metrics.Sample{Name: d.Name})
+			}
+		}
+		metrics.Read(samples)
+		for _, s := range samples {
+			fmt.Fprintf(os.Stderr, "%-50s %8.2f MiB\n", s.Name, float64(s.Value.Uint64())/(1<<20))
 		}
 	}
 	b.ReportMetric(float64(ms.HeapAlloc)/(1<<20), "live-heap-MiB")

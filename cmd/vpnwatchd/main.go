@@ -144,7 +144,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	defer logger.Sync() //nolint:errcheck // stderr sync fails on terminals; nothing to do about it
-	logger.Debug("garbage collector", zap.Int("gogc", daemon.TuneGC()))
+	logger.Debug("garbage collector", zap.Int("gogc", daemon.TuneRuntime()))
 	d, err := daemon.New(daemon.Options{
 		ConfigFile:      *cfgFile,
 		ListenAddresses: listen,

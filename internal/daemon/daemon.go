@@ -69,6 +69,7 @@ type Daemon struct {
 	notify    Notifier
 	cfg       atomic.Pointer[config.Config]
 	reg       *prometheus.Registry
+	mem       releaser
 	metrics   *metrics.Daemon
 	listeners []net.Listener
 	ready     atomic.Bool
@@ -122,6 +123,7 @@ func New(opts Options) (*Daemon, error) {
 		log:       opts.Logger,
 		notify:    opts.Notifier,
 		reg:       metrics.NewRegistry(),
+		mem:       releaser{min: releaseMinBytes, gap: releaseGap},
 		reloadReq: make(chan chan error),
 	}
 	d.metrics = metrics.NewDaemon(d.reg)
@@ -516,6 +518,7 @@ func (d *Daemon) runCycle(ctx context.Context, sel *selection) {
 		d.log.Info("first poll cycle complete; ready", zap.Duration("took", took))
 	}
 	d.log.Debug("poll cycle complete", zap.Int("cycle", d.cycles), zap.Duration("took", took), zap.Int("sources_ok", ok), zap.Int("sources_failed", failed))
+	d.mem.release()
 	d.notify.Notify(fmt.Sprintf("STATUS=cycle %d done in %s; %d/%d sources ok; %d findings; %s", d.cycles, took.Round(time.Millisecond), ok, ok+failed, len(active), cfg.Summary()))
 }
 

@@ -14,8 +14,12 @@ import (
 // page.
 func (d *Daemon) handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.InstrumentMetricHandler(d.reg,
-		promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{ErrorLog: zap.NewStdLog(d.log), Registry: d.reg})))
+	scrape := promhttp.InstrumentMetricHandler(d.reg,
+		promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{ErrorLog: zap.NewStdLog(d.log), Registry: d.reg}))
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		scrape.ServeHTTP(w, r)
+		d.mem.release() // a scrape's garbage is most of what it allocated
+	})
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "Healthy")
 	})

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -59,7 +60,7 @@ type Session struct {
 	client *ssh.Client
 	sess   *ssh.Session
 	stdin  io.Writer
-	chunks chan []byte
+	stdout io.Reader
 	buf    []byte
 	prompt string
 	closed bool
@@ -130,7 +131,7 @@ func Dial(ctx context.Context, c SessionConfig) (*Session, error) {
 	}
 	conn.SetDeadline(time.Time{})
 	client := ssh.NewClient(sc, chans, reqs)
-	s := &Session{client: client, chunks: make(chan []byte, 64)}
+	s := &Session{client: client}
 	if err := s.open(ctx, c.Timeout); err != nil {
 		client.Close()
 		return nil, err
@@ -151,44 +152,21 @@ func (s *Session) open(ctx context.Context, timeout time.Duration) error {
 	if s.stdin, err = sess.StdinPipe(); err != nil {
 		return fmt.Errorf("ssh stdin: %w", err)
 	}
-	stdout, err := sess.StdoutPipe()
-	if err != nil {
+	if s.stdout, err = sess.StdoutPipe(); err != nil {
 		return fmt.Errorf("ssh stdout: %w", err)
 	}
-	// With a PTY the router writes nothing to stderr; drain it with a small
-	// buffer (left nil, x/crypto/ssh would copy it to io.Discard, holding
-	// an 8 KiB buffer per session for its life).
-	stderr, err := sess.StderrPipe()
-	if err != nil {
+	// With a PTY the router writes nothing to stderr. Asking for the pipe
+	// and never reading it spares the goroutine and the 8 KiB buffer
+	// x/crypto/ssh would otherwise spend per session copying it to
+	// io.Discard. (A router that did write more than the channel window,
+	// 2 MiB, there would stall; the command times out and the session is
+	// dialled afresh.)
+	if _, err := sess.StderrPipe(); err != nil {
 		return fmt.Errorf("ssh stderr: %w", err)
 	}
 	if err := sess.Shell(); err != nil {
 		return fmt.Errorf("ssh shell: %w", err)
 	}
-	go func() {
-		var buf [64]byte
-		for {
-			if _, err := stderr.Read(buf[:]); err != nil {
-				return
-			}
-		}
-	}()
-	go func() {
-		defer close(s.chunks)
-		// The channel hands over at most what it has buffered; a 4 KiB
-		// buffer means more reads of a long `show config`, and 28 KiB less
-		// memory per router for the life of the session.
-		buf := make([]byte, 4<<10)
-		for {
-			n, err := stdout.Read(buf)
-			if n > 0 {
-				s.chunks <- bytes.Clone(buf[:n])
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
 	// The login banner ends with the first prompt.
 	tctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -227,6 +205,15 @@ func (s *Session) Run(ctx context.Context, cmd string) (string, error) {
 // readUntilPrompt collects output until the prompt returns, answering pager
 // prompts with a space.
 func (s *Session) readUntilPrompt(ctx context.Context, cmd string) (string, error) {
+	// A read waits for the router as long as it takes; when the context
+	// ends first, closing the connection ends the read (and the session:
+	// its console is in an unknown state).
+	stop := context.AfterFunc(ctx, func() { s.client.Close() })
+	defer func() {
+		if !stop() {
+			s.Close() // closed under the read: not for the next command
+		}
+	}()
 	for {
 		if out, pager, done := s.atPrompt(cmd); done {
 			return out, nil
@@ -237,17 +224,24 @@ func (s *Session) readUntilPrompt(ctx context.Context, cmd string) (string, erro
 			s.buf = pagerRE.ReplaceAll(s.buf, nil)
 			continue
 		}
-		select {
-		case b, ok := <-s.chunks:
-			if !ok {
-				return "", errors.New("the router closed the session")
+		// Read straight into the output: no reader goroutine, no copy of
+		// each chunk. The channel hands over what it has buffered.
+		if len(s.buf) == cap(s.buf) {
+			s.buf = slices.Grow(s.buf, readChunk)
+		}
+		n, err := s.stdout.Read(s.buf[len(s.buf):cap(s.buf)])
+		s.buf = s.buf[:len(s.buf)+n]
+		if err != nil {
+			if ctx.Err() != nil {
+				return "", fmt.Errorf("no prompt after the output: %w", ctx.Err())
 			}
-			s.buf = append(s.buf, b...)
-		case <-ctx.Done():
-			return "", fmt.Errorf("no prompt after the output: %w", ctx.Err())
+			return "", fmt.Errorf("the router closed the session: %w", err)
 		}
 	}
 }
+
+// readChunk is how much room a read gets at least.
+const readChunk = 4 << 10
 
 // atPrompt checks whether the output so far ends with the prompt (then it
 // returns the output and done) or with a pager prompt.

@@ -367,3 +367,29 @@ func TestPrivateKeyLogin(t *testing.T) {
 	}
 	sess.Close()
 }
+
+// A router that takes the command and never answers: the read is ended by
+// the context, not by the router.
+func TestCommandTimeoutOnSilentRouter(t *testing.T) {
+	s := startSim(t)
+	sess := dial(t, s)
+	s.router.Hang()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := sess.Run(ctx, "show ipsec sa")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("silent router: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run still waits on a silent router 30 s after its context ended")
+	}
+	if _, err := sess.Run(context.Background(), "show ipsec sa"); err == nil {
+		t.Error("a session that timed out is reused")
+	}
+}

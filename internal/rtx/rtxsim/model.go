@@ -71,6 +71,7 @@ type Router struct {
 
 	syslog   net.Conn      // where to send syslog, when set
 	slow     time.Duration // delay per output line
+	hung     bool          // commands get no answer at all
 	garbage  int           // answer the next N commands with garbage
 	dropNext bool          // close the session at the next command
 	events   []string      // what happened, for tests and the demo
@@ -346,6 +347,14 @@ func (r *Router) StickBGP(n int, state string) {
 func (r *Router) SetSlow(d time.Duration) {
 	r.mu.Lock()
 	r.slow = d
+	r.mu.Unlock()
+}
+
+// Hang makes the router take commands and never answer them (a wedged
+// console): the session stays open and silent until the client closes it.
+func (r *Router) Hang() {
+	r.mu.Lock()
+	r.hung = true
 	r.mu.Unlock()
 }
 

@@ -270,7 +270,7 @@ func (s *Server) console(ch ssh.Channel, conn *ssh.ServerConn) {
 func (s *Server) answer(ch ssh.Channel, conn *ssh.ServerConn, cmd string, paging *bool, w func(string) error) bool {
 	r := s.Router
 	r.mu.Lock()
-	drop, garbage, slow := r.dropNext, r.garbage > 0, r.slow
+	drop, garbage, slow, hung := r.dropNext, r.garbage > 0, r.slow, r.hung
 	r.dropNext = false
 	if garbage {
 		r.garbage--
@@ -278,6 +278,10 @@ func (s *Server) answer(ch ssh.Channel, conn *ssh.ServerConn, cmd string, paging
 	r.mu.Unlock()
 	if drop {
 		conn.Close()
+		return false
+	}
+	if hung {
+		conn.Wait() // silent until the client (or Close) ends the connection
 		return false
 	}
 	switch {

@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/logging"
 	"github.com/aws/smithy-go/middleware"
 	"go.uber.org/zap"
 
@@ -121,8 +122,23 @@ func New(ctx context.Context, src config.AWSSource, opts Options) (*Poller, erro
 	return p, nil
 }
 
+// sdkLogger routes the SDK's own messages (such as a warning that a
+// connection could not be reused) into the daemon's structured log instead
+// of the SDK's plain lines on stderr.
+func sdkLogger(l *zap.Logger, source string) logging.Logger {
+	l = l.With(zap.String("component", "aws-sdk"), zap.String("source", source))
+	return logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
+		if c == logging.Warn {
+			l.Warn(fmt.Sprintf(format, v...))
+			return
+		}
+		l.Debug(fmt.Sprintf(format, v...))
+	})
+}
+
 func (p *Poller) loadConfig(ctx context.Context) (awssdk.Config, error) {
 	lo := []func(*awsconfig.LoadOptions) error{
+		awsconfig.WithLogger(sdkLogger(p.opts.Logger, p.src.Name)),
 		awsconfig.WithRetryer(func() awssdk.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) { o.MaxAttempts = p.opts.MaxAttempts })
 		}),

@@ -266,7 +266,7 @@ func awsEvidence(a *awsTunnel) *AWSEvidence {
 	return e
 }
 
-func mssText(t rtx.TunnelConfig) string {
+func mssText(t *rtx.TunnelConfig) string {
 	switch {
 	case t.MSSAuto:
 		return "auto"

@@ -332,7 +332,7 @@ func saRekeyFailed(c *context) []Finding {
 	return out
 }
 
-func rekeyFix(tc rtx.TunnelConfig, a *awsTunnel) string {
+func rekeyFix(tc *rtx.TunnelConfig, a *awsTunnel) string {
 	var b strings.Builder
 	b.WriteString("A rekey that never completes is most often packets that are too big for the path: ")
 	if mss, limit, ok := mssTooBig(tc); ok {
@@ -431,7 +431,7 @@ func flapKeys(p pair) []string {
 }
 
 // mssTooBig reports an MSS limit larger than the tunnel MTU allows.
-func mssTooBig(tc rtx.TunnelConfig) (mss, limit int, bad bool) {
+func mssTooBig(tc *rtx.TunnelConfig) (mss, limit int, bad bool) {
 	limit = tc.MTU - tcpIPHeaders
 	return tc.MSSLimit, limit, tc.MSSConfigured && !tc.MSSAuto && tc.MSSLimit > limit
 }
@@ -473,7 +473,7 @@ func mssExceedsTunnelMTU(c *context) []Finding {
 
 // awsMaxMTU is the largest tunnel MTU AWS supports for the tunnel's ESP
 // algorithms.
-func awsMaxMTU(tc rtx.TunnelConfig) (int, string) {
+func awsMaxMTU(tc *rtx.TunnelConfig) (int, string) {
 	return probe.AWSMaxMTU(tc.ESPEncryption, tc.ESPAuth, tc.NATTraversal)
 }
 

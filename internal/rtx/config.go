@@ -444,6 +444,16 @@ func (p *configParser) lan(name, rest string) string {
 }
 
 // finish joins each tunnel to its gateway and sorts the results.
+// intern makes the tunnel's strings independent of the `show config` text
+// they were cut from, so that a kept configuration does not pin its lines.
+func (t *TunnelConfig) intern() {
+	for _, f := range []*string{&t.Description, &t.Encapsulation, &t.RemoteAddress, &t.LocalAddress,
+		&t.InsideAddress, &t.InsideRemote, &t.Keepalive.Type, &t.IKEEncryption, &t.IKEHash, &t.IKEGroup,
+		&t.ESPEncryption, &t.ESPAuth, &t.OuterDFBit} {
+		*f = intern(*f)
+	}
+}
+
 func (p *configParser) finish() {
 	for n, t := range p.tunnels {
 		g, hasGW := p.gwOfTun[n]
@@ -469,11 +479,18 @@ func (p *configParser) finish() {
 			t.NATTraversal, t.PFS = gw.natt, gw.pfs
 			t.IKEEncryption, t.IKEHash, t.IKEGroup = gw.enc, gw.hash, gw.group
 		}
+		t.intern()
 		p.c.Tunnels = append(p.c.Tunnels, *t)
 	}
 	sort.Slice(p.c.Tunnels, func(i, j int) bool { return p.c.Tunnels[i].Number < p.c.Tunnels[j].Number })
 	for _, l := range p.lans {
+		l.Name, l.Address = intern(l.Name), intern(l.Address)
 		p.c.LANs = append(p.c.LANs, *l)
+	}
+	p.c.Model, p.c.BGP.AS = intern(p.c.Model), intern(p.c.BGP.AS)
+	for i := range p.c.BGP.Neighbors {
+		nb := &p.c.BGP.Neighbors[i]
+		nb.RemoteAS, nb.Address, nb.LocalAddress = intern(nb.RemoteAS), intern(nb.Address), intern(nb.LocalAddress)
 	}
 	sort.Slice(p.c.LANs, func(i, j int) bool { return p.c.LANs[i].Name < p.c.LANs[j].Name })
 }

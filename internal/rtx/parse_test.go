@@ -4,9 +4,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func sample(t testing.TB, name string) string {
@@ -351,4 +353,40 @@ func TestRedactConfig(t *testing.T) {
 	if err != nil || len(c.Tunnels) != 2 {
 		t.Errorf("redacted sample no longer parses: %v", err)
 	}
+}
+
+// Every string of a TunnelConfig is interned: none still points into the
+// text it was cut from (a new field left out would pin `show config`).
+func TestTunnelConfigInternsEveryString(t *testing.T) {
+	text := strings.Repeat("x", 64) + "value"
+	var tc TunnelConfig
+	var fill func(v reflect.Value)
+	fill = func(v reflect.Value) {
+		for i := range v.NumField() {
+			switch f := v.Field(i); f.Kind() {
+			case reflect.String:
+				f.SetString(text[64:])
+			case reflect.Struct:
+				fill(f)
+			}
+		}
+	}
+	fill(reflect.ValueOf(&tc).Elem())
+	tc.intern()
+	lo, hi := uintptr(unsafe.Pointer(unsafe.StringData(text))), uintptr(unsafe.Pointer(unsafe.StringData(text)))+uintptr(len(text))
+	var check func(v reflect.Value, path string)
+	check = func(v reflect.Value, path string) {
+		for i := range v.NumField() {
+			f, name := v.Field(i), path+v.Type().Field(i).Name
+			switch f.Kind() {
+			case reflect.String:
+				if p := uintptr(unsafe.Pointer(unsafe.StringData(f.String()))); p >= lo && p < hi {
+					t.Errorf("TunnelConfig.%s is not interned", name)
+				}
+			case reflect.Struct:
+				check(f, name+".")
+			}
+		}
+	}
+	check(reflect.ValueOf(tc), "")
 }

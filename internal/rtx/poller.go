@@ -33,7 +33,9 @@ type Snapshot struct {
 
 // Tunnel is one IPsec tunnel interface as the router sees it.
 type Tunnel struct {
-	Config TunnelConfig
+	// Config points into the snapshot's RouterConfig.Tunnels (shared by
+	// the polls until `show config` is read again; never changed).
+	Config *TunnelConfig
 	Status TunnelStatus
 	SAs    []SA // ESP SAs of this tunnel, old and rekeyed
 	// BGPRoutes counts the BGP routes out of this tunnel in `show ip route`.
@@ -274,7 +276,8 @@ func assemble(router string, cfg RouterConfig, out Outputs, loc *time.Location) 
 		return snap, missing, err
 	}
 	routes := snap.Routes.BGPRoutesByTunnel()
-	for _, tc := range snap.Config.Tunnels {
+	for i := range snap.Config.Tunnels {
+		tc := &snap.Config.Tunnels[i]
 		if tc.RemoteAddress == "" {
 			continue
 		}

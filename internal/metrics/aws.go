@@ -18,29 +18,29 @@ var (
 	sourceLabels = []string{"type", "source", "region"}
 	tunnelLabels = []string{"source", "region", "vpn_connection_id", "vpn_name", "outside_ip"}
 
-	descSourceUp = prometheus.NewDesc(Namespace+"_source_up",
-		"Whether the last poll of this source (AWS source and region, router, probe) succeeded.", sourceLabels, nil)
-	descSourceLastSuccess = prometheus.NewDesc(Namespace+"_source_last_success_timestamp_seconds",
-		"Time of the last successful poll of this source; absent before the first.", sourceLabels, nil)
-	descPollDuration = prometheus.NewDesc(Namespace+"_poll_duration_seconds",
-		"Duration of the last poll of this source.", sourceLabels, nil)
+	famSourceUp = newGauge(Namespace+"_source_up",
+		"Whether the last poll of this source (AWS source and region, router, probe) succeeded.", sourceLabels...)
+	famSourceLastSuccess = newGauge(Namespace+"_source_last_success_timestamp_seconds",
+		"Time of the last successful poll of this source; absent before the first.", sourceLabels...)
+	famPollDuration = newGauge(Namespace+"_poll_duration_seconds",
+		"Duration of the last poll of this source.", sourceLabels...)
 
-	descVPNInfo = prometheus.NewDesc(Namespace+"_aws_vpn_connection_info",
+	famVPNInfo = newGauge(Namespace+"_aws_vpn_connection_info",
 		"AWS Site-to-Site VPN connection as last seen; always 1.",
-		[]string{"source", "region", "vpn_connection_id", "vpn_name", "state", "routing", "customer_gateway_id", "customer_gateway_ip", "gateway_id"}, nil)
-	descVPNAvailable = prometheus.NewDesc(Namespace+"_aws_vpn_connection_available",
+		[]string{"source", "region", "vpn_connection_id", "vpn_name", "state", "routing", "customer_gateway_id", "customer_gateway_ip", "gateway_id"}...)
+	famVPNAvailable = newGauge(Namespace+"_aws_vpn_connection_available",
 		"1 if the VPN connection's state is available; 0 when pending, deleting, deleted, vanished, or configured but not returned by AWS.",
-		[]string{"source", "region", "vpn_connection_id", "vpn_name"}, nil)
-	descTunnelUp = prometheus.NewDesc(Namespace+"_aws_tunnel_up",
-		"1 if AWS reports the tunnel UP (for BGP VPNs: IPsec up and BGP established).", tunnelLabels, nil)
-	descTunnelIPsecUp = prometheus.NewDesc(Namespace+"_aws_tunnel_ipsec_up",
-		"1 if IPsec is up according to the AWS status message (IPSEC IS UP, N BGP ROUTES).", tunnelLabels, nil)
-	descTunnelRoutes = prometheus.NewDesc(Namespace+"_aws_tunnel_accepted_routes",
-		"Routes AWS accepted from the customer gateway over this tunnel.", tunnelLabels, nil)
-	descTunnelLastChange = prometheus.NewDesc(Namespace+"_aws_tunnel_last_status_change_timestamp_seconds",
-		"When AWS last saw the tunnel's IKE, IPsec or BGP status change.", tunnelLabels, nil)
-	descTunnelMaintenance = prometheus.NewDesc(Namespace+"_aws_tunnel_maintenance_pending",
-		"1 if AWS has a tunnel endpoint replacement pending; absent until asked.", tunnelLabels, nil)
+		[]string{"source", "region", "vpn_connection_id", "vpn_name"}...)
+	famTunnelUp = newGauge(Namespace+"_aws_tunnel_up",
+		"1 if AWS reports the tunnel UP (for BGP VPNs: IPsec up and BGP established).", tunnelLabels...)
+	famTunnelIPsecUp = newGauge(Namespace+"_aws_tunnel_ipsec_up",
+		"1 if IPsec is up according to the AWS status message (IPSEC IS UP, N BGP ROUTES).", tunnelLabels...)
+	famTunnelRoutes = newGauge(Namespace+"_aws_tunnel_accepted_routes",
+		"Routes AWS accepted from the customer gateway over this tunnel.", tunnelLabels...)
+	famTunnelLastChange = newGauge(Namespace+"_aws_tunnel_last_status_change_timestamp_seconds",
+		"When AWS last saw the tunnel's IKE, IPsec or BGP status change.", tunnelLabels...)
+	famTunnelMaintenance = newGauge(Namespace+"_aws_tunnel_maintenance_pending",
+		"1 if AWS has a tunnel endpoint replacement pending; absent until asked.", tunnelLabels...)
 )
 
 // AWS exports the latest AWS snapshots. The daemon calls Update after each
@@ -89,31 +89,31 @@ func (a *AWS) Describe(chan<- *prometheus.Desc) {}
 
 // Collect renders the latest snapshots.
 func (a *AWS) Collect(ch chan<- prometheus.Metric) {
-	gauge := gaugeTo(ch)
+	out := newSender(ch)
 	a.snaps.each(func(s aws.Snapshot, last time.Time, ok bool) {
-		collectSource(ch, s.Err == nil, s.Took, last, ok, SourceAWS, s.Source, s.Region)
+		collectSource(out, s.Err == nil, s.Took, last, ok, SourceAWS, s.Source, s.Region)
 		if s.Err != nil {
 			return // never export stale tunnel state as current
 		}
 		for _, c := range s.Connections {
-			gauge(descVPNInfo, 1, s.Source, s.Region, c.ID, c.Name, c.State, c.Routing, c.CustomerGatewayID, c.CustomerGatewayIP, c.GatewayID)
-			gauge(descVPNAvailable, boolValue(c.State == aws.StateAvailable), s.Source, s.Region, c.ID, c.Name)
+			out.send(famVPNInfo, 1, s.Source, s.Region, c.ID, c.Name, c.State, c.Routing, c.CustomerGatewayID, c.CustomerGatewayIP, c.GatewayID)
+			out.send(famVPNAvailable, boolValue(c.State == aws.StateAvailable), s.Source, s.Region, c.ID, c.Name)
 			for _, t := range c.Tunnels {
 				l := []string{s.Source, s.Region, c.ID, c.Name, t.OutsideIP}
-				gauge(descTunnelUp, boolValue(t.Up()), l...)
-				gauge(descTunnelIPsecUp, boolValue(c.State != aws.StateGone && t.IPsecUp()), l...)
-				gauge(descTunnelRoutes, float64(t.AcceptedRoutes), l...)
+				out.send(famTunnelUp, boolValue(t.Up()), l...)
+				out.send(famTunnelIPsecUp, boolValue(c.State != aws.StateGone && t.IPsecUp()), l...)
+				out.send(famTunnelRoutes, float64(t.AcceptedRoutes), l...)
 				if !t.LastStatusChange.IsZero() {
-					gauge(descTunnelLastChange, float64(t.LastStatusChange.Unix()), l...)
+					out.send(famTunnelLastChange, float64(t.LastStatusChange.Unix()), l...)
 				}
 				if t.Maintenance != nil {
-					gauge(descTunnelMaintenance, boolValue(t.Maintenance.Pending != ""), l...)
+					out.send(famTunnelMaintenance, boolValue(t.Maintenance.Pending != ""), l...)
 				}
 			}
 		}
 		for _, id := range s.Missing {
 			if !hasConnection(s.Connections, id) {
-				gauge(descVPNAvailable, 0, s.Source, s.Region, id, "")
+				out.send(famVPNAvailable, 0, s.Source, s.Region, id, "")
 			}
 		}
 	})
@@ -128,20 +128,12 @@ func hasConnection(cs []aws.Connection, id string) bool {
 	return false
 }
 
-// gaugeTo returns a function that sends one constant gauge to ch.
-func gaugeTo(ch chan<- prometheus.Metric) func(d *prometheus.Desc, v float64, labels ...string) {
-	return func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
-	}
-}
-
 // collectSource sends the vpnwatch_source_* series of one source.
-func collectSource(ch chan<- prometheus.Metric, up bool, took time.Duration, lastSuccess time.Time, succeeded bool, labels ...string) {
-	gauge := gaugeTo(ch)
-	gauge(descSourceUp, boolValue(up), labels...)
-	gauge(descPollDuration, took.Seconds(), labels...)
+func collectSource(out *sender, up bool, took time.Duration, lastSuccess time.Time, succeeded bool, labels ...string) {
+	out.send(famSourceUp, boolValue(up), labels...)
+	out.send(famPollDuration, took.Seconds(), labels...)
 	if succeeded {
-		gauge(descSourceLastSuccess, float64(lastSuccess.UnixNano())/1e9, labels...)
+		out.send(famSourceLastSuccess, float64(lastSuccess.UnixNano())/1e9, labels...)
 	}
 }
 

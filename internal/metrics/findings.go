@@ -9,9 +9,9 @@ import (
 	"github.com/vpnwatchd/vpnwatchd/internal/correlate"
 )
 
-var descFindingActive = prometheus.NewDesc(Namespace+"_finding_active",
+var famFindingActive = newGauge(Namespace+"_finding_active",
 	"1 for each active finding (its hold time passed). Labels name the rule and the subject; absent when nothing is wrong.",
-	[]string{"rule", "severity", "vpn_connection_id", "outside_ip", "router", "rtx_tunnel", "source", "region"}, nil)
+	[]string{"rule", "severity", "vpn_connection_id", "outside_ip", "router", "rtx_tunnel", "source", "region"}...)
 
 // Findings exports the active findings of the last evaluation.
 type Findings struct {
@@ -40,13 +40,13 @@ func (f *Findings) Describe(chan<- *prometheus.Desc) {}
 func (f *Findings) Collect(ch chan<- prometheus.Metric) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	gauge := gaugeTo(ch)
+	out := newSender(ch)
 	for _, x := range f.active {
 		s := x.Subject
 		tunnel := ""
 		if s.RTXTunnel != 0 {
 			tunnel = strconv.Itoa(s.RTXTunnel)
 		}
-		gauge(descFindingActive, 1, x.Rule, x.Severity, s.VPNConnectionID, s.OutsideIP, s.Router, tunnel, s.Source, s.Region)
+		out.send(famFindingActive, 1, x.Rule, x.Severity, s.VPNConnectionID, s.OutsideIP, s.Router, tunnel, s.Source, s.Region)
 	}
 }

@@ -11,13 +11,13 @@ import (
 )
 
 var (
-	probeLabels          = []string{"probe", "target", "path"}
-	descProbeUp          = prometheus.NewDesc(Namespace+"_probe_up", "1 if the last DF ping search reached its target.", probeLabels, nil)
-	descProbePathMTU     = prometheus.NewDesc(Namespace+"_probe_path_mtu_bytes", "Path MTU the last search measured (largest DF payload + IP and ICMP headers).", probeLabels, nil)
-	descProbeRTT         = prometheus.NewDesc(Namespace+"_probe_rtt_seconds", "Shortest echo round trip of the last search.", probeLabels, nil)
-	descProbeFragNeeded  = prometheus.NewDesc(Namespace+"_probe_icmp_frag_needed_seen", "1 if the path answered oversize probes with ICMP fragmentation needed / packet too big; 0 means a black hole.", probeLabels, nil)
-	descProbeProbes      = prometheus.NewDesc(Namespace+"_probe_probes", "Echo requests the last search sent.", probeLabels, nil)
-	descProbeLastTimeSec = prometheus.NewDesc(Namespace+"_probe_last_run_timestamp_seconds", "When the last search ended.", probeLabels, nil)
+	probeLabels         = []string{"probe", "target", "path"}
+	famProbeUp          = newGauge(Namespace+"_probe_up", "1 if the last DF ping search reached its target.", probeLabels...)
+	famProbePathMTU     = newGauge(Namespace+"_probe_path_mtu_bytes", "Path MTU the last search measured (largest DF payload + IP and ICMP headers).", probeLabels...)
+	famProbeRTT         = newGauge(Namespace+"_probe_rtt_seconds", "Shortest echo round trip of the last search.", probeLabels...)
+	famProbeFragNeeded  = newGauge(Namespace+"_probe_icmp_frag_needed_seen", "1 if the path answered oversize probes with ICMP fragmentation needed / packet too big; 0 means a black hole.", probeLabels...)
+	famProbeProbes      = newGauge(Namespace+"_probe_probes", "Echo requests the last search sent.", probeLabels...)
+	famProbeLastTimeSec = newGauge(Namespace+"_probe_last_run_timestamp_seconds", "When the last search ended.", probeLabels...)
 )
 
 // Probes exports the latest probe results.
@@ -59,18 +59,18 @@ func (p *Probes) Collect(ch chan<- prometheus.Metric) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	names := slices.Sorted(maps.Keys(p.latest))
-	gauge := gaugeTo(ch)
+	out := newSender(ch)
 	for _, n := range names {
 		o := p.latest[n]
 		l := []string{o.Name, o.Target, o.Path}
-		gauge(descProbeUp, boolValue(o.Err == nil), l...)
-		gauge(descProbeLastTimeSec, float64(o.TakenAt.UnixNano())/1e9, l...)
-		gauge(descProbeProbes, float64(o.Result.Probes), l...)
+		out.send(famProbeUp, boolValue(o.Err == nil), l...)
+		out.send(famProbeLastTimeSec, float64(o.TakenAt.UnixNano())/1e9, l...)
+		out.send(famProbeProbes, float64(o.Result.Probes), l...)
 		if o.Err != nil {
 			continue
 		}
-		gauge(descProbePathMTU, float64(o.Result.PathMTU), l...)
-		gauge(descProbeRTT, o.Result.RTT.Seconds(), l...)
-		gauge(descProbeFragNeeded, boolValue(o.Result.FragNeededSeen), l...)
+		out.send(famProbePathMTU, float64(o.Result.PathMTU), l...)
+		out.send(famProbeRTT, o.Result.RTT.Seconds(), l...)
+		out.send(famProbeFragNeeded, boolValue(o.Result.FragNeededSeen), l...)
 	}
 }

@@ -12,24 +12,24 @@ import (
 var (
 	rtxTunnelLabels = []string{"router", "tunnel"}
 
-	descRTXTunnelUp = prometheus.NewDesc(Namespace+"_rtx_tunnel_up",
-		"1 if the RTX says the tunnel interface is Online (show status tunnel).", []string{"router", "tunnel", "remote_address"}, nil)
-	descRTXSACount = prometheus.NewDesc(Namespace+"_rtx_ipsec_sas",
-		"IPsec (ESP) SAs of the tunnel per direction; 2 per direction while a rekey overlaps.", []string{"router", "tunnel", "direction"}, nil)
-	descRTXSALifetime = prometheus.NewDesc(Namespace+"_rtx_ipsec_sa_remaining_lifetime_seconds",
-		"Remaining lifetime of the newest IPsec SA of the tunnel per direction; absent when there is none.", []string{"router", "tunnel", "direction"}, nil)
-	descRTXRekeys = prometheus.NewDesc(Namespace+"_rtx_ipsec_rekeys_total",
-		"New IPsec SAs (rekeys or reconnections) seen for the tunnel since vpnwatchd started.", rtxTunnelLabels, nil)
-	descRTXBGPUp = prometheus.NewDesc(Namespace+"_rtx_bgp_neighbor_up",
-		"1 if the RTX's BGP session with the neighbor is Established.", []string{"router", "neighbor", "remote_as"}, nil)
-	descRTXBGPRoutes = prometheus.NewDesc(Namespace+"_rtx_bgp_received_routes",
-		"BGP routes via the tunnel in the RTX routing table (show ip route).", rtxTunnelLabels, nil)
-	descRTXMTU = prometheus.NewDesc(Namespace+"_rtx_tunnel_mtu_bytes",
-		"Tunnel interface MTU: `ip tunnel mtu`, or the RTX default 1280.", rtxTunnelLabels, nil)
-	descRTXMSS = prometheus.NewDesc(Namespace+"_rtx_tunnel_tcp_mss_limit_bytes",
-		"`ip tunnel tcp mss limit` when set to a number.", rtxTunnelLabels, nil)
-	descRTXMSSAuto = prometheus.NewDesc(Namespace+"_rtx_tunnel_tcp_mss_limit_auto",
-		"1 if `ip tunnel tcp mss limit auto` is set.", rtxTunnelLabels, nil)
+	famRTXTunnelUp = newGauge(Namespace+"_rtx_tunnel_up",
+		"1 if the RTX says the tunnel interface is Online (show status tunnel).", []string{"router", "tunnel", "remote_address"}...)
+	famRTXSACount = newGauge(Namespace+"_rtx_ipsec_sas",
+		"IPsec (ESP) SAs of the tunnel per direction; 2 per direction while a rekey overlaps.", []string{"router", "tunnel", "direction"}...)
+	famRTXSALifetime = newGauge(Namespace+"_rtx_ipsec_sa_remaining_lifetime_seconds",
+		"Remaining lifetime of the newest IPsec SA of the tunnel per direction; absent when there is none.", []string{"router", "tunnel", "direction"}...)
+	famRTXRekeys = newFamily(prometheus.CounterValue, Namespace+"_rtx_ipsec_rekeys_total",
+		"New IPsec SAs (rekeys or reconnections) seen for the tunnel since vpnwatchd started.", rtxTunnelLabels...)
+	famRTXBGPUp = newGauge(Namespace+"_rtx_bgp_neighbor_up",
+		"1 if the RTX's BGP session with the neighbor is Established.", []string{"router", "neighbor", "remote_as"}...)
+	famRTXBGPRoutes = newGauge(Namespace+"_rtx_bgp_received_routes",
+		"BGP routes via the tunnel in the RTX routing table (show ip route).", rtxTunnelLabels...)
+	famRTXMTU = newGauge(Namespace+"_rtx_tunnel_mtu_bytes",
+		"Tunnel interface MTU: `ip tunnel mtu`, or the RTX default 1280.", rtxTunnelLabels...)
+	famRTXMSS = newGauge(Namespace+"_rtx_tunnel_tcp_mss_limit_bytes",
+		"`ip tunnel tcp mss limit` when set to a number.", rtxTunnelLabels...)
+	famRTXMSSAuto = newGauge(Namespace+"_rtx_tunnel_tcp_mss_limit_auto",
+		"1 if `ip tunnel tcp mss limit auto` is set.", rtxTunnelLabels...)
 )
 
 // RTX exports the latest router snapshots.
@@ -67,16 +67,16 @@ func (x *RTX) Describe(chan<- *prometheus.Desc) {}
 
 // Collect renders the latest snapshots.
 func (x *RTX) Collect(ch chan<- prometheus.Metric) {
-	gauge := gaugeTo(ch)
+	out := newSender(ch)
 	x.snaps.each(func(s rtx.Snapshot, last time.Time, ok bool) {
 		name := s.Router
-		collectSource(ch, s.Err == nil, s.Took, last, ok, SourceRTX, name, "")
+		collectSource(out, s.Err == nil, s.Took, last, ok, SourceRTX, name, "")
 		if s.Err != nil {
 			return
 		}
 		for _, t := range s.Tunnels {
 			n := strconv.Itoa(t.Config.Number)
-			gauge(descRTXTunnelUp, boolValue(t.Status.Online()), name, n, t.Config.RemoteAddress)
+			out.send(famRTXTunnelUp, boolValue(t.Status.Online()), name, n, t.Config.RemoteAddress)
 			for _, dir := range []string{"send", "recv"} {
 				count, newest := 0, time.Duration(-1)
 				for _, sa := range t.SAs {
@@ -85,24 +85,24 @@ func (x *RTX) Collect(ch chan<- prometheus.Metric) {
 						newest = max(newest, sa.Remaining)
 					}
 				}
-				gauge(descRTXSACount, float64(count), name, n, dir)
+				out.send(famRTXSACount, float64(count), name, n, dir)
 				if newest >= 0 {
-					gauge(descRTXSALifetime, newest.Seconds(), name, n, dir)
+					out.send(famRTXSALifetime, newest.Seconds(), name, n, dir)
 				}
 			}
-			ch <- prometheus.MustNewConstMetric(descRTXRekeys, prometheus.CounterValue, float64(t.Rekeys), name, n)
-			gauge(descRTXBGPRoutes, float64(t.BGPRoutes), name, n)
-			gauge(descRTXMTU, float64(t.Config.MTU), name, n)
+			out.send(famRTXRekeys, float64(t.Rekeys), name, n)
+			out.send(famRTXBGPRoutes, float64(t.BGPRoutes), name, n)
+			out.send(famRTXMTU, float64(t.Config.MTU), name, n)
 			if t.Config.MSSConfigured && !t.Config.MSSAuto {
-				gauge(descRTXMSS, float64(t.Config.MSSLimit), name, n)
+				out.send(famRTXMSS, float64(t.Config.MSSLimit), name, n)
 			}
-			gauge(descRTXMSSAuto, boolValue(t.Config.MSSAuto), name, n)
+			out.send(famRTXMSSAuto, boolValue(t.Config.MSSAuto), name, n)
 		}
 		seen := map[string]bool{} // a neighbor listed twice must not break /metrics
 		for _, nb := range s.BGP.Neighbors {
 			if !seen[nb.Address+"/"+nb.RemoteAS] {
 				seen[nb.Address+"/"+nb.RemoteAS] = true
-				gauge(descRTXBGPUp, boolValue(nb.Established()), name, nb.Address, nb.RemoteAS)
+				out.send(famRTXBGPUp, boolValue(nb.Established()), name, nb.Address, nb.RemoteAS)
 			}
 		}
 	})

@@ -20,7 +20,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 TEST_PACKAGES := prometheus prometheus-alertmanager iproute2 nftables systemd chromium
 TEST_BINARIES := /usr/bin/promtool /usr/bin/prometheus /usr/bin/prometheus-alertmanager /usr/bin/amtool /usr/sbin/ip /usr/sbin/nft /usr/bin/systemd-analyze /usr/bin/chromium
 
-.PHONY: all build test test-deps vet bench bench-scale bench-latency fuzz lint install clean
+.PHONY: all build test test-deps vet bench bench-scale bench-rss bench-latency fuzz lint install clean
 
 all: build
 
@@ -55,6 +55,11 @@ bench-latency:
 # One daemon against 1,000 VPNs in 10 regions and 200 simulated routers.
 bench-scale:
 	AWS_EC2_METADATA_DISABLED=true $(GO) test -run='^$$' -bench=Scale -benchtime=5x -timeout 20m ./internal/daemon
+
+# The real binary against the same simulators for DURATION seconds (180),
+# RSS sampled every second, a scrape every SCRAPE seconds (15).
+bench-rss:
+	scripts/scale-rss.sh
 
 # Runs every fuzz target for FUZZTIME each.
 fuzz:

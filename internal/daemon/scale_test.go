@@ -88,6 +88,8 @@ func BenchmarkScale(b *testing.B) {
 	awsBefore, loginsBefore := counts()
 	var durations []time.Duration
 	var ru0, ru1 syscall.Rusage
+	var msCycles0, msCycles1 runtime.MemStats
+	runtime.ReadMemStats(&msCycles0)
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
 	for b.Loop() {
 		start := time.Now()
@@ -96,6 +98,7 @@ func BenchmarkScale(b *testing.B) {
 		quiet()
 	}
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	runtime.ReadMemStats(&msCycles1)
 	rssAfterCycles, rssAnon, rssFile := procStatusKiB("VmRSS"), procStatusKiB("RssAnon"), procStatusKiB("RssFile")
 	cycles := len(durations)
 	awsAfter, logins := counts()
@@ -145,6 +148,7 @@ func BenchmarkScale(b *testing.B) {
 	b.ReportMetric(float64(awsCalls)/float64(cycles), "aws-calls/cycle")
 	b.ReportMetric(float64(logins-loginsBefore), "ssh-relogins")
 	b.ReportMetric(float64(cpu.Milliseconds()), "cpu-ms/cycle")
+	b.ReportMetric(float64(msCycles1.TotalAlloc-msCycles0.TotalAlloc)/float64(cycles)/(1<<20), "alloc-MiB/cycle")
 	b.ReportMetric(float64(cpu)/float64(30*time.Second)*100, "cpu-%-at-30s")
 	// Between cycles (after the release), as most of a 30 s interval.
 	b.ReportMetric(float64(rssAfterCycles)/1024, "rss-MiB")

@@ -8,7 +8,7 @@
 #
 #   make bench-rss                       # DURATION=180 SCRAPE=15
 #   DURATION=300 SCRAPE=60 scripts/scale-rss.sh
-#   GOGC=100 scripts/scale-rss.sh        # the daemon's environment
+#   GOMEMLIMIT=40MiB scripts/scale-rss.sh  # GOGC, GOMEMLIMIT: the daemon's environment
 set -euo pipefail
 DURATION=${DURATION:-180}
 SCRAPE=${SCRAPE:-15}
@@ -46,7 +46,7 @@ for i in $(seq 1 "$DURATION"); do
 done
 cpu1=$(awk '{print $14 + $15}' "/proc/$daemon/stat")
 hz=$(getconf CLK_TCK)
-echo "vpnwatchd at 1,000 VPNs / 200 routers, ${DURATION} s, scrape every ${SCRAPE} s (0: none), GOGC=${GOGC:-default}"
+echo "vpnwatchd at 1,000 VPNs / 200 routers, ${DURATION} s, scrape every ${SCRAPE} s (0: none), GOGC=${GOGC:-default} GOMEMLIMIT=${GOMEMLIMIT:-none}"
 awk -v cpu=$((cpu1 - cpu0)) -v hz="$hz" -v dur="$DURATION" '
 	{ for (i = 1; i <= 3; i++) { v = $i / 1024; s[i] += v; if (NR == 1 || v < lo[i]) lo[i] = v; if (v > hi[i]) hi[i] = v } }
 	END {

@@ -45,6 +45,7 @@ type releaser struct {
 	wg      sync.WaitGroup // releases started or scheduled
 	running atomic.Bool
 	pending atomic.Bool // a release is scheduled for the end of the gap
+	again   atomic.Bool // a burst ended while a release was running
 	last    time.Time   // of the last release; only the running caller reads or sets it
 	// min is how much heap beyond the live objects (garbage not yet
 	// collected, free pages not yet returned) makes a release worthwhile;
@@ -72,13 +73,23 @@ func (r *releaser) release() {
 // wait waits for the releases started or scheduled so far.
 func (r *releaser) wait() { r.wg.Wait() }
 
-// maybeRelease releases memory now when worthwhile; it returns at once if
-// a release is already running.
+// maybeRelease releases memory now when worthwhile; if a release is
+// already running, that one looks again when it is done.
 func (r *releaser) maybeRelease() {
 	if !r.running.CompareAndSwap(false, true) {
+		r.again.Store(true) // the running one looks once more when done
 		return
 	}
-	defer r.running.Store(false)
+	for {
+		r.releaseOnce()
+		r.running.Store(false)
+		if !r.again.Swap(false) || !r.running.CompareAndSwap(false, true) {
+			return
+		}
+	}
+}
+
+func (r *releaser) releaseOnce() {
 	if wait := r.gap - time.Since(r.last); wait > 0 {
 		if r.pending.CompareAndSwap(false, true) {
 			r.wg.Add(1)

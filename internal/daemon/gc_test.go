@@ -84,6 +84,22 @@ func TestReleaserReturnsWhatABurstLeftFree(t *testing.T) {
 	}
 }
 
+// A burst that ends while a release runs is not lost: the running release
+// looks once more.
+func TestReleaserBurstDuringRelease(t *testing.T) {
+	r := releaser{min: 0, gap: 0}
+	r.running.Store(true) // a release in progress
+	r.maybeRelease()
+	if r.released.Load() != 0 || !r.again.Load() {
+		t.Fatalf("while another runs: %d releases, again %v", r.released.Load(), r.again.Load())
+	}
+	r.running.Store(false)
+	r.maybeRelease() // as the running one would go on: its own pass and the one asked for
+	if n := r.released.Load(); n != 2 || r.again.Load() || r.running.Load() {
+		t.Errorf("%d releases (want 2), again %v, running %v", n, r.again.Load(), r.running.Load())
+	}
+}
+
 // A scrape of /metrics and a poll cycle each end with a release.
 func TestScrapeAndCycleRelease(t *testing.T) {
 	dir := t.TempDir()

@@ -99,6 +99,7 @@ func New(ctx context.Context, src config.AWSSource, opts Options) (*Poller, erro
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
 	}
+	opts.Logger = opts.Logger.With(zap.String("source", src.Name)) // on every line, once
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -125,8 +126,8 @@ func New(ctx context.Context, src config.AWSSource, opts Options) (*Poller, erro
 // sdkLogger routes the SDK's own messages (such as a warning that a
 // connection could not be reused) into the daemon's structured log instead
 // of the SDK's plain lines on stderr.
-func sdkLogger(l *zap.Logger, source string) logging.Logger {
-	l = l.With(zap.String("component", "aws-sdk"), zap.String("source", source))
+func sdkLogger(l *zap.Logger) logging.Logger {
+	l = l.With(zap.String("component", "aws-sdk"))
 	return logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
 		if c == logging.Warn {
 			l.Warn(fmt.Sprintf(format, v...))
@@ -138,7 +139,7 @@ func sdkLogger(l *zap.Logger, source string) logging.Logger {
 
 func (p *Poller) loadConfig(ctx context.Context) (awssdk.Config, error) {
 	lo := []func(*awsconfig.LoadOptions) error{
-		awsconfig.WithLogger(sdkLogger(p.opts.Logger, p.src.Name)),
+		awsconfig.WithLogger(sdkLogger(p.opts.Logger)),
 		awsconfig.WithRetryer(func() awssdk.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) { o.MaxAttempts = p.opts.MaxAttempts })
 		}),
@@ -306,7 +307,7 @@ func (p *Poller) pollRegion(ctx context.Context, r *region) Snapshot {
 	r.throttle = 0
 	snap.Missing = p.missing(conns)
 	if err := p.customerGateways(ctx, r, conns); err != nil {
-		p.opts.Logger.Warn("customer gateways unknown this poll", zap.String("source", p.src.Name), zap.String("region", r.name), zap.Error(err))
+		p.opts.Logger.Warn("customer gateways unknown this poll", zap.String("region", r.name), zap.Error(err))
 	}
 	p.maintenance(ctx, r, conns, start)
 	snap.Connections = p.withGone(r, conns, start)
@@ -427,7 +428,7 @@ func (p *Poller) maintenance(ctx context.Context, r *region, conns []Connection,
 				VpnConnectionId: awssdk.String(c.ID), VpnTunnelOutsideIpAddress: awssdk.String(ip),
 			})
 			if err != nil {
-				p.opts.Logger.Warn("tunnel maintenance status unknown", zap.String("source", p.src.Name), zap.String("region", r.name),
+				p.opts.Logger.Warn("tunnel maintenance status unknown", zap.String("region", r.name),
 					zap.String("vpn_connection_id", c.ID), zap.String("outside_ip", ip), zap.Error(explain(cctx, "GetVpnTunnelReplacementStatus", err)))
 				return
 			}

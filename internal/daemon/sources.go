@@ -49,7 +49,7 @@ func (d *Daemon) buildSources(ctx context.Context, cfg *config.Config, prev *sou
 			}
 		}
 		opts := aws.Options{
-			Logger:    d.log.With(zap.String("source", src.Name)),
+			Logger:    d.log, // the poller names its source on each line
 			OnRequest: d.awsMetrics.CountRequest,
 		}
 		if d.opts.RecordAWS != nil {

@@ -27,10 +27,10 @@ var (
 
 	famVPNInfo = newGauge(Namespace+"_aws_vpn_connection_info",
 		"AWS Site-to-Site VPN connection as last seen; always 1.",
-		[]string{"source", "region", "vpn_connection_id", "vpn_name", "state", "routing", "customer_gateway_id", "customer_gateway_ip", "gateway_id"}...)
+		"source", "region", "vpn_connection_id", "vpn_name", "state", "routing", "customer_gateway_id", "customer_gateway_ip", "gateway_id")
 	famVPNAvailable = newGauge(Namespace+"_aws_vpn_connection_available",
 		"1 if the VPN connection's state is available; 0 when pending, deleting, deleted, vanished, or configured but not returned by AWS.",
-		[]string{"source", "region", "vpn_connection_id", "vpn_name"}...)
+		"source", "region", "vpn_connection_id", "vpn_name")
 	famTunnelUp = newGauge(Namespace+"_aws_tunnel_up",
 		"1 if AWS reports the tunnel UP (for BGP VPNs: IPsec up and BGP established).", tunnelLabels...)
 	famTunnelIPsecUp = newGauge(Namespace+"_aws_tunnel_ipsec_up",

@@ -11,7 +11,7 @@ import (
 
 var famFindingActive = newGauge(Namespace+"_finding_active",
 	"1 for each active finding (its hold time passed). Labels name the rule and the subject; absent when nothing is wrong.",
-	[]string{"rule", "severity", "vpn_connection_id", "outside_ip", "router", "rtx_tunnel", "source", "region"}...)
+	"rule", "severity", "vpn_connection_id", "outside_ip", "router", "rtx_tunnel", "source", "region")
 
 // Findings exports the active findings of the last evaluation.
 type Findings struct {

@@ -13,15 +13,15 @@ var (
 	rtxTunnelLabels = []string{"router", "tunnel"}
 
 	famRTXTunnelUp = newGauge(Namespace+"_rtx_tunnel_up",
-		"1 if the RTX says the tunnel interface is Online (show status tunnel).", []string{"router", "tunnel", "remote_address"}...)
+		"1 if the RTX says the tunnel interface is Online (show status tunnel).", "router", "tunnel", "remote_address")
 	famRTXSACount = newGauge(Namespace+"_rtx_ipsec_sas",
-		"IPsec (ESP) SAs of the tunnel per direction; 2 per direction while a rekey overlaps.", []string{"router", "tunnel", "direction"}...)
+		"IPsec (ESP) SAs of the tunnel per direction; 2 per direction while a rekey overlaps.", "router", "tunnel", "direction")
 	famRTXSALifetime = newGauge(Namespace+"_rtx_ipsec_sa_remaining_lifetime_seconds",
-		"Remaining lifetime of the newest IPsec SA of the tunnel per direction; absent when there is none.", []string{"router", "tunnel", "direction"}...)
+		"Remaining lifetime of the newest IPsec SA of the tunnel per direction; absent when there is none.", "router", "tunnel", "direction")
 	famRTXRekeys = newFamily(prometheus.CounterValue, Namespace+"_rtx_ipsec_rekeys_total",
 		"New IPsec SAs (rekeys or reconnections) seen for the tunnel since vpnwatchd started.", rtxTunnelLabels...)
 	famRTXBGPUp = newGauge(Namespace+"_rtx_bgp_neighbor_up",
-		"1 if the RTX's BGP session with the neighbor is Established.", []string{"router", "neighbor", "remote_as"}...)
+		"1 if the RTX's BGP session with the neighbor is Established.", "router", "neighbor", "remote_as")
 	famRTXBGPRoutes = newGauge(Namespace+"_rtx_bgp_received_routes",
 		"BGP routes via the tunnel in the RTX routing table (show ip route).", rtxTunnelLabels...)
 	famRTXMTU = newGauge(Namespace+"_rtx_tunnel_mtu_bytes",

@@ -443,7 +443,6 @@ func (p *configParser) lan(name, rest string) string {
 	return ""
 }
 
-// finish joins each tunnel to its gateway and sorts the results.
 // intern makes the tunnel's strings independent of the `show config` text
 // they were cut from, so that a kept configuration does not pin its lines.
 func (t *TunnelConfig) intern() {
@@ -454,6 +453,7 @@ func (t *TunnelConfig) intern() {
 	}
 }
 
+// finish joins each tunnel to its gateway and sorts the results.
 func (p *configParser) finish() {
 	for n, t := range p.tunnels {
 		g, hasGW := p.gwOfTun[n]

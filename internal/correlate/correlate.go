@@ -258,6 +258,18 @@ func NewEvaluator(overrides map[string]config.RuleOverride) *Evaluator {
 // and the findings whose condition has held long enough, most severe
 // first. prev is not modified.
 func (e *Evaluator) Evaluate(prev State, obs Observations, now time.Time) (State, []Finding) {
+	next, active, _ := e.evaluate(prev, obs, now)
+	return next, active
+}
+
+// EvaluateView is Evaluate that also returns one view per tunnel as the
+// evaluation joined them (joined ones first), for the status page.
+func (e *Evaluator) EvaluateView(prev State, obs Observations, now time.Time) (State, []Finding, []TunnelView) {
+	next, active, c := e.evaluate(prev, obs, now)
+	return next, active, c.views()
+}
+
+func (e *Evaluator) evaluate(prev State, obs Observations, now time.Time) (State, []Finding, *context) {
 	next := prev.clone()
 	c := newContext(obs, now, &next)
 	var active []Finding
@@ -301,7 +313,7 @@ func (e *Evaluator) Evaluate(prev State, obs Observations, now time.Time) (State
 		}
 		return a.Subject.Key() < b.Subject.Key()
 	})
-	return next, active
+	return next, active, c
 }
 
 // NextHoldEnd returns when the earliest held condition of s (seen, not yet

@@ -438,3 +438,24 @@ func TestJoinedRegions(t *testing.T) {
 		t.Errorf("stale snapshots: %v, want none", got)
 	}
 }
+
+// EvaluateView returns, beside what Evaluate returns, one row per tunnel of
+// the join it evaluated: both sides of the seed's BGP failure.
+func TestEvaluateView(t *testing.T) {
+	w := newWorld(t, seedConfig)
+	w.router.StickBGP(1, "Active")
+	e := noHolds()
+	st, fs := e.Evaluate(State{}, w.observations(), w.now)
+	st2, fs2, views := e.EvaluateView(State{}, w.observations(), w.now)
+	if !reflect.DeepEqual(rulesOf(fs), rulesOf(fs2)) || !reflect.DeepEqual(st, st2) {
+		t.Errorf("EvaluateView differs from Evaluate: %v / %v", rulesOf(fs), rulesOf(fs2))
+	}
+	if len(views) != 2 {
+		t.Fatalf("views: %+v", views)
+	}
+	v := views[0]
+	if !v.Joined() || v.VPNConnectionID != vpnID || v.OutsideIP != "203.0.113.10" || v.AWSMessage != "IPSEC IS UP" ||
+		v.Router != "osaka-rtx1200" || v.RTXTunnel != 1 || v.BGPState != "Active" || v.MTU != 1280 || v.MSSLimit != "1379" || v.SASendSecond <= 0 {
+		t.Errorf("tunnel 1: %+v", v)
+	}
+}

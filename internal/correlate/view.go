@@ -30,11 +30,8 @@ type TunnelView struct {
 // Joined reports whether both sides are known.
 func (v TunnelView) Joined() bool { return v.VPNConnectionID != "" && v.Router != "" }
 
-// Tunnels joins the observations as Evaluate does and returns one view per
-// tunnel, joined ones first.
-func Tunnels(obs Observations, now time.Time) []TunnelView {
-	st := State{}.clone()
-	c := newContext(obs, now, &st)
+// views is one TunnelView per tunnel of the join, joined ones first.
+func (c *context) views() []TunnelView {
 	pathMTU := 0
 	for _, p := range c.probes() {
 		if p.Path == "tunnel" && (pathMTU == 0 || p.Result.PathMTU < pathMTU) {

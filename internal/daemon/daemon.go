@@ -91,6 +91,7 @@ type Daemon struct {
 	probes          *probes
 	evaluator       *correlate.Evaluator
 	state           correlate.State
+	views           []correlate.TunnelView // the tunnels as the last evaluation joined them
 	active          map[string]correlate.Finding
 	probeCtx        context.Context // set while Run runs probes
 	alerts          *alert.Manager

@@ -61,8 +61,8 @@ func (d *Daemon) observations(c *config.Config) correlate.Observations {
 // findings that start and end.
 func (d *Daemon) evaluate(c *config.Config) []correlate.Finding {
 	now := d.now()
-	next, active := d.evaluator.Evaluate(d.state, d.observations(c), now)
-	d.state = next
+	next, active, views := d.evaluator.EvaluateView(d.state, d.observations(c), now)
+	d.state, d.views = next, views
 	d.holdEnd, _ = d.evaluator.NextHoldEnd(next, now)
 	current := map[string]correlate.Finding{}
 	for _, f := range active {

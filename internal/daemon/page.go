@@ -30,11 +30,11 @@ func (d *Daemon) addEvent(text string) {
 	d.events = d.events[i:]
 }
 
-// buildStatus gathers the status page's data after a cycle.
+// buildStatus gathers the status page's data after an evaluation.
 func (d *Daemon) buildStatus(c *config.Config, active []correlate.Finding) {
 	now := d.now()
 	s := status.Status{GeneratedAt: now, Version: version.Info(), Findings: active, Unchecked: d.state.Unchecked}
-	for _, t := range correlate.Tunnels(d.observations(c), now) {
+	for _, t := range d.views {
 		if t.Joined() {
 			s.Tunnels = append(s.Tunnels, t)
 		} else {

@@ -57,7 +57,7 @@ func rtxLines(f correlate.Finding) []string {
 		"IPsec SAs: " + strings.Join(sas, ", "),
 	}
 	if x.BGPNeighbor != "" {
-		l = append(l, fmt.Sprintf("BGP %s: %s, %d routes", x.BGPNeighbor, x.BGPState, x.BGPRoutes))
+		l = append(l, fmt.Sprintf("BGP %s: %s, %s", x.BGPNeighbor, x.BGPState, x.RoutesText()))
 	}
 	l = append(l, fmt.Sprintf("MTU %d, MSS limit %s, DPD %s", x.MTU, x.MSSLimit, x.DPD))
 	return l

@@ -33,10 +33,10 @@ func BenchmarkEvaluate2000Tunnels(b *testing.B) {
 			routers[r].Tunnels = append(routers[r].Tunnels, rtx.Tunnel{
 				Config: &rtx.TunnelConfig{Number: n, Gateway: n, RemoteAddress: ip, LocalAddress: conn.CustomerGatewayIP, MTU: 1280, MSSAuto: true, MSSConfigured: true,
 					IPsecSALifetime: time.Hour, ISAKMPLifetime: 8 * time.Hour, Keepalive: rtx.Keepalive{Enabled: true, Configured: true, Type: "dpd", Interval: 10, Retries: 3}, InsideRemote: "169.254.10.1"},
-				Status:    rtx.TunnelStatus{Number: n, Status: "Online"},
-				SAs:       []rtx.SA{{ID: 2 * n, Kind: rtx.SAKindESP, Mode: "tun", Tunnel: n, Direction: "send", Remaining: 30 * time.Minute}, {ID: 2*n + 1, Kind: rtx.SAKindESP, Mode: "tun", Tunnel: n, Direction: "recv", Remaining: 30 * time.Minute}},
-				BGP:       &rtx.BGPNeighbor{Address: "169.254.10.1", State: "Established"},
-				BGPRoutes: 1,
+				Status:          rtx.TunnelStatus{Number: n, Status: "Online"},
+				SAs:             []rtx.SA{{ID: 2 * n, Kind: rtx.SAKindESP, Mode: "tun", Tunnel: n, Direction: "send", Remaining: 30 * time.Minute}, {ID: 2*n + 1, Kind: rtx.SAKindESP, Mode: "tun", Tunnel: n, Direction: "recv", Remaining: 30 * time.Minute}},
+				BGP:             &rtx.BGPNeighbor{Address: "169.254.10.1", State: "Established", ReceivedPrefixes: 1},
+				InstalledRoutes: 1,
 			})
 		}
 		snap.Connections = append(snap.Connections, conn)

@@ -28,6 +28,14 @@ type rtxTunnel struct {
 	tunnel *rtx.Tunnel
 }
 
+// bgp returns the tunnel's BGP neighbor; nil for no tunnel or none.
+func (r *rtxTunnel) bgp() *rtx.BGPNeighbor {
+	if r == nil {
+		return nil
+	}
+	return r.tunnel.BGP
+}
+
 // pair is a joined tunnel: both sides, or one when the other is unknown.
 type pair struct {
 	aws *awsTunnel
@@ -187,7 +195,7 @@ func (c *context) track() {
 		if p.aws != nil && p.aws.conn.State == aws.StateAvailable {
 			c.trackChange("aws/"+p.aws.tunnel.OutsideIP, p.aws.tunnel.Up())
 		}
-		if p.rtx != nil && p.rtx.tunnel.Status.Status != "unknown" {
+		if p.rtx != nil && p.rtx.tunnel.Status.Known() {
 			c.trackChange("rtx/"+rtxKey(p.rtx.router, p.rtx.tunnel.Config.Number), p.rtx.tunnel.Status.Online())
 		}
 	}
@@ -289,7 +297,7 @@ func rtxEvidence(r *rtxTunnel) *RTXEvidence {
 	}
 	t := r.tunnel
 	e := &RTXEvidence{TunnelState: t.Status.Status, RemoteAddress: t.Config.RemoteAddress, LocalAddress: t.Config.LocalAddress,
-		SAs: []SAEvidence{}, BGPRoutes: t.BGPRoutes, MTU: t.Config.MTU, MSSLimit: mssText(t.Config),
+		SAs: []SAEvidence{}, InstalledRoutes: t.InstalledRoutes, ReceivedRoutes: -1, MTU: t.Config.MTU, MSSLimit: mssText(t.Config),
 		IPsecSALifetimeSecond: int(t.Config.IPsecSALifetime.Seconds()), ISAKMPLifetimeSeconds: int(t.Config.ISAKMPLifetime.Seconds()),
 		DPD: dpdText(t.Config.Keepalive)}
 	for _, sa := range t.SAs {
@@ -301,7 +309,7 @@ func rtxEvidence(r *rtxTunnel) *RTXEvidence {
 		}
 	}
 	if t.BGP != nil {
-		e.BGPNeighbor, e.BGPState = t.BGP.Address, t.BGP.State
+		e.BGPNeighbor, e.BGPState, e.ReceivedRoutes = t.BGP.Address, t.BGP.State, t.BGP.ReceivedPrefixes
 	} else if t.Config.InsideRemote != "" {
 		e.BGPNeighbor, e.BGPState = t.Config.InsideRemote, "no session"
 	}

@@ -140,7 +140,10 @@ type RTXEvidence struct {
 	SAs                   []SAEvidence `json:"sas"`
 	BGPNeighbor           string       `json:"bgp_neighbor,omitempty"`
 	BGPState              string       `json:"bgp_state,omitempty"`
-	BGPRoutes             int          `json:"bgp_routes"`
+	// ReceivedRoutes is what the BGP neighbor sent (-1: unknown);
+	// InstalledRoutes the best paths via the tunnel in `show ip route`.
+	ReceivedRoutes  int `json:"bgp_received_routes"`
+	InstalledRoutes int `json:"installed_routes"`
 	MTU                   int          `json:"mtu"`
 	MSSLimit              string       `json:"mss_limit"`
 	IPsecSALifetimeSecond int          `json:"ipsec_sa_lifetime_seconds"`
@@ -148,6 +151,16 @@ type RTXEvidence struct {
 	DPD                   string       `json:"dpd"`
 	// Syslog lists the router's recent log lines about this tunnel.
 	Syslog []string `json:"syslog,omitempty"`
+}
+
+// RoutesText says what the router received and installed ("2 routes
+// received, 0 installed" on a standby tunnel), or only what it installed
+// when what the neighbor sent is not known.
+func (e RTXEvidence) RoutesText() string {
+	if e.ReceivedRoutes < 0 {
+		return fmt.Sprintf("%d routes installed", e.InstalledRoutes)
+	}
+	return fmt.Sprintf("%d routes received, %d installed", e.ReceivedRoutes, e.InstalledRoutes)
 }
 
 // Evidence is both sides' view, plus rule-specific details.

@@ -11,6 +11,8 @@ import (
 	"github.com/vpnwatchd/vpnwatchd/internal/aws"
 	"github.com/vpnwatchd/vpnwatchd/internal/config"
 	"github.com/vpnwatchd/vpnwatchd/internal/probe"
+	"github.com/vpnwatchd/vpnwatchd/internal/rtx"
+	"github.com/vpnwatchd/vpnwatchd/internal/rtx/rtxsim"
 )
 
 func noHolds() *Evaluator {
@@ -179,6 +181,63 @@ func TestHealthyWeekHasNoFindings(t *testing.T) {
 		t.Errorf("only %d rekeys in the week", rekeys)
 	}
 	t.Logf("%d evaluations, %d rekeys, no findings", evaluations, rekeys)
+}
+
+// A router installs only the best path: on a healthy active/standby VPN the
+// standby tunnel has no route in `show ip route`, yet its neighbor sent the
+// VPC prefix. NoRoutes is for an established neighbor that sent nothing.
+func TestNoRoutesActiveStandby(t *testing.T) {
+	e := NewEvaluator(nil)
+	e.NoHolds = true
+	w := newWorld(t, healthyConfig)
+	snap := w.rtxSnapshot()
+	if t1, t2 := snap.Tunnels[0], snap.Tunnels[1]; t1.InstalledRoutes != 1 || t2.InstalledRoutes != 0 || t1.BGP.ReceivedPrefixes != 1 || t2.BGP.ReceivedPrefixes != 1 {
+		t.Fatalf("world is not active/standby: installed %d/%d, received %d/%d", t1.InstalledRoutes, t2.InstalledRoutes, t1.BGP.ReceivedPrefixes, t2.BGP.ReceivedPrefixes)
+	}
+	if _, fs := e.Evaluate(State{}, w.observations(), w.now); len(fs) > 0 {
+		t.Errorf("healthy active/standby: %v", rulesOf(fs))
+	}
+	// A firmware that does not know received-routes: unknown, not zero.
+	w.router.SetReceivedRoutes(false)
+	if _, fs := e.Evaluate(State{}, w.observations(), w.now); len(fs) > 0 {
+		t.Errorf("without received-routes: %v", rulesOf(fs))
+	}
+	w.router.SetReceivedRoutes(true)
+	w.router.SetRoutes(2, nil)
+	_, fs := e.Evaluate(State{}, w.observations(), w.now)
+	nr := byRule(fs)["NoRoutes"]
+	if len(nr) != 1 || nr[0].Subject.RTXTunnel != 2 || !strings.Contains(nr[0].Summary, "sent no routes") || nr[0].Evidence.RTX.ReceivedRoutes != 0 {
+		t.Errorf("established neighbor sending nothing: %v", rulesOf(fs))
+	}
+}
+
+// A status line in wording vpnwatchd does not know leaves the tunnel's state
+// unknown (no SideMismatch from the RTX side, no flap) and is reported with
+// the line quoted, in every console character set.
+func TestRouterOutputUnreadable(t *testing.T) {
+	for _, cs := range rtxsim.Charsets {
+		e := NewEvaluator(nil)
+		e.NoHolds = true
+		w := newWorld(t, healthyConfig)
+		w.router.SetConsoleCharacter(cs)
+		w.router.SetOfflineWording(rtxsim.OfflineUnknownWords)
+		w.router.Disconnect(1)
+		_, fs := e.Evaluate(State{}, w.observations(), w.now)
+		got := byRule(fs)
+		u := got["RouterOutputUnreadable"]
+		if len(u) != 1 || u[0].Subject.Router != "osaka-rtx1200" || u[0].Subject.RTXTunnel != 1 || u[0].Evidence.Detail["command"] != "show status tunnel 1" ||
+			!strings.Contains(u[0].Summary, "unknown") || u[0].Evidence.Detail["line"] == "" {
+			t.Errorf("%s: %v", cs, u)
+		}
+		if len(got["SideMismatch"]) > 0 {
+			t.Errorf("%s: an unreadable status was compared with AWS: %v", cs, rulesOf(fs))
+		}
+		for _, f := range fs {
+			if f.Evidence.RTX != nil && f.Subject.RTXTunnel == 1 && f.Evidence.RTX.TunnelState != rtx.StatusUnknown {
+				t.Errorf("%s: %s shows tunnel 1 as %q", cs, f.Rule, f.Evidence.RTX.TunnelState)
+			}
+		}
+	}
 }
 
 func TestSourceStaleHidesStaleData(t *testing.T) {

@@ -51,6 +51,7 @@ var rules = []rule{
 	{"DPDDisabled", SeverityWarning, 0, dpdDisabled},
 	{"MaintenancePending", SeverityInfo, 0, maintenancePending},
 	{"TunnelNotJoined", SeverityWarning, 5 * time.Minute, tunnelNotJoined},
+	{"RouterOutputUnreadable", SeverityWarning, 0, routerOutputUnreadable},
 }
 
 func sourceStale(c *context) []Finding {
@@ -275,7 +276,7 @@ func bgpFix(p pair) string {
 func sideMismatch(c *context) []Finding {
 	var out []Finding
 	for _, p := range c.pairs {
-		if p.aws == nil || p.rtx == nil || p.aws.conn.State != aws.StateAvailable || p.rtx.tunnel.Status.Status == "unknown" {
+		if p.aws == nil || p.rtx == nil || p.aws.conn.State != aws.StateAvailable || !p.rtx.tunnel.Status.Known() {
 			continue
 		}
 		awsUp, rtxUp := p.aws.tunnel.Up(), p.rtx.tunnel.Status.Online()
@@ -302,9 +303,12 @@ func noRoutes(c *context) []Finding {
 				Remediation: "The RTX advertises nothing to AWS: check `bgp import AWS_ASN static filter N` and `bgp import filter N equal YOUR_LAN/NN` for your office networks, then `bgp configure refresh`."})
 			continue
 		}
-		if p.rtx != nil && p.rtx.tunnel.BGP != nil && p.rtx.tunnel.BGP.Established() && p.rtx.tunnel.BGPRoutes == 0 {
+		// Only what the neighbor sent counts: `show ip route` holds best
+		// paths only, so a healthy standby tunnel has no route there.
+		if nb := p.rtx.bgp(); nb != nil && nb.Established() && nb.ReceivedPrefixes == 0 {
 			out = append(out, Finding{Subject: p.subject(), Evidence: p.evidence(),
-				Summary:     fmt.Sprintf("RTX %s tunnel %d: BGP is established but no BGP route via the tunnel is in `show ip route`", p.rtx.router, p.rtx.tunnel.Config.Number),
+				Summary: fmt.Sprintf("RTX %s tunnel %d: BGP with %s is established but the neighbor sent no routes (`show status bgp neighbor %s received-routes` is empty)",
+					p.rtx.router, p.rtx.tunnel.Config.Number, nb.Address, nb.Address),
 				Remediation: "Check the RTX `bgp import filter` lines accept the VPC prefixes (the AWS sample uses `bgp import filter 1 equal 0.0.0.0/0`), and that the VPC's route table propagates the virtual private gateway."})
 		}
 	}
@@ -647,6 +651,59 @@ func tunnelNotJoined(c *context) []Finding {
 			out = append(out, Finding{Subject: p.subject(), Evidence: p.evidence(),
 				Summary:     fmt.Sprintf("AWS tunnel %s of %s has no RTX tunnel with `ipsec ike remote address %s` on the watched routers", p.aws.tunnel.OutsideIP, connName(p.aws.conn), p.aws.tunnel.OutsideIP),
 				Remediation: "Configure both tunnels of the VPN connection on the RTX (AWS maintenance switches between them), or join them explicitly with routers[].tunnels in vpnwatchd.yaml."})
+		}
+	}
+	return out
+}
+
+// routerOutputUnreadable reports the lines of status outputs the parsers
+// did not understand: a firmware or console setting vpnwatchd has not seen.
+// What such a line would have said stays unknown (a tunnel whose status
+// line is not understood is neither up nor down), so the operator is shown
+// the line to send for support. One finding per tunnel for `show status
+// tunnel N`, one per router for the other commands.
+func routerOutputUnreadable(c *context) []Finding {
+	var out []Finding
+	for _, s := range c.rtx {
+		type group struct {
+			tunnel int
+			lines  []rtx.Unreadable
+		}
+		var groups []*group
+		byKey := map[int]*group{}
+		for _, w := range s.Warnings {
+			n := 0
+			if _, err := fmt.Sscanf(w.Command, "show status tunnel %d", &n); err != nil {
+				n = 0
+			}
+			g := byKey[n]
+			if g == nil {
+				g = &group{tunnel: n}
+				byKey[n] = g
+				groups = append(groups, g)
+			}
+			g.lines = append(g.lines, w)
+		}
+		for _, g := range groups {
+			first := g.lines[0]
+			what := "the values on those lines are not known"
+			if g.tunnel != 0 {
+				what = "the tunnel's state is unknown (neither up nor down)"
+			}
+			f := Finding{Subject: Subject{Router: s.Router, RTXTunnel: g.tunnel},
+				Summary: fmt.Sprintf("RTX %s: %d line(s) of `%s` could not be read, first line %d: %q; %s",
+					s.Router, len(g.lines), first.Command, first.Line, first.Text, what),
+				Evidence: Evidence{Detail: map[string]string{"command": first.Command, "line": first.Text, "line_number": strconv.Itoa(first.Line)}},
+				Remediation: "Nothing on the router needs to change. This firmware or console character set words its output in a way vpnwatchd does not know yet: " +
+					"run `vpnwatchd collect --config.file FILE --out DIR` and send the bundle (secrets are redacted) or the quoted lines to the vpnwatchd maintainers."}
+			if len(g.lines) > 1 {
+				var all []string
+				for _, l := range g.lines {
+					all = append(all, fmt.Sprintf("%s line %d: %q", l.Command, l.Line, l.Text))
+				}
+				f.Evidence.Detail["lines"] = strings.Join(all, "; ")
+			}
+			out = append(out, f)
 		}
 	}
 	return out

@@ -61,6 +61,21 @@ func (w *world) rtxSnapshot() rtx.Snapshot {
 	if err != nil || len(missing) > 0 {
 		w.t.Fatalf("build: %v %v", err, missing)
 	}
+	// As the poller does: what each established neighbor sent.
+	asked := false
+	for _, t := range snap.Tunnels {
+		if t.BGP != nil && t.BGP.Established() {
+			cmd := rtx.ReceivedRoutesCommand(t.BGP.Address)
+			if out[cmd], asked = w.router.Output(cmd); !asked {
+				delete(out, cmd) // the firmware does not know the command
+			}
+		}
+	}
+	if asked {
+		if snap, _, err = rtx.Build("osaka-rtx1200", out, time.UTC); err != nil {
+			w.t.Fatalf("build: %v", err)
+		}
+	}
 	snap.TakenAt = w.now
 	if w.rtxErr != nil {
 		return rtx.Snapshot{Router: "osaka-rtx1200", TakenAt: w.now, Err: w.rtxErr}

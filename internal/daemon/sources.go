@@ -165,7 +165,10 @@ func (d *Daemon) poll(ctx context.Context, sel *selection) (ok, failed int) {
 			d.rekeys[key] = t.Rekeys
 		}
 		for _, w := range s.Warnings {
-			d.log.Debug("router output line not understood", zap.String("router", s.Router), zap.String("warning", w))
+			d.log.Debug("router output line not understood", zap.String("router", s.Router), zap.String("command", w.Command), zap.Int("line", w.Line))
+		}
+		for _, u := range s.Config.Unused {
+			d.log.Debug("config line not used", zap.String("router", s.Router), zap.String("line", u))
 		}
 	}
 	for _, snaps := range results {

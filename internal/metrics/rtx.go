@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"maps"
+	"slices"
 	"strconv"
 	"time"
 
@@ -13,7 +15,7 @@ var (
 	rtxTunnelLabels = []string{"router", "tunnel"}
 
 	famRTXTunnelUp = newGauge(Namespace+"_rtx_tunnel_up",
-		"1 if the RTX says the tunnel interface is Online (show status tunnel).", "router", "tunnel", "remote_address")
+		"1 if the RTX says the tunnel interface is Online, 0 if Offline (show status tunnel); absent while its status line cannot be read.", "router", "tunnel", "remote_address")
 	famRTXSACount = newGauge(Namespace+"_rtx_ipsec_sas",
 		"IPsec (ESP) SAs of the tunnel per direction; 2 per direction while a rekey overlaps.", "router", "tunnel", "direction")
 	famRTXSALifetime = newGauge(Namespace+"_rtx_ipsec_sa_remaining_lifetime_seconds",
@@ -23,7 +25,11 @@ var (
 	famRTXBGPUp = newGauge(Namespace+"_rtx_bgp_neighbor_up",
 		"1 if the RTX's BGP session with the neighbor is Established.", "router", "neighbor", "remote_as")
 	famRTXBGPRoutes = newGauge(Namespace+"_rtx_bgp_received_routes",
-		"BGP routes via the tunnel in the RTX routing table (show ip route).", rtxTunnelLabels...)
+		"Routes the tunnel's BGP neighbor sent, best path or not (show status bgp neighbor ADDR received-routes); absent when the router cannot say.", rtxTunnelLabels...)
+	famRTXInstalled = newGauge(Namespace+"_rtx_tunnel_installed_routes",
+		"BGP routes via the tunnel installed in the RTX routing table (show ip route): only best paths, so 0 on a healthy standby tunnel.", rtxTunnelLabels...)
+	famRTXUnreadable = newGauge(Namespace+"_rtx_unreadable_lines",
+		"Lines of the router's last outputs that vpnwatchd could not read, by command (see the RouterOutputUnreadable finding).", "router", "command")
 	famRTXMTU = newGauge(Namespace+"_rtx_tunnel_mtu_bytes",
 		"Tunnel interface MTU: `ip tunnel mtu`, or the RTX default 1280.", rtxTunnelLabels...)
 	famRTXMSS = newGauge(Namespace+"_rtx_tunnel_tcp_mss_limit_bytes",
@@ -76,7 +82,9 @@ func (x *RTX) Collect(ch chan<- prometheus.Metric) {
 		}
 		for _, t := range s.Tunnels {
 			n := strconv.Itoa(t.Config.Number)
-			out.send(famRTXTunnelUp, boolValue(t.Status.Online()), name, n, t.Config.RemoteAddress)
+			if t.Status.Known() {
+				out.send(famRTXTunnelUp, boolValue(t.Status.Online()), name, n, t.Config.RemoteAddress)
+			}
 			for _, dir := range []string{"send", "recv"} {
 				count, newest := 0, time.Duration(-1)
 				for _, sa := range t.SAs {
@@ -91,12 +99,22 @@ func (x *RTX) Collect(ch chan<- prometheus.Metric) {
 				}
 			}
 			out.send(famRTXRekeys, float64(t.Rekeys), name, n)
-			out.send(famRTXBGPRoutes, float64(t.BGPRoutes), name, n)
+			if t.BGP != nil && t.BGP.ReceivedPrefixes >= 0 {
+				out.send(famRTXBGPRoutes, float64(t.BGP.ReceivedPrefixes), name, n)
+			}
+			out.send(famRTXInstalled, float64(t.InstalledRoutes), name, n)
 			out.send(famRTXMTU, float64(t.Config.MTU), name, n)
 			if t.Config.MSSConfigured && !t.Config.MSSAuto {
 				out.send(famRTXMSS, float64(t.Config.MSSLimit), name, n)
 			}
 			out.send(famRTXMSSAuto, boolValue(t.Config.MSSAuto), name, n)
+		}
+		unreadable := map[string]int{}
+		for _, w := range s.Warnings {
+			unreadable[w.Command]++
+		}
+		for _, cmd := range slices.Sorted(maps.Keys(unreadable)) {
+			out.send(famRTXUnreadable, float64(unreadable[cmd]), name, cmd)
 		}
 		seen := map[string]bool{} // a neighbor listed twice must not break /metrics
 		for _, nb := range s.BGP.Neighbors {

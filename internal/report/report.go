@@ -65,7 +65,7 @@ func Text(w io.Writer, r Report) error {
 			if x.BGPNeighbor != "" {
 				fmt.Fprintf(&b, ", BGP %s %s", x.BGPNeighbor, x.BGPState)
 			}
-			fmt.Fprintf(&b, ", %d BGP routes, MTU %d, MSS limit %s, DPD %s\n", x.BGPRoutes, x.MTU, x.MSSLimit, x.DPD)
+			fmt.Fprintf(&b, ", %s, MTU %d, MSS limit %s, DPD %s\n", x.RoutesText(), x.MTU, x.MSSLimit, x.DPD)
 		}
 		for _, k := range slices.Sorted(maps.Keys(f.Evidence.Detail)) {
 			fmt.Fprintf(&b, "  %s: %s\n", k, f.Evidence.Detail[k])

@@ -1,6 +1,8 @@
 package rtx
 
 import (
+	"errors"
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -20,7 +22,9 @@ type BGPNeighbor struct {
 	KeepaliveInterval int
 	// EstablishedCount and Dropped count session establishments and drops.
 	EstablishedCount, Dropped int
-	// ReceivedPrefixes is -1 when the firmware does not print it.
+	// ReceivedPrefixes is how many routes the neighbor sent, from
+	// received-routes (or a prefix line some firmware may print); -1 when
+	// not known.
 	ReceivedPrefixes int
 }
 
@@ -30,7 +34,7 @@ func (n BGPNeighbor) Established() bool { return n.State == "Established" }
 // BGPStatus is the parsed `show status bgp neighbor`.
 type BGPStatus struct {
 	Neighbors []BGPNeighbor
-	Warnings  []string
+	Warnings  []Unreadable
 }
 
 var (
@@ -72,7 +76,7 @@ func ParseBGPNeighbors(text string) (BGPStatus, error) {
 			continue
 		}
 		if cur == nil {
-			st.Warnings = append(st.Warnings, "line "+strconv.Itoa(n)+": before any neighbor: "+s)
+			st.Warnings = append(st.Warnings, Unreadable{cmd, n, s})
 			continue
 		}
 		switch {
@@ -95,7 +99,7 @@ func ParseBGPNeighbors(text string) (BGPStatus, error) {
 		case strings.HasPrefix(s, "BGP version"), strings.HasPrefix(s, "Received "), strings.HasPrefix(s, "Sent "),
 			strings.HasPrefix(s, "Last reset"), strings.HasPrefix(s, "Local host"), strings.HasPrefix(s, "Foreign host"):
 		default:
-			st.Warnings = append(st.Warnings, "line "+strconv.Itoa(n)+": not understood: "+s)
+			st.Warnings = append(st.Warnings, Unreadable{cmd, n, s})
 		}
 	}
 	if len(st.Neighbors) == 0 && len(st.Warnings) > 0 {
@@ -107,4 +111,84 @@ func ParseBGPNeighbors(text string) (BGPStatus, error) {
 		}
 	}
 	return st, nil
+}
+
+// ReceivedRoutes is the parsed `show status bgp neighbor ADDR
+// received-routes`: the routes the neighbor sent, whether or not they are
+// the best path (a standby tunnel's routes are not in `show ip route`).
+type ReceivedRoutes struct {
+	Total    int
+	Networks []string
+	Warnings []Unreadable
+}
+
+var (
+	bgpTotalRE = regexp.MustCompile(`^Total routes:\s*(\d+)$`)
+	bgpRowRE   = regexp.MustCompile(`^[*>a-z ]{1,4}\s*(default|[0-9a-fA-F.:]+/\d{1,3})\s`)
+)
+
+// ErrCommandUnknown is a router's answer that it does not know a command
+// ("Invalid command name", "コマンド名を確認してください").
+var ErrCommandUnknown = errors.New("the router does not know this command")
+
+// commandRejected reports whether an output is the router refusing the
+// command rather than answering it.
+func commandRejected(text string) bool {
+	s := strings.TrimSpace(text)
+	for _, m := range []string{"Invalid command name", "コマンド名を確認してください", "Invalid parameter", "パラメータが範囲を越えています", "Administrator use only"} {
+		if strings.HasPrefix(s, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseReceivedRoutes reads `show status bgp neighbor ADDR
+// received-routes`, in the layout of the public advertised-routes sample
+// (shared/rtx-samples/show-status-bgp-neighbor-advertised-routes.1.txt):
+//
+//	Total routes: 1
+//	*: valid route
+//	  Network            Next Hop        Metric LocPrf Path
+//	* 10.0.0.0/16        169.254.255.1      100        7224 IGP
+//
+// The total line wins over counting rows; without it the rows are counted,
+// and Total stays -1 (unknown) if a line was not understood.
+// A router that does not know the command gives ErrCommandUnknown.
+func ParseReceivedRoutes(text string) (ReceivedRoutes, error) {
+	const cmd = "show status bgp neighbor received-routes"
+	r := ReceivedRoutes{Total: -1}
+	if commandRejected(text) {
+		return r, fmt.Errorf("%s: %w: %q", cmd, ErrCommandUnknown, firstLine(text))
+	}
+	header := false
+	for i, line := range lines(text) {
+		s := strings.TrimSpace(line)
+		if s == "" || strings.HasPrefix(s, "# ") || strings.HasSuffix(s, "received-routes") {
+			continue
+		}
+		switch {
+		case bgpTotalRE.MatchString(s):
+			r.Total, _ = strconv.Atoi(bgpTotalRE.FindStringSubmatch(s)[1])
+			header = true
+		case strings.HasPrefix(s, "*: valid route"), strings.HasPrefix(s, "Network"):
+			header = true
+		case bgpRowRE.MatchString(s):
+			r.Networks = append(r.Networks, intern(bgpRowRE.FindStringSubmatch(s)[1]))
+		default:
+			r.Warnings = append(r.Warnings, Unreadable{Command: cmd, Line: i + 1, Text: s})
+		}
+	}
+	if !header && len(r.Networks) == 0 {
+		return r, &ParseError{cmd, 1, firstLine(text), "not the output of received-routes (no Total routes line or route row)"}
+	}
+	if r.Total < 0 && len(r.Warnings) == 0 {
+		r.Total = len(r.Networks) // with rows not understood it stays unknown
+	}
+	return r, nil
+}
+
+// ReceivedRoutesCommand is the command that lists what neighbor addr sent.
+func ReceivedRoutesCommand(addr string) string {
+	return "show status bgp neighbor " + addr + " received-routes"
 }

@@ -99,7 +99,10 @@ type RouterConfig struct {
 	Tunnels  []TunnelConfig
 	LANs     []LANConfig
 	BGP      BGPConfig
-	Warnings []string
+	// Unused names the lines vpnwatchd does not read, by line number and
+	// keyword only: the rest of a line may be a secret (a password, a
+	// community, a key) in a form no redaction list knows.
+	Unused []string
 }
 
 // Tunnel returns tunnel n's configuration.
@@ -176,14 +179,14 @@ func ParseConfig(text string) (RouterConfig, error) {
 		}
 		if msg != "" {
 			if msg == unknownLine {
-				p.c.Warnings = append(p.c.Warnings, "line "+strconv.Itoa(n)+": not used: "+s)
+				p.c.Unused = append(p.c.Unused, "line "+strconv.Itoa(n)+": "+keyword(s))
 				continue
 			}
 			return p.c, &ParseError{"show config", n, s, msg}
 		}
 	}
 	p.finish()
-	if p.c.Model == "" && len(p.c.Tunnels) == 0 && len(p.c.LANs) == 0 && !p.c.BGP.Use && len(p.c.Warnings) > 0 && !p.used {
+	if p.c.Model == "" && len(p.c.Tunnels) == 0 && len(p.c.LANs) == 0 && !p.c.BGP.Use && len(p.c.Unused) > 0 && !p.used {
 		return p.c, &ParseError{"show config", 1, firstLine(text), "not the output of show config (no line vpnwatchd knows)"}
 	}
 	return p.c, nil
@@ -493,4 +496,18 @@ func (p *configParser) finish() {
 		nb.RemoteAS, nb.Address, nb.LocalAddress = intern(nb.RemoteAS), intern(nb.Address), intern(nb.LocalAddress)
 	}
 	sort.Slice(p.c.LANs, func(i, j int) bool { return p.c.LANs[i].Name < p.c.LANs[j].Name })
+}
+
+// keyword is the command word of a config line without its arguments
+// ("pp auth myname" → "pp auth …"): the first words that are plain
+// lower-case command words, at most three.
+func keyword(line string) string {
+	var kw []string
+	for _, f := range strings.Fields(line) {
+		if len(kw) == 3 || strings.IndexFunc(f, func(r rune) bool { return !(r >= 'a' && r <= 'z' || r == '-') }) >= 0 {
+			break
+		}
+		kw = append(kw, f)
+	}
+	return strings.Join(kw, " ") + " …"
 }

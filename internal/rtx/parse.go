@@ -25,6 +25,19 @@ func (e *ParseError) Error() string {
 	return fmt.Sprintf("%s: line %d: %s: %q", e.Command, e.Line, e.Msg, e.Text)
 }
 
+// Unreadable is a line of a command's output that its parser did not
+// understand. It never turns into a state: what it would have said is
+// unknown, and the operator is shown the line to send for support.
+type Unreadable struct {
+	Command string
+	Line    int
+	Text    string
+}
+
+func (u Unreadable) String() string {
+	return fmt.Sprintf("%s: line %d: not understood: %q", u.Command, u.Line, u.Text)
+}
+
 // lines splits console output into lines without CR, keeping numbering
 // from 1. The first line of a captured sample may be a "# source:" note or
 // the command itself; callers skip those as they see fit.

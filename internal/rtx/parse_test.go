@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -248,8 +249,8 @@ func TestParseConfigAWSSample(t *testing.T) {
 			t.Errorf("%s: %+v", name, t1)
 		}
 	}
-	if strings.Contains(strings.Join(c.Warnings, "\n"), "plain-text-password") {
-		t.Error("a pre-shared key reached the warnings")
+	if strings.Contains(strings.Join(c.Unused, "\n"), "plain-text-password") {
+		t.Error("a pre-shared key reached the unused lines")
 	}
 }
 
@@ -300,9 +301,9 @@ func TestParseConfigCases(t *testing.T) {
 			t.Errorf("%q: %v, want %q", tc.text, err, tc.want)
 		}
 	}
-	c, _ = ParseConfig("ip filter 1 pass * * * * *\n")
-	if len(c.Warnings) != 1 {
-		t.Errorf("unknown line not kept as a warning: %v", c.Warnings)
+	c, _ = ParseConfig("ip filter 1 pass * * * * *\npp auth myname user@isp s3cret-pp-pass\n")
+	if want := []string{"line 1: ip filter …", "line 2: pp auth myname …"}; !slices.Equal(c.Unused, want) {
+		t.Errorf("unused lines %q, want %q (keywords only)", c.Unused, want)
 	}
 }
 

@@ -2,9 +2,11 @@ package rtx
 
 import (
 	"context"
-
+	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -24,8 +26,10 @@ type Snapshot struct {
 	SAs     SATable
 	BGP     BGPStatus
 	Routes  RouteTable
-	// Warnings are lines the parsers did not understand.
-	Warnings []string
+	// Warnings are lines of status outputs the parsers did not
+	// understand (RouterOutputUnreadable). Lines of `show config` that
+	// vpnwatchd does not use are not warnings: see Config.Unused.
+	Warnings []Unreadable
 	// Syslog holds the router's recent syslog events, when vpnwatchd
 	// receives them.
 	Syslog []Event
@@ -38,8 +42,10 @@ type Tunnel struct {
 	Config *TunnelConfig
 	Status TunnelStatus
 	SAs    []SA // ESP SAs of this tunnel, old and rekeyed
-	// BGPRoutes counts the BGP routes out of this tunnel in `show ip route`.
-	BGPRoutes int
+	// InstalledRoutes counts the BGP routes out of this tunnel in `show ip
+	// route`: best paths only, so 0 on a healthy standby tunnel. What the
+	// neighbor sent is BGP.ReceivedPrefixes.
+	InstalledRoutes int
 	// BGP is the neighbor whose address is the tunnel's inside remote
 	// address, when there is one.
 	BGP *BGPNeighbor
@@ -80,6 +86,9 @@ type Poller struct {
 	rekeys  map[int]int
 	backoff time.Time
 	fails   int
+	// noReceived: the router answered that it does not know
+	// received-routes; not asked again.
+	noReceived bool
 }
 
 // NewPoller returns a poller for r; nothing is dialled until Poll.
@@ -209,6 +218,30 @@ func (p *Poller) poll(ctx context.Context, snap *Snapshot) error {
 	if len(missing) > 0 {
 		return fmt.Errorf("internal error: outputs missing: %v", missing)
 	}
+	// What each established neighbor sent: `show ip route` has best paths
+	// only, so a standby tunnel's routes are seen here alone.
+	if !p.noReceived {
+		for _, t := range built.Tunnels {
+			if t.BGP == nil || !t.BGP.Established() {
+				continue
+			}
+			cmd := ReceivedRoutesCommand(t.BGP.Address)
+			out, err := run(cmd)
+			if err != nil {
+				return err
+			}
+			if commandRejected(out) {
+				p.noReceived = true
+				p.opts.Logger.Info("the router does not know received-routes; routes received per neighbor are unknown", zap.String("command", cmd))
+				break
+			}
+			outputs[cmd] = out
+		}
+		applyReceived(&built, outputs)
+		if p.opts.KeepOutputs {
+			p.last = outputs
+		}
+	}
 	built.TakenAt = snap.TakenAt
 	*snap = built
 	for i := range snap.Tunnels {
@@ -241,6 +274,14 @@ func (p *Poller) LastOutputs() Outputs { return p.last }
 // that need them are left empty; a malformed output is an error naming the
 // command and line.
 func Build(router string, out Outputs, loc *time.Location) (Snapshot, []string, error) {
+	// A bundle's files may be captured by hand from a Japanese console in
+	// its own character set: read them as a session would.
+	decoded := make(Outputs, len(out))
+	cs := CharsetUnknown
+	for _, k := range slices.Sorted(maps.Keys(out)) {
+		decoded[k], cs = DecodeConsole(out[k], cs)
+	}
+	out = decoded
 	var cfg RouterConfig
 	var missing []string
 	if text, ok := out[CmdConfig]; !ok {
@@ -259,7 +300,6 @@ func Build(router string, out Outputs, loc *time.Location) (Snapshot, []string, 
 // other outputs (the poller parses `show config` only when it re-reads it).
 func assemble(router string, cfg RouterConfig, out Outputs, loc *time.Location) (snap Snapshot, missing []string, err error) {
 	snap.Router, snap.Config = router, cfg
-	snap.Warnings = append(snap.Warnings, snap.Config.Warnings...)
 	if text, ok := out[CmdIPsecSA]; !ok {
 		missing = append(missing, CmdIPsecSA)
 	} else if snap.SAs, err = ParseIPsecSA(text); err != nil {
@@ -281,11 +321,11 @@ func assemble(router string, cfg RouterConfig, out Outputs, loc *time.Location) 
 		if tc.RemoteAddress == "" {
 			continue
 		}
-		t := Tunnel{Config: tc, SAs: snap.SAs.ForTunnel(tc.Number), BGPRoutes: routes[tc.Number]}
+		t := Tunnel{Config: tc, SAs: snap.SAs.ForTunnel(tc.Number), InstalledRoutes: routes[tc.Number]}
 		cmd := TunnelStatusCommand(tc.Number)
 		if text, ok := out[cmd]; !ok {
 			missing = append(missing, cmd)
-			t.Status.Status = "unknown"
+			t.Status.Status = StatusUnknown
 		} else if t.Status, err = ParseTunnelStatus(text, loc); err != nil {
 			if pe, ok := err.(*ParseError); ok {
 				pe.Command = cmd // name the tunnel, so the bundle file is known
@@ -299,8 +339,12 @@ func assemble(router string, cfg RouterConfig, out Outputs, loc *time.Location) 
 			}
 		}
 		snap.Tunnels = append(snap.Tunnels, t)
-		snap.Warnings = append(snap.Warnings, t.Status.Warnings...)
+		for _, w := range t.Status.Warnings {
+			w.Command = cmd // name the tunnel
+			snap.Warnings = append(snap.Warnings, w)
+		}
 	}
+	applyReceived(&snap, out)
 	snap.Warnings = append(snap.Warnings, snap.SAs.Warnings...)
 	snap.Warnings = append(snap.Warnings, snap.BGP.Warnings...)
 	snap.Warnings = append(snap.Warnings, snap.Routes.Warnings...)
@@ -324,4 +368,44 @@ func (p *Poller) countRekeys(tunnel int, sas []SA) int {
 	}
 	p.seen[tunnel] = now
 	return p.rekeys[tunnel]
+}
+
+// applyReceived sets each tunnel neighbor's ReceivedPrefixes from the
+// received-routes outputs there are. An output the router rejected or that
+// cannot be read leaves it unknown (-1), the latter with its lines as
+// warnings: it never fails the poll or reads as "no routes".
+func applyReceived(snap *Snapshot, out Outputs) {
+	for i := range snap.Tunnels {
+		nb := snap.Tunnels[i].BGP
+		if nb == nil {
+			continue
+		}
+		cmd := ReceivedRoutesCommand(nb.Address)
+		text, ok := out[cmd]
+		if !ok {
+			continue
+		}
+		r, err := ParseReceivedRoutes(text)
+		var pe *ParseError
+		switch {
+		case errors.As(err, &pe):
+			snap.Warnings = append(snap.Warnings, Unreadable{cmd, pe.Line, pe.Text})
+			continue
+		case err != nil:
+			continue
+		}
+		for _, w := range r.Warnings {
+			w.Command = cmd
+			snap.Warnings = append(snap.Warnings, w)
+		}
+		if r.Total < 0 {
+			continue
+		}
+		nb.ReceivedPrefixes = r.Total
+		for j := range snap.BGP.Neighbors {
+			if snap.BGP.Neighbors[j].Address == nb.Address {
+				snap.BGP.Neighbors[j].ReceivedPrefixes = r.Total
+			}
+		}
+	}
 }

@@ -20,7 +20,7 @@ type Route struct {
 // RouteTable is the parsed `show ip route`.
 type RouteTable struct {
 	Routes   []Route
-	Warnings []string
+	Warnings []Unreadable
 }
 
 var routeTunnelRE = regexp.MustCompile(`^TUNNEL\[(\d+)\]$`)
@@ -54,7 +54,7 @@ func ParseIPRoute(text string) (RouteTable, error) {
 			if len(f) >= 1 && (f[0] == "default" || strings.Contains(f[0], "/")) {
 				return t, &ParseError{cmd, n, s, "a route row needs destination, gateway, interface and kind"}
 			}
-			t.Warnings = append(t.Warnings, "line "+strconv.Itoa(n)+": not understood: "+s)
+			t.Warnings = append(t.Warnings, Unreadable{cmd, n, s})
 			continue
 		}
 		r := Route{Destination: intern(f[0]), Gateway: intern(f[1]), Interface: intern(f[2]), Kind: intern(f[3]), Info: intern(strings.Join(f[4:], " "))}

@@ -37,7 +37,7 @@ type SATable struct {
 	// while a rekey is under way, so counts should come from SAs.
 	TotalISAKMP, TotalSend, TotalRecv int
 	SAs                               []SA
-	Warnings                          []string
+	Warnings                          []Unreadable
 }
 
 var saTotalRE = regexp.MustCompile(`^Total:\s*isakmp:\s*(\d+)\s+send:\s*(\d+)\s+recv:\s*(\d+)`)
@@ -94,7 +94,7 @@ func ParseIPsecSA(text string) (SATable, error) {
 		}
 		f := strings.Fields(s)
 		if _, err := strconv.Atoi(f[0]); err != nil {
-			t.Warnings = append(t.Warnings, "line "+strconv.Itoa(n)+": not understood: "+s)
+			t.Warnings = append(t.Warnings, Unreadable{cmd, n, s})
 			continue
 		}
 		sa, err := parseSARow(f)

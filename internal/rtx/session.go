@@ -65,14 +65,14 @@ type Session struct {
 	buf    []byte
 	prompt string
 	closed bool
+	// charset is the console character set the session's output was
+	// found in so far (DecodeConsole).
+	charset Charset
 }
 
 // promptRE finds the prompt, a whole last line, at the end of the output:
 // "> ", "# ", "RTX1200> ", "[RTX1210] > ".
 var promptRE = regexp.MustCompile(`\n([^\n]{0,64}?[>#] ?)$`)
-
-// pagerRE matches the pager prompts of Japanese and English consoles.
-var pagerRE = regexp.MustCompile(`(---\s*つづく\s*---|---\s*more\s*---|--More--)`)
 
 // Dial logs in, opens a shell on a PTY, waits for the prompt and turns the
 // pager off.
@@ -222,7 +222,13 @@ func (s *Session) readUntilPrompt(ctx context.Context, cmd string) (string, erro
 			if _, err := io.WriteString(s.stdin, " "); err != nil {
 				return "", fmt.Errorf("answer the pager: %w", err)
 			}
-			s.buf = pagerRE.ReplaceAll(s.buf, nil)
+			// The pager prompt is the end of the output so far: cut it
+			// (and the escape sequences around it) off.
+			clean := normalise(s.buf)
+			if i, ok := pagerAt([]byte(clean)); ok {
+				clean = clean[:i]
+			}
+			s.buf = append(s.buf[:0], clean...)
 			continue
 		}
 		// Read straight into the output: no reader goroutine, no copy of
@@ -273,7 +279,7 @@ func (s *Session) atPrompt(cmd string) (out string, pager, done bool) {
 	if start == 0 {
 		tail = "\n" + tail // the first line starts a line
 	}
-	if loc := pagerRE.FindStringIndex(tail); loc != nil && len(strings.TrimSpace(tail[loc[1]:])) == 0 {
+	if _, ok := pagerAt([]byte(tail)); ok {
 		return "", true, false
 	}
 	m := promptRE.FindStringSubmatch(tail)
@@ -283,7 +289,10 @@ func (s *Session) atPrompt(cmd string) (out string, pager, done bool) {
 	if s.prompt == "" {
 		s.prompt = m[1]
 	}
-	clean := normalise(s.buf)
+	// Japanese consoles answer in their own character set (Shift_JIS by
+	// default): the prompt and pager are ASCII, the rest is decoded here.
+	clean, cs := DecodeConsole(normalise(s.buf), s.charset)
+	s.charset = cs
 	if cap(s.buf) <= maxPooledBuf {
 		b := s.buf[:0]
 		readBufs.Put(&b)

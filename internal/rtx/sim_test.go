@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,8 +93,22 @@ func dial(t *testing.T, s *simRouter) *Session {
 	return sess
 }
 
+// TestSessionAgainstSimulator reads every command through the real SSH
+// client in each console character set an RTX may have: Shift_JIS (the
+// Japanese models' default), EUC-JP, UTF-8 and ASCII. Both tunnels' BGP is
+// established: the routing table has the VPC routes via tunnel 1 only (the
+// best path), received-routes has them for both neighbors.
 func TestSessionAgainstSimulator(t *testing.T) {
-	s := startSim(t)
+	for _, cs := range rtxsim.Charsets {
+		t.Run(cs, func(t *testing.T) {
+			s := startSim(t)
+			s.router.SetConsoleCharacter(cs)
+			testSession(t, s, cs)
+		})
+	}
+}
+
+func testSession(t *testing.T, s *simRouter, cs string) {
 	sess := dial(t, s)
 	ctx := context.Background()
 	out, err := sess.Run(ctx, "show ipsec sa")
@@ -111,16 +126,25 @@ func TestSessionAgainstSimulator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st, err := ParseTunnelStatus(out, time.UTC); err != nil || !st.Online() || st.Number != 1 {
+	if st, err := ParseTunnelStatus(out, time.UTC); err != nil || !st.Online() || st.Number != 1 || len(st.Warnings) > 0 {
 		t.Errorf("tunnel status: %v %+v\n%q", err, st, out)
 	}
+	if ja := strings.HasPrefix(cs, "ja."); ja != strings.Contains(out, "トンネルインタフェースは接続されています") {
+		t.Errorf("%s console: Japanese output %v, got %q", cs, ja, out)
+	}
 	out, _ = sess.Run(ctx, "show status bgp neighbor")
-	if bgp, err := ParseBGPNeighbors(out); err != nil || len(bgp.Neighbors) != 2 || !bgp.Neighbors[0].Established() || bgp.Neighbors[0].ReceivedPrefixes != 2 {
+	if bgp, err := ParseBGPNeighbors(out); err != nil || len(bgp.Neighbors) != 2 || !bgp.Neighbors[0].Established() || !bgp.Neighbors[1].Established() {
 		t.Errorf("bgp: %v %+v", err, bgp)
 	}
+	for _, nb := range []string{"169.254.10.1", "169.254.20.1"} {
+		out, _ = sess.Run(ctx, ReceivedRoutesCommand(nb))
+		if r, err := ParseReceivedRoutes(out); err != nil || r.Total != 2 || len(r.Networks) != 2 {
+			t.Errorf("received-routes %s: %v %+v\n%s", nb, err, r, out)
+		}
+	}
 	out, _ = sess.Run(ctx, "show ip route")
-	if rt, err := ParseIPRoute(out); err != nil || rt.BGPRoutesByTunnel()[1] != 2 {
-		t.Errorf("routes: %v %+v", err, rt)
+	if rt, err := ParseIPRoute(out); err != nil || rt.BGPRoutesByTunnel()[1] != 2 || rt.BGPRoutesByTunnel()[2] != 0 {
+		t.Errorf("routes (best path via tunnel 1 only): %v %+v", err, rt)
 	}
 	out, _ = sess.Run(ctx, "show config")
 	c, err := ParseConfig(out)
@@ -130,7 +154,8 @@ func TestSessionAgainstSimulator(t *testing.T) {
 	if t1, _ := c.Tunnel(1); t1.MSSLimit != 1379 || t1.MTU != 1280 || t1.RemoteAddress != "203.0.113.10" || c.Model != "RTX1200 Rev.10.01.65" {
 		t.Errorf("config: %+v", t1)
 	}
-	want := []string{"console lines infinity", "console columns 200", "show ipsec sa", "show status tunnel 1", "show status bgp neighbor", "show ip route", "show config"}
+	want := []string{"console lines infinity", "console columns 200", "show ipsec sa", "show status tunnel 1", "show status bgp neighbor",
+		ReceivedRoutesCommand("169.254.10.1"), ReceivedRoutesCommand("169.254.20.1"), "show ip route", "show config"}
 	if got := s.server.Commands(); strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("commands sent: %q", got)
 	}
@@ -138,19 +163,115 @@ func TestSessionAgainstSimulator(t *testing.T) {
 
 // A firmware that keeps paging: the client answers the pager and the
 // output comes back whole.
+// The pager prompt arrives in the console's character set: "---つづく---"
+// in Shift_JIS or EUC-JP bytes on Japanese consoles.
 func TestPagerAnswered(t *testing.T) {
-	s := startSim(t)
-	s.server.KeepPaging = true
-	sess := dial(t, s)
-	out, err := sess.Run(context.Background(), "show config")
-	if err != nil {
-		t.Fatal(err)
+	for _, cs := range rtxsim.Charsets {
+		t.Run(cs, func(t *testing.T) {
+			s := startSim(t)
+			s.router.SetConsoleCharacter(cs)
+			s.server.KeepPaging = true
+			sess := dial(t, s)
+			out, err := sess.Run(context.Background(), "show config")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(out, "more") || strings.Contains(out, "つづく") || strings.Contains(out, "---") ||
+				!strings.Contains(out, "bgp neighbor 2 64512 169.254.20.1") || !strings.Contains(out, "tunnel select 1") {
+				t.Errorf("paged output not reassembled:\n%s", out)
+			}
+			if n := strings.Count(out, "\n"); n < 30 {
+				t.Errorf("only %d lines", n)
+			}
+		})
 	}
-	if strings.Contains(out, "more") || !strings.Contains(out, "bgp neighbor 2 64512 169.254.20.1") || !strings.Contains(out, "tunnel select 1") {
-		t.Errorf("paged output not reassembled:\n%s", out)
+}
+
+// A healthy active/standby VPN: both neighbors established, the VPC
+// prefixes installed via tunnel 1 only. Both tunnels received them, in
+// every console character set and whether or not the firmware prints a
+// prefix line; a firmware without received-routes leaves them unknown
+// (never 0) and is not asked again.
+func TestPollerActiveStandby(t *testing.T) {
+	for _, cs := range rtxsim.Charsets {
+		for _, variant := range []string{"received-routes", "prefix line too", "no received-routes"} {
+			t.Run(cs+"/"+variant, func(t *testing.T) {
+				s := startSim(t)
+				s.router.SetConsoleCharacter(cs)
+				want := 2
+				switch variant {
+				case "prefix line too":
+					s.router.SetPrefixLine(true)
+				case "no received-routes":
+					s.router.SetReceivedRoutes(false)
+					want = -1
+				}
+				p := newSimPoller(s)
+				defer p.Close()
+				for range 2 {
+					snap := p.Poll(context.Background())
+					if snap.Err != nil {
+						t.Fatal(snap.Err)
+					}
+					t1, t2 := snap.Tunnels[0], snap.Tunnels[1]
+					if t1.InstalledRoutes != 2 || t2.InstalledRoutes != 0 {
+						t.Errorf("installed routes %d/%d, want 2/0 (best path only)", t1.InstalledRoutes, t2.InstalledRoutes)
+					}
+					for _, tu := range snap.Tunnels {
+						if tu.BGP == nil || !tu.BGP.Established() || tu.BGP.ReceivedPrefixes != want {
+							t.Errorf("tunnel %d: received %+v, want %d", tu.Config.Number, tu.BGP, want)
+						}
+					}
+					if len(snap.Warnings) > 0 {
+						t.Errorf("warnings: %v", snap.Warnings)
+					}
+				}
+				asked := 0
+				for _, c := range s.server.Commands() {
+					if strings.HasSuffix(c, "received-routes") {
+						asked++
+					}
+				}
+				if wantAsked := map[bool]int{true: 1, false: 4}[want < 0]; asked != wantAsked {
+					t.Errorf("received-routes asked %d times in two polls, want %d", asked, wantAsked)
+				}
+			})
+		}
 	}
-	if n := strings.Count(out, "\n"); n < 30 {
-		t.Errorf("only %d lines", n)
+}
+
+// No public sample shows a down tunnel: with the guessed wording the
+// tunnel reads Offline; with any other wording it is unknown and the line
+// is reported — never down, never up.
+func TestOfflineWordingVariants(t *testing.T) {
+	for _, cs := range rtxsim.Charsets {
+		for _, w := range []rtxsim.OfflineWording{rtxsim.OfflineGuessed, rtxsim.OfflineUnknownWords} {
+			t.Run(fmt.Sprintf("%s/%d", cs, w), func(t *testing.T) {
+				s := startSim(t)
+				s.router.SetConsoleCharacter(cs)
+				s.router.SetOfflineWording(w)
+				s.router.Disconnect(1)
+				p := newSimPoller(s)
+				defer p.Close()
+				snap := p.Poll(context.Background())
+				if snap.Err != nil {
+					t.Fatal(snap.Err)
+				}
+				st := snap.Tunnels[0].Status
+				if w == rtxsim.OfflineGuessed {
+					if st.Status != "Offline" || len(snap.Warnings) > 0 {
+						t.Errorf("guessed wording: status %q, warnings %v", st.Status, snap.Warnings)
+					}
+					return
+				}
+				if st.Known() || st.Online() {
+					t.Errorf("unknown wording read as %q", st.Status)
+				}
+				if len(snap.Warnings) != 1 || snap.Warnings[0].Command != "show status tunnel 1" || !strings.Contains(snap.Warnings[0].Text, "トンネルインタフェースはIKE") && !strings.Contains(snap.Warnings[0].Text, "Disconnected") {
+					t.Errorf("warnings %v, want the status line quoted", snap.Warnings)
+				}
+			})
+		}
 	}
 }
 
@@ -247,17 +368,17 @@ func TestPollerSnapshot(t *testing.T) {
 		t.Fatal(snap.Err)
 	}
 	t1, t2 := snap.Tunnels[0], snap.Tunnels[1]
-	if !t1.Status.Online() || t1.BGP == nil || t1.BGP.State != "Active" || t1.BGPRoutes != 0 || len(t1.SAs) != 2 {
+	if !t1.Status.Online() || t1.BGP == nil || t1.BGP.State != "Active" || t1.InstalledRoutes != 0 || t1.BGP.ReceivedPrefixes != -1 || len(t1.SAs) != 2 {
 		t.Errorf("tunnel 1 (IPsec up, BGP Active): %+v", t1)
 	}
 	if t1.Config.MSSLimit != 1379 || t1.Config.MTU != 1280 || t1.Config.IPsecSALifetime != time.Hour {
 		t.Errorf("tunnel 1 config: %+v", t1.Config)
 	}
-	if t2.BGP == nil || !t2.BGP.Established() || t2.BGPRoutes != 2 {
+	if t2.BGP == nil || !t2.BGP.Established() || t2.InstalledRoutes != 2 || t2.BGP.ReceivedPrefixes != 2 {
 		t.Errorf("tunnel 2: %+v", t2)
 	}
 	for _, w := range snap.Warnings {
-		if strings.Contains(w, rtxsim.SamplePSK(1)) {
+		if strings.Contains(w.String(), rtxsim.SamplePSK(1)) {
 			t.Errorf("a pre-shared key in the warnings: %s", w)
 		}
 	}
@@ -302,7 +423,7 @@ func TestRekeyFailure(t *testing.T) {
 		t.Fatal(snap.Err)
 	}
 	for _, tu := range snap.Tunnels {
-		if tu.Status.Online() || len(tu.SAs) != 0 || tu.BGP == nil || tu.BGP.Established() || tu.BGPRoutes != 0 {
+		if tu.Status.Online() || len(tu.SAs) != 0 || tu.BGP == nil || tu.BGP.Established() || tu.InstalledRoutes != 0 {
 			t.Errorf("tunnel %d after a failed rekey: %+v", tu.Config.Number, tu)
 		}
 	}

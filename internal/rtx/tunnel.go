@@ -25,8 +25,21 @@ type TunnelStatus struct {
 	MTU int
 	// Keepalive is the IKE keepalive status ("OK") when shown.
 	Keepalive string
-	Warnings  []string
+	Warnings  []Unreadable
 }
+
+// knownStatus are the words after "Current status is" that vpnwatchd
+// reads: Online (public samples) and Offline (assumed: no public sample of
+// a down tunnel exists). Any other word leaves the status unknown and the
+// line is reported, never read as down.
+var knownStatus = map[string]bool{"Online": true, "Offline": true}
+
+// StatusUnknown is the Status of a tunnel whose status line was missing
+// or not understood: neither up nor down.
+const StatusUnknown = "unknown"
+
+// Known reports whether the status was read: Online or Offline.
+func (s TunnelStatus) Known() bool { return s.Status != StatusUnknown && s.Status != "" }
 
 // Online reports whether the tunnel interface is up.
 func (s TunnelStatus) Online() bool { return s.Status == "Online" }
@@ -88,7 +101,7 @@ func ParseTunnelStatus(text string, loc *time.Location) (TunnelStatus, error) {
 			st.Status = "Online"
 		case s == jaDisconnect:
 			st.Status = "Offline"
-		case tunStatusRE.MatchString(s):
+		case tunStatusRE.MatchString(s) && knownStatus[tunStatusRE.FindStringSubmatch(s)[1]]:
 			st.Status = intern(tunStatusRE.FindStringSubmatch(s)[1])
 		case tunFromRE.MatchString(s), strings.HasPrefix(s, "開始:"):
 			v := strings.TrimSpace(strings.TrimPrefix(s, "開始:"))
@@ -123,14 +136,14 @@ func ParseTunnelStatus(text string, loc *time.Location) (TunnelStatus, error) {
 			s == "IKE keepalive:", strings.HasPrefix(s, "[Type]:"), strings.HasPrefix(s, "[Next send]:"):
 			// IPv6 counters and keepalive details: not used.
 		default:
-			st.Warnings = append(st.Warnings, "line "+strconv.Itoa(n)+": not understood: "+s)
+			st.Warnings = append(st.Warnings, Unreadable{cmd, n, s})
 		}
 	}
 	if !seenHeader {
 		return st, &ParseError{cmd, 1, firstLine(text), "no TUNNEL[N]: header"}
 	}
 	if st.Status == "" {
-		st.Status = "unknown"
+		st.Status = StatusUnknown
 	}
 	return st, nil
 }

@@ -69,6 +69,19 @@ type Router struct {
 	rekeyMargin time.Duration
 	localAS     string
 
+	// charset is the router's `console character`: what a session starts
+	// with. A session's own `console character` command changes its copy.
+	charset string
+	// offlineWording is how `show status tunnel` says a tunnel is down;
+	// see OfflineWording.
+	offlineWording OfflineWording
+	// receivedRoutes: whether the firmware answers `show status bgp
+	// neighbor ADDR received-routes`; see SetReceivedRoutes.
+	noReceivedRoutes bool
+	// prefixLine prints a "Received prefixes: N" line in established
+	// neighbor blocks; see SetPrefixLine.
+	prefixLine bool
+
 	syslog   net.Conn      // where to send syslog, when set
 	slow     time.Duration // delay per output line
 	hung     bool          // commands get no answer at all
@@ -84,7 +97,70 @@ func New(model, config string, now func() time.Time) *Router {
 		now = time.Now
 	}
 	return &Router{now: now, model: model, config: config, tunnels: map[int]*Tunnel{}, nextSA: 1,
-		rekeyMargin: 30 * time.Second, localAS: "65000"}
+		rekeyMargin: 30 * time.Second, localAS: "65000", charset: DefaultCharset}
+}
+
+// DefaultCharset is the console character set of a router fresh from the
+// factory in Japan: Japanese models answer in Shift_JIS (`ja.sjis`; a
+// public RTX830 `show config` carries `console character ja.sjis`, and
+// Yamaha's command reference gives ja.sjis as the default of the Japanese
+// models). English set-ups use `ascii` or `en.ascii`; `ja.euc` and newer
+// firmware's `ja.utf8` exist too. Every one of them is tested.
+const DefaultCharset = "ja.sjis"
+
+// Charsets lists the `console character` values the simulator renders.
+var Charsets = []string{"ja.sjis", "ja.euc", "ja.utf8", "ascii", "en.ascii"}
+
+// SetConsoleCharacter sets the router's `console character` (ja.sjis,
+// ja.euc, ja.utf8, ascii, en.ascii) for the sessions that start after it.
+func (r *Router) SetConsoleCharacter(cs string) {
+	r.mu.Lock()
+	r.charset = cs
+	r.mu.Unlock()
+}
+
+// OfflineWording is how `show status tunnel` words a tunnel that is down.
+// No public sample shows one (shared/notes/rtx.md: "the offline wording is
+// not seen"), so the simulator offers every variant and tests run them all.
+type OfflineWording int
+
+const (
+	// OfflineGuessed is "Current status is Offline." in English and
+	// "トンネルインタフェースは接続されていません" in Japanese: the guesses
+	// vpnwatchd's parser knows.
+	OfflineGuessed OfflineWording = iota
+	// OfflineUnknownWords is a wording no parser knows: vpnwatchd must
+	// report the tunnel's state as unknown, never as down or up.
+	OfflineUnknownWords
+)
+
+// SetOfflineWording chooses how a down tunnel is worded.
+func (r *Router) SetOfflineWording(w OfflineWording) {
+	r.mu.Lock()
+	r.offlineWording = w
+	r.mu.Unlock()
+}
+
+// SetReceivedRoutes says whether the firmware knows `show status bgp
+// neighbor ADDR received-routes`. Command lists show the form
+// `show status bgp neighbor ${ip-address} ${route-type}` but no public
+// sample shows that route-type's values (shared/notes/rtx.md), so both are
+// simulated: known (the default, with the layout of the public
+// advertised-routes sample) and "Invalid command name".
+func (r *Router) SetReceivedRoutes(known bool) {
+	r.mu.Lock()
+	r.noReceivedRoutes = !known
+	r.mu.Unlock()
+}
+
+// SetPrefixLine adds a "Received prefixes: N" line to established neighbor
+// blocks. No public sample of an established RTX neighbor exists; by
+// default none is printed, so vpnwatchd must learn received routes from
+// received-routes, not from a line that may not exist.
+func (r *Router) SetPrefixLine(on bool) {
+	r.mu.Lock()
+	r.prefixLine = on
+	r.mu.Unlock()
 }
 
 // AddTunnel adds a tunnel, brought up at once: IKE and ESP SAs negotiated
@@ -340,6 +416,16 @@ func (r *Router) StickBGP(n int, state string) {
 			// change); vpnwatchd keys on the "[BGP]" prefix only.
 			r.event(r.now(), fmt.Sprintf("tunnel %d BGP %s", n, after), fmt.Sprintf("[BGP] neighbor %s state changed from %s to %s", t.Neighbor, before, after))
 		}
+	}
+}
+
+// SetRoutes replaces the prefixes tunnel n's BGP neighbor advertises (nil:
+// an established session that sends nothing).
+func (r *Router) SetRoutes(n int, routes []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if t := r.tunnels[n]; t != nil {
+		t.Routes = routes
 	}
 }
 

@@ -13,26 +13,53 @@ import (
 // established BGP session) the wording is vpnwatchd's best guess, which
 // its parsers accept and treat conservatively.
 
-var tunnelCmdRE = regexp.MustCompile(`^show status tunnel (\d+)$`)
+var (
+	tunnelCmdRE   = regexp.MustCompile(`^show status tunnel (\d+)$`)
+	receivedCmdRE = regexp.MustCompile(`^show status bgp neighbor (\S+) received-routes$`)
+)
 
 // Output renders the answer to one command line as the console would print
-// it (without paging); ok is false for commands the router does not know.
+// it (without paging) in the router's console character set's language,
+// as UTF-8 text; ok is false for commands the router does not know.
 func (r *Router) Output(cmd string) (string, bool) {
+	r.mu.Lock()
+	cs := r.charset
+	r.mu.Unlock()
+	return r.OutputIn(cmd, cs)
+}
+
+// isJapanese reports whether a console character set answers in Japanese.
+func isJapanese(charset string) bool { return strings.HasPrefix(charset, "ja.") }
+
+// OutputIn is Output for a session whose console character set is charset.
+// Japanese wording is used where a public sample shows it (`show status
+// tunnel`, the `show ip route` header); the other commands' Japanese forms
+// are not known and are printed in English.
+func (r *Router) OutputIn(cmd, charset string) (string, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.advance()
 	now := r.now()
+	ja := isJapanese(charset)
 	switch {
 	case cmd == "show ipsec sa":
 		return r.showIPsecSA(now), true
 	case tunnelCmdRE.MatchString(cmd):
 		var n int
 		fmt.Sscanf(tunnelCmdRE.FindStringSubmatch(cmd)[1], "%d", &n)
+		if ja {
+			return r.showTunnelJa(n, now), true
+		}
 		return r.showTunnel(n, now), true
 	case cmd == "show status bgp neighbor":
 		return r.showBGP(now), true
+	case receivedCmdRE.MatchString(cmd):
+		if r.noReceivedRoutes {
+			return "", false
+		}
+		return r.showReceived(receivedCmdRE.FindStringSubmatch(cmd)[1]), true
 	case cmd == "show ip route":
-		return r.showRoute(), true
+		return r.showRoute(ja), true
 	case cmd == "show config":
 		return r.showConfig(now), true
 	case cmd == "show environment":
@@ -113,7 +140,11 @@ func (r *Router) showTunnel(n int, now time.Time) string {
 	fmt.Fprintf(&b, "TUNNEL[%d]: \nDescription: \n  Interface type: IPsec\n", n)
 	var rx, tx int64
 	if t == nil || !t.online {
-		b.WriteString("  Current status is Offline.\n")
+		if r.offlineWording == OfflineUnknownWords {
+			b.WriteString("  Current status is Disconnected (waiting for IKE).\n")
+		} else {
+			b.WriteString("  Current status is Offline.\n")
+		}
 	} else {
 		elapsed := now.Sub(t.since)
 		rx, tx = int64(elapsed/time.Second)/4, int64(elapsed/time.Second)/3
@@ -121,6 +152,44 @@ func (r *Router) showTunnel(n int, now time.Time) string {
 	}
 	fmt.Fprintf(&b, "  Received:    (IPv4) %s [%s]\n               (IPv6) 0 packet [0 octet]\n", plural(rx, "packet"), plural(rx*96, "octet"))
 	fmt.Fprintf(&b, "  Transmitted: (IPv4) %s [%s]\n               (IPv6) 0 packet [0 octet]\n", plural(tx, "packet"), plural(tx*96, "octet"))
+	return b.String()
+}
+
+// showTunnelJa is `show status tunnel N` on a Japanese console, as the
+// public sample shared/rtx-samples/show-status-tunnel.3.txt prints it.
+func (r *Router) showTunnelJa(n int, now time.Time) string {
+	t := r.tunnels[n]
+	var b strings.Builder
+	fmt.Fprintf(&b, "TUNNEL[%d]:\n説明: \n  インタフェースの種類: IPsec\n", n)
+	var rx, tx int64
+	switch {
+	case t != nil && t.online:
+		elapsed := now.Sub(t.since)
+		rx, tx = int64(elapsed/time.Second)/4, int64(elapsed/time.Second)/3
+		fmt.Fprintf(&b, "  トンネルインタフェースは接続されています\n  開始: %s\n  通信時間: %s\n", t.since.Format("2006/01/02 15:04:05"), uptimeJa(elapsed))
+	case r.offlineWording == OfflineUnknownWords:
+		b.WriteString("  トンネルインタフェースはIKEの完了を待っています\n")
+	default:
+		b.WriteString("  トンネルインタフェースは接続されていません\n")
+	}
+	fmt.Fprintf(&b, "  受信: (IPv4) %d パケット [%d オクテット]\n        (IPv6) 0 パケット [0 オクテット]\n", rx, rx*96)
+	fmt.Fprintf(&b, "  送信: (IPv4) %d パケット [%d オクテット]\n        (IPv6) 0 パケット [0 オクテット]\n", tx, tx*96)
+	return b.String()
+}
+
+// uptimeJa renders "2時間5分10秒" (sample 3); days as 日 are a guess.
+func uptimeJa(d time.Duration) string {
+	d = d.Truncate(time.Second)
+	var b strings.Builder
+	for _, u := range []struct {
+		v    time.Duration
+		name string
+	}{{d / (24 * time.Hour), "日"}, {d % (24 * time.Hour) / time.Hour, "時間"}, {d % time.Hour / time.Minute, "分"}, {d % time.Minute / time.Second, "秒"}} {
+		if u.v == 0 && b.Len() == 0 && u.name != "秒" {
+			continue
+		}
+		fmt.Fprintf(&b, "%d%s", u.v, u.name)
+	}
 	return b.String()
 }
 
@@ -141,7 +210,9 @@ func (r *Router) showBGP(now time.Time) string {
 		if state == "Established" {
 			fmt.Fprintf(&b, "  BGP version 4, remote router ID %s\n  BGP state = Established, up for %s\n", t.Neighbor, clock(now.Sub(t.bgpSince)))
 			b.WriteString("  Last read 00:00:05, hold time is 30, keepalive interval is 10 seconds\n")
-			fmt.Fprintf(&b, "  Received prefixes: %d\n", len(t.Routes))
+			if r.prefixLine {
+				fmt.Fprintf(&b, "  Received prefixes: %d\n", len(t.Routes))
+			}
 			b.WriteString("  Connection established 1; dropped 0\n  Last reset never\n")
 			fmt.Fprintf(&b, "Local host: %s, Local port: 179\nForeign host: %s, Foreign port: 32768\n", t.Neighbor, t.Neighbor)
 		} else {
@@ -156,16 +227,49 @@ func (r *Router) showBGP(now time.Time) string {
 	return strings.Join(blocks, "\n")
 }
 
-func (r *Router) showRoute() string {
+// showReceived is `show status bgp neighbor ADDR received-routes`, in the
+// layout of the public advertised-routes sample
+// (shared/rtx-samples/show-status-bgp-neighbor-advertised-routes.1.txt);
+// the AS path of a received route ("7224 IGP") is a guess.
+func (r *Router) showReceived(addr string) string {
+	var routes []string
+	var as string
+	for _, t := range r.sortedTunnels() {
+		if t.Neighbor == addr && t.bgpState() == "Established" {
+			routes, as = t.Routes, t.RemoteAS
+		}
+	}
 	var b strings.Builder
-	b.WriteString("Destination         Gateway          Interface       Kind  Additional Info.\n")
+	fmt.Fprintf(&b, "Total routes: %d\n*: valid route\n  Network            Next Hop        Metric LocPrf Path\n", len(routes))
+	for _, p := range routes {
+		fmt.Fprintf(&b, "* %-18s %-15s %6d        %s IGP\n", p, addr, 100, as)
+	}
+	return b.String()
+}
+
+// showRoute is `show ip route`. A router installs only the best path: with
+// both tunnels' BGP sessions established, each VPC prefix appears once, via
+// the first tunnel (shared/rtx-samples/show-ip-route.1.txt shows the VPC
+// route via TUNNEL[1] only); the standby tunnel has no BGP route here.
+func (r *Router) showRoute(ja bool) string {
+	var b strings.Builder
+	if ja {
+		b.WriteString("宛先ネットワーク    ゲートウェイ     インタフェース  種別  付加情報\n")
+	} else {
+		b.WriteString("Destination         Gateway          Interface       Kind  Additional Info.\n")
+	}
 	b.WriteString("default             198.18.0.1       LAN2          static  \n")
+	installed := map[string]bool{}
 	for _, t := range r.sortedTunnels() {
 		if !t.online {
 			continue
 		}
 		if t.bgpState() == "Established" {
 			for _, p := range t.Routes {
+				if installed[p] {
+					continue
+				}
+				installed[p] = true
 				fmt.Fprintf(&b, "%-19s %-16s %-15s BGP  path=%s\n", p, t.Neighbor, fmt.Sprintf("TUNNEL[%d]", t.Number), t.RemoteAS)
 			}
 		}

@@ -8,21 +8,46 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/japanese"
 )
 
 // pageLines is the console height before `console lines infinity`.
 const pageLines = 24
 
-// PagerPrompt is what the simulated console prints when a page is full.
-// RTX prints "---つづく---" on a Japanese console; the English wording is
-// not known for sure, so the simulator uses "--- more ---", which the
-// client also recognises.
-const PagerPrompt = "--- more ---"
+// PagerPrompt is what the simulated console prints when a page is full on
+// an English console: the English wording is not known for sure (a Node
+// test matches "--- more ---"), so the simulator uses that. A Japanese
+// console prints PagerPromptJa in its own character set, as scripts that
+// drive RTX consoles expect (shared/notes/rtx.md, Paging).
+const (
+	PagerPrompt   = "--- more ---"
+	PagerPromptJa = "---つづく---"
+)
+
+// encode renders UTF-8 text in a console character set's bytes.
+func encode(text, charset string) string {
+	var enc encoding.Encoding
+	switch charset {
+	case "ja.sjis":
+		enc = japanese.ShiftJIS
+	case "ja.euc":
+		enc = japanese.EUCJP
+	default:
+		return text // ja.utf8; ascii consoles are sent only ASCII
+	}
+	out, err := enc.NewEncoder().String(text)
+	if err != nil {
+		panic(fmt.Sprintf("rtxsim: %s cannot encode %q: %v", charset, text, err))
+	}
+	return out
+}
 
 // Server serves one simulated router over SSH.
 type Server struct {
@@ -214,8 +239,11 @@ func (s *Server) serve(c net.Conn) {
 // console runs the interactive command line of one session.
 func (s *Server) console(ch ssh.Channel, conn *ssh.ServerConn) {
 	paging := true
+	s.Router.mu.Lock()
+	charset := s.Router.charset
+	s.Router.mu.Unlock()
 	w := func(text string) error {
-		_, err := io.WriteString(ch, strings.ReplaceAll(text, "\n", "\r\n"))
+		_, err := io.WriteString(ch, encode(strings.ReplaceAll(text, "\n", "\r\n"), charset))
 		return err
 	}
 	if w(fmt.Sprintf("\n%s\n  Copyright (c) 1994-2026 Yamaha Corporation. All Rights Reserved.\n\n> ", s.Router.model)) != nil {
@@ -246,7 +274,7 @@ func (s *Server) console(ch ssh.Channel, conn *ssh.ServerConn) {
 			s.mu.Lock()
 			s.commands = append(s.commands, cmd)
 			s.mu.Unlock()
-			if !s.answer(ch, conn, cmd, &paging, w) {
+			if !s.answer(ch, conn, cmd, &paging, &charset, w) {
 				return
 			}
 			if w("> ") != nil {
@@ -267,7 +295,7 @@ func (s *Server) console(ch ssh.Channel, conn *ssh.ServerConn) {
 }
 
 // answer writes the output of one command; false ends the session.
-func (s *Server) answer(ch ssh.Channel, conn *ssh.ServerConn, cmd string, paging *bool, w func(string) error) bool {
+func (s *Server) answer(ch ssh.Channel, conn *ssh.ServerConn, cmd string, paging *bool, charset *string, w func(string) error) bool {
 	r := s.Router
 	r.mu.Lock()
 	drop, garbage, slow, hung := r.dropNext, r.garbage > 0, r.slow, r.hung
@@ -288,17 +316,26 @@ func (s *Server) answer(ch ssh.Channel, conn *ssh.ServerConn, cmd string, paging
 	case cmd == "console lines infinity":
 		*paging = s.KeepPaging
 		return true
-	case strings.HasPrefix(cmd, "console character ") || strings.HasPrefix(cmd, "console columns "):
+	case strings.HasPrefix(cmd, "console character "):
+		cs := strings.TrimPrefix(cmd, "console character ")
+		if !slices.Contains(Charsets, cs) {
+			return w("Invalid parameter\n") == nil
+		}
+		*charset = cs // for this session, as on the router
+		return true
+	case strings.HasPrefix(cmd, "console columns "):
 		return true
 	case cmd == "exit" || cmd == "quit":
 		return false
 	}
-	out, ok := r.Output(cmd)
+	out, ok := r.OutputIn(cmd, *charset)
 	if !ok {
 		return w("Invalid command name\n") == nil
 	}
 	if garbage {
-		out = "\x00\x1b[2J\xff\xfe#$%&TUNNEL[?]: Current status is\x07\n\x1b[0m garbage \x01\x02\n"
+		// Raw bytes, in no character set.
+		_, err := io.WriteString(ch, "\x00\x1b[2J\xff\xfe#$%&TUNNEL[?]: Current status is\x07\r\n\x1b[0m garbage \x01\x02\r\n")
+		return err == nil
 	}
 	ls := strings.SplitAfter(out, "\n")
 	for i, l := range ls {
@@ -309,14 +346,18 @@ func (s *Server) answer(ch ssh.Channel, conn *ssh.ServerConn, cmd string, paging
 			return false
 		}
 		if *paging && (i+1)%pageLines == 0 && i+1 < len(ls) && ls[i+1] != "" {
-			if w(PagerPrompt) != nil {
+			prompt := PagerPrompt
+			if isJapanese(*charset) {
+				prompt = PagerPromptJa
+			}
+			if w(prompt) != nil {
 				return false
 			}
 			key := make([]byte, 1)
 			if _, err := ch.Read(key); err != nil {
 				return false
 			}
-			if w("\r"+strings.Repeat(" ", len(PagerPrompt))+"\r") != nil {
+			if w("\r"+strings.Repeat(" ", len(encode(prompt, *charset)))+"\r") != nil {
 				return false
 			}
 			if key[0] == 'q' {

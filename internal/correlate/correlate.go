@@ -134,21 +134,21 @@ type SAEvidence struct {
 
 // RTXEvidence is what the router reported about the tunnel.
 type RTXEvidence struct {
-	TunnelState           string       `json:"tunnel_state"`
-	RemoteAddress         string       `json:"remote_address,omitempty"`
-	LocalAddress          string       `json:"local_address,omitempty"`
-	SAs                   []SAEvidence `json:"sas"`
-	BGPNeighbor           string       `json:"bgp_neighbor,omitempty"`
-	BGPState              string       `json:"bgp_state,omitempty"`
+	TunnelState   string       `json:"tunnel_state"`
+	RemoteAddress string       `json:"remote_address,omitempty"`
+	LocalAddress  string       `json:"local_address,omitempty"`
+	SAs           []SAEvidence `json:"sas"`
+	BGPNeighbor   string       `json:"bgp_neighbor,omitempty"`
+	BGPState      string       `json:"bgp_state,omitempty"`
 	// ReceivedRoutes is what the BGP neighbor sent (-1: unknown);
 	// InstalledRoutes the best paths via the tunnel in `show ip route`.
-	ReceivedRoutes  int `json:"bgp_received_routes"`
-	InstalledRoutes int `json:"installed_routes"`
-	MTU                   int          `json:"mtu"`
-	MSSLimit              string       `json:"mss_limit"`
-	IPsecSALifetimeSecond int          `json:"ipsec_sa_lifetime_seconds"`
-	ISAKMPLifetimeSeconds int          `json:"isakmp_sa_lifetime_seconds"`
-	DPD                   string       `json:"dpd"`
+	ReceivedRoutes        int    `json:"bgp_received_routes"`
+	InstalledRoutes       int    `json:"installed_routes"`
+	MTU                   int    `json:"mtu"`
+	MSSLimit              string `json:"mss_limit"`
+	IPsecSALifetimeSecond int    `json:"ipsec_sa_lifetime_seconds"`
+	ISAKMPLifetimeSeconds int    `json:"isakmp_sa_lifetime_seconds"`
+	DPD                   string `json:"dpd"`
 	// Syslog lists the router's recent log lines about this tunnel.
 	Syslog []string `json:"syslog,omitempty"`
 }

@@ -95,10 +95,10 @@ type BGPConfig struct {
 
 // RouterConfig is the parsed `show config`.
 type RouterConfig struct {
-	Model    string // "RTX1200 Rev.10.01.65" from the header comment
-	Tunnels  []TunnelConfig
-	LANs     []LANConfig
-	BGP      BGPConfig
+	Model   string // "RTX1200 Rev.10.01.65" from the header comment
+	Tunnels []TunnelConfig
+	LANs    []LANConfig
+	BGP     BGPConfig
 	// Unused names the lines vpnwatchd does not read, by line number and
 	// keyword only: the rest of a line may be a secret (a password, a
 	// community, a key) in a form no redaction list knows.

@@ -3,9 +3,9 @@ package rtx
 import (
 	"path/filepath"
 	"strings"
-	"unicode/utf8"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // addSamples seeds the corpus with every sample, and each sample that has

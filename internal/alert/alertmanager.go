@@ -57,6 +57,9 @@ func (m *Alertmanager) Notify(ctx context.Context, alerts []Alert) (bool, error)
 	for _, a := range alerts {
 		x := amAlert{Labels: AlertmanagerLabels(a), StartsAt: a.StartsAt, GeneratorURL: m.GeneratorURL,
 			Annotations: map[string]string{"summary": a.Finding.Summary, "description": Text(a), "remediation": a.Finding.Remediation}}
+		if n := a.Finding.StaleNote(); n != "" {
+			x.Annotations["stale"] = n
+		}
 		if a.Status == StatusResolved {
 			x.EndsAt = a.EndsAt
 		} else {

@@ -98,6 +98,17 @@ func (m *Manager) currentReceivers() map[string]Receiver {
 	return m.receivers
 }
 
+// FiringFindings returns the findings of the alerts firing now (as loaded
+// from the state directory at start), so that the correlator holds them
+// while their sources have no current data instead of resolving them.
+func (m *Manager) FiringFindings() []correlate.Finding {
+	var out []correlate.Finding
+	for _, a := range m.life.Firing() {
+		out = append(out, a.Finding)
+	}
+	return out
+}
+
 // Update feeds the active findings of a cycle and queues what must be sent.
 // Call it from one goroutine.
 func (m *Manager) Update(active []correlate.Finding, now time.Time) error {

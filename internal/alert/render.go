@@ -83,6 +83,9 @@ func Text(a Alert) string {
 		fmt.Fprintf(&b, "Since %s.\n\n", a.StartsAt.UTC().Format(time.RFC3339))
 	}
 	b.WriteString(f.Summary + "\n")
+	if n := f.StaleNote(); n != "" {
+		b.WriteString(n + "\n")
+	}
 	for _, side := range []struct {
 		name  string
 		lines []string
@@ -110,6 +113,9 @@ func HTML(a Alert) string {
 		color = "#2e7d32"
 	}
 	fmt.Fprintf(&b, "<h2 style=\"color:%s\">%s</h2>\n<p>%s</p>\n", color, html.EscapeString(Title(a)), html.EscapeString(f.Summary))
+	if n := f.StaleNote(); n != "" {
+		fmt.Fprintf(&b, "<p><b>%s</b></p>\n", html.EscapeString(n))
+	}
 	b.WriteString("<table cellpadding=\"6\" style=\"border-collapse:collapse\"><tr><th align=\"left\">AWS side</th><th align=\"left\">RTX side</th></tr><tr>")
 	for _, lines := range [][]string{awsLines(f), rtxLines(f)} {
 		b.WriteString("<td valign=\"top\">")

@@ -55,7 +55,7 @@ func SlackPayload(channel string, alerts []Alert) SlackMessage {
 		}
 		m.Blocks = append(m.Blocks,
 			slackBlock{Type: "header", Text: &slackText{"plain_text", header}},
-			slackBlock{Type: "section", Text: &slackText{"mrkdwn", "*" + f.Subject.String() + "*\n" + f.Summary}})
+			slackBlock{Type: "section", Text: &slackText{"mrkdwn", "*" + f.Subject.String() + "*\n" + strings.TrimSpace(f.Summary+"\n"+f.StaleNote())}})
 		var fields []slackText
 		if l := awsLines(f); len(l) > 0 {
 			fields = append(fields, slackText{"mrkdwn", "*AWS side*\n" + strings.Join(l, "\n")})

@@ -3,7 +3,9 @@ package correlate
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -37,9 +39,19 @@ func (r *rtxTunnel) bgp() *rtx.BGPNeighbor {
 }
 
 // pair is a joined tunnel: both sides, or one when the other is unknown.
+// When one side is missing because its source has no current data, the
+// remembered join names it (memo), so that findings keep their subject.
 type pair struct {
-	aws *awsTunnel
-	rtx *rtxTunnel
+	aws  *awsTunnel
+	rtx  *rtxTunnel
+	memo *pairMemo
+}
+
+// pairMemo is the missing side of a pair, remembered from an earlier join.
+type pairMemo struct {
+	join      joinMemo
+	router    string
+	rtxTunnel int
 }
 
 // context is one evaluation's view of the observations.
@@ -50,7 +62,10 @@ type context struct {
 	aws       []aws.Snapshot // fresh, good snapshots only
 	rtx       []rtx.Snapshot
 	stale     []staleSource
+	staleRefs map[SourceRef]bool
 	pairs     []pair
+	// awsSource: VPN connection id → the source and region it is from.
+	awsSource map[string]SourceRef
 	unchecked []string
 	// currentSAs: "router/tunnel/id" of every SA seen in this evaluation.
 	currentSAs map[string]bool
@@ -111,10 +126,64 @@ func (c *context) selectFresh() {
 			c.stale = append(c.stale, staleSource{ref, errors.New("no poll result"), time.Time{}})
 		}
 	}
+	c.staleRefs = map[SourceRef]bool{}
 	for _, s := range c.stale {
+		c.staleRefs[s.ref] = true
 		c.unchecked = append(c.unchecked, fmt.Sprintf("%s: not checked: %v", s.ref, s.err))
 	}
+	c.awsSource = map[string]SourceRef{}
+	for _, s := range c.aws {
+		for _, conn := range s.Connections {
+			c.awsSource[conn.ID] = SourceRef{Type: "aws", Name: s.Source, Region: s.Region}
+		}
+	}
 }
+
+// anyStale reports whether one of refs has no current data.
+func (c *context) anyStale(refs []SourceRef) bool {
+	for _, r := range refs {
+		if c.staleRefs[r] {
+			return true
+		}
+	}
+	return false
+}
+
+// sourcesOf names the sources a finding about s rests on.
+func (c *context) sourcesOf(s Subject) []SourceRef {
+	var out []SourceRef
+	add := func(r SourceRef) {
+		if !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	if s.VPNConnectionID != "" {
+		if r, ok := c.awsSource[s.VPNConnectionID]; ok {
+			add(r)
+		} else {
+			// Not in any current snapshot: from a remembered join.
+			for _, k := range slices.Sorted(maps.Keys(c.state.Joins)) {
+				if j := c.state.Joins[k]; j.ConnID == s.VPNConnectionID {
+					add(j.AWS)
+				}
+			}
+		}
+	}
+	switch {
+	case strings.HasPrefix(s.Source, "probe "):
+		add(SourceRef{Type: "probe", Name: strings.TrimPrefix(s.Source, "probe ")})
+	case s.Source != "" && s.Region != "":
+		add(SourceRef{Type: "aws", Name: s.Source, Region: s.Region})
+	}
+	if s.Router != "" {
+		add(SourceRef{Type: "rtx", Name: s.Router})
+	}
+	return out
+}
+
+// aboutSources are the rules whose findings are about a source's own
+// health: never held on its staleness (that is what they report).
+var aboutSources = map[string]bool{"SourceStale": true, "RouterHostKeyChanged": true}
 
 // join pairs AWS and RTX tunnels: explicit joins from the configuration
 // first, then AWS outside IP = RTX `ipsec ike remote address`.
@@ -163,6 +232,53 @@ func (c *context) join() {
 	for _, at := range all {
 		if !joined[at] {
 			c.pairs = append(c.pairs, pair{aws: at})
+		}
+	}
+	c.rememberJoins()
+}
+
+// rememberJoins notes the joins of this evaluation, forgets those whose
+// sides are both current but no longer joined, and gives a one-sided pair
+// its missing side from memory when that side's source has no current
+// data.
+func (c *context) rememberJoins() {
+	st := c.state
+	current := map[string]bool{}
+	for i := range c.pairs {
+		p := &c.pairs[i]
+		if p.aws != nil && p.rtx != nil {
+			k := rtxKey(p.rtx.router, p.rtx.tunnel.Config.Number)
+			current[k] = true
+			st.Joins[k] = joinMemo{AWS: SourceRef{Type: "aws", Name: p.aws.source, Region: p.aws.region},
+				ConnID: p.aws.conn.ID, ConnName: p.aws.conn.Name, OutsideIP: p.aws.tunnel.OutsideIP}
+		}
+	}
+	routerStale := func(k string) bool {
+		router, _, _ := strings.Cut(k, "/")
+		return c.staleRefs[SourceRef{Type: "rtx", Name: router}]
+	}
+	for i := range c.pairs {
+		p := &c.pairs[i]
+		switch {
+		case p.rtx != nil && p.aws == nil:
+			k := rtxKey(p.rtx.router, p.rtx.tunnel.Config.Number)
+			if j, ok := st.Joins[k]; ok && c.staleRefs[j.AWS] {
+				p.memo = &pairMemo{join: j}
+			}
+		case p.aws != nil && p.rtx == nil:
+			for _, k := range slices.Sorted(maps.Keys(st.Joins)) {
+				j := st.Joins[k]
+				if j.ConnID == p.aws.conn.ID && j.OutsideIP == p.aws.tunnel.OutsideIP && routerStale(k) {
+					router, n, _ := strings.Cut(k, "/")
+					num, _ := strconv.Atoi(n)
+					p.memo = &pairMemo{join: j, router: router, rtxTunnel: num}
+				}
+			}
+		}
+	}
+	for k, j := range st.Joins {
+		if !current[k] && !c.staleRefs[j.AWS] && !routerStale(k) {
+			delete(st.Joins, k) // both sides current and not joined: the join is gone
 		}
 	}
 }
@@ -318,14 +434,20 @@ func rtxEvidence(r *rtxTunnel) *RTXEvidence {
 
 func (p pair) subject() Subject {
 	var s Subject
-	if p.aws != nil {
+	switch {
+	case p.aws != nil:
 		s.VPNConnectionID, s.VPNName, s.OutsideIP = p.aws.conn.ID, p.aws.conn.Name, p.aws.tunnel.OutsideIP
+	case p.memo != nil: // AWS has no current data: as last joined
+		s.VPNConnectionID, s.VPNName, s.OutsideIP = p.memo.join.ConnID, p.memo.join.ConnName, p.memo.join.OutsideIP
 	}
-	if p.rtx != nil {
+	switch {
+	case p.rtx != nil:
 		s.Router, s.RTXTunnel = p.rtx.router, p.rtx.tunnel.Config.Number
 		if s.OutsideIP == "" {
 			s.OutsideIP = p.rtx.tunnel.Config.RemoteAddress
 		}
+	case p.memo != nil && p.memo.router != "": // the router has no current data
+		s.Router, s.RTXTunnel = p.memo.router, p.memo.rtxTunnel
 	}
 	return s
 }

@@ -9,6 +9,7 @@ package correlate
 import (
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -39,9 +40,9 @@ func SeverityRank(s string) int {
 
 // SourceRef names one configured source.
 type SourceRef struct {
-	Type   string // "aws", "rtx" or "probe"
-	Name   string
-	Region string // AWS only
+	Type   string `json:"type"` // "aws", "rtx" or "probe"
+	Name   string `json:"name"`
+	Region string `json:"region,omitempty"` // AWS only
 }
 
 func (s SourceRef) String() string {
@@ -179,6 +180,27 @@ type Finding struct {
 	Evidence    Evidence  `json:"evidence"`
 	Remediation string    `json:"remediation"`
 	Since       time.Time `json:"since"`
+	// Sources are the sources whose data the finding rests on.
+	Sources []SourceRef `json:"sources,omitempty"`
+	// Stale is set while a source the finding rests on has no current
+	// data: the finding is held as last seen, neither confirmed nor
+	// resolved, until fresh data decides. StaleSince is when that began.
+	Stale      bool      `json:"stale,omitempty"`
+	StaleSince time.Time `json:"stale_since,omitzero"`
+}
+
+// StaleNote says why a held finding is not current, for renderers: ""
+// unless Stale.
+func (f Finding) StaleNote() string {
+	if !f.Stale {
+		return ""
+	}
+	var names []string
+	for _, s := range f.Sources {
+		names = append(names, s.String())
+	}
+	return fmt.Sprintf("STALE since %s: no current data from %s; shown as last seen, not resolved, until fresh data decides",
+		f.StaleSince.UTC().Format(time.RFC3339), strings.Join(names, ", "))
 }
 
 // Fingerprint identifies a finding across evaluations: rule and subject.
@@ -198,8 +220,23 @@ type State struct {
 	// Up and Changes: tunnel key → last up state and recent state changes.
 	Up      map[string]bool
 	Changes map[string][]time.Time
+	// Active: the findings reported by the last evaluation, by
+	// fingerprint. One whose sources go stale is held from here.
+	Active map[string]Finding
+	// Joins: "router/tunnel" → the AWS tunnel it was last joined to, so
+	// that a finding keeps its subject (and fingerprint) while one side
+	// has no current data.
+	Joins map[string]joinMemo
 	// Unchecked lists what the last evaluation could not check.
 	Unchecked []string
+}
+
+// joinMemo is one remembered join of an RTX tunnel and an AWS tunnel.
+type joinMemo struct {
+	AWS       SourceRef
+	ConnID    string
+	ConnName  string
+	OutsideIP string
 }
 
 type saRecord struct {
@@ -212,6 +249,10 @@ func (s State) clone() State {
 	c := State{
 		Since: maps.Clone(s.Since), SAs: maps.Clone(s.SAs), RekeyFailed: maps.Clone(s.RekeyFailed),
 		SAFirstSeen: maps.Clone(s.SAFirstSeen), Up: maps.Clone(s.Up), Changes: maps.Clone(s.Changes),
+		Active: map[string]Finding{}, Joins: maps.Clone(s.Joins),
+	}
+	if c.Joins == nil {
+		c.Joins = map[string]joinMemo{}
 	}
 	if c.Since == nil {
 		c.Since = map[string]time.Time{}
@@ -299,6 +340,7 @@ func (e *Evaluator) evaluate(prev State, obs Observations, now time.Time) (State
 				continue
 			}
 			seen[fp] = true
+			f.Sources = c.sourcesOf(f.Subject)
 			since, ok := next.Since[fp]
 			if !ok {
 				since = now
@@ -310,10 +352,27 @@ func (e *Evaluator) evaluate(prev State, obs Observations, now time.Time) (State
 			}
 		}
 	}
+	// Losing sight is not recovery: a finding reported before whose
+	// condition is not seen now because a source it rests on has no
+	// current data is held, marked stale, until fresh data decides.
+	for _, fp := range slices.Sorted(maps.Keys(prev.Active)) {
+		f := prev.Active[fp]
+		if seen[fp] || aboutSources[f.Rule] || e.settings[f.Rule].Disabled || !c.anyStale(f.Sources) {
+			continue
+		}
+		seen[fp] = true
+		if !f.Stale {
+			f.Stale, f.StaleSince = true, now
+		}
+		active = append(active, f)
+	}
 	for fp := range next.Since {
 		if !seen[fp] {
 			delete(next.Since, fp)
 		}
+	}
+	for _, f := range active {
+		next.Active[f.Fingerprint()] = f
 	}
 	next.Unchecked = c.unchecked
 	sort.SliceStable(active, func(i, j int) bool {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -516,5 +518,121 @@ func TestEvaluateView(t *testing.T) {
 	if !v.Joined() || v.VPNConnectionID != vpnID || v.OutsideIP != "203.0.113.10" || v.AWSMessage != "IPSEC IS UP" ||
 		v.Router != "osaka-rtx1200" || v.RTXTunnel != 1 || v.BGPState != "Active" || v.MTU != 1280 || v.MSSLimit != "1379" || v.SASendSecond <= 0 {
 		t.Errorf("tunnel 1: %+v", v)
+	}
+}
+
+// fingerprints lists the fingerprints of findings, sorted.
+func fingerprints(fs []Finding) []string {
+	var out []string
+	for _, f := range fs {
+		out = append(out, f.Fingerprint())
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Losing sight is not recovery. A router whose tunnel failed its rekey goes
+// silent (line down, router rebooting): its findings stay, marked stale,
+// with the same subjects — no new finding for the AWS side alone — and
+// resolve only when the router answers again and says it is healthy.
+func TestSilentRouterHoldsItsFindings(t *testing.T) {
+	w := newWorld(t, healthyConfig)
+	w.router.FailRekey(2)
+	e := NewEvaluator(nil)
+	var st State
+	before := w.run(e, &st, 62*time.Minute, 30*time.Second)
+	got := byRule(before)
+	if len(got["TunnelDown"]) != 1 || len(got["SARekeyFailed"]) != 1 {
+		t.Fatalf("set-up: %v", rulesOf(before))
+	}
+	w.rtxErr = errors.New("rtx osaka-rtx1200: connect: i/o timeout")
+	during := w.run(e, &st, 10*time.Minute, 30*time.Second)
+	held := map[string]Finding{}
+	for _, f := range during {
+		held[f.Fingerprint()] = f
+	}
+	for _, f := range before {
+		h, ok := held[f.Fingerprint()]
+		if !ok {
+			t.Errorf("%s (%s) ended while the router was silent", f.Rule, f.Subject)
+			continue
+		}
+		rtxOnly := f.Rule == "SARekeyFailed" || f.Rule == "MSSExceedsTunnelMTU"
+		if rtxOnly && (!h.Stale || h.StaleSince.IsZero() || !strings.Contains(h.StaleNote(), "rtx osaka-rtx1200")) {
+			t.Errorf("%s not marked stale: %+v", f.Rule, h)
+		}
+	}
+	for _, f := range during {
+		if f.Rule == "TunnelDown" && f.Subject.Router != "osaka-rtx1200" {
+			t.Errorf("TunnelDown lost its RTX side while the router was silent: %s", f.Subject)
+		}
+	}
+	if len(byRule(during)["SourceStale"]) != 1 {
+		t.Errorf("no SourceStale for the router: %v", rulesOf(during))
+	}
+	// Back, healthy: the held findings resolve.
+	w.rtxErr = nil
+	w.router.Reconnect(2)
+	after := w.run(e, &st, 6*time.Minute, 30*time.Second)
+	if len(after) > 0 {
+		t.Errorf("after the router came back healthy: %v", rulesOf(after))
+	}
+}
+
+// The same for AWS: an EC2 endpoint answering 500 (the office line that
+// took the router's tunnels took the API with it) neither resolves
+// TunnelDown nor makes it fire again when AWS answers.
+func TestFailingAWSHoldsItsFindings(t *testing.T) {
+	w := newWorld(t, healthyConfig)
+	w.router.FailRekey(2)
+	e := NewEvaluator(nil)
+	var st State
+	before := w.run(e, &st, 62*time.Minute, 30*time.Second)
+	td := byRule(before)["TunnelDown"]
+	if len(td) != 1 {
+		t.Fatalf("set-up: %v", rulesOf(before))
+	}
+	since := td[0].Since
+	w.awsErr = errors.New("aws prod ap-northeast-1: DescribeVpnConnections: StatusCode: 500")
+	during := w.run(e, &st, 5*time.Minute, 30*time.Second)
+	h := byRule(during)["TunnelDown"]
+	if len(h) != 1 || !h[0].Stale || h[0].Fingerprint() != td[0].Fingerprint() {
+		t.Fatalf("TunnelDown while EC2 fails: %v", during)
+	}
+	if !slices.Contains(h[0].Sources, SourceRef{Type: "aws", Name: "prod", Region: "ap-northeast-1"}) {
+		t.Errorf("sources %v", h[0].Sources)
+	}
+	w.awsErr = nil
+	after := w.run(e, &st, time.Minute, 30*time.Second)
+	h = byRule(after)["TunnelDown"]
+	if len(h) != 1 || h[0].Stale || !h[0].Since.Equal(since) {
+		t.Errorf("after EC2 answers again: %+v (since %v)", h, since)
+	}
+}
+
+// A daemon restarting into an outage seeds the state with the findings it
+// had firing: still held while the source is silent, resolved once fresh
+// data shows the condition gone.
+func TestHeldAcrossRestart(t *testing.T) {
+	w := newWorld(t, seedConfig)
+	e := noHolds()
+	_, fs := e.Evaluate(State{}, w.observations(), w.now)
+	if len(byRule(fs)["MSSExceedsTunnelMTU"]) != 2 {
+		t.Fatalf("set-up: %v", rulesOf(fs))
+	}
+	seeded := State{Active: map[string]Finding{}}
+	for _, f := range fs {
+		seeded.Active[f.Fingerprint()] = f
+	}
+	w.rtxErr = errors.New("no route to host")
+	_, held := e.Evaluate(seeded, w.observations(), w.now)
+	if n := len(byRule(held)["MSSExceedsTunnelMTU"]); n != 2 {
+		t.Errorf("after a restart into a silent router: %v", rulesOf(held))
+	}
+	w.rtxErr = nil
+	w.router.SetConfig(healthyConfig)
+	_, now := e.Evaluate(seeded, w.observations(), w.now)
+	if n := len(byRule(now)["MSSExceedsTunnelMTU"]); n != 0 {
+		t.Errorf("fixed, fresh data: %v", rulesOf(now))
 	}
 }

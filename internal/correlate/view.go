@@ -87,7 +87,7 @@ func (c *context) views() []TunnelView {
 // (explicit joins of the configuration, then outside IPs), from fresh
 // snapshots only.
 func JoinedRegions(obs Observations, now time.Time, routers map[string]bool) []SourceRef {
-	c := &context{obs: obs, now: now}
+	c := &context{obs: obs, now: now, state: &State{Joins: map[string]joinMemo{}}}
 	c.selectFresh()
 	c.join()
 	seen := map[SourceRef]bool{}

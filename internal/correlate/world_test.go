@@ -77,10 +77,16 @@ func (w *world) rtxSnapshot() rtx.Snapshot {
 		}
 	}
 	snap.TakenAt = w.now
+	return snap
+}
+
+// seen is what vpnwatchd gets from the router: its snapshot, or the error
+// when the router does not answer.
+func (w *world) seen(r rtx.Snapshot) rtx.Snapshot {
 	if w.rtxErr != nil {
 		return rtx.Snapshot{Router: "osaka-rtx1200", TakenAt: w.now, Err: w.rtxErr}
 	}
-	return snap
+	return r
 }
 
 func (w *world) awsSnapshot(r rtx.Snapshot) aws.Snapshot {
@@ -90,7 +96,7 @@ func (w *world) awsSnapshot(r rtx.Snapshot) aws.Snapshot {
 		t := aws.Tunnel{OutsideIP: ip, InsideCIDR: fmt.Sprintf("169.254.%d0.0/30", i+1), Status: "DOWN", StatusMessage: "IPSEC IS DOWN",
 			Phase1Lifetime: aws.DefaultPhase1Lifetime, Phase2Lifetime: aws.DefaultPhase2Lifetime, DPDTimeout: aws.DefaultDPDTimeout,
 			DPDTimeoutAction: "clear", StartupAction: "add", Maintenance: &aws.Maintenance{CheckedAt: w.now}}
-		if r.Err == nil {
+		if r.Err == nil { // AWS follows the router's real state, seen or not
 			rt := r.Tunnels[i]
 			switch {
 			case rt.Status.Online() && rt.BGP != nil && rt.BGP.Established():
@@ -116,7 +122,7 @@ func (w *world) awsSnapshot(r rtx.Snapshot) aws.Snapshot {
 
 func (w *world) observations() Observations {
 	r := w.rtxSnapshot()
-	return Observations{AWS: []aws.Snapshot{w.awsSnapshot(r)}, RTX: []rtx.Snapshot{r}, PollInterval: 30 * time.Second,
+	return Observations{AWS: []aws.Snapshot{w.awsSnapshot(r)}, RTX: []rtx.Snapshot{w.seen(r)}, PollInterval: 30 * time.Second,
 		Expected: []SourceRef{{Type: "aws", Name: "prod", Region: "ap-northeast-1"}, {Type: "rtx", Name: "osaka-rtx1200"}},
 		Joins:    map[string][]config.TunnelJoin{}}
 }

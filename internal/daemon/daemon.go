@@ -168,6 +168,15 @@ func New(opts Options) (*Daemon, error) {
 			}
 		}
 		d.alerts.Configure(alert.LifecycleFrom(cfg.Alerting), alert.WindowsFrom(cfg.Alerting), rs)
+		// Findings firing before a restart are held by the correlator while
+		// their sources say nothing, as if the daemon had not stopped.
+		for _, f := range d.alerts.FiringFindings() {
+			if d.state.Active == nil {
+				d.state.Active = map[string]correlate.Finding{}
+			}
+			d.state.Active[f.Fingerprint()] = f
+			d.active[f.Fingerprint()] = f
+		}
 	}
 	d.setConfig(cfg)
 	if opts.WebConfigFile != "" {

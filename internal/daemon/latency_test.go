@@ -42,9 +42,20 @@ type latencyEnv struct {
 	router *rtxsim.Router
 	d      *Daemon
 
+	srv *rtxsim.Server
+
 	mu       sync.Mutex
 	notified map[string]time.Time // rule → first firing notification
 	got      chan string
+	// sent is every notification the webhook got, as "STATUS rule stale".
+	sent []string
+}
+
+// notifications returns what the webhook got so far.
+func (e *latencyEnv) notifications() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]string(nil), e.sent...)
 }
 
 type latencyOptions struct {
@@ -55,6 +66,8 @@ type latencyOptions struct {
 	// otherRegion is a second region of the source with nothing joined to
 	// the router.
 	otherRegion string
+	// alerting is added to the alerting section (resolve_hold, …).
+	alerting string
 }
 
 func startLatencyEnv(t testing.TB, o latencyOptions) *latencyEnv {
@@ -68,6 +81,7 @@ func startLatencyEnv(t testing.TB, o latencyOptions) *latencyEnv {
 		}
 		e.mu.Lock()
 		for _, a := range p.Alerts {
+			e.sent = append(e.sent, fmt.Sprintf("%s %s stale=%v", a.Status, a.Finding.Rule, a.Finding.Stale))
 			if _, seen := e.notified[a.Finding.Rule]; !seen && a.Status == alert.StatusFiring {
 				e.notified[a.Finding.Rule] = at
 				select {
@@ -102,6 +116,7 @@ func startLatencyEnv(t testing.TB, o latencyOptions) *latencyEnv {
 			Routes: []string{"10.0.0.0/16"}, IPsecLifetime: life, ISAKMPLifetime: 8 * time.Hour})
 	}
 	srv, kh := rtxsim.Start(t, e.router, "monitor", "rtx-pass")
+	e.srv = srv
 
 	dir := t.TempDir()
 	writeConfig(t, filepath.Join(dir, "rtx.password"), "rtx-pass\n")
@@ -109,7 +124,7 @@ func startLatencyEnv(t testing.TB, o latencyOptions) *latencyEnv {
 		fmt.Sprintf("aws:\n  - name: prod\n    regions: [%s]\n    endpoint: %s\n", strings.Trim(latencyRegion+", "+o.otherRegion, ", "), url) +
 		fmt.Sprintf("routers:\n  - name: osaka\n    address: %s\n    user: monitor\n    password_file: rtx.password\n    known_hosts: %s\n", srv.Addr(), kh) +
 		fmt.Sprintf("rules:\n  TunnelDown: {hold: %s}\n  BGPDownIPsecUp: {hold: %s}\n", o.hold, o.hold) +
-		fmt.Sprintf("alerting:\n  webhook:\n    - url: %s/hook\n", hook.URL)
+		fmt.Sprintf("alerting:\n  webhook:\n    - url: %s/hook\n", hook.URL) + o.alerting
 	if o.syslog {
 		cfg += "syslog:\n  listen: 127.0.0.1:0\n"
 	}

@@ -41,6 +41,9 @@ func Text(w io.Writer, r Report) error {
 		counts[f.Severity]++
 		fmt.Fprintf(&b, "%s %s — %s\n", strings.ToUpper(f.Severity), f.Rule, f.Subject)
 		fmt.Fprintf(&b, "  %s\n", f.Summary)
+		if n := f.StaleNote(); n != "" {
+			fmt.Fprintf(&b, "  %s\n", n)
+		}
 		if a := f.Evidence.AWS; a != nil {
 			fmt.Fprintf(&b, "  AWS: %s %q, %d accepted routes, %s routing", a.Status, a.StatusMessage, a.AcceptedRoutes, a.Routing)
 			if !a.LastStatusChange.IsZero() {

@@ -127,10 +127,15 @@ func (s *Sim) Deny(action string) {
 }
 
 // ServeRaw answers action with a fixed status and body, e.g. a captured AWS
-// response, instead of rendering the model.
+// response, instead of rendering the model; status 0 renders the model
+// again.
 func (s *Sim) ServeRaw(action string, status int, body []byte) {
 	s.mu.Lock()
-	s.raw[action] = rawResponse{status, body}
+	if status == 0 {
+		delete(s.raw, action)
+	} else {
+		s.raw[action] = rawResponse{status, body}
+	}
 	s.mu.Unlock()
 }
 

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -66,6 +67,8 @@ type Server struct {
 	conns    map[net.Conn]bool
 	sessions int // logins so far
 	commands []string
+	// unreachable: see SetUnreachable.
+	unreachable atomic.Bool
 }
 
 // NewHostKey returns a fresh Ed25519 host key.
@@ -154,6 +157,20 @@ func (s *Server) Commands() []string {
 	return append([]string(nil), s.commands...)
 }
 
+// SetUnreachable cuts the router off as a failed office line or a reboot
+// does: sessions are dropped and logins fail until it is set back.
+func (s *Server) SetUnreachable(on bool) {
+	s.unreachable.Store(on)
+	if !on {
+		return
+	}
+	s.mu.Lock()
+	for c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+}
+
 // Close stops the server and drops every session.
 func (s *Server) Close() error {
 	err := s.ln.Close()
@@ -172,6 +189,10 @@ func (s *Server) accept() {
 		c, err := s.ln.Accept()
 		if err != nil {
 			return
+		}
+		if s.unreachable.Load() {
+			c.Close() // a line that is down: the login never happens
+			continue
 		}
 		s.mu.Lock()
 		s.conns[c] = true

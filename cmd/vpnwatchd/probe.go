@@ -65,7 +65,7 @@ func cmdProbe(args []string, stdout, stderr io.Writer) int {
 	if *format == "text" {
 		fmt.Fprintf(stdout, "DF path-MTU search to %s\n", target)
 		o.OnStep = func(s probe.Step) {
-			line := fmt.Sprintf("  payload %4d (packet %4d)  %s", s.Payload, s.Payload+probe.HeaderIPv4, s.Result)
+			line := fmt.Sprintf("  payload %4d (packet %4d)  %s", s.Payload, s.Packet, s.Result)
 			switch {
 			case s.Result == "ok":
 				line += fmt.Sprintf("  %s", s.RTT.Round(10*time.Microsecond))
@@ -101,11 +101,7 @@ func cmdProbe(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "\npath MTU %d = largest DF payload %d + %d (IP and ICMP headers); %d probes over a %s socket, %s",
 		r.PathMTU, r.LargestPayload, hdr, r.Probes, r.Socket, r.Took.Round(time.Millisecond))
-	if r.FragNeededSeen {
-		fmt.Fprintf(stdout, "; the path answered with ICMP \"too big\" (MTU %d)\n", r.ReportedMTU)
-	} else {
-		fmt.Fprintln(stdout, "; no ICMP \"too big\" came back: oversize packets are silently dropped (a black hole)")
-	}
+	fmt.Fprintf(stdout, "; %s\n", r.Explain())
 	if len(advice) == 0 {
 		fmt.Fprintln(stdout, "The RTX settings given already fit this path.")
 	} else {

@@ -2,13 +2,13 @@ package alert
 
 import (
 	"context"
-	"math/rand/v2"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/vpnwatchd/vpnwatchd/internal/backoff"
 	"github.com/vpnwatchd/vpnwatchd/internal/correlate"
 )
 
@@ -238,8 +238,7 @@ func (m *Manager) deliver(ctx context.Context, now time.Time) {
 			continue
 		}
 		m.failed.WithLabelValues(r.Integration, "retry").Inc()
-		wait := min(RetryBase<<min(entries[0].Attempts, 10), RetryMax)
-		wait = time.Duration(float64(wait) * (0.8 + 0.4*rand.Float64()))
+		wait := backoff.Policy{Base: RetryBase, Max: RetryMax}.Jittered(entries[0].Attempts + 1)
 		if ra, ok := retryAfter(err); ok {
 			wait = max(wait, ra)
 		}

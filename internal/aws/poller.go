@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"math/rand/v2"
 	"slices"
 	"sort"
 	"strconv"
@@ -25,6 +24,7 @@ import (
 	"github.com/aws/smithy-go/middleware"
 	"go.uber.org/zap"
 
+	"github.com/vpnwatchd/vpnwatchd/internal/backoff"
 	"github.com/vpnwatchd/vpnwatchd/internal/config"
 )
 
@@ -286,8 +286,13 @@ const regionsAtOnce = 4
 
 func (p *Poller) pollRegion(ctx context.Context, r *region) Snapshot {
 	start := p.opts.Now()
+	snap := p.pollRegionAt(ctx, r, start)
+	snap.Took = p.opts.Now().Sub(start)
+	return snap
+}
+
+func (p *Poller) pollRegionAt(ctx context.Context, r *region, start time.Time) Snapshot {
 	snap := Snapshot{Source: p.src.Name, Region: r.name, TakenAt: start}
-	defer func() { snap.Took = p.opts.Now().Sub(start) }()
 	if start.Before(r.backoff) {
 		snap.Err = fmt.Errorf("aws %s %s: %w: backing off until %s", p.src.Name, r.name, ErrThrottled, r.backoff.Format(time.RFC3339))
 		return snap
@@ -296,8 +301,7 @@ func (p *Poller) pollRegion(ctx context.Context, r *region) Snapshot {
 	if err != nil {
 		if errors.Is(err, ErrThrottled) {
 			r.throttle++
-			wait := min(backoffBase<<(r.throttle-1), backoffMax)
-			wait = time.Duration(float64(wait) * (0.8 + 0.4*rand.Float64()))
+			wait := backoff.Policy{Base: backoffBase, Max: backoffMax}.Jittered(r.throttle)
 			r.backoff = start.Add(wait)
 			err = fmt.Errorf("%w; next try after %s", err, wait.Round(time.Second))
 		}
@@ -305,6 +309,7 @@ func (p *Poller) pollRegion(ctx context.Context, r *region) Snapshot {
 		return snap
 	}
 	r.throttle = 0
+	conns = p.dropDeletedAtDiscovery(r, conns)
 	snap.Missing = p.missing(conns)
 	if err := p.customerGateways(ctx, r, conns); err != nil {
 		p.opts.Logger.Warn("customer gateways unknown this poll", zap.String("region", r.name), zap.Error(err))
@@ -341,6 +346,26 @@ func (p *Poller) describeVPNs(ctx context.Context, r *region) ([]Connection, err
 		conns = append(conns, connectionFrom(v))
 	}
 	return conns, nil
+}
+
+// dropDeletedAtDiscovery leaves out connections that are already deleted
+// (or being deleted) the first time the poller sees them: AWS lists deleted
+// connections for a while, and one found by tags or a region listing that
+// was deleted before vpnwatchd watched it is history, not an outage. A
+// connection deleted while watched, or one configured by id, stays: that
+// is VPNConnectionGone.
+func (p *Poller) dropDeletedAtDiscovery(r *region, conns []Connection) []Connection {
+	kept := conns[:0]
+	for _, c := range conns {
+		_, watched := r.seen[c.ID]
+		if (c.State == StateDeleted || c.State == StateDeleting) && !watched && !slices.Contains(p.src.VPNConnectionIDs, c.ID) {
+			p.opts.Logger.Debug("VPN connection already deleted when first seen; not watched", zap.String("region", r.name),
+				zap.String("vpn_connection_id", c.ID), zap.String("state", c.State))
+			continue
+		}
+		kept = append(kept, c)
+	}
+	return kept
 }
 
 // missing lists the configured VPN connection ids that AWS did not return.

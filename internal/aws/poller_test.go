@@ -276,6 +276,69 @@ func TestDeletedGoneAndMissing(t *testing.T) {
 	}
 }
 
+// Connections found by tags or by listing a region that are already
+// deleted on first sight are history, not an outage: not reported. One
+// deleted while watched is.
+func TestDeletedAtDiscoveryIgnored(t *testing.T) {
+	sim, url := ec2sim.Start(t, nil)
+	sim.Update(tokyo, func(r *ec2sim.Region) {
+		seedModel(r)
+		r.VPNConnections = append(r.VPNConnections, &ec2sim.VPNConnection{ID: vpnOther, State: "deleted", CustomerGatewayID: "cgw-0123456789abcdef0",
+			Tunnels: []*ec2sim.Tunnel{{OutsideIP: "203.0.113.30"}, {OutsideIP: "203.0.113.40"}}})
+	})
+	p := newPoller(t, source(url, tokyo), Options{})
+	for range 2 {
+		s := p.Poll(context.Background())[0]
+		if s.Err != nil || len(s.Connections) != 1 || s.Connections[0].ID != vpnBGP {
+			t.Fatalf("an already deleted connection was reported: %+v", s.Connections)
+		}
+	}
+	// Now the watched one is deleted: that is reported.
+	sim.Update(tokyo, func(r *ec2sim.Region) { r.VPNConnections[0].State = "deleted" })
+	s := p.Poll(context.Background())[0]
+	if len(s.Connections) != 1 || s.Connections[0].ID != vpnBGP || s.Connections[0].State != StateDeleted {
+		t.Errorf("a watched connection's deletion: %+v", s.Connections)
+	}
+}
+
+// A region throttled a hundred polls in a row still waits the maximum
+// backoff: the wait never overflows into no wait at all.
+func TestThrottlingBackoffCapped(t *testing.T) {
+	now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	sim, url := ec2sim.Start(t, clock)
+	sim.Update(tokyo, seedModel)
+	p := newPoller(t, source(url, tokyo), Options{Now: clock, MaxAttempts: 1})
+	sim.ThrottleNext(1 << 30)
+	for n := 1; n <= 100; n++ {
+		s := p.Poll(context.Background())[0]
+		if !errors.Is(s.Err, ErrThrottled) {
+			t.Fatalf("poll %d: %v", n, s.Err)
+		}
+		r := p.regions[0]
+		wait := r.backoff.Sub(now)
+		if wait < 12*time.Second || wait > 12*time.Minute {
+			t.Fatalf("after %d throttled polls the backoff is %v", r.throttle, wait)
+		}
+		now = r.backoff // the next poll asks again
+	}
+	if got := p.regions[0].throttle; got != 100 {
+		t.Errorf("throttled polls counted: %d", got)
+	}
+}
+
+// vpnwatch_poll_duration_seconds comes from Took, measured by the poller
+// itself: an EC2 endpoint answering in 80 ms makes a poll take at least that.
+func TestPollTook(t *testing.T) {
+	sim, url := ec2sim.Start(t, nil)
+	sim.Update(tokyo, seedModel)
+	sim.SetLatency("", 80*time.Millisecond)
+	s := newPoller(t, source(url, tokyo), Options{}).Poll(context.Background())[0]
+	if s.Err != nil || s.Took < 80*time.Millisecond {
+		t.Errorf("took %v (err %v), want ≥ 80ms", s.Took, s.Err)
+	}
+}
+
 func TestTagFilters(t *testing.T) {
 	sim, url := ec2sim.Start(t, nil)
 	sim.Update(tokyo, func(r *ec2sim.Region) {

@@ -464,9 +464,13 @@ func mssExceedsTunnelMTU(c *context) []Finding {
 		for _, pr := range c.probes() {
 			if pr.Path == "tunnel" && p.aws != nil {
 				f.Evidence.Detail["measured_path_mtu"] = strconv.Itoa(pr.Result.PathMTU)
-				if pr.Result.PathMTU-tcpIPHeaders < mss {
+				hdr := tcpIPHeaders
+				if pr.Result.IPv6 {
+					hdr = probe.TCPIPv6Headers // an IPv6 path leaves 60 bytes less for TCP payload
+				}
+				if pr.Result.PathMTU-hdr < mss {
 					f.Summary += fmt.Sprintf("; confirmed: probe %s measured a path MTU of %d through the tunnel, room for an MSS of %d",
-						pr.Name, pr.Result.PathMTU, pr.Result.PathMTU-tcpIPHeaders)
+						pr.Name, pr.Result.PathMTU, pr.Result.PathMTU-hdr)
 				}
 			}
 		}

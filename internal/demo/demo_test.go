@@ -27,6 +27,12 @@ func TestSeedScenario(t *testing.T) {
 	if !strings.Contains(text, "ip tunnel tcp mss limit 1240") || !strings.Contains(text, "/metrics") {
 		t.Errorf("no fix or metrics URL:\n%s", text)
 	}
+	// The summary gives only fixes vpnwatchd itself produced: every RTX
+	// command it shows in backquotes appears in a finding's remediation.
+	fixes := summary[strings.Index(summary, "The fixes vpnwatchd gave"):]
+	if strings.Contains(summary, "ip lan2 mtu 1480") && !strings.Contains(fixes, "ip lan2 mtu 1480") {
+		t.Errorf("the summary shows a WAN fix no finding gave:\n%s", summary)
+	}
 	// The stages in order: the mismatch before BGP, BGP before the rekey failure.
 	cgw, bgp, rekey := strings.Index(text, "FIRING CRITICAL CustomerGatewayAddressMismatch"), strings.Index(text, "FIRING CRITICAL BGPDownIPsecUp"), strings.Index(text, "FIRING CRITICAL SARekeyFailed")
 	if !(cgw >= 0 && cgw < bgp && bgp < rekey) {

@@ -61,9 +61,9 @@ var scenarios = map[string]scenario{
 				}},
 			{72 * time.Second, "", nil},
 		},
-		moral: "The seed's operator needed a day and `ping -f -l N` by hand to get here. The fix on the RTX:\n" +
-			"  ip lan2 mtu 1480 / ip lan2 tcp mss limit 1440 (WAN side, from the measured path)\n" +
-			"  tunnel select 1 / ip tunnel mtu 1280 / ip tunnel tcp mss limit 1240 (or auto) — the same for tunnel 2",
+		moral: "The seed's operator needed a day and `ping -f -l N` by hand to get here; vpnwatchd's own fixes are below.\n" +
+			"The WAN side of the seed's fix (`ip lan2 mtu`, `ip lan2 tcp mss limit`) comes from measuring the real line: a `path: wan`\n" +
+			"probe, or `vpnwatchd probe mtu --path wan TARGET` on the office network. This demo has no real line to measure, so it is not shown.",
 	},
 	"healthy": {
 		title: "a healthy BGP VPN with IPsec rekeys every 15 s",

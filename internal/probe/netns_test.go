@@ -3,6 +3,7 @@ package probe
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,7 +23,7 @@ func TestPathMTUIPv4(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.PathMTU != 1300 || r.LargestPayload != 1272 || !r.FragNeededSeen || r.ReportedMTU != 1300 || r.Socket != SocketUnprivileged {
+	if r.PathMTU != 1300 || r.LargestPayload != 1272 || !r.FragNeededSeen || r.ReportedMTU != 1300 || r.Socket != SocketUnprivileged || r.Limit != LimitICMP {
 		t.Errorf("result: %+v", r)
 	}
 	if r.Probes > 12 {
@@ -55,8 +56,13 @@ func TestPathMTUIPv6(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.PathMTU != 1300 || r.LargestPayload != 1300-HeaderIPv6 || !r.IPv6 || !r.FragNeededSeen {
+	if r.PathMTU != 1300 || r.LargestPayload != 1300-HeaderIPv6 || !r.IPv6 || !r.FragNeededSeen || r.Limit != LimitICMP {
 		t.Errorf("result: %+v", r)
+	}
+	for _, st := range r.Steps {
+		if st.Packet != st.Payload+48 {
+			t.Errorf("IPv6 step %+v: packet is payload + 48", st)
+		}
 	}
 	t.Logf("IPv6: path MTU %d in %d probes, %s", r.PathMTU, r.Probes, r.Took)
 }
@@ -68,7 +74,7 @@ func TestPathMTUBlackHole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.PathMTU != 1300 || r.FragNeededSeen {
+	if r.PathMTU != 1300 || r.FragNeededSeen || r.Limit != LimitSilence || !strings.Contains(r.Explain(), "black hole") {
 		t.Errorf("black hole: %+v", r)
 	}
 	t.Logf("black hole: path MTU %d in %d probes, %s", r.PathMTU, r.Probes, r.Took)
@@ -83,6 +89,19 @@ func TestPathMTURawSocket(t *testing.T) {
 	}
 	if r.Socket != SocketRaw || r.PathMTU != 1400 {
 		t.Errorf("raw: %+v", r)
+	}
+}
+
+// A path wider than the range searched: the largest size passes and
+// nothing is said about black holes.
+func TestPathMTUNotLimited(t *testing.T) {
+	tp := testenv.NewTopology(t, testenv.TopoOptions{MTU: 1300, Blackhole: true, Unpriv: true})
+	r, err := search(t, tp.Client, testenv.ServerV4, Options{Min: 1000, Max: 1200, Timeout: 200 * time.Millisecond, Retries: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.PathMTU != 1228 || r.Limit != LimitNone || strings.Contains(r.Explain(), "black hole") || !strings.Contains(r.Explain(), "at least 1228") {
+		t.Errorf("not limited: %+v: %s", r, r.Explain())
 	}
 }
 

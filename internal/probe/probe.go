@@ -43,7 +43,25 @@ type Step struct {
 	// MTU is the next-hop MTU an ICMP error reported, if any.
 	MTU int           `json:"mtu,omitempty"`
 	RTT time.Duration `json:"rtt_ns,omitempty"`
+	// Packet is the size on the wire: payload + IP and ICMP headers (28
+	// over IPv4, 48 over IPv6).
+	Packet int `json:"packet"`
 }
+
+// How a search's path MTU was bounded (Result.Limit).
+const (
+	// LimitNone: the largest size tried passed; the path MTU is at least
+	// PathMTU, nothing on the path limited it within the range.
+	LimitNone = "none"
+	// LimitLocal: this host's own interface MTU stopped larger sizes
+	// before they left it.
+	LimitLocal = "local"
+	// LimitICMP: a hop answered larger sizes with ICMP "too big".
+	LimitICMP = "icmp"
+	// LimitSilence: larger sizes got no answer at all, not even an ICMP
+	// error: a black hole, which breaks path-MTU discovery.
+	LimitSilence = "silence"
+)
 
 // Result is a finished search.
 type Result struct {
@@ -56,6 +74,9 @@ type Result struct {
 	Probes         int           `json:"probes"`
 	FragNeededSeen bool          `json:"frag_needed_seen"`
 	ReportedMTU    int           `json:"reported_mtu,omitempty"` // the last next-hop MTU an ICMP error reported
+	// Limit says what bounded the path MTU: LimitNone, LimitLocal,
+	// LimitICMP or LimitSilence (a black hole).
+	Limit string `json:"limit"`
 	RTT            time.Duration `json:"rtt_ns"`
 	Steps          []Step        `json:"steps"`
 	Took           time.Duration `json:"took_ns"`
@@ -122,7 +143,7 @@ func Search(ctx context.Context, target string, o Options) (Result, error) {
 				return false, err
 			}
 			r.Probes++
-			st := Step{Payload: size, RTT: out.rtt}
+			st := Step{Payload: size, Packet: size + hdr, RTT: out.rtt}
 			switch {
 			case out.ok:
 				st.Result = "ok"
@@ -208,8 +229,44 @@ func Search(ctx context.Context, target string, o Options) (Result, error) {
 	}
 	r.LargestPayload = lo
 	r.PathMTU = lo + hdr
+	r.Limit = limit(r.Steps, lo)
 	r.Took = time.Since(start)
 	return r, nil
+}
+
+// limit tells what stopped the sizes above the largest that passed, from
+// the answers those sizes got.
+func limit(steps []Step, largest int) string {
+	l := LimitNone
+	for _, s := range steps {
+		if s.Payload <= largest {
+			continue
+		}
+		switch s.Result {
+		case "local":
+			return LimitLocal
+		case "too big":
+			l = LimitICMP
+		case "timeout":
+			if l == LimitNone {
+				l = LimitSilence
+			}
+		}
+	}
+	return l
+}
+
+// Explain says in one sentence what bounded the path, for people.
+func (r Result) Explain() string {
+	switch r.Limit {
+	case LimitLocal:
+		return fmt.Sprintf("larger packets did not leave this host: its own interface MTU is the limit (%d); measure from a host whose interface is not the bottleneck", r.PathMTU)
+	case LimitICMP:
+		return fmt.Sprintf("the path answered larger packets with ICMP \"too big\" (next-hop MTU %d)", r.ReportedMTU)
+	case LimitSilence:
+		return "larger packets got no answer at all, not even an ICMP error: they are silently dropped (a black hole, which breaks path-MTU discovery)"
+	}
+	return fmt.Sprintf("the largest size tried passed: the path MTU is at least %d", r.PathMTU)
 }
 
 func triedOK(steps []Step, size int) bool {

@@ -8,6 +8,9 @@ import (
 // TCPIPHeaders is what TCP MSS leaves out of the MTU: IPv4 20 + TCP 20.
 const TCPIPHeaders = 40
 
+// TCPIPv6Headers is the same over IPv6: IPv6 40 + TCP 20.
+const TCPIPv6Headers = 60
+
 // AWSMaxMTU is the largest tunnel MTU AWS Site-to-Site VPN supports for the
 // ESP algorithms, from AWS's customer gateway best-practice table
 // (AES-GCM 1446, AES-CBC with SHA1/SHA2-256 1438, with SHA2-384/512 1422;

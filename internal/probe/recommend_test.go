@@ -56,3 +56,30 @@ func TestRecommendCases(t *testing.T) {
 		t.Errorf("ESP overhead AES-CBC/SHA1 = %d", o)
 	}
 }
+
+func TestLimit(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		steps []Step
+		want  string
+	}{
+		{"largest passed", []Step{{Payload: 56, Result: "ok"}, {Payload: 1472, Result: "ok"}}, LimitNone},
+		{"this host's MTU", []Step{{Payload: 1472, Result: "local"}, {Payload: 1200, Result: "ok"}}, LimitLocal},
+		{"icmp", []Step{{Payload: 1472, Result: "too big", MTU: 1300}, {Payload: 1272, Result: "ok"}}, LimitICMP},
+		{"silence", []Step{{Payload: 1472, Result: "timeout"}, {Payload: 1472, Result: "timeout"}, {Payload: 1272, Result: "ok"}}, LimitSilence},
+		{"silence then icmp", []Step{{Payload: 1472, Result: "timeout"}, {Payload: 1400, Result: "too big"}, {Payload: 1272, Result: "ok"}}, LimitICMP},
+	} {
+		largest := 0
+		for _, s := range tc.steps {
+			if s.Result == "ok" {
+				largest = max(largest, s.Payload)
+			}
+		}
+		if got := limit(tc.steps, largest); got != tc.want {
+			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
+		}
+	}
+	if e := (Result{Limit: LimitLocal, PathMTU: 1400}).Explain(); strings.Contains(e, "black hole") || !strings.Contains(e, "this host") {
+		t.Errorf("local: %s", e)
+	}
+}

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"math/rand/v2"
 	"slices"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/vpnwatchd/vpnwatchd/internal/backoff"
 	"github.com/vpnwatchd/vpnwatchd/internal/config"
 )
 
@@ -130,11 +130,11 @@ const (
 func (p *Poller) Poll(ctx context.Context) Snapshot {
 	start := p.opts.Now()
 	snap := Snapshot{Router: p.r.Name, TakenAt: start}
-	defer func() { snap.Took = p.opts.Now().Sub(start) }()
 	if err := p.poll(ctx, &snap); err != nil {
 		snap.Err = fmt.Errorf("rtx %s: %w", p.r.Name, err)
 		snap.Tunnels = nil
 	}
+	snap.Took = p.opts.Now().Sub(start)
 	return snap
 }
 
@@ -153,8 +153,7 @@ func (p *Poller) poll(ctx context.Context, snap *Snapshot) error {
 		}
 		if err != nil {
 			p.fails++
-			wait := min(reconnectBase<<min(p.fails-1, 10), reconnectMax)
-			p.backoff = p.opts.Now().Add(time.Duration(float64(wait) * (0.8 + 0.4*rand.Float64())))
+			p.backoff = p.opts.Now().Add(backoff.Policy{Base: reconnectBase, Max: reconnectMax}.Jittered(p.fails))
 			return err
 		}
 		p.fails = 0

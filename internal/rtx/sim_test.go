@@ -514,3 +514,16 @@ func TestCommandTimeoutOnSilentRouter(t *testing.T) {
 		t.Error("a session that timed out is reused")
 	}
 }
+
+// Took is the poll's own duration: a router printing each line 2 ms late
+// makes a poll take at least that per line.
+func TestPollTook(t *testing.T) {
+	s := startSim(t)
+	s.router.SetSlow(2 * time.Millisecond)
+	p := NewPoller(s.cfg, Options{Location: time.UTC}) // the wall clock
+	defer p.Close()
+	snap := p.Poll(context.Background())
+	if snap.Err != nil || snap.Took < 20*time.Millisecond {
+		t.Errorf("took %v (err %v)", snap.Took, snap.Err)
+	}
+}

@@ -46,6 +46,10 @@ var (
 // message is an error.
 func ParseSyslog(msg []byte) (Event, error) {
 	s := strings.TrimRight(string(msg), "\r\n\x00")
+	// Japanese firmware logs in the console's character set (Shift_JIS by
+	// default): read it as the console is read, so that evidence quotes
+	// text, not bytes.
+	s, _ = DecodeConsole(s, CharsetUnknown)
 	if m := syslogPriRE.FindStringSubmatch(s); m != nil {
 		if p, _ := strconv.Atoi(m[1]); p > 191 {
 			return Event{}, fmt.Errorf("syslog: priority %d out of range", p)

@@ -49,3 +49,13 @@ func FuzzParseSyslog(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) { ParseSyslog(b) })
 }
+
+// A log line from a Japanese console arrives in Shift_JIS and is quoted as
+// text.
+func TestSyslogShiftJIS(t *testing.T) {
+	raw := encodings(t, "<190>IP Tunnel[1] Down: トンネルが切断されました")[CharsetShiftJIS]
+	e, err := ParseSyslog([]byte(raw))
+	if err != nil || e.Tunnel != 1 || !strings.Contains(e.Text, "トンネルが切断されました") {
+		t.Errorf("%v %+v", err, e)
+	}
+}

@@ -127,7 +127,7 @@ func TestCheckCollectDiagnoseSeedIncident(t *testing.T) {
 		}
 	}
 	showConfig, _ := os.ReadFile(filepath.Join(bundleDir, "rtx/osaka-rtx1200/show_config.txt"))
-	if strings.Contains(string(showConfig), rtxsim.SamplePSK(1)) || !strings.Contains(string(showConfig), "pre-shared-key 1 text <redacted>") {
+	if strings.Contains(string(showConfig), rtxsim.SamplePSK(1)) || !strings.Contains(string(showConfig), "pre-shared-key 1 <redacted>") {
 		t.Errorf("show_config.txt not redacted:\n%s", showConfig)
 	}
 	// The simulator sends the customer gateway configuration with its

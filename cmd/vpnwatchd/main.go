@@ -209,6 +209,9 @@ func cmdConfig(args []string, stdout, stderr io.Writer) int {
 			code = exitError
 			continue
 		}
+		for _, w := range c.Warnings {
+			fmt.Fprintf(stderr, "%s: warning: %s\n", f, w)
+		}
 		fmt.Fprintf(stdout, "%s: OK (%s)\n", f, c.Summary())
 	}
 	return code

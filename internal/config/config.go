@@ -22,6 +22,10 @@ type Config struct {
 
 	// File is the path the configuration was loaded from.
 	File string `yaml:"-"`
+	// Warnings are problems that do not stop loading (a secret file that
+	// group or others can read); the daemon logs them, `config validate`
+	// prints them.
+	Warnings []string `yaml:"-"`
 
 	pos map[string]int // key path → line, for errors found after loading
 }

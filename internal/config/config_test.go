@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -94,7 +95,7 @@ func TestLoadBad(t *testing.T) {
 		{"invalid-type-list.yaml", []string{`testdata/invalid-type-list.yaml:2: aws: expected a list, got a mapping`}},
 		{"invalid-syntax.yaml", []string{`testdata/invalid-syntax.yaml:2: YAML syntax: did not find expected key`}},
 		{"invalid-empty.yaml", []string{`testdata/invalid-empty.yaml: the file is empty (see configs/example.yaml)`}},
-		{"invalid-missing-secret.yaml", []string{`testdata/invalid-missing-secret.yaml:5: routers[0].password_file: open testdata/secrets/nope: no such file or directory`}},
+		{"invalid-missing-secret.yaml", []string{`testdata/invalid-missing-secret.yaml:5: routers[0].password_file: stat testdata/secrets/nope: no such file or directory`}},
 		{"invalid-empty-secret.yaml", []string{`testdata/invalid-empty-secret.yaml:3: alerting.slack[0].webhook_url_file: testdata/secrets/empty: file is empty`}},
 		{"invalid-credentials-directory-unset.yaml", []string{`testdata/invalid-credentials-directory-unset.yaml:5: routers[0].password_file: "${CREDENTIALS_DIRECTORY}/rtx-osaka": only $CREDENTIALS_DIRECTORY may be used in a path, and only when systemd sets it (LoadCredential=)`}},
 		{"invalid-maintenance-window.yaml", []string{
@@ -231,4 +232,72 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("error does not name the file: %v", err)
 		}
 	})
+}
+
+// secretConfig writes a configuration with one router whose secret files
+// are made by mk, and loads it.
+func secretConfig(t *testing.T, routerKeys, alerting string, mk func(dir string)) (*Config, error) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "known_hosts"), []byte("# none\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mk(dir)
+	cfg := filepath.Join(dir, "vpnwatchd.yaml")
+	body := "routers:\n  - name: osaka\n    address: 127.0.0.1:22\n    user: monitor\n    known_hosts: known_hosts\n" + routerKeys + alerting
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return Load(cfg)
+}
+
+// A secret path that is a FIFO is refused at once, not opened: opening it
+// would wait for a writer forever and freeze a reload.
+func TestSecretFIFORefused(t *testing.T) {
+	done := make(chan error, 1)
+	go func() {
+		_, err := secretConfig(t, "    password_file: pw\n", "", func(dir string) {
+			if err := syscall.Mkfifo(filepath.Join(dir, "pw"), 0o600); err != nil {
+				t.Error(err)
+			}
+		})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "routers[0].password_file") || !strings.Contains(err.Error(), "not a regular file (a FIFO)") {
+			t.Errorf("FIFO: %v", err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("loading a configuration whose secret is a FIFO blocked")
+	}
+}
+
+// As OpenSSH does, a private key readable by group or others is refused;
+// another secret file that is is accepted with a warning.
+func TestSecretPermissions(t *testing.T) {
+	_, err := secretConfig(t, "    private_key_file: id_ed25519\n", "", func(dir string) {
+		os.WriteFile(filepath.Join(dir, "id_ed25519"), []byte("-----BEGIN OPENSSH PRIVATE KEY-----\nx\n"), 0o644)
+	})
+	if err == nil || !strings.Contains(err.Error(), "permissions 0644 are too open for a private key") || !strings.Contains(err.Error(), "chmod 600") {
+		t.Errorf("loose private key: %v", err)
+	}
+	c, err := secretConfig(t, "    password_file: pw\n", "", func(dir string) {
+		os.WriteFile(filepath.Join(dir, "pw"), []byte("s3cret\n"), 0o640)
+	})
+	if err != nil || len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "permissions 0640 let group or others read a secret") {
+		t.Errorf("loose password file: %v %v", err, c)
+	}
+}
+
+// A webhook URL file whose content is not a URL is an error naming the file,
+// without the content (it holds the token).
+func TestWebhookURLFileChecked(t *testing.T) {
+	_, err := secretConfig(t, "    password_file: pw\n", "alerting:\n  slack:\n    - webhook_url_file: slack.url\n", func(dir string) {
+		os.WriteFile(filepath.Join(dir, "pw"), []byte("s3cret\n"), 0o600)
+		os.WriteFile(filepath.Join(dir, "slack.url"), []byte("ftp://user:s3cret-token@hooks.example/x\n"), 0o600)
+	})
+	if err == nil || !strings.Contains(err.Error(), "alerting.slack[0].webhook_url_file: the file's content is not an http:// or https:// URL") || strings.Contains(err.Error(), "s3cret-token") {
+		t.Errorf("bad slack URL file: %v", err)
+	}
 }

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -124,9 +126,12 @@ func (c *Config) resolveFiles() error {
 		if name == "" {
 			return ""
 		}
-		s, err := readSecret(c.path(name))
+		fp, err := c.path(name)
+		s, err := readSecret(fp, err)
 		if err != nil {
 			v.errorf(path, "%v", err)
+		} else if st, err := os.Stat(fp); err == nil && st.Mode().Perm()&0o077 != 0 {
+			c.Warnings = append(c.Warnings, fmt.Sprintf("%s: %s: permissions %04o let group or others read a secret (chmod 600 %s)", path, fp, st.Mode().Perm(), fp))
 		}
 		return s
 	}
@@ -134,7 +139,12 @@ func (c *Config) resolveFiles() error {
 		r := &c.Routers[i]
 		p := fmt.Sprintf("routers[%d]", i)
 		r.Password = read(p+".password_file", r.PasswordFile)
-		r.PrivateKey = read(p+".private_key_file", r.PrivateKeyFile)
+		if r.PrivateKeyFile != "" {
+			kp, err := c.path(r.PrivateKeyFile)
+			if r.PrivateKey, err = readSecretFile(kp, err, true); err != nil {
+				v.errorf(p+".private_key_file", "%v", err)
+			}
+		}
 		r.PrivateKeyPassphrase = read(p+".private_key_passphrase_file", r.PrivateKeyPassphraseFile)
 		if kh, err := c.path(r.KnownHosts); err != nil {
 			v.errorf(p+".known_hosts", "%v", err)
@@ -146,7 +156,13 @@ func (c *Config) resolveFiles() error {
 	}
 	for i := range c.Alerting.Slack {
 		s := &c.Alerting.Slack[i]
-		s.WebhookURL = read(fmt.Sprintf("alerting.slack[%d].webhook_url_file", i), s.WebhookURLFile)
+		p := fmt.Sprintf("alerting.slack[%d].webhook_url_file", i)
+		s.WebhookURL = read(p, s.WebhookURLFile)
+		if s.WebhookURL != "" {
+			if problem := urlProblem(s.WebhookURL.Reveal()); problem != "" {
+				v.errorf(p, "the file's content is %s", problem)
+			}
+		}
 	}
 	for i := range c.Alerting.Email {
 		e := &c.Alerting.Email[i]
@@ -167,6 +183,11 @@ func (c *Config) resolveFiles() error {
 		w.ResolvedURL = Secret(w.URL)
 		if w.URLFile != "" {
 			w.ResolvedURL = read(p+".url_file", w.URLFile)
+			if w.ResolvedURL != "" {
+				if problem := urlProblem(w.ResolvedURL.Reveal()); problem != "" {
+					v.errorf(p+".url_file", "the file's content is %s", problem)
+				}
+			}
 		}
 		w.HMACSecret = read(p+".secret_file", w.SecretFile)
 	}
@@ -200,20 +221,60 @@ func (c *Config) path(name string) (string, error) {
 // readSecret reads a small regular file and trims the trailing newline that
 // editors and `echo` add.
 func readSecret(path string, err error) (Secret, error) {
+	return readSecretFile(path, err, false)
+}
+
+// secretReadTimeout bounds reading one secret file: a hung network mount
+// must not freeze start-up or a reload.
+const secretReadTimeout = 5 * time.Second
+
+// readSecretFile reads a secret. It refuses anything but a regular file
+// before opening it (opening a FIFO blocks until someone writes to it),
+// opens without blocking, gives up after secretReadTimeout, and, for a
+// private key, refuses a file that group or others can read, as OpenSSH
+// does. Errors name the file, never its content.
+func readSecretFile(path string, err error, privateKey bool) (Secret, error) {
 	if err != nil {
 		return "", err
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
+	type result struct {
+		s   Secret
+		err error
 	}
-	defer f.Close()
-	st, err := f.Stat()
+	done := make(chan result, 1)
+	go func() {
+		s, err := readRegular(path, privateKey)
+		done <- result{s, err}
+	}()
+	select {
+	case r := <-done:
+		return r.s, r.err
+	case <-time.After(secretReadTimeout):
+		return "", fmt.Errorf("%s: no answer from the file system within %s (a hung mount?)", path, secretReadTimeout)
+	}
+}
+
+func readRegular(path string, privateKey bool) (Secret, error) {
+	st, err := os.Stat(path)
 	if err != nil {
 		return "", err
 	}
 	if !st.Mode().IsRegular() {
-		return "", fmt.Errorf("%s: not a regular file", path)
+		return "", fmt.Errorf("%s: not a regular file (%s); a secret must be a plain file", path, fileKind(st.Mode()))
+	}
+	if privateKey && st.Mode().Perm()&0o077 != 0 {
+		return "", fmt.Errorf("%s: permissions %04o are too open for a private key: it must not be readable by group or others (chmod 600 %s)", path, st.Mode().Perm(), path)
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	if st, err = f.Stat(); err != nil {
+		return "", err
+	}
+	if !st.Mode().IsRegular() { // swapped for something else since the check
+		return "", fmt.Errorf("%s: not a regular file (%s); a secret must be a plain file", path, fileKind(st.Mode()))
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxSecretFileSize+1))
 	if err != nil {
@@ -227,4 +288,18 @@ func readSecret(path string, err error) (Secret, error) {
 		return "", fmt.Errorf("%s: file is empty", path)
 	}
 	return Secret(s), nil
+}
+
+func fileKind(m os.FileMode) string {
+	switch {
+	case m&os.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	case m.IsDir():
+		return "a directory"
+	}
+	return "not a plain file"
 }

@@ -313,8 +313,23 @@ func (v *validator) httpURL(path, s string) {
 		v.errorf(path, "missing: an http:// or https:// URL")
 		return
 	}
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		v.errorf(path, "%q is not an http:// or https:// URL", s)
+	if problem := urlProblem(s); problem != "" {
+		v.errorf(path, "%s", problem)
 	}
+}
+
+// urlProblem says what is wrong with an http(s) URL without repeating it:
+// webhook URLs carry tokens in their paths and passwords in their user
+// part, and errors end up in logs and HTTP answers.
+func urlProblem(s string) string {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return "not a valid URL; write it as http://HOST:PORT/PATH or https://HOST/PATH (it is not repeated here: URLs can hold tokens)"
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Sprintf("not an http:// or https:// URL (scheme %q)", u.Scheme)
+	case u.Host == "":
+		return "not an http:// or https:// URL: no host"
+	}
+	return ""
 }

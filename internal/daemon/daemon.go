@@ -145,6 +145,9 @@ func New(opts Options) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, w := range cfg.Warnings {
+		d.log.Warn("configuration", zap.String("warning", w))
+	}
 	d.evaluator = correlate.NewEvaluator(cfg.Rules)
 	if err := ensureStateDir(cfg.Global.StateDir); err != nil {
 		return nil, err
@@ -555,6 +558,9 @@ func (d *Daemon) reload() error {
 		d.log.Error("configuration reload failed; keeping the running configuration", zap.Error(err))
 		d.notify.Notify("STATUS=configuration reload failed; running with the previous configuration")
 		return err
+	}
+	for _, w := range c.Warnings {
+		d.log.Warn("configuration", zap.String("warning", w))
 	}
 	if len(d.opts.ListenAddresses) == 0 && c.Listen != old.Listen {
 		d.log.Warn("listen changed; restart vpnwatchd to apply it", zap.String("running", old.Listen), zap.String("new", c.Listen))

@@ -182,7 +182,7 @@ func ParseConfig(text string) (RouterConfig, error) {
 				p.c.Unused = append(p.c.Unused, "line "+strconv.Itoa(n)+": "+keyword(s))
 				continue
 			}
-			return p.c, &ParseError{"show config", n, s, msg}
+			return p.c, &ParseError{"show config", n, RedactConfigLine(s), msg}
 		}
 	}
 	p.finish()

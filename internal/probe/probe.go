@@ -65,21 +65,21 @@ const (
 
 // Result is a finished search.
 type Result struct {
-	Target         string        `json:"target"`
-	Address        string        `json:"address"`
-	IPv6           bool          `json:"ipv6"`
-	Socket         string        `json:"socket"` // SocketUnprivileged or SocketRaw
-	LargestPayload int           `json:"largest_payload"`
-	PathMTU        int           `json:"path_mtu"`
-	Probes         int           `json:"probes"`
-	FragNeededSeen bool          `json:"frag_needed_seen"`
-	ReportedMTU    int           `json:"reported_mtu,omitempty"` // the last next-hop MTU an ICMP error reported
+	Target         string `json:"target"`
+	Address        string `json:"address"`
+	IPv6           bool   `json:"ipv6"`
+	Socket         string `json:"socket"` // SocketUnprivileged or SocketRaw
+	LargestPayload int    `json:"largest_payload"`
+	PathMTU        int    `json:"path_mtu"`
+	Probes         int    `json:"probes"`
+	FragNeededSeen bool   `json:"frag_needed_seen"`
+	ReportedMTU    int    `json:"reported_mtu,omitempty"` // the last next-hop MTU an ICMP error reported
 	// Limit says what bounded the path MTU: LimitNone, LimitLocal,
 	// LimitICMP or LimitSilence (a black hole).
-	Limit string `json:"limit"`
-	RTT            time.Duration `json:"rtt_ns"`
-	Steps          []Step        `json:"steps"`
-	Took           time.Duration `json:"took_ns"`
+	Limit string        `json:"limit"`
+	RTT   time.Duration `json:"rtt_ns"`
+	Steps []Step        `json:"steps"`
+	Took  time.Duration `json:"took_ns"`
 }
 
 // ErrUnreachable is a target that answers no echo at all.

@@ -51,6 +51,9 @@ type Options struct {
 	HTTPClient awssdk.HTTPClient
 	// Credentials replaces the SDK's default credential chain.
 	Credentials awssdk.CredentialsProvider
+	// MaxResponseBytes bounds one EC2 answer; DefaultMaxResponseBytes
+	// when zero.
+	MaxResponseBytes int64
 }
 
 // Poller polls one AWS source in each of its regions.
@@ -105,6 +108,9 @@ func New(ctx context.Context, src config.AWSSource, opts Options) (*Poller, erro
 	}
 	if opts.MaxAttempts == 0 {
 		opts.MaxAttempts = defaultRetries
+	}
+	if opts.MaxResponseBytes == 0 {
+		opts.MaxResponseBytes = DefaultMaxResponseBytes
 	}
 	p := &Poller{src: src, opts: opts}
 	// One configuration (credentials cache, CA bundle, HTTP client) for all
@@ -216,6 +222,7 @@ func (p *Poller) newClient(cfg awssdk.Config, regionName string) ec2Client {
 		if p.opts.HTTPClient != nil {
 			o.HTTPClient = p.opts.HTTPClient
 		}
+		o.HTTPClient = guardedClient{base: o.HTTPClient, limit: p.opts.MaxResponseBytes}
 		o.APIOptions = append(o.APIOptions, p.countRequests(regionName))
 	}))
 }
@@ -230,8 +237,13 @@ func (p *Poller) countRequests(regionName string) func(*middleware.Stack) error 
 				if p.opts.OnRequest != nil {
 					code := "OK"
 					var ae smithy.APIError
+					var ne *NotEC2Error
 					switch {
 					case err == nil:
+					case errors.As(err, &ne):
+						code = "NotAnEC2Response"
+					case errors.Is(err, ErrResponseTooLarge):
+						code = "ResponseTooLarge"
 					case errors.As(err, &ae):
 						code = ae.ErrorCode()
 					case ctx.Err() != nil:

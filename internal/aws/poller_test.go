@@ -486,3 +486,51 @@ func TestMaintenanceCallsCappedPerPoll(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// An HTTP 200 that is not an EC2 answer (a captive portal, a proxy's page,
+// an empty body) is a failed poll, never "no VPN connections".
+func TestGarbageThatLooksLikeSuccess(t *testing.T) {
+	for name, body := range map[string]string{
+		"captive portal":         `<!DOCTYPE html><html><head><title>Hotel Wi-Fi</title></head><body>Please log in</body></html>`,
+		"empty":                  "",
+		"json":                   `{"ok":true}`,
+		"xml without request id": `<?xml version="1.0"?><DescribeVpnConnectionsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><vpnConnectionSet/></DescribeVpnConnectionsResponse>`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			sim, url := ec2sim.Start(t, nil)
+			sim.Update(tokyo, seedModel)
+			sim.ServeRaw("DescribeVpnConnections", 200, []byte(body))
+			log := &requestLog{}
+			s := newPoller(t, source(url, tokyo), Options{OnRequest: log.record}).Poll(context.Background())[0]
+			var ne *NotEC2Error
+			if !errors.As(s.Err, &ne) || s.Connections != nil || !strings.Contains(s.Err.Error(), "not an EC2 response") {
+				t.Fatalf("poll: %v %+v", s.Err, s.Connections)
+			}
+			if log.count("ap-northeast-1 DescribeVpnConnections NotAnEC2Response") == 0 {
+				t.Errorf("not counted: %v", log)
+			}
+		})
+	}
+}
+
+// An endless or huge answer stops at the limit with a clear error.
+func TestResponseTooLarge(t *testing.T) {
+	sim, url := ec2sim.Start(t, nil)
+	sim.Update(tokyo, seedModel)
+	big := `<?xml version="1.0" encoding="UTF-8"?><DescribeVpnConnectionsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r-1</requestId><vpnConnectionSet>` +
+		strings.Repeat("<item><vpnConnectionId>vpn-0123456789abcdef0</vpnConnectionId></item>", 40000) + `</vpnConnectionSet></DescribeVpnConnectionsResponse>`
+	sim.ServeRaw("DescribeVpnConnections", 200, []byte(big))
+	log := &requestLog{}
+	s := newPoller(t, source(url, tokyo), Options{OnRequest: log.record, MaxResponseBytes: 1 << 20}).Poll(context.Background())[0]
+	if !errors.Is(s.Err, ErrResponseTooLarge) || s.Connections != nil {
+		t.Fatalf("a %d-byte answer with a 1 MiB limit: %v", len(big), s.Err)
+	}
+	if log.count("ap-northeast-1 DescribeVpnConnections ResponseTooLarge") == 0 {
+		t.Errorf("not counted")
+	}
+	// The default limit is 64 MiB; the same answer passes it.
+	s = newPoller(t, source(url, tokyo), Options{}).Poll(context.Background())[0]
+	if s.Err != nil || len(s.Connections) != 40000 {
+		t.Errorf("under the default limit: %v, %d connections", s.Err, len(s.Connections))
+	}
+}

@@ -72,6 +72,7 @@ func (d *Daemon) buildSources(ctx context.Context, cfg *config.Config, prev *sou
 		s.rtx = append(s.rtx, rtx.NewPoller(r, rtx.Options{
 			Logger:      d.log.With(zap.String("router", r.Name)),
 			OnConnect:   d.rtxMetrics.CountConnect,
+			OnOversize:  d.rtxMetrics.CountOversize,
 			Now:         d.now,
 			KeepOutputs: d.opts.RecordRTX,
 		}))

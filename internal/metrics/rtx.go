@@ -44,6 +44,8 @@ type RTX struct {
 
 	// Connects counts SSH logins by result.
 	Connects *prometheus.CounterVec
+	// Oversize counts commands cut off at the output limit.
+	Oversize *prometheus.CounterVec
 }
 
 // NewRTX creates the RTX collector and registers it.
@@ -52,13 +54,20 @@ func NewRTX(r prometheus.Registerer) *RTX {
 		Connects: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Name: "rtx_ssh_connects_total",
 			Help: "SSH logins to the router by result (ok, error); more than one ok means the session was re-established.",
-		}, []string{"router", "result"})}
-	r.MustRegister(x, x.Connects)
+		}, []string{"router", "result"}),
+		Oversize: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "rtx_output_too_large_total",
+			Help: "Commands whose output passed the limit (16 MiB) without the prompt coming back; the session is dropped and the poll fails.",
+		}, []string{"router"})}
+	r.MustRegister(x, x.Connects, x.Oversize)
 	return x
 }
 
 // CountConnect is an rtx.Options.OnConnect hook.
 func (x *RTX) CountConnect(router, result string) { x.Connects.WithLabelValues(router, result).Inc() }
+
+// CountOversize is an rtx.Options.OnOversize hook.
+func (x *RTX) CountOversize(router string) { x.Oversize.WithLabelValues(router).Inc() }
 
 // Update stores a router's latest snapshot.
 func (x *RTX) Update(s rtx.Snapshot) { x.snaps.update(s.Router, s, s.Err == nil, s.TakenAt) }

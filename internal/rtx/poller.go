@@ -67,6 +67,10 @@ type Options struct {
 	// KeepOutputs keeps the raw outputs of the last poll for LastOutputs
 	// (support bundles); a daemon does not need them between polls.
 	KeepOutputs bool
+	// MaxOutput bounds one command's output (DefaultMaxOutput when zero);
+	// OnOversize is called when a command passes it.
+	MaxOutput  int
+	OnOversize func(router string)
 }
 
 // Poller polls one router over a persistent SSH session.
@@ -146,7 +150,7 @@ func (p *Poller) poll(ctx context.Context, snap *Snapshot) error {
 		sess, err := Dial(ctx, SessionConfig{
 			Address: p.r.Address, User: p.r.User, Password: p.r.Password.Reveal(),
 			PrivateKey: []byte(p.r.PrivateKey.Reveal()), Passphrase: []byte(p.r.PrivateKeyPassphrase.Reveal()),
-			KnownHosts: p.r.KnownHosts, Legacy: p.r.LegacyAlgorithms, Timeout: p.r.Timeout,
+			KnownHosts: p.r.KnownHosts, Legacy: p.r.LegacyAlgorithms, Timeout: p.r.Timeout, MaxOutput: p.opts.MaxOutput,
 		})
 		if p.opts.OnConnect != nil {
 			p.opts.OnConnect(p.r.Name, map[bool]string{true: "ok", false: "error"}[err == nil])
@@ -167,6 +171,9 @@ func (p *Poller) poll(ctx context.Context, snap *Snapshot) error {
 		if err != nil {
 			p.sess.Close()
 			p.sess = nil
+			if errors.Is(err, ErrOutputTooLarge) && p.opts.OnOversize != nil {
+				p.opts.OnOversize(p.r.Name)
+			}
 		}
 		return out, err
 	}

@@ -31,7 +31,19 @@ type SessionConfig struct {
 	Legacy bool
 	// Timeout bounds the login and each command.
 	Timeout time.Duration
+	// MaxOutput bounds one command's output; DefaultMaxOutput when zero.
+	MaxOutput int
 }
+
+// DefaultMaxOutput bounds one command's output. The longest answer vpnwatchd
+// asks for is `show config` (tens of KiB on a busy router); a router that
+// streams without ever returning its prompt must not grow the buffer until
+// the command times out (3 GB were seen in a fault test).
+const DefaultMaxOutput = 16 << 20
+
+// ErrOutputTooLarge is a command whose output passed the limit before the
+// prompt came back.
+var ErrOutputTooLarge = errors.New("output larger than vpnwatchd accepts without the prompt coming back")
 
 // HostKeyError is a host key that is not in known_hosts (Unknown) or that
 // differs from the one there (a changed key: a replaced router, or someone
@@ -65,6 +77,7 @@ type Session struct {
 	buf    []byte
 	prompt string
 	closed bool
+	max    int
 	// charset is the console character set the session's output was
 	// found in so far (DecodeConsole).
 	charset Charset
@@ -132,7 +145,10 @@ func Dial(ctx context.Context, c SessionConfig) (*Session, error) {
 	}
 	conn.SetDeadline(time.Time{})
 	client := ssh.NewClient(sc, chans, reqs)
-	s := &Session{client: client}
+	s := &Session{client: client, max: c.MaxOutput}
+	if s.max <= 0 {
+		s.max = DefaultMaxOutput
+	}
 	if err := s.open(ctx, c.Timeout); err != nil {
 		client.Close()
 		return nil, err
@@ -235,6 +251,9 @@ func (s *Session) readUntilPrompt(ctx context.Context, cmd string) (string, erro
 		// each chunk. The channel hands over what it has buffered.
 		if s.buf == nil {
 			s.buf = (*readBufs.Get().(*[]byte))[:0]
+		}
+		if len(s.buf) > s.max {
+			return "", fmt.Errorf("%w (%d MiB)", ErrOutputTooLarge, s.max>>20)
 		}
 		if len(s.buf) == cap(s.buf) {
 			s.buf = slices.Grow(s.buf, readChunk)

@@ -527,3 +527,24 @@ func TestPollTook(t *testing.T) {
 		t.Errorf("took %v (err %v)", snap.Took, snap.Err)
 	}
 }
+
+// A router that streams output without ever returning its prompt is cut
+// off at the limit with a clear error, well before the command timeout,
+// and the next poll logs in afresh.
+func TestOutputLimit(t *testing.T) {
+	s := startSim(t)
+	oversize := 0
+	p := NewPoller(s.cfg, Options{Now: s.clock.Now, Location: time.UTC, MaxOutput: 1 << 20, OnOversize: func(string) { oversize++ }})
+	defer p.Close()
+	if snap := p.Poll(context.Background()); snap.Err != nil {
+		t.Fatal(snap.Err)
+	}
+	s.router.Flood()
+	snap := p.Poll(context.Background())
+	if !errors.Is(snap.Err, ErrOutputTooLarge) || oversize != 1 {
+		t.Fatalf("flood: %v (counted %d)", snap.Err, oversize)
+	}
+	if snap := p.Poll(context.Background()); snap.Err != nil || s.server.Logins() != 2 {
+		t.Errorf("after the flood: %v, %d logins", snap.Err, s.server.Logins())
+	}
+}

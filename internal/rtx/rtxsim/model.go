@@ -85,6 +85,7 @@ type Router struct {
 	syslog   net.Conn      // where to send syslog, when set
 	slow     time.Duration // delay per output line
 	hung     bool          // commands get no answer at all
+	flood    bool          // the next command's output never ends
 	garbage  int           // answer the next N commands with garbage
 	dropNext bool          // close the session at the next command
 	events   []string      // what happened, for tests and the demo
@@ -441,6 +442,14 @@ func (r *Router) SetSlow(d time.Duration) {
 func (r *Router) Hang() {
 	r.mu.Lock()
 	r.hung = true
+	r.mu.Unlock()
+}
+
+// Flood makes the router answer the next command with output that never
+// ends and never returns the prompt (a wedged firmware, a hostile peer).
+func (r *Router) Flood() {
+	r.mu.Lock()
+	r.flood = true
 	r.mu.Unlock()
 }
 

@@ -319,8 +319,8 @@ func (s *Server) console(ch ssh.Channel, conn *ssh.ServerConn) {
 func (s *Server) answer(ch ssh.Channel, conn *ssh.ServerConn, cmd string, paging *bool, charset *string, w func(string) error) bool {
 	r := s.Router
 	r.mu.Lock()
-	drop, garbage, slow, hung := r.dropNext, r.garbage > 0, r.slow, r.hung
-	r.dropNext = false
+	drop, garbage, slow, hung, flood := r.dropNext, r.garbage > 0, r.slow, r.hung, r.flood
+	r.dropNext, r.flood = false, false
 	if garbage {
 		r.garbage--
 	}
@@ -332,6 +332,14 @@ func (s *Server) answer(ch ssh.Channel, conn *ssh.ServerConn, cmd string, paging
 	if hung {
 		conn.Wait() // silent until the client (or Close) ends the connection
 		return false
+	}
+	if flood {
+		line := strings.Repeat("TUNNEL[1]: flood ", 60) + "\r\n"
+		for {
+			if _, err := io.WriteString(ch, line); err != nil {
+				return false // until the client gives up
+			}
+		}
 	}
 	switch {
 	case cmd == "console lines infinity":

@@ -1,0 +1,95 @@
+package aws
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+)
+
+// DefaultMaxResponseBytes bounds one EC2 answer. A region's
+// DescribeVpnConnections is a few KiB per connection (with its customer
+// gateway configuration document): 64 MiB is thousands of connections,
+// and a misbehaving endpoint cannot make the daemon buffer gigabytes.
+const DefaultMaxResponseBytes = 64 << 20
+
+// ErrResponseTooLarge is an EC2 answer longer than the limit.
+var ErrResponseTooLarge = errors.New("the answer is larger than vpnwatchd accepts from EC2")
+
+// NotEC2Error is an HTTP 200 answer that is not an EC2 Query API response:
+// a captive portal's page, a TLS-intercepting proxy's notice, an empty body
+// from a wrong endpoint. Decoded as it is it would read as "no VPN
+// connections": it is an error instead, and the source is stale.
+type NotEC2Error struct {
+	ContentType string
+	Start       string // the first bytes, quoted
+}
+
+func (e *NotEC2Error) Error() string {
+	return fmt.Sprintf("the endpoint answered HTTP 200 with something that is not an EC2 response (Content-Type %q, starting %s): a captive portal, a proxy or a wrong endpoint?",
+		e.ContentType, e.Start)
+}
+
+// ec2RootRE is the start of every EC2 Query API success answer: the
+// <ActionResponse> root element, whose first child is <requestId>
+// (shared/aws-samples).
+var ec2RootRE = regexp.MustCompile(`^\s*(?:<\?xml[^>]*\?>\s*)?<([A-Z][A-Za-z0-9]*Response)\b[^>]*>\s*<requestId>[^<]+</requestId>`)
+
+// guardedClient checks EC2 answers before the SDK decodes them.
+type guardedClient struct {
+	base  awssdk.HTTPClient
+	limit int64
+}
+
+const peekBytes = 1 << 10
+
+// Do sends the request and hands the SDK a body that fails past the size
+// limit; a 200 answer must start like an EC2 response.
+func (g guardedClient) Do(req *http.Request) (*http.Response, error) {
+	resp, err := g.base.Do(req)
+	if err != nil || resp == nil {
+		return resp, err
+	}
+	br := bufio.NewReaderSize(resp.Body, peekBytes)
+	if resp.StatusCode == http.StatusOK {
+		head, _ := br.Peek(peekBytes)
+		head = bytes.TrimPrefix(head, []byte("\xef\xbb\xbf"))
+		if m := ec2RootRE.FindSubmatch(head); m == nil || string(m[1]) == "Response" {
+			resp.Body.Close()
+			return nil, &NotEC2Error{ContentType: resp.Header.Get("Content-Type"), Start: quoteStart(head)}
+		}
+	}
+	resp.Body = &capped{r: br, left: g.limit, c: resp.Body}
+	return resp, nil
+}
+
+func quoteStart(b []byte) string {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return "(an empty body)"
+	}
+	return fmt.Sprintf("%.60q", b)
+}
+
+// capped fails a read once more than left bytes came.
+type capped struct {
+	r    io.Reader
+	left int64
+	c    io.Closer
+}
+
+func (c *capped) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if int64(n) > c.left {
+		return 0, ErrResponseTooLarge
+	}
+	c.left -= int64(n)
+	return n, err
+}
+
+func (c *capped) Close() error { return c.c.Close() }

@@ -173,78 +173,107 @@ func (m *Manager) Update(active []correlate.Finding, now time.Time) error {
 	return nil
 }
 
-// Run delivers queued notifications until ctx ends.
+// Run delivers queued notifications until ctx ends. Each receiver has its
+// own worker: a Slack that hangs or an SMTP server that tarpits delays its
+// own notifications only, never another receiver's.
 func (m *Manager) Run(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	busy := map[string]bool{}
+	done := make(chan string)
 	for {
-		m.deliver(ctx, time.Now())
+		for name, entries := range m.outbox.Due(time.Now()) {
+			if busy[name] {
+				continue // its worker is still at it
+			}
+			busy[name] = true
+			go func() {
+				m.deliverTo(ctx, time.Now(), name, entries)
+				done <- name
+			}()
+		}
 		select {
 		case <-ctx.Done():
+			for range busy {
+				<-done // the workers see ctx end too
+			}
 			return
+		case name := <-done:
+			delete(busy, name)
 		case <-t.C:
 		case <-m.wake:
 		}
 	}
 }
 
-// Flush delivers what is due now (check, alert test, shutdown).
+// Flush delivers what is due now (check, alert test, shutdown), to every
+// receiver at once, and returns when all are done.
 func (m *Manager) Flush(ctx context.Context) { m.deliver(ctx, time.Now()) }
 
 func (m *Manager) deliver(ctx context.Context, now time.Time) {
+	var wg sync.WaitGroup
 	for name, entries := range m.outbox.Due(now) {
-		var ids []int64
-		var alerts []Alert
-		for _, e := range entries {
-			ids = append(ids, e.ID)
-			alerts = append(alerts, e.Alert)
-		}
-		r, ok := m.currentReceivers()[name]
-		report := func(err error) {
-			if m.OnDelivery != nil {
-				m.OnDelivery(name, len(alerts), err)
-			}
-		}
-		if !ok {
-			if now.Sub(entries[0].CreatedAt) > MaxAge {
-				m.outbox.Done(ids)
-			}
-			continue
-		}
-		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		retry, err := r.Notifier.Notify(cctx, alerts)
-		cancel()
-		if ctx.Err() == nil {
-			report(err)
-		}
-		if err == nil {
-			m.sent.WithLabelValues(r.Integration).Add(float64(len(alerts)))
-			for _, e := range entries {
-				m.latency.WithLabelValues(r.Integration).Observe(now.Sub(e.CreatedAt).Seconds())
-			}
-			if err := m.outbox.Done(ids); err != nil {
-				m.log.Error("alert outbox not saved; a notification may be sent twice", zap.Error(err))
-			}
-			continue
-		}
-		if ctx.Err() != nil {
-			return // shutting down: the entries stay queued
-		}
-		oldest := entries[0].CreatedAt
-		if !retry || now.Sub(oldest) > MaxAge {
-			m.failed.WithLabelValues(r.Integration, "permanent").Inc()
-			m.log.Error("notification failed; giving up", zap.String("receiver", name), zap.Int("alerts", len(alerts)), zap.Error(err))
-			m.outbox.Done(ids)
-			continue
-		}
-		m.failed.WithLabelValues(r.Integration, "retry").Inc()
-		wait := backoff.Policy{Base: RetryBase, Max: RetryMax}.Jittered(entries[0].Attempts + 1)
-		if ra, ok := retryAfter(err); ok {
-			wait = max(wait, ra)
-		}
-		if entries[0].Attempts == 0 {
-			m.log.Warn("notification failed; will retry", zap.String("receiver", name), zap.Duration("in", wait), zap.Error(err))
-		}
-		m.outbox.Retry(ids, now.Add(wait), err)
+		wg.Go(func() { m.deliverTo(ctx, now, name, entries) })
 	}
+	wg.Wait()
+}
+
+// DeliveryTimeout bounds one delivery attempt to one receiver.
+const DeliveryTimeout = 30 * time.Second
+
+// deliverTo makes one delivery attempt of a receiver's due entries.
+func (m *Manager) deliverTo(ctx context.Context, now time.Time, name string, entries []Entry) {
+	var ids []int64
+	var alerts []Alert
+	for _, e := range entries {
+		ids = append(ids, e.ID)
+		alerts = append(alerts, e.Alert)
+	}
+	r, ok := m.currentReceivers()[name]
+	report := func(err error) {
+		if m.OnDelivery != nil {
+			m.OnDelivery(name, len(alerts), err)
+		}
+	}
+	if !ok {
+		if now.Sub(entries[0].CreatedAt) > MaxAge {
+			m.outbox.Done(ids)
+		}
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, DeliveryTimeout)
+	retry, err := r.Notifier.Notify(cctx, alerts)
+	cancel()
+	if ctx.Err() == nil {
+		report(err)
+	}
+	if err == nil {
+		m.sent.WithLabelValues(r.Integration).Add(float64(len(alerts)))
+		for _, e := range entries {
+			m.latency.WithLabelValues(r.Integration).Observe(now.Sub(e.CreatedAt).Seconds())
+		}
+		if err := m.outbox.Done(ids); err != nil {
+			m.log.Error("alert outbox not saved; a notification may be sent twice", zap.Error(err))
+		}
+		return
+	}
+	if ctx.Err() != nil {
+		return // shutting down: the entries stay queued
+	}
+	oldest := entries[0].CreatedAt
+	if !retry || now.Sub(oldest) > MaxAge {
+		m.failed.WithLabelValues(r.Integration, "permanent").Inc()
+		m.log.Error("notification failed; giving up", zap.String("receiver", name), zap.Int("alerts", len(alerts)), zap.Error(err))
+		m.outbox.Done(ids)
+		return
+	}
+	m.failed.WithLabelValues(r.Integration, "retry").Inc()
+	wait := backoff.Policy{Base: RetryBase, Max: RetryMax}.Jittered(entries[0].Attempts + 1)
+	if ra, ok := retryAfter(err); ok {
+		wait = max(wait, ra)
+	}
+	if entries[0].Attempts == 0 {
+		m.log.Warn("notification failed; will retry", zap.String("receiver", name), zap.Duration("in", wait), zap.Error(err))
+	}
+	m.outbox.Retry(ids, now.Add(wait), err)
 }

@@ -57,6 +57,10 @@ func (e *Email) Notify(ctx context.Context, alerts []Alert) (bool, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(dl)
 	}
+	// A server that never answers holds the delivery until its deadline;
+	// shutting down ends it at once.
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
 	c, err := smtp.NewClient(conn, host)
 	if err != nil {
 		conn.Close()

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -182,5 +183,65 @@ func TestOutboxSurvivesRestart(t *testing.T) {
 	m2.deliver(context.Background(), now.Add(2*time.Hour))
 	if ok.count() != 1 || m2.outbox.Len() != 0 {
 		t.Errorf("after restart: %d deliveries, %d queued", ok.count(), m2.outbox.Len())
+	}
+}
+
+// One slow receiver must not delay the others: with Slack hanging until
+// its timeout and an SMTP server that accepts the connection and never
+// answers, the webhook still gets the alert within a second.
+func TestHangingReceiverDelaysNoOther(t *testing.T) {
+	hang := make(chan struct{})
+	slack := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+	}))
+	defer slack.Close()
+	tarpit, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tarpit.Close()
+	go func() {
+		for {
+			c, err := tarpit.Accept()
+			if err != nil {
+				return
+			}
+			go func() { <-hang; c.Close() }() // never a greeting
+		}
+	}()
+	got := make(chan time.Time, 4)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got <- time.Now() }))
+	defer hook.Close()
+	defer close(hang) // first: the servers' Close waits for their handlers
+
+	m, err := NewManager(zaptest.NewLogger(t), t.TempDir(), Lifecycle{RepeatInterval: time.Hour, FlapWindow: time.Hour}, []Receiver{
+		{Name: "slack[0]", Integration: "slack", Notifier: &Slack{WebhookURL: slack.URL + "/services/x", Client: slack.Client()}},
+		{Name: "email[0]", Integration: "email", Notifier: &Email{Smarthost: tarpit.Addr().String(), From: "a@example.com", To: []string{"b@example.com"}}},
+		{Name: "webhook[0]", Integration: "webhook", Notifier: &Webhook{URL: hook.URL, Client: hook.Client()}},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { m.Run(ctx); close(stopped) }()
+	queued := time.Now()
+	if err := m.Update([]correlate.Finding{seedFinding()}, queued); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case at := <-got:
+		t.Logf("webhook delivered %s after queueing, Slack and SMTP still hanging", at.Sub(queued).Round(time.Millisecond))
+	case <-time.After(time.Second):
+		t.Fatal("the webhook waited for the hanging receivers")
+	}
+	cancel()
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return with receivers hanging")
 	}
 }

@@ -18,6 +18,10 @@ const (
 	RetryBase = 2 * time.Second
 	RetryMax  = 5 * time.Minute
 	MaxAge    = 24 * time.Hour
+	// maxRetryAfter caps a receiver's Retry-After; maxWait is the furthest
+	// ahead an entry is ever scheduled.
+	maxRetryAfter = time.Hour
+	maxWait       = maxRetryAfter + time.Minute
 )
 
 // Receiver is one configured notifier with its name ("slack[0]") and
@@ -72,9 +76,23 @@ func NewManager(log *zap.Logger, stateDir string, life Lifecycle, receivers []Re
 		m.receivers[r.Name] = r
 		m.sent.WithLabelValues(r.Integration)
 	}
+	damaged := prometheus.NewCounter(prometheus.CounterOpts{Namespace: "vpnwatch", Name: "state_file_damaged_total",
+		Help: "State files found damaged at start and set aside (renamed with a timestamp)."})
+	if ob.SetAside != "" {
+		damaged.Inc()
+		log.Error("alert state file damaged; set aside, starting with no alert history", zap.String("file", ob.SetAside))
+	}
 	if reg != nil {
-		reg.MustRegister(m.sent, m.failed, m.latency, m.silenced, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "vpnwatch", Name: "notification_queue_length",
-			Help: "Notifications waiting in the outbox."}, func() float64 { return float64(m.outbox.Len()) }))
+		reg.MustRegister(m.sent, m.failed, m.latency, m.silenced, damaged, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "vpnwatch", Name: "notification_queue_length",
+			Help: "Notifications waiting in the outbox."}, func() float64 { return float64(m.outbox.Len()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "vpnwatch", Name: "state_writable",
+				Help: "1 if the last write of the alert state (state_dir/alerts.json) worked; 0 if the directory is full or read-only."},
+				func() float64 {
+					if m.outbox.SaveError() != nil {
+						return 0
+					}
+					return 1
+				}))
 	}
 	return m, nil
 }
@@ -109,9 +127,16 @@ func (m *Manager) FiringFindings() []correlate.Finding {
 	return out
 }
 
+// StateError is the last failed write of the alert state, nil when the file
+// is current.
+func (m *Manager) StateError() error { return m.outbox.SaveError() }
+
 // Update feeds the active findings of a cycle and queues what must be sent.
 // Call it from one goroutine.
 func (m *Manager) Update(active []correlate.Finding, now time.Time) error {
+	// A state directory that was full or read-only may have recovered:
+	// catch the file up (StateError says whether it did).
+	m.outbox.RetrySave()
 	alerts := m.life.Step(active, now)
 	// Maintenance windows hold alerts back; one still firing afterwards is
 	// sent then (its last-sent time is cleared, so the next step repeats it).
@@ -270,7 +295,7 @@ func (m *Manager) deliverTo(ctx context.Context, now time.Time, name string, ent
 	m.failed.WithLabelValues(r.Integration, "retry").Inc()
 	wait := backoff.Policy{Base: RetryBase, Max: RetryMax}.Jittered(entries[0].Attempts + 1)
 	if ra, ok := retryAfter(err); ok {
-		wait = max(wait, ra)
+		wait = max(wait, min(ra, maxRetryAfter))
 	}
 	if entries[0].Attempts == 0 {
 		m.log.Warn("notification failed; will retry", zap.String("receiver", name), zap.Duration("in", wait), zap.Error(err))

@@ -45,6 +45,9 @@ func (l *Lifecycle) Step(active []correlate.Finding, now time.Time) []Alert {
 		switch {
 		case st != nil && st.Firing:
 			st.Alert.Finding, st.GoneSince = f, time.Time{}
+			if st.LastSent.After(now) {
+				st.LastSent = now // the clock stepped back: repeat from now, not never
+			}
 			if now.Sub(st.LastSent) >= l.RepeatInterval {
 				a := st.Alert
 				a.Repeat = true

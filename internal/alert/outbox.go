@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,14 +34,27 @@ type outboxFile struct {
 	Lifecycle map[string]*State `json:"lifecycle"`
 }
 
+// createTemp is os.CreateTemp; tests make it fail as a full or read-only
+// file system does (root writes to a read-only directory all the same).
+var createTemp = os.CreateTemp
+
 // Outbox is a persisted queue of notifications.
 type Outbox struct {
 	path string
 	mu   sync.Mutex
 	data outboxFile
+	// SetAside names where a damaged file was moved at open ("" if none).
+	SetAside string
+	// saveErr is the last failed save (nil once a save works again); the
+	// state in memory is then ahead of the file and saved at the next
+	// chance.
+	saveErr error
 }
 
-// OpenOutbox loads the outbox in dir (state_dir), creating it if needed.
+// OpenOutbox loads the outbox in dir (state_dir), creating it if needed. A
+// damaged file (truncated, empty, garbage, `null`) does not stop the daemon
+// (under systemd that would be a restart loop): it is renamed aside with a
+// timestamp, SetAside says where, and the outbox starts empty.
 func OpenOutbox(dir string) (*Outbox, error) {
 	o := &Outbox{path: filepath.Join(dir, "alerts.json")}
 	b, err := os.ReadFile(o.path)
@@ -49,9 +63,20 @@ func OpenOutbox(dir string) (*Outbox, error) {
 	case err != nil:
 		return nil, fmt.Errorf("alert outbox: %w", err)
 	default:
-		if err := json.Unmarshal(b, &o.data); err != nil {
-			return nil, fmt.Errorf("alert outbox %s: %w (move it away to start afresh)", o.path, err)
+		var f outboxFile
+		err := json.Unmarshal(b, &f)
+		if err == nil && (bytes.Equal(bytes.TrimSpace(b), []byte("null")) || f.Lifecycle == nil && f.Entries == nil && f.NextID == 0) {
+			err = errors.New("no outbox in it")
 		}
+		if err != nil {
+			aside := fmt.Sprintf("%s.damaged-%s", o.path, time.Now().UTC().Format("20060102T150405Z"))
+			if rerr := os.Rename(o.path, aside); rerr != nil {
+				return nil, fmt.Errorf("alert outbox %s is damaged (%v) and cannot be moved aside: %w", o.path, err, rerr)
+			}
+			o.SetAside = fmt.Sprintf("%s (%v)", aside, err)
+			break
+		}
+		o.data = f
 	}
 	if o.data.Lifecycle == nil {
 		o.data.Lifecycle = map[string]*State{}
@@ -59,13 +84,37 @@ func OpenOutbox(dir string) (*Outbox, error) {
 	return o, nil
 }
 
-// save writes the file atomically: temp file, fsync, rename, fsync dir.
+// SaveError is the last failed save, nil when the file is current.
+func (o *Outbox) SaveError() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.saveErr
+}
+
+// RetrySave saves the outbox again if the last save failed (a full or
+// read-only state directory that recovered).
+func (o *Outbox) RetrySave() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.saveErr == nil {
+		return nil
+	}
+	return o.save()
+}
+
+// save writes the file atomically and notes whether it worked.
 func (o *Outbox) save() error {
+	o.saveErr = o.write()
+	return o.saveErr
+}
+
+// write writes the file atomically: temp file, fsync, rename, fsync dir.
+func (o *Outbox) write() error {
 	b, err := json.Marshal(o.data)
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(o.path), ".alerts-*.json")
+	tmp, err := createTemp(filepath.Dir(o.path), ".alerts-*.json")
 	if err != nil {
 		return fmt.Errorf("alert outbox: %w", err)
 	}
@@ -118,7 +167,9 @@ func (o *Outbox) Due(now time.Time) map[string][]Entry {
 	defer o.mu.Unlock()
 	out := map[string][]Entry{}
 	for _, e := range o.data.Entries {
-		if !e.NextAt.After(now) {
+		// An entry further ahead than any wait vpnwatchd sets was
+		// scheduled before the clock stepped back: due now, not stuck.
+		if !e.NextAt.After(now) || e.NextAt.Sub(now) > maxWait {
 			out[e.Receiver] = append(out[e.Receiver], e)
 		}
 	}

@@ -66,6 +66,11 @@ type Observations struct {
 	Joins map[string][]config.TunnelJoin
 	// Probes are the latest path-MTU probe results.
 	Probes []probe.Observation
+	// StateError is why vpnwatchd's own state could not be written (a
+	// full or read-only state directory), "" when it could.
+	StateError string
+	// StateDir is where that state lives, for the fix.
+	StateDir string
 }
 
 // Subject is what a finding is about. Only the fields that apply are set.

@@ -636,3 +636,18 @@ func TestHeldAcrossRestart(t *testing.T) {
 		t.Errorf("fixed, fresh data: %v", rulesOf(now))
 	}
 }
+
+func TestStateNotWritable(t *testing.T) {
+	w := newWorld(t, healthyConfig)
+	obs := w.observations()
+	obs.StateError, obs.StateDir = "alert outbox: no space left on device", "/var/lib/vpnwatchd"
+	_, fs := noHolds().Evaluate(State{}, obs, w.now)
+	got := byRule(fs)["StateNotWritable"]
+	if len(got) != 1 || got[0].Severity != SeverityCritical || !strings.Contains(got[0].Summary, "no space left") || !strings.Contains(got[0].Remediation, "df -h /var/lib/vpnwatchd") {
+		t.Errorf("%v", fs)
+	}
+	obs.StateError = ""
+	if _, fs := noHolds().Evaluate(State{}, obs, w.now); len(byRule(fs)["StateNotWritable"]) != 0 {
+		t.Error("fires with a writable state dir")
+	}
+}

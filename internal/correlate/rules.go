@@ -52,6 +52,7 @@ var rules = []rule{
 	{"MaintenancePending", SeverityInfo, 0, maintenancePending},
 	{"TunnelNotJoined", SeverityWarning, 5 * time.Minute, tunnelNotJoined},
 	{"RouterOutputUnreadable", SeverityWarning, 0, routerOutputUnreadable},
+	{"StateNotWritable", SeverityCritical, 0, stateNotWritable},
 }
 
 func sourceStale(c *context) []Finding {
@@ -711,4 +712,18 @@ func routerOutputUnreadable(c *context) []Finding {
 		}
 	}
 	return out
+}
+
+// stateNotWritable: vpnwatchd cannot save its alert state. Notifications
+// still leave, but a restart now would send some again or lose them.
+func stateNotWritable(c *context) []Finding {
+	if c.obs.StateError == "" {
+		return nil
+	}
+	return []Finding{{Subject: Subject{Source: "vpnwatchd"},
+		Summary: fmt.Sprintf("vpnwatchd cannot write its state in %s (%s): notifications still leave, but a restart now would repeat or lose some",
+			c.obs.StateDir, c.obs.StateError),
+		Evidence: Evidence{Detail: map[string]string{"error": c.obs.StateError, "state_dir": c.obs.StateDir}},
+		Remediation: fmt.Sprintf("Free space on the file system of %s (`df -h %s`) or make it writable by the vpnwatchd user again; vpnwatchd saves its state again by itself at the next poll.",
+			c.obs.StateDir, c.obs.StateDir)}}
 }

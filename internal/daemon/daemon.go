@@ -73,6 +73,9 @@ type Daemon struct {
 	metrics   *metrics.Daemon
 	listeners []net.Listener
 	ready     atomic.Bool
+	// lastCycle is when the main loop last completed a cycle (UnixNano),
+	// or started; /-/healthy fails when it is too long ago.
+	lastCycle atomic.Int64
 	reloadReq chan chan error
 	cycles    int
 	http      http.Handler
@@ -351,6 +354,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 // and the watchdog between them. It is the only goroutine that runs cycles,
 // so a hung cycle stops the watchdog pings and systemd restarts the service.
 func (d *Daemon) loop(ctx context.Context) error {
+	d.lastCycle.Store(time.Now().UnixNano())
 	var watchdog <-chan time.Time
 	if iv := watchdogInterval(); iv > 0 {
 		t := time.NewTicker(iv / 2)
@@ -422,6 +426,20 @@ func (d *Daemon) loop(ctx context.Context) error {
 			schedule()
 		}
 	}
+}
+
+// stuckAfter is how long the main loop may go without completing a cycle
+// before /-/healthy says it is stuck: three poll intervals, and at least two
+// minutes (a cycle waits for slow routers up to their timeouts).
+func (d *Daemon) stuckAfter() time.Duration {
+	return max(3*d.cfg.Load().Global.PollInterval, 2*time.Minute)
+}
+
+// loopStuck reports how long the main loop has gone without a cycle, when
+// that is longer than stuckAfter.
+func (d *Daemon) loopStuck(now time.Time) (time.Duration, bool) {
+	since := now.Sub(time.Unix(0, d.lastCycle.Load()))
+	return since, d.lastCycle.Load() != 0 && since > d.stuckAfter()
 }
 
 // stoppedTimer returns a timer that fires only once Reset.
@@ -527,6 +545,7 @@ func (d *Daemon) runCycle(ctx context.Context, sel *selection) {
 	took := time.Since(start)
 	d.metrics.CycleDuration.Observe(took.Seconds())
 	d.metrics.LastCycleTimestamp.SetToCurrentTime()
+	d.lastCycle.Store(time.Now().UnixNano())
 	if !d.ready.Swap(true) {
 		d.log.Info("first poll cycle complete; ready", zap.Duration("took", took))
 	}

@@ -455,3 +455,23 @@ func TestRealPrometheusScrapes(t *testing.T) {
 	}
 	t.Fatalf("prometheus never returned the two tunnel series\n%s", logs.String())
 }
+
+// /-/healthy fails when the main loop has not completed a cycle for three
+// poll intervals (at least two minutes): a loop stuck on a hung mount or a
+// wedged cycle is not "healthy" while the watchdog is what restarts it.
+func TestHealthyFailsWhenLoopIsStuck(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "vpnwatchd.yaml")
+	writeConfig(t, cfg, minimalConfig(dir, "1h")) // no second cycle during the test
+	d, addr := start(t, Options{ConfigFile: cfg})
+	waitReady(t, http.DefaultClient, "http://"+addr)
+	if code, _ := get(t, http.DefaultClient, "http://"+addr+"/-/healthy"); code != http.StatusOK {
+		t.Fatalf("healthy: %d", code)
+	}
+	// As if the last cycle ended 4 hours ago (3 intervals is the limit).
+	d.lastCycle.Store(time.Now().Add(-4 * time.Hour).UnixNano())
+	code, body := get(t, http.DefaultClient, "http://"+addr+"/-/healthy")
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "no poll cycle completed for 4h0m0s") {
+		t.Errorf("stuck loop: %d %s", code, body)
+	}
+}

@@ -50,7 +50,13 @@ func Joins(c *config.Config) map[string][]config.TunnelJoin {
 
 // observations gathers the latest snapshots of every source.
 func (d *Daemon) observations(c *config.Config) correlate.Observations {
-	obs := correlate.Observations{RTX: d.latestRTX, Expected: Expected(c), PollInterval: c.Global.PollInterval, Joins: Joins(c), Probes: d.probes.snapshot()}
+	obs := correlate.Observations{RTX: d.latestRTX, Expected: Expected(c), PollInterval: c.Global.PollInterval, Joins: Joins(c), Probes: d.probes.snapshot(),
+		StateDir: c.Global.StateDir}
+	if d.alerts != nil {
+		if err := d.alerts.StateError(); err != nil {
+			obs.StateError = err.Error()
+		}
+	}
 	for _, snaps := range d.latestAWS {
 		obs.AWS = append(obs.AWS, snaps...)
 	}

@@ -21,6 +21,10 @@ func (d *Daemon) handler() http.Handler {
 		d.mem.release() // a scrape's garbage is most of what it allocated
 	})
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+		if since, stuck := d.loopStuck(time.Now()); stuck {
+			http.Error(w, fmt.Sprintf("Unhealthy: no poll cycle completed for %s (a hung reload or cycle)", since.Round(time.Second)), http.StatusServiceUnavailable)
+			return
+		}
 		fmt.Fprintln(w, "Healthy")
 	})
 	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) {

@@ -129,6 +129,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	var listen stringList
 	fs.Var(&listen, "web.listen-address", "`address` to serve metrics and the API on, repeatable (default: the config's listen, \":"+config.DefaultPort+"\")")
 	webCfg := fs.String("web.config.file", "", "exporter-toolkit web configuration `file` for TLS and basic auth")
+	lifecycle := fs.Bool("web.enable-lifecycle", false, "allow reloading over HTTP (POST /-/reload); SIGHUP always reloads")
 	level := fs.String("log.level", "info", "log level: "+logging.Levels())
 	format := fs.String("log.format", logging.FormatLogfmt, "log format: logfmt or json")
 	if code, ok := parse(fs, args, stdout); !ok {
@@ -149,6 +150,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		ConfigFile:      *cfgFile,
 		ListenAddresses: listen,
 		WebConfigFile:   *webCfg,
+		EnableLifecycle: *lifecycle,
 		Logger:          logger,
 	})
 	if err != nil {

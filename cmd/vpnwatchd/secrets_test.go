@@ -103,7 +103,7 @@ alerting:
 		t.Fatal(err)
 	}
 
-	cmd := vpnwatchd("run", "--config", cfg, "--web.listen-address", "127.0.0.1:0", "--log.level", "debug", "--log.format", "json")
+	cmd := vpnwatchd("run", "--config", cfg, "--web.listen-address", "127.0.0.1:0", "--web.enable-lifecycle", "--log.level", "debug", "--log.format", "json")
 	for k, v := range ec2sim.Env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}

@@ -95,6 +95,7 @@ func TestLoadBad(t *testing.T) {
 		{"invalid-type-list.yaml", []string{`testdata/invalid-type-list.yaml:2: aws: expected a list, got a mapping`}},
 		{"invalid-syntax.yaml", []string{`testdata/invalid-syntax.yaml:2: YAML syntax: did not find expected key`}},
 		{"invalid-empty.yaml", []string{`testdata/invalid-empty.yaml: the file is empty (see configs/example.yaml)`}},
+		{"invalid-null-document.yaml", []string{`testdata/invalid-null-document.yaml: the file has no settings (see configs/example.yaml)`}},
 		{"invalid-missing-secret.yaml", []string{`testdata/invalid-missing-secret.yaml:5: routers[0].password_file: stat testdata/secrets/nope: no such file or directory`}},
 		{"invalid-empty-secret.yaml", []string{`testdata/invalid-empty-secret.yaml:3: alerting.slack[0].webhook_url_file: testdata/secrets/empty: file is empty`}},
 		{"invalid-credentials-directory-unset.yaml", []string{`testdata/invalid-credentials-directory-unset.yaml:5: routers[0].password_file: "${CREDENTIALS_DIRECTORY}/rtx-osaka": only $CREDENTIALS_DIRECTORY may be used in a path, and only when systemd sets it (LoadCredential=)`}},

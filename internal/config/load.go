@@ -72,7 +72,7 @@ func Parse(data []byte, file string) (*Config, error) {
 		}
 		return nil, syntaxError(file, err)
 	}
-	if len(doc.Content) == 0 {
+	if len(doc.Content) == 0 || doc.Content[0].Kind == yaml.ScalarNode && doc.Content[0].Tag == "!!null" {
 		return nil, &Error{File: file, Msg: "the file has no settings (see configs/example.yaml)"}
 	}
 	var extra yaml.Node

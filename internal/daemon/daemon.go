@@ -60,6 +60,9 @@ type Options struct {
 	RecordAWS *aws.Recorders
 	// RecordRTX keeps the routers' raw command outputs for RouterOutputs.
 	RecordRTX bool
+	// EnableLifecycle serves POST/PUT /-/reload (--web.enable-lifecycle, as
+	// Prometheus has it); SIGHUP always reloads.
+	EnableLifecycle bool
 }
 
 // Daemon is a running vpnwatchd.

@@ -129,7 +129,7 @@ func TestReloadKeepsOldConfigOnError(t *testing.T) {
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "vpnwatchd.yaml")
 	writeConfig(t, cfgFile, minimalConfig(dir, "30s"))
-	d, addr := start(t, Options{ConfigFile: cfgFile})
+	d, addr := start(t, Options{ConfigFile: cfgFile, EnableLifecycle: true})
 	base := "http://" + addr
 	waitReady(t, http.DefaultClient, base)
 
@@ -172,6 +172,30 @@ func TestReloadKeepsOldConfigOnError(t *testing.T) {
 	}
 	if resp, err := http.Get(base + "/-/reload"); err != nil || resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("GET /-/reload: %v %v, want 405", resp.StatusCode, err)
+	}
+}
+
+// Reloading over HTTP is off unless --web.enable-lifecycle, as in
+// Prometheus: anyone who can reach the port could otherwise make the daemon
+// re-read its files.
+func TestReloadOverHTTPNeedsLifecycleFlag(t *testing.T) {
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "vpnwatchd.yaml")
+	writeConfig(t, cfgFile, minimalConfig(dir, "30s"))
+	d, addr := start(t, Options{ConfigFile: cfgFile})
+	waitReady(t, http.DefaultClient, "http://"+addr)
+	writeConfig(t, cfgFile, minimalConfig(dir, "45s"))
+	resp, err := http.Post("http://"+addr+"/-/reload", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(b), "--web.enable-lifecycle") {
+		t.Errorf("reload without the flag: %d %s", resp.StatusCode, b)
+	}
+	if got := d.Config().Global.PollInterval; got != 30*time.Second {
+		t.Errorf("reloaded anyway: %s", got)
 	}
 }
 

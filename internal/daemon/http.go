@@ -35,9 +35,15 @@ func (d *Daemon) handler() http.Handler {
 		fmt.Fprintln(w, "Ready")
 	})
 	reload := func(w http.ResponseWriter, r *http.Request) {
+		if !d.opts.EnableLifecycle {
+			http.Error(w, "Lifecycle API is not enabled: start vpnwatchd with --web.enable-lifecycle, or send SIGHUP (systemctl reload vpnwatchd)", http.StatusForbidden)
+			return
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), time.Minute)
 		defer cancel()
 		if err := d.Reload(ctx); err != nil {
+			// Validation errors name file, line and key, never a secret's
+			// value (secrets come from files whose content is not echoed).
 			http.Error(w, "reload failed, still running the previous configuration:\n"+err.Error(), http.StatusInternalServerError)
 			return
 		}

@@ -245,3 +245,38 @@ func TestHangingReceiverDelaysNoOther(t *testing.T) {
 		t.Fatal("Run did not return with receivers hanging")
 	}
 }
+
+// Text that came from a router (a spoofable syslog line, an unreadable
+// output line quoted in a summary) is inert in every receiver's format.
+func TestUntrustedTextEscaped(t *testing.T) {
+	f := seedFinding()
+	hostile := "<!channel> see <http://evil.example|the fix> ``` <script>alert(1)</script> & \x1b[31m"
+	f.Summary = "RTX osaka: line not understood: " + hostile
+	f.Evidence.RTX.Syslog = []string{"2026-11-25T09:00:00Z IP Tunnel[1] Down " + hostile}
+	a := Alert{Fingerprint: "x", Status: StatusFiring, Finding: f, StartsAt: t0}
+	var texts []string
+	for _, bl := range SlackPayload("#network", []Alert{a}).Blocks {
+		if bl.Text != nil {
+			texts = append(texts, bl.Text.Text)
+		}
+		for _, f := range bl.Fields {
+			texts = append(texts, f.Text)
+		}
+	}
+	slack := strings.Join(texts, "\n")
+	for _, bad := range []string{"<!channel>", "<http://evil", "<script>", "``` <", "\x1b"} {
+		if strings.Contains(slack, bad) {
+			t.Errorf("Slack message carries %q raw: %s", bad, slack)
+		}
+	}
+	if !strings.Contains(slack, "&lt;!channel&gt;") || !strings.Contains(slack, "log: 2026-11-25T09:00:00Z IP Tunnel[1] Down") {
+		t.Errorf("Slack message lost the text: %s", slack)
+	}
+	html := HTML(a)
+	if strings.Contains(html, "<script>") || strings.Contains(html, "<!channel>") || !strings.Contains(html, "&lt;script&gt;") {
+		t.Errorf("e-mail HTML: %s", html)
+	}
+	if txt := Text(a); strings.Contains(txt, "\x1b") {
+		t.Errorf("text keeps a terminal escape: %q", txt)
+	}
+}

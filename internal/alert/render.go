@@ -60,6 +60,13 @@ func rtxLines(f correlate.Finding) []string {
 		l = append(l, fmt.Sprintf("BGP %s: %s, %s", x.BGPNeighbor, x.BGPState, x.RoutesText()))
 	}
 	l = append(l, fmt.Sprintf("MTU %d, MSS limit %s, DPD %s", x.MTU, x.MSSLimit, x.DPD))
+	// The router's own words about the tunnel, last few: untrusted text
+	// (syslog over UDP can be spoofed), escaped by each renderer.
+	if n := len(x.Syslog); n > 0 {
+		for _, line := range x.Syslog[max(0, n-3):] {
+			l = append(l, "log: "+clip(printable(line)))
+		}
+	}
 	return l
 }
 
@@ -82,7 +89,7 @@ func Text(a Alert) string {
 	} else {
 		fmt.Fprintf(&b, "Since %s.\n\n", a.StartsAt.UTC().Format(time.RFC3339))
 	}
-	b.WriteString(f.Summary + "\n")
+	b.WriteString(printable(f.Summary) + "\n")
 	if n := f.StaleNote(); n != "" {
 		b.WriteString(n + "\n")
 	}
@@ -132,4 +139,24 @@ func HTML(a Alert) string {
 		fmt.Fprintf(&b, "<h3>Fix</h3>\n<pre>%s</pre>\n", html.EscapeString(f.Remediation))
 	}
 	return b.String()
+}
+
+// printable replaces control characters (terminal escapes, newlines) in
+// untrusted text with spaces.
+func printable(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+	return s
+}
+
+// clip shortens an untrusted line to at most 200 bytes.
+func clip(s string) string {
+	if len(s) > 200 {
+		s = strings.ToValidUTF8(s[:200], "") + "…"
+	}
+	return s
 }

@@ -55,19 +55,19 @@ func SlackPayload(channel string, alerts []Alert) SlackMessage {
 		}
 		m.Blocks = append(m.Blocks,
 			slackBlock{Type: "header", Text: &slackText{"plain_text", header}},
-			slackBlock{Type: "section", Text: &slackText{"mrkdwn", "*" + f.Subject.String() + "*\n" + strings.TrimSpace(f.Summary+"\n"+f.StaleNote())}})
+			slackBlock{Type: "section", Text: &slackText{"mrkdwn", "*" + slackEscape(f.Subject.String()) + "*\n" + slackEscape(strings.TrimSpace(printable(f.Summary)+"\n"+f.StaleNote()))}})
 		var fields []slackText
 		if l := awsLines(f); len(l) > 0 {
-			fields = append(fields, slackText{"mrkdwn", "*AWS side*\n" + strings.Join(l, "\n")})
+			fields = append(fields, slackText{"mrkdwn", "*AWS side*\n" + slackEscape(strings.Join(l, "\n"))})
 		}
 		if l := rtxLines(f); len(l) > 0 {
-			fields = append(fields, slackText{"mrkdwn", "*RTX side*\n" + strings.Join(l, "\n")})
+			fields = append(fields, slackText{"mrkdwn", "*RTX side*\n" + slackEscape(strings.Join(l, "\n"))})
 		}
 		if len(fields) > 0 {
 			m.Blocks = append(m.Blocks, slackBlock{Type: "section", Fields: fields})
 		}
 		if a.Status == StatusFiring && f.Remediation != "" {
-			m.Blocks = append(m.Blocks, slackBlock{Type: "section", Text: &slackText{"mrkdwn", "*Fix*\n```" + f.Remediation + "```"}})
+			m.Blocks = append(m.Blocks, slackBlock{Type: "section", Text: &slackText{"mrkdwn", "*Fix*\n```" + slackEscape(f.Remediation) + "```"}})
 		}
 		m.Blocks = append(m.Blocks, slackBlock{Type: "context", Elements: []slackText{{"mrkdwn", "vpnwatchd · since " + a.StartsAt.UTC().Format("2006-01-02 15:04Z")}}})
 	}
@@ -82,4 +82,13 @@ func (s *Slack) Notify(ctx context.Context, alerts []Alert) (bool, error) {
 		return false, err
 	}
 	return post(ctx, s.Client, s.WebhookURL, body, nil)
+}
+
+// slackEscape makes text from routers, AWS and the configuration inert in
+// Slack mrkdwn: "&", "<" and ">" are escaped as Slack asks, so that a
+// spoofed log line cannot mention <!channel> or hide a link; triple
+// backquotes cannot close the fix's code block.
+func slackEscape(s string) string {
+	s = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+	return strings.ReplaceAll(s, "```", "`​`​`")
 }

@@ -104,7 +104,8 @@ type Daemon struct {
 	syslog          *syslogReceiver
 	trigger         chan struct{} // syslog events ask for a poll of the routers in triggers
 	triggersMu      sync.Mutex
-	triggers        map[string]bool
+	triggers        map[string]bool      // routers waiting for a triggered poll
+	routerTriggered map[string]time.Time // router → its last triggered poll (under triggersMu)
 	regionTriggered map[string]time.Time // "source/region" → last poll a syslog event triggered
 	followUps       map[string]time.Time // "source/region" → when to ask again after a triggered poll
 	holdEnd         time.Time            // when the earliest held condition is due
@@ -147,6 +148,7 @@ func New(opts Options) (*Daemon, error) {
 	d.regionTriggered = map[string]time.Time{}
 	d.followUps = map[string]time.Time{}
 	d.triggers = map[string]bool{}
+	d.routerTriggered = map[string]time.Time{}
 	cfg, err := LoadConfig(opts.ConfigFile)
 	if err != nil {
 		return nil, err
@@ -404,7 +406,12 @@ func (d *Daemon) loop(ctx context.Context) error {
 		case <-targeted.C:
 			armed = false
 			lastTargeted = time.Now()
-			d.triggeredCycle(ctx, d.takeTriggers())
+			due, next := d.takeTriggers(lastTargeted)
+			d.triggeredCycle(ctx, due)
+			if !next.IsZero() { // routers still inside their budget
+				targeted.Reset(max(time.Until(next), minTriggerGap))
+				armed = true
+			}
 			schedule()
 		case <-held.C:
 			lastHeld = time.Now()
@@ -452,13 +459,23 @@ func stoppedTimer() *time.Timer {
 	return t
 }
 
-// minTriggerGap rate-limits polls triggered by syslog.
-const minTriggerGap = time.Second
+// Budgets of polls triggered by syslog. UDP syslog from a router's address
+// is easy to spoof: a flood of "Tunnel Down" lines must not multiply SSH
+// commands and EC2 calls. minTriggerGap spaces all triggered polls; a router
+// is polled for its events at most once per routerTriggerGap (events inside
+// it are merged into the next allowed poll, never lost).
+const (
+	minTriggerGap    = time.Second
+	routerTriggerGap = 10 * time.Second
+)
 
-// triggerPoll asks the main loop for a poll of router now; requests that
-// come before the loop takes them are merged.
+// triggerPoll asks the main loop for a poll of router; requests that come
+// before the loop takes them are merged.
 func (d *Daemon) triggerPoll(router string) {
 	d.triggersMu.Lock()
+	if d.triggers[router] || time.Since(d.routerTriggered[router]) < routerTriggerGap {
+		d.metrics.TriggersDeferred.WithLabelValues("rtx", router).Inc()
+	}
 	d.triggers[router] = true
 	d.triggersMu.Unlock()
 	select {
@@ -467,12 +484,24 @@ func (d *Daemon) triggerPoll(router string) {
 	}
 }
 
-func (d *Daemon) takeTriggers() map[string]bool {
+// takeTriggers returns the waiting routers whose budget allows a poll at
+// now, and when the next of the others will be allowed (zero if none
+// waits).
+func (d *Daemon) takeTriggers(now time.Time) (due map[string]bool, next time.Time) {
 	d.triggersMu.Lock()
 	defer d.triggersMu.Unlock()
-	t := d.triggers
-	d.triggers = map[string]bool{}
-	return t
+	due = map[string]bool{}
+	for r := range d.triggers {
+		at := d.routerTriggered[r].Add(routerTriggerGap)
+		if !at.After(now) {
+			due[r] = true
+			d.routerTriggered[r] = now
+			delete(d.triggers, r)
+		} else if next.IsZero() || at.Before(next) {
+			next = at
+		}
+	}
+	return due, next
 }
 
 // followUpCycle asks the AWS regions whose follow-up is due again: AWS

@@ -244,15 +244,18 @@ func (d *Daemon) triggered(c *config.Config, routers map[string]bool, now time.T
 		if now.Sub(d.regionTriggered[key]) >= awsTriggerGap {
 			sel.regions[key] = true
 			d.regionTriggered[key] = now
+		} else {
+			d.metrics.TriggersDeferred.WithLabelValues("aws", key).Inc()
 		}
 	}
 	return sel
 }
 
 // awsTriggerGap is the least time between two polls of an AWS region that
-// syslog events trigger: a flapping router must not spend the account's EC2
-// request budget.
-const awsTriggerGap = 5 * time.Second
+// syslog events trigger: a flapping (or spoofed) router must not spend the
+// account's EC2 request budget. The follow-up poll and the regular polls
+// still see the region.
+const awsTriggerGap = 30 * time.Second
 
 // awsFollowUp is when a region polled for a syslog event is asked once
 // more, for telemetry AWS had not updated yet.

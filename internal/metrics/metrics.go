@@ -31,6 +31,10 @@ type Daemon struct {
 	ConfigLastReloadSuccessTimestamp prometheus.Gauge
 	CycleDuration                    prometheus.Histogram
 	LastCycleTimestamp               prometheus.Gauge
+	// TriggersDeferred counts syslog events that asked for a poll of a
+	// router or AWS region inside its budget: merged into a later poll
+	// (routers) or left to the follow-up and regular polls (regions).
+	TriggersDeferred *prometheus.CounterVec
 }
 
 // NewDaemon creates the daemon metrics and registers them with r.
@@ -53,7 +57,11 @@ func NewDaemon(r prometheus.Registerer) *Daemon {
 			Namespace: Namespace, Name: "last_cycle_timestamp_seconds",
 			Help: "Time the last complete poll cycle ended.",
 		}),
+		TriggersDeferred: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "syslog_triggered_polls_deferred_total",
+			Help: "Syslog events that asked for a poll inside the budget (a router once per 10 s, an AWS region once per 30 s): merged into a later poll, not an extra one. A flood of them is a spoofed or very chatty source.",
+		}, []string{"type", "source"}),
 	}
-	r.MustRegister(d.ConfigLastReloadSuccessful, d.ConfigLastReloadSuccessTimestamp, d.CycleDuration, d.LastCycleTimestamp)
+	r.MustRegister(d.ConfigLastReloadSuccessful, d.ConfigLastReloadSuccessTimestamp, d.CycleDuration, d.LastCycleTimestamp, d.TriggersDeferred)
 	return d
 }

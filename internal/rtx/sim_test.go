@@ -1,12 +1,14 @@
 package rtx
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -546,5 +548,44 @@ func TestOutputLimit(t *testing.T) {
 	}
 	if snap := p.Poll(context.Background()); snap.Err != nil || s.server.Logins() != 2 {
 		t.Errorf("after the flood: %v, %d logins", snap.Err, s.server.Logins())
+	}
+}
+
+// rtxsim honours `console character` for the session that sends it (as the
+// router does), though vpnwatchd itself never sends it: a raw SSH session
+// switches a Shift_JIS console to ASCII and gets English output.
+func TestSimConsoleCharacterPerSession(t *testing.T) {
+	s := startSim(t) // ja.sjis, the default
+	cfg := &ssh.ClientConfig{User: "monitor", Auth: []ssh.AuthMethod{ssh.Password("rtx-pass")}, HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 5 * time.Second}
+	c, err := ssh.Dial("tcp", s.server.Addr(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sess, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, _ := sess.StdinPipe()
+	var out bytes.Buffer
+	sess.Stdout = &out
+	sess.RequestPty("vt100", 80, 200, ssh.TerminalModes{})
+	if err := sess.Shell(); err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(in, "show status tunnel 1\r")
+	time.Sleep(200 * time.Millisecond)
+	io.WriteString(in, "console character ascii\rshow status tunnel 1\rexit\r")
+	sess.Wait()
+	raw := out.String()
+	first, second, ok := strings.Cut(raw, "console character ascii")
+	if !ok {
+		t.Fatalf("no echo of the command: %q", raw)
+	}
+	if dec, cs := DecodeConsole(first, CharsetUnknown); cs != CharsetShiftJIS || !strings.Contains(dec, "トンネルインタフェースは接続されています") {
+		t.Errorf("before: %v %q", cs, dec)
+	}
+	if !strings.Contains(second, "Current status is Online.") {
+		t.Errorf("after console character ascii: %q", second)
 	}
 }

@@ -10,9 +10,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -371,6 +373,12 @@ func TestBadWebConfigFailsAtStart(t *testing.T) {
 // incident's first stage) and returns its HTTP address once ready.
 func simDaemon(t *testing.T) string {
 	t.Helper()
+	return simDaemonWith(t, "")
+}
+
+// simDaemonWith is simDaemon with more configuration appended.
+func simDaemonWith(t *testing.T, extra string) string {
+	t.Helper()
 	sim, url := ec2sim.Start(t, nil)
 	sim.Update("ap-northeast-1", func(r *ec2sim.Region) {
 		r.CustomerGateways = []*ec2sim.CustomerGateway{{ID: "cgw-1", IP: "198.51.100.7", BGPASN: "65000"}}
@@ -388,7 +396,7 @@ func simDaemon(t *testing.T) string {
 	writeConfig(t, filepath.Join(dir, "rtx.password"), "rtx-pass\n")
 	cfgFile := filepath.Join(dir, "vpnwatchd.yaml")
 	writeConfig(t, cfgFile, minimalConfig(dir, "30s")+fmt.Sprintf("aws:\n  - name: prod\n    regions: [ap-northeast-1]\n    endpoint: %s\n", url)+
-		fmt.Sprintf("routers:\n  - name: osaka\n    address: %s\n    user: monitor\n    password_file: rtx.password\n    known_hosts: %s\n", srv.Addr(), knownHosts))
+		fmt.Sprintf("routers:\n  - name: osaka\n    address: %s\n    user: monitor\n    password_file: rtx.password\n    known_hosts: %s\n", srv.Addr(), knownHosts)+extra)
 	_, addr := start(t, Options{ConfigFile: cfgFile})
 	waitReady(t, http.DefaultClient, "http://"+addr)
 	return addr
@@ -398,21 +406,41 @@ func simDaemon(t *testing.T) string {
 // polling the EC2 simulator through the real SDK.
 func TestPromtoolCheckMetrics(t *testing.T) {
 	promtool := testenv.Binary(t, "promtool")
-	addr := simDaemon(t)
-	_, body := get(t, http.DefaultClient, "http://"+addr+"/metrics")
+	hook := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer hook.Close()
+	// Every family: a probe (to this host over loopback), syslog and a
+	// notification receiver too.
+	addr := simDaemonWith(t, "probes:\n  - name: loopback\n    target: 127.0.0.1\n    path: wan\n    interval: 1m\n"+
+		"syslog:\n  listen: 127.0.0.1:0\n"+
+		"rules:\n  BGPDownIPsecUp: {hold: 0s}\n"+
+		"alerting:\n  webhook:\n    - url: "+hook.URL+"\n")
+	var body string
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		_, body = get(t, http.DefaultClient, "http://"+addr+"/metrics")
+		if strings.Contains(body, "vpnwatch_probe_path_mtu_bytes{") && regexp.MustCompile(`vpnwatch_notifications_total\{integration="webhook"\} [1-9]`).MatchString(body) || time.Now().After(deadline) {
+			break
+		}
+	}
+	for _, fam := range []string{"vpnwatch_probe_up", "vpnwatch_probe_path_mtu_bytes", "vpnwatch_probe_black_hole", "vpnwatch_syslog_dropped_total",
+		"vpnwatch_notifications_total", "vpnwatch_notification_queue_length", "vpnwatch_finding_active", "vpnwatch_state_writable",
+		"vpnwatch_rtx_tunnel_receive_bytes_total", "vpnwatch_rtx_tunnel_transmit_packets_total", "vpnwatch_rtx_tunnel_installed_routes"} {
+		if !strings.Contains(body, "\n"+fam+"{") && !strings.Contains(body, "\n"+fam+" ") {
+			t.Errorf("/metrics lacks the family %s", fam)
+		}
+	}
 	for _, name := range []string{"vpnwatch_build_info{", "vpnwatch_config_last_reload_successful ", "go_goroutines ", "process_resident_memory_bytes ", "vpnwatch_cycle_duration_seconds_count ",
-		`vpnwatch_source_up{region="ap-northeast-1",source="prod",type="aws"} 1`,
+		`vpnwatch_source_up{region="ap-northeast-1",router="",source="prod",type="aws"} 1`,
 		`vpnwatch_aws_tunnel_up{outside_ip="203.0.113.10",region="ap-northeast-1",source="prod",vpn_connection_id="vpn-0a1b2c3d4e5f67890",vpn_name="osaka-office"} 0`,
 		`vpnwatch_aws_tunnel_ipsec_up{outside_ip="203.0.113.10",region="ap-northeast-1",source="prod",vpn_connection_id="vpn-0a1b2c3d4e5f67890",vpn_name="osaka-office"} 1`,
 		`vpnwatch_aws_tunnel_accepted_routes{outside_ip="203.0.113.20",region="ap-northeast-1",source="prod",vpn_connection_id="vpn-0a1b2c3d4e5f67890",vpn_name="osaka-office"} 2`,
 		`vpnwatch_aws_api_requests_total{code="OK",operation="DescribeVpnConnections",region="ap-northeast-1",source="prod"} 1`,
-		`vpnwatch_source_up{region="",source="osaka",type="rtx"} 1`,
-		`vpnwatch_rtx_tunnel_up{remote_address="203.0.113.10",router="osaka",tunnel="1"} 1`,
-		`vpnwatch_rtx_tunnel_mtu_bytes{router="osaka",tunnel="1"} 1280`,
-		`vpnwatch_rtx_tunnel_tcp_mss_limit_bytes{router="osaka",tunnel="1"} 1379`,
+		`vpnwatch_source_up{region="",router="osaka",source="",type="rtx"} 1`,
+		`vpnwatch_rtx_tunnel_up{outside_ip="203.0.113.10",router="osaka",rtx_tunnel="1"} 1`,
+		`vpnwatch_rtx_tunnel_mtu_bytes{router="osaka",rtx_tunnel="1"} 1280`,
+		`vpnwatch_rtx_tunnel_tcp_mss_limit_bytes{router="osaka",rtx_tunnel="1"} 1379`,
 		`vpnwatch_rtx_bgp_neighbor_up{neighbor="169.254.10.1",remote_as="64512",router="osaka"} 1`,
-		`vpnwatch_rtx_bgp_received_routes{router="osaka",tunnel="1"} 1`,
-		`vpnwatch_rtx_ipsec_sas{direction="send",router="osaka",tunnel="1"} 1`,
+		`vpnwatch_rtx_bgp_received_routes{router="osaka",rtx_tunnel="1"} 1`,
+		`vpnwatch_rtx_ipsec_sas{direction="send",router="osaka",rtx_tunnel="1"} 1`,
 		`vpnwatch_rtx_ssh_connects_total{result="ok",router="osaka"} 1`,
 	} {
 		if !strings.Contains(body, name) {

@@ -42,6 +42,9 @@ func newSyslogReceiver(addr string, log *zap.Logger, reg prometheus.Registerer, 
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "vpnwatch", Name: "syslog_dropped_total",
 			Help: "Syslog messages dropped: from an unknown source, or unreadable."}, []string{"reason"}),
 	}
+	for _, reason := range []string{"unknown_source", "unreadable"} {
+		s.dropped.WithLabelValues(reason) // exported at 0 from the start
+	}
 	reg.MustRegister(s.messages, s.dropped)
 	return s, nil
 }

@@ -15,7 +15,11 @@ const (
 )
 
 var (
-	sourceLabels = []string{"type", "source", "region"}
+	// One label name per concept in every family: an AWS source is
+	// `source` (with `region`), a router `router`, an RTX tunnel number
+	// `rtx_tunnel`, an AWS tunnel `outside_ip`. A series sets the labels
+	// that apply; the others are empty (absent in PromQL).
+	sourceLabels = []string{"type", "source", "region", "router"}
 	tunnelLabels = []string{"source", "region", "vpn_connection_id", "vpn_name", "outside_ip"}
 
 	famSourceUp = newGauge(Namespace+"_source_up",
@@ -91,7 +95,7 @@ func (a *AWS) Describe(chan<- *prometheus.Desc) {}
 func (a *AWS) Collect(ch chan<- prometheus.Metric) {
 	out := newSender(ch)
 	a.snaps.each(func(s aws.Snapshot, last time.Time, ok bool) {
-		collectSource(out, s.Err == nil, s.Took, last, ok, SourceAWS, s.Source, s.Region)
+		collectSource(out, s.Err == nil, s.Took, last, ok, SourceAWS, s.Source, s.Region, "")
 		if s.Err != nil {
 			return // never export stale tunnel state as current
 		}

@@ -63,7 +63,7 @@ vpnwatch_aws_vpn_connection_available{region="ap-northeast-1",source="prod",vpn_
 vpnwatch_aws_vpn_connection_available{region="ap-northeast-1",source="prod",vpn_connection_id="vpn-0c1b2c3d4e5f67892",vpn_name=""} 0
 # HELP vpnwatch_source_up Whether the last poll of this source (AWS source and region, router, probe) succeeded.
 # TYPE vpnwatch_source_up gauge
-vpnwatch_source_up{region="ap-northeast-1",source="prod",type="aws"} 1
+vpnwatch_source_up{region="ap-northeast-1",router="",source="prod",type="aws"} 1
 # HELP vpnwatch_aws_api_requests_total EC2 API requests by operation and result code (OK or the AWS error code), retries included.
 # TYPE vpnwatch_aws_api_requests_total counter
 vpnwatch_aws_api_requests_total{code="OK",operation="DescribeVpnConnections",region="ap-northeast-1",source="prod"} 1
@@ -85,10 +85,10 @@ vpnwatch_aws_api_requests_total{code="RequestLimitExceeded",operation="DescribeV
 	want = `
 # HELP vpnwatch_source_last_success_timestamp_seconds Time of the last successful poll of this source; absent before the first.
 # TYPE vpnwatch_source_last_success_timestamp_seconds gauge
-vpnwatch_source_last_success_timestamp_seconds{region="ap-northeast-1",source="prod",type="aws"} 1.7955972e+09
+vpnwatch_source_last_success_timestamp_seconds{region="ap-northeast-1",router="",source="prod",type="aws"} 1.7955972e+09
 # HELP vpnwatch_source_up Whether the last poll of this source (AWS source and region, router, probe) succeeded.
 # TYPE vpnwatch_source_up gauge
-vpnwatch_source_up{region="ap-northeast-1",source="prod",type="aws"} 0
+vpnwatch_source_up{region="ap-northeast-1",router="",source="prod",type="aws"} 0
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "vpnwatch_source_up", "vpnwatch_source_last_success_timestamp_seconds"); err != nil {
 		t.Error(err)

@@ -60,7 +60,7 @@ func NewDaemon(r prometheus.Registerer) *Daemon {
 		TriggersDeferred: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Name: "syslog_triggered_polls_deferred_total",
 			Help: "Syslog events that asked for a poll inside the budget (a router once per 10 s, an AWS region once per 30 s): merged into a later poll, not an extra one. A flood of them is a spoofed or very chatty source.",
-		}, []string{"type", "source"}),
+		}, []string{"type", "source", "region", "router"}),
 	}
 	r.MustRegister(d.ConfigLastReloadSuccessful, d.ConfigLastReloadSuccessTimestamp, d.CycleDuration, d.LastCycleTimestamp, d.TriggersDeferred)
 	return d

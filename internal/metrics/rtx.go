@@ -12,14 +12,14 @@ import (
 )
 
 var (
-	rtxTunnelLabels = []string{"router", "tunnel"}
+	rtxTunnelLabels = []string{"router", "rtx_tunnel"}
 
 	famRTXTunnelUp = newGauge(Namespace+"_rtx_tunnel_up",
-		"1 if the RTX says the tunnel interface is Online, 0 if Offline (show status tunnel); absent while its status line cannot be read.", "router", "tunnel", "remote_address")
+		"1 if the RTX says the tunnel interface is Online, 0 if Offline (show status tunnel); absent while its status line cannot be read.", "router", "rtx_tunnel", "outside_ip")
 	famRTXSACount = newGauge(Namespace+"_rtx_ipsec_sas",
-		"IPsec (ESP) SAs of the tunnel per direction; 2 per direction while a rekey overlaps.", "router", "tunnel", "direction")
+		"IPsec (ESP) SAs of the tunnel per direction; 2 per direction while a rekey overlaps.", "router", "rtx_tunnel", "direction")
 	famRTXSALifetime = newGauge(Namespace+"_rtx_ipsec_sa_remaining_lifetime_seconds",
-		"Remaining lifetime of the newest IPsec SA of the tunnel per direction; absent when there is none.", "router", "tunnel", "direction")
+		"Remaining lifetime of the newest IPsec SA of the tunnel per direction; absent when there is none.", "router", "rtx_tunnel", "direction")
 	famRTXRekeys = newFamily(prometheus.CounterValue, Namespace+"_rtx_ipsec_rekeys_total",
 		"New IPsec SAs (rekeys or reconnections) seen for the tunnel since vpnwatchd started.", rtxTunnelLabels...)
 	famRTXBGPUp = newGauge(Namespace+"_rtx_bgp_neighbor_up",
@@ -28,6 +28,15 @@ var (
 		"Routes the tunnel's BGP neighbor sent, best path or not (show status bgp neighbor ADDR received-routes); absent when the router cannot say.", rtxTunnelLabels...)
 	famRTXInstalled = newGauge(Namespace+"_rtx_tunnel_installed_routes",
 		"BGP routes via the tunnel installed in the RTX routing table (show ip route): only best paths, so 0 on a healthy standby tunnel.", rtxTunnelLabels...)
+	tunnelTrafficLabels = []string{"router", "rtx_tunnel", "outside_ip"}
+	famRTXRxPackets     = newFamily(prometheus.CounterValue, Namespace+"_rtx_tunnel_receive_packets_total",
+		"IPv4 packets received through the tunnel (show status tunnel); the router resets it when the tunnel reconnects.", tunnelTrafficLabels...)
+	famRTXRxBytes = newFamily(prometheus.CounterValue, Namespace+"_rtx_tunnel_receive_bytes_total",
+		"IPv4 octets received through the tunnel (show status tunnel).", tunnelTrafficLabels...)
+	famRTXTxPackets = newFamily(prometheus.CounterValue, Namespace+"_rtx_tunnel_transmit_packets_total",
+		"IPv4 packets sent through the tunnel (show status tunnel).", tunnelTrafficLabels...)
+	famRTXTxBytes = newFamily(prometheus.CounterValue, Namespace+"_rtx_tunnel_transmit_bytes_total",
+		"IPv4 octets sent through the tunnel (show status tunnel).", tunnelTrafficLabels...)
 	famRTXUnreadable = newGauge(Namespace+"_rtx_unreadable_lines",
 		"Lines of the router's last outputs that vpnwatchd could not read, by command (see the RouterOutputUnreadable finding).", "router", "command")
 	famRTXMTU = newGauge(Namespace+"_rtx_tunnel_mtu_bytes",
@@ -85,7 +94,7 @@ func (x *RTX) Collect(ch chan<- prometheus.Metric) {
 	out := newSender(ch)
 	x.snaps.each(func(s rtx.Snapshot, last time.Time, ok bool) {
 		name := s.Router
-		collectSource(out, s.Err == nil, s.Took, last, ok, SourceRTX, name, "")
+		collectSource(out, s.Err == nil, s.Took, last, ok, SourceRTX, "", "", name)
 		if s.Err != nil {
 			return
 		}
@@ -93,6 +102,10 @@ func (x *RTX) Collect(ch chan<- prometheus.Metric) {
 			n := strconv.Itoa(t.Config.Number)
 			if t.Status.Known() {
 				out.send(famRTXTunnelUp, boolValue(t.Status.Online()), name, n, t.Config.RemoteAddress)
+				out.send(famRTXRxPackets, float64(t.Status.RxPackets), name, n, t.Config.RemoteAddress)
+				out.send(famRTXRxBytes, float64(t.Status.RxOctets), name, n, t.Config.RemoteAddress)
+				out.send(famRTXTxPackets, float64(t.Status.TxPackets), name, n, t.Config.RemoteAddress)
+				out.send(famRTXTxBytes, float64(t.Status.TxOctets), name, n, t.Config.RemoteAddress)
 			}
 			for _, dir := range []string{"send", "recv"} {
 				count, newest := 0, time.Duration(-1)

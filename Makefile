@@ -73,9 +73,20 @@ lint:
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 
+# The installed configuration is valid and watches nothing until edited; an
+# existing one is never replaced. The documented example, known_hosts and
+# credential examples go to the doc directory.
+DOCDIR ?= $(PREFIX)/share/doc/vpnwatchd
+
 install: build
 	install -D -m 0755 vpnwatchd $(DESTDIR)$(PREFIX)/bin/vpnwatchd
-	install -D -m 0644 configs/example.yaml $(DESTDIR)/etc/vpnwatchd/vpnwatchd.yaml.example
+	install -d -m 0755 $(DESTDIR)/etc/vpnwatchd
+	install -d -m 0700 $(DESTDIR)/etc/vpnwatchd/credentials
+	test -e $(DESTDIR)/etc/vpnwatchd/vpnwatchd.yaml || install -m 0644 configs/vpnwatchd.yaml $(DESTDIR)/etc/vpnwatchd/vpnwatchd.yaml
+	install -D -m 0644 configs/example.yaml $(DESTDIR)$(DOCDIR)/example.yaml
+	install -D -m 0644 configs/known_hosts.example $(DESTDIR)$(DOCDIR)/known_hosts.example
+	install -d -m 0755 $(DESTDIR)$(DOCDIR)/credentials
+	install -m 0644 configs/credentials/* $(DESTDIR)$(DOCDIR)/credentials/
 	install -D -m 0644 deploy/systemd/vpnwatchd.service $(DESTDIR)/lib/systemd/system/vpnwatchd.service
 
 clean:

@@ -114,13 +114,33 @@ func TestMakeInstall(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("make install: %v\n%s", err, out)
 	}
-	for _, f := range []string{"usr/bin/vpnwatchd", "lib/systemd/system/vpnwatchd.service", "etc/vpnwatchd/vpnwatchd.yaml.example"} {
+	for _, f := range []string{"usr/bin/vpnwatchd", "lib/systemd/system/vpnwatchd.service", "etc/vpnwatchd/vpnwatchd.yaml",
+		"usr/share/doc/vpnwatchd/example.yaml", "usr/share/doc/vpnwatchd/known_hosts.example", "usr/share/doc/vpnwatchd/credentials/rtx-osaka"} {
 		if _, err := os.Stat(filepath.Join(dest, f)); err != nil {
 			t.Errorf("not installed: %s", f)
 		}
 	}
-	out, err := exec.Command(filepath.Join(dest, "usr/bin/vpnwatchd"), "version").CombinedOutput()
+	if st, err := os.Stat(filepath.Join(dest, "etc/vpnwatchd/credentials")); err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("credentials directory: %v %v", err, st)
+	}
+	bin := filepath.Join(dest, "usr/bin/vpnwatchd")
+	out, err := exec.Command(bin, "version").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "vpnwatchd, version test") {
 		t.Errorf("installed binary: %v %s", err, out)
+	}
+	// What a newcomer runs first passes as installed.
+	for _, cfg := range []string{"etc/vpnwatchd/vpnwatchd.yaml", "usr/share/doc/vpnwatchd/example.yaml"} {
+		if out, err := exec.Command(bin, "config", "validate", filepath.Join(dest, cfg)).CombinedOutput(); err != nil {
+			t.Errorf("config validate %s: %v\n%s", cfg, err, out)
+		}
+	}
+	// A second install keeps an edited configuration.
+	edited := filepath.Join(dest, "etc/vpnwatchd/vpnwatchd.yaml")
+	os.WriteFile(edited, []byte("global:\n  poll_interval: 45s\n"), 0o644)
+	if out, err := exec.Command("make", "-C", "..", "install", "DESTDIR="+dest, "PREFIX=/usr", "VERSION=test", "BUILDFLAGS=").CombinedOutput(); err != nil {
+		t.Fatalf("second make install: %v\n%s", err, out)
+	}
+	if b, _ := os.ReadFile(edited); !strings.Contains(string(b), "45s") {
+		t.Error("make install replaced an edited configuration")
 	}
 }

@@ -63,6 +63,12 @@ func TestDefaultsOfEmptySections(t *testing.T) {
 }
 
 func TestLoadBad(t *testing.T) {
+	// Secret files as an operator keeps them (git does not keep modes; the
+	// checkout's umask would decide whether a private key is "too open").
+	secrets, _ := filepath.Glob("testdata/secrets/*")
+	for _, f := range secrets {
+		os.Chmod(f, 0o600)
+	}
 	for _, tc := range []struct {
 		file string
 		want []string // each line of the joined error, in order
@@ -93,8 +99,9 @@ func TestLoadBad(t *testing.T) {
 		}},
 		{"invalid-webhook-both-urls.yaml", []string{`testdata/invalid-webhook-both-urls.yaml:4: alerting.webhook[0].url_file: set url or url_file, not both`}},
 		{"invalid-type-list.yaml", []string{`testdata/invalid-type-list.yaml:2: aws: expected a list, got a mapping`}},
-		{"invalid-syntax.yaml", []string{`testdata/invalid-syntax.yaml:2: YAML syntax: did not find expected key`}},
+		{"invalid-syntax.yaml", []string{`testdata/invalid-syntax.yaml:3: YAML syntax: did not find expected key`}},
 		{"invalid-empty.yaml", []string{`testdata/invalid-empty.yaml: the file is empty (see configs/example.yaml)`}},
+		{"invalid-listen-port-only.yaml", []string{`testdata/invalid-listen-port-only.yaml:1: listen: "10123": a port alone needs a colon: write ":10123" (all addresses) or "127.0.0.1:10123"`}},
 		{"invalid-null-document.yaml", []string{`testdata/invalid-null-document.yaml: the file has no settings (see configs/example.yaml)`}},
 		{"invalid-missing-secret.yaml", []string{`testdata/invalid-missing-secret.yaml:5: routers[0].password_file: stat testdata/secrets/nope: no such file or directory`}},
 		{"invalid-empty-secret.yaml", []string{`testdata/invalid-empty-secret.yaml:3: alerting.slack[0].webhook_url_file: testdata/secrets/empty: file is empty`}},
@@ -300,5 +307,60 @@ func TestWebhookURLFileChecked(t *testing.T) {
 	})
 	if err == nil || !strings.Contains(err.Error(), "alerting.slack[0].webhook_url_file: the file's content is not an http:// or https:// URL") || strings.Contains(err.Error(), "s3cret-token") {
 		t.Errorf("bad slack URL file: %v", err)
+	}
+}
+
+// One run reports the problems of every phase: a value that does not
+// decode, a value that does not validate, a secret file that is missing and
+// a rule that does not exist.
+func TestEveryProblemAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "known_hosts"), []byte("# none\n"), 0o600)
+	cfg := filepath.Join(dir, "vpnwatchd.yaml")
+	os.WriteFile(cfg, []byte(`global:
+  poll_interval: soon
+aws:
+  - name: prod
+    regions: [mars-east-1]
+routers:
+  - name: osaka
+    address: 192.0.2.10:22
+    user: monitor
+    password_file: nope
+    known_hosts: known_hosts
+rules:
+  NoSuchRule: {hold: 1m}
+`), 0o600)
+	_, err := LoadChecked(cfg, []string{"TunnelDown"})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{":2: global.poll_interval", ":5: aws[0].regions", "routers[0].password_file", "rules.NoSuchRule: unknown rule"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+}
+
+// YAML syntax errors name the line to look at (yaml.v3 numbers its parser's
+// errors from 0 and leaves line 1 unnamed).
+func TestYAMLSyntaxErrorLines(t *testing.T) {
+	for _, tc := range []struct {
+		text string
+		line int
+	}{
+		{"a: b: c\n", 1},
+		{"global:\n  poll_interval: 30s\n   state_dir: /x\n", 3},
+		{"global:\n\tpoll_interval: 30s\n", 2},
+		{"global:\n  poll_interval: 30s\n state_dir: /x\n", 3},
+		{"global:\n  poll_interval: [30s\nlisten: x\n", 2},
+		{"aws:\n  - name: prod\n    regions: [ap-northeast-1\n  - name: x\n", 3},
+		{"- a\nb: c\n", 2},
+	} {
+		_, err := Parse([]byte(tc.text), "f.yaml")
+		var e *Error
+		if !errors.As(err, &e) || e.Line != tc.line || !strings.Contains(e.Msg, "YAML syntax") {
+			t.Errorf("%q: %v, want line %d", tc.text, err, tc.line)
+		}
 	}
 }

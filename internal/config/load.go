@@ -45,16 +45,31 @@ func (e *Error) Error() string {
 // Load reads, validates and resolves the configuration file at path: every
 // problem is reported at once, joined, each as an *Error. Secrets named by
 // *_file keys are read; the files they name must exist.
-func Load(path string) (*Config, error) {
+func Load(path string) (*Config, error) { return LoadChecked(path, nil) }
+
+// LoadChecked is Load that also checks the rule overrides against the
+// rules there are (they live downstream of the configuration, so their
+// owner names them), reporting the problems of every phase at once.
+func LoadChecked(path string, ruleNames []string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("load config: %w", err)
 	}
 	c, err := Parse(data, path)
-	if err != nil {
-		return nil, err
+	if c == nil {
+		return nil, err // not YAML at all
 	}
-	if err := c.resolveFiles(); err != nil {
+	// The files named are checked even when keys are wrong, so that one run
+	// reports every problem of every phase.
+	if ferr := c.resolveFiles(); ferr != nil {
+		err = errors.Join(err, ferr)
+	}
+	if ruleNames != nil {
+		if rerr := c.CheckRuleNames(ruleNames); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+	}
+	if err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -83,27 +98,46 @@ func Parse(data []byte, file string) (*Config, error) {
 	c.File = file
 	d := &decoder{file: file, pos: map[string]int{}}
 	d.decode(doc.Content[0], reflectValue(c), "")
-	if len(d.errs) > 0 {
-		return nil, errors.Join(d.errs...)
-	}
+	// Every problem at once: the keys that decoded are validated even when
+	// others did not (a field that failed keeps its default).
+	c.pos = d.pos
 	v := &validator{file: file, pos: d.pos}
 	v.validate(c)
-	if len(v.errs) > 0 {
-		return nil, errors.Join(v.errs...)
+	if errs := append(d.errs, v.errs...); len(errs) > 0 {
+		return c, errors.Join(errs...)
 	}
-	c.pos = d.pos
 	return c, nil
 }
 
 var yamlLineRE = regexp.MustCompile(`^yaml: line ([0-9]+): (.*)$`)
 
 // syntaxError turns yaml.v3's "yaml: line 3: msg" into "file:3: msg".
+// yaml.v3 counts lines from 1 for scanner errors but from 0 for parser
+// errors ("did not find expected key", …: it prints the 0-based line of
+// the structure being parsed, or of the problem), and prints no line at
+// all for line 1: corrected here so the line named is the one to look at.
 func syntaxError(file string, err error) error {
-	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return &Error{File: file, Line: line, Msg: "YAML syntax: " + m[2]}
+	m := yamlLineRE.FindStringSubmatch(err.Error())
+	if m == nil {
+		return &Error{File: file, Line: 1, Msg: "YAML syntax: " + strings.TrimPrefix(err.Error(), "yaml: ")}
 	}
-	return &Error{File: file, Msg: "YAML syntax: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+	line, _ := strconv.Atoi(m[1])
+	if yamlParserProblem(m[2]) {
+		line++
+	}
+	return &Error{File: file, Line: line, Msg: "YAML syntax: " + m[2]}
+}
+
+// yamlParserProblem reports whether a yaml.v3 message comes from its parser
+// (parserc.go), whose line numbers start at 0, rather than its scanner.
+func yamlParserProblem(msg string) bool {
+	for _, p := range []string{"did not find expected ", "found undefined tag handle", "found duplicate %YAML directive",
+		"found incompatible YAML document", "found duplicate %TAG directive"} {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // CheckRuleNames reports rule overrides that name no known rule. The rules

@@ -103,9 +103,13 @@ func (v *validator) validate(c *Config) {
 func (v *validator) hostPort(path, addr string, hostRequired bool) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		if strings.Contains(err.Error(), "missing port") {
+		_, numErr := strconv.Atoi(addr)
+		switch {
+		case numErr == nil && !hostRequired:
+			v.errorf(path, "%q: a port alone needs a colon: write \":%s\" (all addresses) or \"127.0.0.1:%s\"", addr, addr, addr)
+		case strings.Contains(err.Error(), "missing port"):
 			v.errorf(path, "%q: missing port (want host:port)", addr)
-		} else {
+		default:
 			v.errorf(path, "%q: not a host:port address", addr)
 		}
 		return

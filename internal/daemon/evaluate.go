@@ -13,14 +13,7 @@ import (
 // LoadConfig loads the configuration and checks its rule overrides against
 // the correlator's rules.
 func LoadConfig(path string) (*config.Config, error) {
-	c, err := config.Load(path)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.CheckRuleNames(correlate.RuleNames()); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return config.LoadChecked(path, correlate.RuleNames())
 }
 
 // Expected lists the sources a configuration asks for.

@@ -310,6 +310,11 @@ func (p *Poller) pollRegionAt(ctx context.Context, r *region, start time.Time) S
 		return snap
 	}
 	conns, err := p.describeVPNs(ctx, r)
+	var nc *NoCredentialsError
+	if errors.As(err, &nc) {
+		nc.Profile = p.src.Profile
+		p.opts.Logger.Debug("what the AWS SDK tried for credentials", zap.String("region", r.name), zap.NamedError("sdk", nc.Detail))
+	}
 	if err != nil {
 		if errors.Is(err, ErrThrottled) {
 			r.throttle++

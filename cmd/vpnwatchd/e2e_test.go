@@ -184,3 +184,25 @@ func TestDiagnoseHandMadeBundle(t *testing.T) {
 		t.Errorf("bad bundle: %d %s", code, errOut)
 	}
 }
+
+// check says what it is still waiting for when a source is slow: a router
+// that takes commands and never answers holds it up to the router's
+// timeout, and the operator sees why.
+func TestCheckSaysWhatItWaitsFor(t *testing.T) {
+	router := rtxsim.New("RTX1200 Rev.10.01.65", seedRouterConfig, nil)
+	router.AddTunnel(rtxsim.Tunnel{Number: 1, Remote: "203.0.113.10", Neighbor: "169.254.10.1", RemoteAS: "64512"})
+	router.Hang()
+	srv, kh := rtxsim.Start(t, router, "monitor", "rtx-pass")
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "rtx.password"), []byte("rtx-pass\n"), 0o600)
+	cfg := filepath.Join(dir, "vpnwatchd.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("global:\n  state_dir: %s/state\nrouters:\n  - name: osaka-rtx1200\n    address: %s\n    user: monitor\n    password_file: rtx.password\n    known_hosts: %s\n    timeout: 4s\n",
+		dir, srv.Addr(), kh)), 0o600)
+	code, out, errOut := runMain("check", "--config", cfg)
+	if code != checkUnknown || !strings.Contains(errOut, "still waiting for rtx osaka-rtx1200 (") {
+		t.Errorf("exit %d, stderr %q\n%s", code, errOut, out)
+	}
+	if n := strings.Count(out, "no answer") + strings.Count(out, "deadline"); n > 1 {
+		t.Errorf("the error is printed %d times:\n%s", n, out)
+	}
+}

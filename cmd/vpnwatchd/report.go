@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/prometheus/common/version"
@@ -60,7 +61,10 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	defer d.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
+	done := make(chan struct{})
+	go waitingLines(stderr, d, done)
 	res := d.RunOnce(ctx)
+	close(done)
 	if err := printReport(stdout, *format, report.Report{Findings: res.Findings, Unchecked: res.Unchecked}); err != nil {
 		fmt.Fprintf(stderr, "vpnwatchd check: %v\n", err)
 		return checkUnknown
@@ -195,4 +199,27 @@ func cmdDiagnose(args []string, stdout, stderr io.Writer) int {
 		return exitError
 	}
 	return exitOK
+}
+
+// waitingLines tells, on stderr, which sources `check` is still waiting for
+// once they take longer than 2 s (a router that does not answer holds the
+// check up to its timeout): one line per source, again every 5 s.
+func waitingLines(w io.Writer, d *daemon.Daemon, done <-chan struct{}) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	told := map[string]time.Time{}
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+		}
+		for _, s := range d.InFlight(2 * time.Second) {
+			name, _, _ := strings.Cut(s, " (")
+			if time.Since(told[name]) >= 5*time.Second {
+				told[name] = time.Now()
+				fmt.Fprintf(w, "vpnwatchd check: still waiting for %s\n", s)
+			}
+		}
+	}
 }

@@ -79,6 +79,8 @@ type Daemon struct {
 	// lastCycle is when the main loop last completed a cycle (UnixNano),
 	// or started; /-/healthy fails when it is too long ago.
 	lastCycle atomic.Int64
+	// inFlight: source name → when its poll started, while it runs.
+	inFlight sync.Map
 	reloadReq chan chan error
 	cycles    int
 	http      http.Handler

@@ -108,6 +108,21 @@ func (s *selection) region(src, region string) bool {
 // pollAll polls every source and records the results.
 func (d *Daemon) pollAll(ctx context.Context) (ok, failed int) { return d.poll(ctx, nil) }
 
+// InFlight lists the sources being polled now that started longer than
+// after ago, with how long they have taken, sorted: `check` says what it is
+// still waiting for.
+func (d *Daemon) InFlight(after time.Duration) []string {
+	var out []string
+	d.inFlight.Range(func(k, v any) bool {
+		if since := time.Since(v.(time.Time)); since >= after {
+			out = append(out, fmt.Sprintf("%s (%s)", k, since.Round(time.Second)))
+		}
+		return true
+	})
+	slices.Sort(out)
+	return out
+}
+
 // poll polls the selected sources and replaces their latest snapshots.
 func (d *Daemon) poll(ctx context.Context, sel *selection) (ok, failed int) {
 	srcs := d.sources
@@ -126,7 +141,12 @@ func (d *Daemon) poll(ctx context.Context, sel *selection) (ok, failed int) {
 			}
 		}
 		if len(regions) > 0 {
-			wg.Go(func() { results[i] = p.PollRegions(ctx, regions) })
+			wg.Go(func() {
+				name := "aws " + p.Source().Name
+				d.inFlight.Store(name, time.Now())
+				defer d.inFlight.Delete(name)
+				results[i] = p.PollRegions(ctx, regions)
+			})
 		}
 	}
 	// Each router has its own timeouts: a hung router holds up only itself
@@ -140,6 +160,9 @@ func (d *Daemon) poll(ctx context.Context, sel *selection) (ok, failed int) {
 		wg.Go(func() {
 			slots <- struct{}{}
 			defer func() { <-slots }()
+			name := "rtx " + p.Router().Name
+			d.inFlight.Store(name, time.Now())
+			defer d.inFlight.Delete(name)
 			routers[i] = p.Poll(ctx)
 		})
 	}

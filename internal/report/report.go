@@ -71,6 +71,9 @@ func Text(w io.Writer, r Report) error {
 			fmt.Fprintf(&b, ", %s, MTU %d, MSS limit %s, DPD %s\n", x.RoutesText(), x.MTU, x.MSSLimit, x.DPD)
 		}
 		for _, k := range slices.Sorted(maps.Keys(f.Evidence.Detail)) {
+			if k == "error" && strings.Contains(f.Summary, errorText(f.Evidence.Detail[k])) {
+				continue // the summary says it already: each error once
+			}
 			fmt.Fprintf(&b, "  %s: %s\n", k, f.Evidence.Detail[k])
 		}
 		fmt.Fprintf(&b, "  Fix: %s\n\n", f.Remediation)
@@ -78,6 +81,11 @@ func Text(w io.Writer, r Report) error {
 	if len(r.Unchecked) > 0 {
 		b.WriteString("Not checked:\n")
 		for _, u := range r.Unchecked {
+			// "SOURCE: not checked: ERROR": the error is in the SourceStale
+			// finding above; name the source only.
+			if src, reason, ok := strings.Cut(u, ": not checked: "); ok && strings.Contains(b.String(), errorText(reason)) {
+				u = src + " (no current data: see SourceStale above)"
+			}
 			fmt.Fprintf(&b, "  - %s\n", u)
 		}
 		b.WriteString("\n")
@@ -89,4 +97,17 @@ func Text(w io.Writer, r Report) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// errorText is an error message without the source name it starts with
+// ("rtx osaka: connect: …" → "connect: …"), as summaries quote it.
+func errorText(msg string) string {
+	for _, prefix := range []string{"rtx ", "aws "} {
+		if strings.HasPrefix(msg, prefix) {
+			if i := strings.Index(msg, ": "); i >= 0 {
+				return msg[i+2:]
+			}
+		}
+	}
+	return msg
 }

@@ -48,3 +48,28 @@ func TestProbeMTUCommand(t *testing.T) {
 		t.Errorf("unreachable: %d %s", code, errOut)
 	}
 }
+
+// Flags after the target, unknown ESP algorithms refused before anything is
+// printed or sent.
+func TestProbeMTUCommandLine(t *testing.T) {
+	code, out, errOut := runMain("probe", "mtu", "198.18.0.1", "--esp-encryption", "3des")
+	if code != exitUsage || out != "" || !strings.Contains(errOut, `--esp-encryption "3des": one of des-cbc, 3des-cbc`) {
+		t.Errorf("unknown ESP encryption: %d %q %q", code, out, errOut)
+	}
+	code, out, errOut = runMain("probe", "mtu", "198.18.0.1", "--esp-auth", "sha1")
+	if code != exitUsage || out != "" || !strings.Contains(errOut, "--esp-auth") {
+		t.Errorf("unknown ESP auth: %d %q %q", code, out, errOut)
+	}
+	code, out, errOut = runMain("probe", "mtu", "198.18.0.1", "--path", "lan")
+	if code != exitUsage || out != "" || !strings.Contains(errOut, `--path "lan"`) {
+		t.Errorf("bad path after the target: %d %q %q", code, out, errOut)
+	}
+	code, _, errOut = runMain("probe", "mtu", "198.18.0.1", "198.18.0.2")
+	if code != exitUsage || !strings.Contains(errOut, "name one TARGET") {
+		t.Errorf("two targets: %d %q", code, errOut)
+	}
+	_, help, _ := runMain("probe", "mtu", "--help")
+	if !strings.Contains(help, "-tunnel-mtu bytes") || !strings.Contains(help, "-esp-encryption encryption") {
+		t.Errorf("help placeholders:\n%s", help)
+	}
+}

@@ -529,10 +529,13 @@ func tunnelMTUExceedsPath(c *context) []Finding {
 }
 
 // probes returns the successful probe results.
+// probes returns the probe results that measured a limit: one whose
+// largest size passed says the path is at least that wide, not how wide,
+// and sizes nothing.
 func (c *context) probes() []probe.Observation {
 	var out []probe.Observation
 	for _, p := range c.obs.Probes {
-		if p.Err == nil && p.Result.PathMTU > 0 {
+		if p.Err == nil && p.Result.PathMTU > 0 && p.Result.Limit != probe.LimitNone {
 			out = append(out, p)
 		}
 	}

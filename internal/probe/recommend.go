@@ -38,6 +38,12 @@ func AWSMaxMTU(encryption, auth string, natt bool) (int, string) {
 	}
 }
 
+// ESP algorithms an RTX `ipsec sa policy` names (Yamaha command reference).
+var (
+	ESPEncryptions = []string{"des-cbc", "3des-cbc", "aes-cbc", "aes256-cbc", "aes-gcm", "aes256-gcm"}
+	ESPAuths       = []string{"md5-hmac", "sha-hmac", "sha256-hmac", "sha384-hmac", "sha512-hmac"}
+)
+
 // ESPOverhead is the worst-case bytes ESP tunnel mode adds to a packet:
 // outer IPv4 20, SPI and sequence 8, IV, padding to the block, pad length
 // and next header 2, ICV, and 8 for NAT-T's UDP header.

@@ -80,7 +80,7 @@ type Daemon struct {
 	// or started; /-/healthy fails when it is too long ago.
 	lastCycle atomic.Int64
 	// inFlight: source name → when its poll started, while it runs.
-	inFlight sync.Map
+	inFlight  sync.Map
 	reloadReq chan chan error
 	cycles    int
 	http      http.Handler

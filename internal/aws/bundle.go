@@ -143,7 +143,7 @@ var (
 	pskRE      = regexp.MustCompile(`(?s)<preSharedKey>.*?</preSharedKey>`)
 	cgwConfRE  = regexp.MustCompile(`(?s)<customerGatewayConfiguration>.*?</customerGatewayConfiguration>`)
 	pskArnRE   = regexp.MustCompile(`(?s)<preSharedKeyArn>.*?</preSharedKeyArn>`)
-	redactedPH = "REDACTED-BY-VPNWATCHD"
+	redactedPH = "&lt;redacted&gt;" // "<redacted>", the one marker, as XML text
 )
 
 // Redact removes the secrets an EC2 response can hold before it goes into a

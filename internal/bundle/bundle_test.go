@@ -99,7 +99,7 @@ func TestWriteRedactsAndRoundTrips(t *testing.T) {
 			t.Errorf("show_config.txt keeps %s", secret)
 		}
 	}
-	if strings.Contains(string(xml), "EXAMPLEpsk_tunnel1") || !strings.Contains(string(xml), "<preSharedKey>REDACTED-BY-VPNWATCHD</preSharedKey>") {
+	if strings.Contains(string(xml), "EXAMPLEpsk_tunnel1") || !strings.Contains(string(xml), "<preSharedKey>&lt;redacted&gt;</preSharedKey>") {
 		t.Error("describe-vpn-connections.xml keeps a pre-shared key")
 	}
 	back, err := Read(dir)

@@ -209,7 +209,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		}
 		// YAML leaves the resolved secrets out entirely (yaml:"-"); the
 		// others must show that a secret is there without showing it.
-		if name != "yaml" && !strings.Contains(out, redacted) && !strings.Contains(out, `\u003csecret\u003e`) {
+		if name != "yaml" && !strings.Contains(out, redacted) && !strings.Contains(out, `\u003credacted\u003e`) {
 			t.Errorf("%s output does not show %s: %s", name, redacted, out)
 		}
 	}

@@ -1,10 +1,10 @@
 package config
 
 // Secret holds a password, key or URL read from a file. Every way of printing
-// it (fmt, JSON, YAML, zap) shows "<secret>"; only Reveal gives the value.
+// it (fmt, JSON, YAML, zap) shows "<redacted>"; only Reveal gives the value.
 type Secret string
 
-const redacted = "<secret>"
+const redacted = "<redacted>"
 
 // String redacts the secret.
 func (s Secret) String() string {

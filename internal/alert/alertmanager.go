@@ -71,5 +71,5 @@ func (m *Alertmanager) Notify(ctx context.Context, alerts []Alert) (bool, error)
 	if err != nil {
 		return false, err
 	}
-	return post(ctx, m.Client, strings.TrimRight(m.URL, "/")+"/api/v2/alerts", b, nil)
+	return post(ctx, m.Client, strings.TrimRight(m.URL, "/")+"/api/v2/alerts", false, b, nil)
 }

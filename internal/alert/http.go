@@ -13,9 +13,10 @@ import (
 
 // post sends a JSON body and classifies the answer the way every HTTP
 // integration needs: 2xx done; 429 and 5xx retry (honouring Retry-After);
-// other 4xx fail for good. Errors never include the URL's path or query,
-// which for Slack and many webhooks is the secret.
-func post(ctx context.Context, client *http.Client, rawURL string, body []byte, header http.Header) (bool, error) {
+// other 4xx fail for good. Errors name the URL as shownURL renders it: for
+// a secret URL (Slack's, a webhook's url_file) scheme and host only.
+func post(ctx context.Context, client *http.Client, rawURL string, secret bool, body []byte, header http.Header) (bool, error) {
+	redactURL := func(s string) string { return shownURL(s, secret) }
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rawURL, bytes.NewReader(body))
 	if err != nil {
 		return false, fmt.Errorf("request to %s: %w", redactURL(rawURL), err)
@@ -56,6 +57,20 @@ func parseRetryAfter(v string) (time.Duration, bool) {
 		return max(time.Until(t), 0), true
 	}
 	return 0, false
+}
+
+// shownURL is a URL as errors and the alert test may show it: a secret one
+// (whose path or query is the token) as scheme and host; any other without
+// its user information and query, which may hold credentials.
+func shownURL(s string, secret bool) string {
+	if secret {
+		return redactURL(s)
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return "<url>"
+	}
+	return u.Scheme + "://" + u.Host + u.EscapedPath()
 }
 
 // redactURL keeps scheme and host: webhook paths and queries hold tokens.

@@ -147,9 +147,15 @@ func TestWebhookSignature(t *testing.T) {
 	// A 4xx is permanent; the URL's secret path never appears in errors.
 	srv2 := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "no", http.StatusForbidden) }))
 	defer srv2.Close()
-	retry, err := (&Webhook{URL: srv2.URL + "/hooks/TOKEN123", Client: srv2.Client()}).Notify(context.Background(), []Alert{a})
+	retry, err := (&Webhook{URL: srv2.URL + "/hooks/TOKEN123", SecretURL: true, Client: srv2.Client()}).Notify(context.Background(), []Alert{a})
 	if retry || err == nil || strings.Contains(err.Error(), "TOKEN123") {
 		t.Errorf("403: retry %v, %v", retry, err)
+	}
+	// A URL written in the configuration itself is not a secret: its path
+	// is shown (it tells which endpoint failed); credentials and query never.
+	_, err = (&Webhook{URL: "http://ops:pw@" + strings.TrimPrefix(srv2.URL, "http://") + "/hooks/vpn?key=q", Client: srv2.Client()}).Notify(context.Background(), []Alert{a})
+	if err == nil || !strings.Contains(err.Error(), "/hooks/vpn: 403") || strings.Contains(err.Error(), "pw") || strings.Contains(err.Error(), "key=q") {
+		t.Errorf("inline URL: %v", err)
 	}
 }
 

@@ -40,7 +40,7 @@ func Receivers(a config.Alerting, generatorURL string) ([]Receiver, error) {
 	}
 	for i, w := range a.Webhook {
 		out = append(out, Receiver{Name: fmt.Sprintf("webhook[%d]", i), Integration: "webhook", SendResolved: w.SendResolved,
-			Notifier: &Webhook{URL: w.ResolvedURL.Reveal(), Secret: []byte(w.HMACSecret.Reveal()), Client: client}})
+			Notifier: &Webhook{URL: w.ResolvedURL.Reveal(), SecretURL: w.URLFile != "", Secret: []byte(w.HMACSecret.Reveal()), Client: client}})
 	}
 	return out, errors.Join(errs...)
 }

@@ -81,7 +81,7 @@ func (s *Slack) Notify(ctx context.Context, alerts []Alert) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return post(ctx, s.Client, s.WebhookURL, body, nil)
+	return post(ctx, s.Client, s.WebhookURL, true, body, nil)
 }
 
 // slackEscape makes text from routers, AWS and the configuration inert in

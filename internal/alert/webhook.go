@@ -35,9 +35,12 @@ const SignatureHeader = "X-Vpnwatchd-Signature"
 
 // Webhook posts JSON to any URL.
 type Webhook struct {
-	URL    string
-	Secret []byte
-	Client *http.Client
+	URL string
+	// SecretURL: the URL came from url_file (it holds a token) and is
+	// shown as scheme and host only.
+	SecretURL bool
+	Secret    []byte
+	Client    *http.Client
 }
 
 // Notify posts the alerts.
@@ -59,5 +62,5 @@ func (w *Webhook) Notify(ctx context.Context, alerts []Alert) (bool, error) {
 		m.Write(body)
 		h.Set(SignatureHeader, "sha256="+hex.EncodeToString(m.Sum(nil)))
 	}
-	return post(ctx, w.Client, w.URL, body, h)
+	return post(ctx, w.Client, w.URL, w.SecretURL, body, h)
 }

@@ -5,6 +5,7 @@ package config
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -214,7 +215,14 @@ type WebhookReceiver struct {
 
 // Summary is a one-line description of what the configuration watches.
 func (c *Config) Summary() string {
-	return fmt.Sprintf("%d AWS sources, %d routers, %d probes, %d receivers",
-		len(c.AWS), len(c.Routers), len(c.Probes),
-		len(c.Alerting.Slack)+len(c.Alerting.Email)+len(c.Alerting.Alertmanager)+len(c.Alerting.Webhook))
+	return strings.Join([]string{count(len(c.AWS), "AWS source"), count(len(c.Routers), "router"), count(len(c.Probes), "probe"),
+		count(len(c.Alerting.Slack)+len(c.Alerting.Email)+len(c.Alerting.Alertmanager)+len(c.Alerting.Webhook), "receiver")}, ", ")
+}
+
+// count is "1 router", "2 routers".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -194,6 +194,21 @@ type Finding struct {
 	StaleSince time.Time `json:"stale_since,omitzero"`
 }
 
+// Commands lists the commands the remediation tells the operator to type
+// (its `quoted` parts that are whole commands, not a single word such as
+// `auto`), in order, each once, to be shown as a block to copy as it is.
+func (f Finding) Commands() []string {
+	var out []string
+	parts := strings.Split(f.Remediation, "`")
+	for i := 1; i < len(parts); i += 2 {
+		c := strings.TrimSpace(parts[i])
+		if strings.Contains(c, " ") && !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // StaleNote says why a held finding is not current, for renderers: ""
 // unless Stale.
 func (f Finding) StaleNote() string {

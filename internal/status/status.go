@@ -49,6 +49,23 @@ type Status struct {
 var files embed.FS
 
 var page = template.Must(template.New("page.html").Funcs(template.FuncMap{
+	// prose renders a remediation with its `quoted` commands as code.
+	"prose": func(s string) template.HTML {
+		parts := strings.Split(s, "`")
+		var b strings.Builder
+		for i, p := range parts {
+			if i%2 == 1 && i < len(parts)-1 {
+				b.WriteString("<code>" + template.HTMLEscapeString(p) + "</code>")
+			} else {
+				if i%2 == 1 {
+					b.WriteString("`") // an unmatched quote stays as typed
+				}
+				b.WriteString(template.HTMLEscapeString(p))
+			}
+		}
+		return template.HTML(b.String())
+	},
+	"lines": func(l []string) string { return strings.Join(l, "\n") },
 	"upper": strings.ToUpper,
 	"ago": func(now, t time.Time) string {
 		if t.IsZero() {

@@ -33,7 +33,7 @@ env -u AWS_PROFILE -u AWS_REGION -u AWS_ENDPOINT_URL \
 	AWS_ACCESS_KEY_ID=AKIAEC2SIMEXAMPLE000 AWS_SECRET_ACCESS_KEY=ec2sim-example-secret-key \
 	AWS_CONFIG_FILE=/nonexistent/config AWS_SHARED_CREDENTIALS_FILE=/nonexistent/credentials \
 	AWS_EC2_METADATA_DISABLED=true \
-	"$tmp/vpnwatchd" run --config "$cfg" --web.listen-address "127.0.0.1:$PORT" --log.level warn 2>"$tmp/log" &
+	"$tmp/vpnwatchd" run --config.file "$cfg" --web.listen-address "127.0.0.1:$PORT" --log.level warn 2>"$tmp/log" &
 daemon=$!
 sleep 35
 cpu0=$(awk '{print $14 + $15}' "/proc/$daemon/stat")

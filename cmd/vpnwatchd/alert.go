@@ -3,28 +3,18 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/vpnwatchd/vpnwatchd/internal/alert"
 	"github.com/vpnwatchd/vpnwatchd/internal/daemon"
 )
 
-func cmdAlert(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "test" {
-		w, code := stderr, exitUsage
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-			w, code = stdout, exitOK
-		}
-		fmt.Fprintln(w, "Usage: vpnwatchd alert test --config FILE [--receiver NAME]\n\nSends a sample alert through each configured receiver (slack[0], email[0], alertmanager[0], webhook[0], …) and reports each result.")
-		return code
-	}
-	fs := newFlagSet("alert test", "alert test --config FILE [--receiver NAME]", stdout, stderr)
-	cfgFile := fs.String("config", defaultConfigFile, "configuration `file`")
-	only := fs.String("receiver", "", "send only to this receiver, e.g. slack[0]")
-	if code, ok := parse(fs, args[1:], stdout); !ok {
-		return code
-	}
+// cmdAlertTest sends a sample alert through each configured receiver
+// (slack[0], email[0], alertmanager[0], webhook[0], …) and reports each
+// result.
+func cmdAlertTest(o *opts) int {
+	stdout, stderr := o.stdout, o.stderr
+	only, cfgFile := &o.receiver, &o.configFile
 	cfg, err := daemon.LoadConfig(*cfgFile)
 	if err != nil {
 		fmt.Fprintf(stderr, "vpnwatchd alert test: %v\n", err)

@@ -27,18 +27,18 @@ func TestAlertTest(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "slack.url"), []byte(ok.URL+"/services/T/B/X\n"), 0o600)
 	cfg := filepath.Join(dir, "vpnwatchd.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("global:\n  state_dir: %s/state\nalerting:\n  slack: [{webhook_url_file: slack.url}]\n  webhook: [{url: %s/hook}, {url: %s/hook}]\n", dir, ok.URL, bad.URL)), 0o600)
-	code, out, _ := runMain("alert", "test", "--config", cfg)
+	code, out, _ := runMain("alert", "test", "--config.file", cfg)
 	if code != 1 || !strings.Contains(out, "slack[0]           ok") || !strings.Contains(out, "webhook[0]         ok") || !strings.Contains(out, "webhook[1]         FAILED") {
 		t.Errorf("exit %d:\n%s", code, out)
 	}
 	if hits.Load() != 2 {
 		t.Errorf("%d sample alerts arrived, want 2", hits.Load())
 	}
-	code, out, _ = runMain("alert", "test", "--config", cfg, "--receiver", "slack[0]")
+	code, out, _ = runMain("alert", "test", "--config.file", cfg, "--receiver", "slack[0]")
 	if code != 0 || strings.Contains(out, "webhook") {
 		t.Errorf("one receiver: %d\n%s", code, out)
 	}
-	if code, _, errOut := runMain("alert", "test", "--config", cfg, "--receiver", "email[0]"); code != 1 || !strings.Contains(errOut, "no receiver email[0]") {
+	if code, _, errOut := runMain("alert", "test", "--config.file", cfg, "--receiver", "email[0]"); code != 1 || !strings.Contains(errOut, "no receiver email[0]") {
 		t.Errorf("unknown receiver: %d %s", code, errOut)
 	}
 }

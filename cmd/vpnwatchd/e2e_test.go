@@ -91,7 +91,7 @@ func ruleCounts(r jsonReport) map[string]int {
 func TestCheckCollectDiagnoseSeedIncident(t *testing.T) {
 	cfg := seedSetup(t)
 
-	code, out, errOut := runMain("check", "--config", cfg, "--format", "json")
+	code, out, errOut := runMain("check", "--config.file", cfg, "--format", "json")
 	if code != checkCritical {
 		t.Fatalf("check exit %d, want 2 (critical)\n%s\n%s", code, out, errOut)
 	}
@@ -109,13 +109,13 @@ func TestCheckCollectDiagnoseSeedIncident(t *testing.T) {
 		}
 	}
 
-	code, text, _ := runMain("check", "--config", cfg)
+	code, text, _ := runMain("check", "--config.file", cfg)
 	if code != checkCritical || !strings.Contains(text, "CRITICAL BGPDownIPsecUp") || !strings.Contains(text, `AWS: DOWN "IPSEC IS UP"`) || !strings.Contains(text, "Fix: ") {
 		t.Errorf("text report:\n%s", text)
 	}
 
 	bundleDir := filepath.Join(t.TempDir(), "bundle")
-	code, out, errOut = runMain("collect", "--config", cfg, "--out", bundleDir)
+	code, out, errOut = runMain("collect", "--config.file", cfg, "--out", bundleDir)
 	if code != 0 {
 		t.Fatalf("collect: %d %s %s", code, out, errOut)
 	}
@@ -161,7 +161,7 @@ func TestCheckHealthyAndUnknown(t *testing.T) {
 	body, _ := os.ReadFile(cfg)
 	broken := regexp.MustCompile(`address: 127\.0\.0\.1:[0-9]+`).ReplaceAllString(string(body), "address: 127.0.0.1:1")
 	os.WriteFile(cfg, []byte(broken), 0o600)
-	code, out, _ := runMain("check", "--config", cfg, "--format", "json")
+	code, out, _ := runMain("check", "--config.file", cfg, "--format", "json")
 	r := decode(t, out)
 	if code != checkCritical && code != checkUnknown {
 		t.Errorf("exit %d", code)
@@ -169,7 +169,7 @@ func TestCheckHealthyAndUnknown(t *testing.T) {
 	if ruleCounts(r)["SourceStale"] != 1 || len(r.Unchecked) == 0 {
 		t.Errorf("a failed router must be reported and listed unchecked: %+v", r)
 	}
-	if code, _, errOut := runMain("check", "--config", "/nonexistent.yaml"); code != checkUnknown || !strings.Contains(errOut, "nonexistent.yaml") {
+	if code, _, errOut := runMain("check", "--config.file", "/nonexistent.yaml"); code != checkUnknown || !strings.Contains(errOut, "nonexistent.yaml") {
 		t.Errorf("missing config: %d %s", code, errOut)
 	}
 }
@@ -198,7 +198,7 @@ func TestCheckSaysWhatItWaitsFor(t *testing.T) {
 	cfg := filepath.Join(dir, "vpnwatchd.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("global:\n  state_dir: %s/state\nrouters:\n  - name: osaka-rtx1200\n    address: %s\n    user: monitor\n    password_file: rtx.password\n    known_hosts: %s\n    timeout: 4s\n",
 		dir, srv.Addr(), kh)), 0o600)
-	code, out, errOut := runMain("check", "--config", cfg)
+	code, out, errOut := runMain("check", "--config.file", cfg)
 	if code != checkUnknown || !strings.Contains(errOut, "still waiting for rtx osaka-rtx1200 (") {
 		t.Errorf("exit %d, stderr %q\n%s", code, errOut, out)
 	}

@@ -36,7 +36,7 @@ func TestSIGTERMShutsDownCleanly(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte("global:\n  poll_interval: 1s\n  state_dir: "+dir+"/state\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := vpnwatchd("run", "--config", cfg, "--web.listen-address", "127.0.0.1:0", "--log.format", "json")
+	cmd := vpnwatchd("run", "--config.file", cfg, "--web.listen-address", "127.0.0.1:0", "--log.format", "json")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -117,8 +117,9 @@ func TestConfigValidate(t *testing.T) {
 	if code != 1 || strings.Count(errOut, "invalid-several.yaml:") != 3 {
 		t.Errorf("validate bad: exit %d, stderr %q; want 1 and three located errors", code, errOut)
 	}
-	if code, _, _ := runMain("config", "validate"); code != 2 {
-		t.Errorf("validate without a file: exit %d, want 2", code)
+	// Without a file, the one --config.file names.
+	if code, out, errOut := runMain("--config.file", "../../configs/example.yaml", "config", "validate"); code != 0 || !strings.Contains(out, "example.yaml: OK") {
+		t.Errorf("validate without a file: exit %d %q %q", code, out, errOut)
 	}
 	if code, _, _ := runMain("config", "check", "x"); code != 2 {
 		t.Errorf("unknown config subcommand: exit %d, want 2", code)
@@ -128,26 +129,40 @@ func TestConfigValidate(t *testing.T) {
 func TestHelpForEveryCommand(t *testing.T) {
 	for _, args := range [][]string{{"run", "--help"}, {"config", "--help"}, {"config", "validate", "--help"}, {"version", "--help"}, {"help"}, {"--help"}} {
 		code, out, _ := runMain(args...)
-		if code != 0 || !strings.HasPrefix(out, "Usage: vpnwatchd") {
+		if code != 0 || !strings.HasPrefix(out, "usage: vpnwatchd") || !strings.Contains(out, "--config.file") || !strings.Contains(out, "--log.level") {
 			t.Errorf("%v: exit %d, stdout %q", args, code, out)
 		}
 	}
 	code, _, errOut := runMain("frobnicate")
-	if code != 2 || !strings.Contains(errOut, `unknown command "frobnicate"`) {
+	if code != 2 || !strings.Contains(errOut, `unknown subcommand "frobnicate"`) {
 		t.Errorf("unknown command: %d %q", code, errOut)
 	}
 	code, _, errOut = runMain("run", "--no-such-flag")
-	if code != 2 || !strings.Contains(errOut, "no-such-flag") {
+	if code != 2 || !strings.Contains(errOut, "unknown flag --no-such-flag") {
 		t.Errorf("unknown flag: %d %q", code, errOut)
+	}
+	// Exporters' conventions: --version and -h at top level, --log.* on
+	// every subcommand, usage errors exit 2.
+	if code, out, _ := runMain("--version"); code != 0 || !strings.HasPrefix(out, "vpnwatchd, version ") {
+		t.Errorf("--version: %d %q", code, out)
+	}
+	if code, out, _ := runMain("check", "-h"); code != 0 || !strings.Contains(out, "--timeout") {
+		t.Errorf("check -h: %d %q", code, out)
+	}
+	for _, cmd := range [][]string{{"check"}, {"collect", "--out", "x"}, {"diagnose", "x"}, {"config", "validate", "x"}, {"probe", "mtu", "198.18.0.1"}, {"demo"}} {
+		code, _, errOut := runMain(append(cmd, "--log.level", "loud")...)
+		if code != 2 || !strings.Contains(errOut, `--log.level "loud": one of debug`) {
+			t.Errorf("%v --log.level loud: %d %q", cmd, code, errOut)
+		}
 	}
 }
 
 func TestRunReportsBadConfig(t *testing.T) {
-	code, _, errOut := runMain("run", "--config", "../../internal/config/testdata/invalid-unknown-key.yaml")
+	code, _, errOut := runMain("run", "--config.file", "../../internal/config/testdata/invalid-unknown-key.yaml")
 	if code != 1 || !strings.Contains(errOut, "invalid-unknown-key.yaml:2: global.poll_intervall: unknown key") {
 		t.Errorf("run with a bad config: %d %q", code, errOut)
 	}
-	code, _, errOut = runMain("run", "--config", "../../configs/example.yaml", "--log.level", "loud")
+	code, _, errOut = runMain("run", "--config.file", "../../configs/example.yaml", "--log.level", "loud")
 	if code != 2 || !strings.Contains(errOut, "--log.level") {
 		t.Errorf("run with a bad log level: %d %q", code, errOut)
 	}

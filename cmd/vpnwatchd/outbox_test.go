@@ -47,7 +47,7 @@ func TestKill9LosesNoNotification(t *testing.T) {
 	stateFile := filepath.Join(filepath.Dir(cfg), "state", "alerts.json")
 
 	start := func() *exec.Cmd {
-		cmd := vpnwatchd("run", "--config", cfg, "--web.listen-address", "127.0.0.1:0")
+		cmd := vpnwatchd("run", "--config.file", cfg, "--web.listen-address", "127.0.0.1:0")
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}

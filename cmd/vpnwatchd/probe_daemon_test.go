@@ -43,7 +43,7 @@ func TestDaemonRunsProbes(t *testing.T) {
 	cfg := filepath.Join(dir, "vpnwatchd.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("global:\n  state_dir: %s/state\nprobes:\n  - name: vpc\n    target: %s\n    interval: 2s\n", dir, testenv.ServerV4)), 0o600)
 	const addr = "127.0.0.1:10123" // a fresh namespace: the port is free
-	cmd := exec.Command("ip", "netns", "exec", tp.Client, os.Args[0], "run", "--config", cfg, "--web.listen-address", addr)
+	cmd := exec.Command("ip", "netns", "exec", tp.Client, os.Args[0], "run", "--config.file", cfg, "--web.listen-address", addr)
 	cmd.Env = append(os.Environ(), "VPNWATCHD_MAIN=1")
 	var logs strings.Builder
 	cmd.Stderr = &logs

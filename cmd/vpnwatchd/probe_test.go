@@ -65,11 +65,11 @@ func TestProbeMTUCommandLine(t *testing.T) {
 		t.Errorf("bad path after the target: %d %q %q", code, out, errOut)
 	}
 	code, _, errOut = runMain("probe", "mtu", "198.18.0.1", "198.18.0.2")
-	if code != exitUsage || !strings.Contains(errOut, "name one TARGET") {
+	if code != exitUsage || !strings.Contains(errOut, "unexpected 198.18.0.2") {
 		t.Errorf("two targets: %d %q", code, errOut)
 	}
 	_, help, _ := runMain("probe", "mtu", "--help")
-	if !strings.Contains(help, "-tunnel-mtu bytes") || !strings.Contains(help, "-esp-encryption encryption") {
+	if !strings.Contains(help, "--tunnel-mtu=BYTES") || !strings.Contains(help, "--mss-limit=BYTES|auto") {
 		t.Errorf("help placeholders:\n%s", help)
 	}
 }

@@ -33,39 +33,22 @@ func printReport(w io.Writer, format string, r report.Report) error {
 	return report.Text(w, r)
 }
 
-func validFormat(stderr io.Writer, cmd, format string) bool {
-	if format != "text" && format != "json" {
-		fmt.Fprintf(stderr, "vpnwatchd %s: --format %q: must be text or json\n", cmd, format)
-		return false
-	}
-	return true
-}
-
-func cmdCheck(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("check", "check --config FILE [--format text|json]", stdout, stderr)
-	cfgFile := fs.String("config", defaultConfigFile, "configuration `file`")
-	format := fs.String("format", "text", "output format: text or json")
-	timeout := fs.Duration("timeout", 2*time.Minute, "give up after this long")
-	if code, ok := parse(fs, args, stdout); !ok {
-		return code
-	}
-	if !validFormat(stderr, "check", *format) {
-		return checkUnknown
-	}
-	logger, _ := logging.New(logging.Config{Level: "error", Format: logging.FormatLogfmt}, stderr)
-	d, err := daemon.New(daemon.Options{ConfigFile: *cfgFile, Logger: logger, Once: true})
+func cmdCheck(o *opts) int {
+	stdout, stderr := o.stdout, o.stderr
+	logger, _ := logging.New(logging.Config{Level: o.level("error"), Format: o.logFormat}, stderr)
+	d, err := daemon.New(daemon.Options{ConfigFile: o.configFile, Logger: logger, Once: true})
 	if err != nil {
 		fmt.Fprintf(stderr, "vpnwatchd check: %v\n", err)
 		return checkUnknown
 	}
 	defer d.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	defer cancel()
 	done := make(chan struct{})
 	go waitingLines(stderr, d, done)
 	res := d.RunOnce(ctx)
 	close(done)
-	if err := printReport(stdout, *format, report.Report{Findings: res.Findings, Unchecked: res.Unchecked}); err != nil {
+	if err := printReport(stdout, o.format, report.Report{Findings: res.Findings, Unchecked: res.Unchecked}); err != nil {
 		fmt.Fprintf(stderr, "vpnwatchd check: %v\n", err)
 		return checkUnknown
 	}
@@ -84,35 +67,28 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	return checkOK
 }
 
-func cmdCollect(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("collect", "collect --config FILE --out DIR [--count N --every D]", stdout, stderr)
-	cfgFile := fs.String("config", defaultConfigFile, "configuration `file`")
-	out := fs.String("out", "", "bundle `directory` to create (with --count > 1, DIR-1, DIR-2, …)")
-	count := fs.Int("count", 1, "number of bundles to take")
-	every := fs.Duration("every", time.Minute, "time between bundles")
-	if code, ok := parse(fs, args, stdout); !ok {
-		return code
-	}
-	if *out == "" || *count < 1 || *every <= 0 {
-		fmt.Fprintln(stderr, "vpnwatchd collect: --out DIR is required; --count must be 1 or more and --every positive")
+func cmdCollect(o *opts) int {
+	stdout, stderr := o.stdout, o.stderr
+	if o.count < 1 || o.every <= 0 {
+		fmt.Fprintln(stderr, "vpnwatchd collect: --count must be 1 or more and --every positive")
 		return exitUsage
 	}
-	logger, _ := logging.New(logging.Config{Level: "warn", Format: logging.FormatLogfmt}, stderr)
+	logger, _ := logging.New(logging.Config{Level: o.level("warn"), Format: o.logFormat}, stderr)
 	rec := &aws.Recorders{}
-	d, err := daemon.New(daemon.Options{ConfigFile: *cfgFile, Logger: logger, Once: true, RecordAWS: rec, RecordRTX: true})
+	d, err := daemon.New(daemon.Options{ConfigFile: o.configFile, Logger: logger, Once: true, RecordAWS: rec, RecordRTX: true})
 	if err != nil {
 		fmt.Fprintf(stderr, "vpnwatchd collect: %v\n", err)
 		return exitError
 	}
 	defer d.Close()
 	code := exitOK
-	for i := range *count {
+	for i := range o.count {
 		if i > 0 {
-			time.Sleep(*every)
+			time.Sleep(o.every)
 		}
-		dir := *out
-		if *count > 1 {
-			dir = fmt.Sprintf("%s-%d", *out, i+1)
+		dir := o.out
+		if o.count > 1 {
+			dir = fmt.Sprintf("%s-%d", o.out, i+1)
 		}
 		taken := time.Now().UTC()
 		res := d.RunOnce(context.Background())
@@ -143,27 +119,15 @@ func cmdCollect(args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-func cmdDiagnose(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("diagnose", "diagnose [--format text|json] BUNDLE_DIR...", stdout, stderr)
-	format := fs.String("format", "text", "output format: text or json")
-	tz := fs.String("router-timezone", "Local", "time zone of the routers' clocks (e.g. Asia/Tokyo)")
-	if code, ok := parse(fs, args, stdout); !ok {
-		return code
-	}
-	if !validFormat(stderr, "diagnose", *format) {
-		return exitUsage
-	}
-	if fs.NArg() == 0 {
-		fmt.Fprintln(stderr, "vpnwatchd diagnose: name at least one bundle directory")
-		return exitUsage
-	}
-	loc, err := time.LoadLocation(*tz)
+func cmdDiagnose(o *opts) int {
+	stdout, stderr := o.stdout, o.stderr
+	loc, err := time.LoadLocation(o.routerTZ)
 	if err != nil {
 		fmt.Fprintf(stderr, "vpnwatchd diagnose: --router-timezone: %v\n", err)
 		return exitUsage
 	}
 	var bundles []bundle.Bundle
-	for _, dir := range fs.Args() {
+	for _, dir := range o.bundles {
 		b, err := bundle.Read(dir)
 		if err != nil {
 			fmt.Fprintf(stderr, "vpnwatchd diagnose: %v\n", err)
@@ -194,7 +158,7 @@ func cmdDiagnose(args []string, stdout, stderr io.Writer) int {
 		st, findings = e.Evaluate(st, obs, now)
 		unchecked = append(unc, st.Unchecked...)
 	}
-	if err := printReport(stdout, *format, report.Report{Findings: findings, Unchecked: unchecked}); err != nil {
+	if err := printReport(stdout, o.format, report.Report{Findings: findings, Unchecked: unchecked}); err != nil {
 		fmt.Fprintf(stderr, "vpnwatchd diagnose: %v\n", err)
 		return exitError
 	}

@@ -103,7 +103,7 @@ alerting:
 		t.Fatal(err)
 	}
 
-	cmd := vpnwatchd("run", "--config", cfg, "--web.listen-address", "127.0.0.1:0", "--web.enable-lifecycle", "--log.level", "debug", "--log.format", "json")
+	cmd := vpnwatchd("run", "--config.file", cfg, "--web.listen-address", "127.0.0.1:0", "--web.enable-lifecycle", "--log.level", "debug", "--log.format", "json")
 	for k, v := range ec2sim.Env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
@@ -176,10 +176,10 @@ alerting:
 	}
 
 	os.WriteFile(filepath.Join(dir, "slack.url"), []byte(hook.URL+"/slack/s3cret-slack-token\n"), 0o600)
-	_, surfaces["check text"], surfaces["check stderr"] = runMainEnv(t, "check", "--config", cfg)
-	_, surfaces["check json"], _ = runMainEnv(t, "check", "--config", cfg, "--format", "json")
+	_, surfaces["check text"], surfaces["check stderr"] = runMainEnv(t, "check", "--config.file", cfg)
+	_, surfaces["check json"], _ = runMainEnv(t, "check", "--config.file", cfg, "--format", "json")
 	bundleDir := filepath.Join(t.TempDir(), "bundle")
-	_, surfaces["collect"], surfaces["collect stderr"] = runMainEnv(t, "collect", "--config", cfg, "--out", bundleDir)
+	_, surfaces["collect"], surfaces["collect stderr"] = runMainEnv(t, "collect", "--config.file", cfg, "--out", bundleDir)
 	_, surfaces["diagnose"], _ = runMainEnv(t, "diagnose", bundleDir)
 	filepath.WalkDir(bundleDir, func(p string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {

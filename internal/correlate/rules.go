@@ -703,7 +703,7 @@ func routerOutputUnreadable(c *context) []Finding {
 					s.Router, len(g.lines), first.Command, first.Line, first.Text, what),
 				Evidence: Evidence{Detail: map[string]string{"command": first.Command, "line": first.Text, "line_number": strconv.Itoa(first.Line)}},
 				Remediation: "Nothing on the router needs to change. This firmware or console character set words its output in a way vpnwatchd does not know yet: " +
-					"run `vpnwatchd collect --config FILE --out DIR` and send the bundle (secrets are redacted) or the quoted lines to the vpnwatchd maintainers."}
+					"run `vpnwatchd collect --config.file FILE --out DIR` and send the bundle (secrets are redacted) or the quoted lines to the vpnwatchd maintainers."}
 			if len(g.lines) > 1 {
 				var all []string
 				for _, l := range g.lines {

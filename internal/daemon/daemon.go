@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/coreos/go-systemd/v22/activation"
 	"github.com/oklog/run"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/exporter-toolkit/web"
@@ -60,6 +61,9 @@ type Options struct {
 	RecordAWS *aws.Recorders
 	// RecordRTX keeps the routers' raw command outputs for RouterOutputs.
 	RecordRTX bool
+	// SystemdSocket serves HTTP on the sockets systemd passes
+	// (--web.systemd-socket) instead of listening itself.
+	SystemdSocket bool
 	// EnableLifecycle serves POST/PUT /-/reload (--web.enable-lifecycle, as
 	// Prometheus has it); SIGHUP always reloads.
 	EnableLifecycle bool
@@ -208,6 +212,16 @@ func New(opts Options) (*Daemon, error) {
 			return nil, fmt.Errorf("syslog.listen %s: %w", cfg.Syslog.Listen, err)
 		}
 		d.syslog.setRouters(cfg.Routers)
+	}
+	if opts.SystemdSocket {
+		// --web.systemd-socket: the listeners systemd passed (socket
+		// activation), as exporter-toolkit's exporters take them.
+		ls, err := activation.Listeners()
+		if err != nil || len(ls) == 0 {
+			return nil, fmt.Errorf("--web.systemd-socket: no socket from systemd (LISTEN_FDS): %v", err)
+		}
+		d.listeners = ls
+		return d, nil
 	}
 	addrs := opts.ListenAddresses
 	if len(addrs) == 0 {

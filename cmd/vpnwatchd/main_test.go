@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vpnwatchd/vpnwatchd/internal/testenv"
 )
 
 // The test binary doubles as vpnwatchd: with VPNWATCHD_MAIN=1 it runs Main,
@@ -175,5 +178,43 @@ func TestVersion(t *testing.T) {
 	}
 	if strings.Contains(out, "version  (") {
 		t.Error("version is empty; the build-info fallback did not apply")
+	}
+}
+
+// --web.systemd-socket serves on the socket systemd passes (socket
+// activation: LISTEN_FDS, LISTEN_PID), as exporter-toolkit's exporters do.
+func TestSystemdSocketActivation(t *testing.T) {
+	sh := testenv.Binary(t, "sh")
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "vpnwatchd.yaml")
+	os.WriteFile(cfg, []byte("global:\n  poll_interval: 1s\n  state_dir: "+dir+"/state\n"), 0o600)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := l.(*net.TCPListener).File()
+	addr := l.Addr().String()
+	l.Close() // the child holds the socket now (fd 3)
+	cmd := exec.Command(sh, "-c", `LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" run --config.file "$1" --web.systemd-socket`, os.Args[0], cfg)
+	cmd.Env = append(os.Environ(), "VPNWATCHD_MAIN=1")
+	cmd.ExtraFiles = []*os.File{f}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	f.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/-/healthy")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing served on the activated socket %s: %v", addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

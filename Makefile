@@ -87,7 +87,10 @@ install: build
 	install -D -m 0644 configs/known_hosts.example $(DESTDIR)$(DOCDIR)/known_hosts.example
 	install -d -m 0755 $(DESTDIR)$(DOCDIR)/credentials
 	install -m 0644 configs/credentials/* $(DESTDIR)$(DOCDIR)/credentials/
-	install -D -m 0644 deploy/systemd/vpnwatchd.service $(DESTDIR)/lib/systemd/system/vpnwatchd.service
+	install -d -m 0755 $(DESTDIR)/lib/systemd/system
+	sed 's|/usr/bin/vpnwatchd|$(PREFIX)/bin/vpnwatchd|' deploy/systemd/vpnwatchd.service > $(DESTDIR)/lib/systemd/system/vpnwatchd.service
+	install -m 0644 deploy/systemd/vpnwatchd-syslog.socket $(DESTDIR)/lib/systemd/system/vpnwatchd-syslog.socket
+	install -D -m 0644 deploy/systemd/probes.conf $(DESTDIR)$(DOCDIR)/examples/probes.conf
 
 clean:
 	rm -f vpnwatchd

@@ -41,10 +41,24 @@ func TestSystemdUnit(t *testing.T) {
 			t.Errorf("unit lacks %s", want)
 		}
 	}
-	tmp := filepath.Join(t.TempDir(), "vpnwatchd.service")
-	os.WriteFile(tmp, []byte(strings.ReplaceAll(string(unit), "/usr/local/bin/vpnwatchd", "/bin/true")), 0o644)
-	if out := runTool(t, "systemd-analyze", "verify", tmp); strings.TrimSpace(out) != "" {
+	dir := t.TempDir()
+	tmp := filepath.Join(dir, "vpnwatchd.service")
+	os.WriteFile(tmp, []byte(strings.ReplaceAll(string(unit), "/usr/bin/vpnwatchd", "/bin/true")), 0o644)
+	sock, _ := os.ReadFile("systemd/vpnwatchd-syslog.socket")
+	os.WriteFile(filepath.Join(dir, "vpnwatchd-syslog.socket"), sock, 0o644)
+	if out := runTool(t, "systemd-analyze", "verify", tmp, filepath.Join(dir, "vpnwatchd-syslog.socket")); strings.TrimSpace(out) != "" {
 		t.Errorf("systemd-analyze verify is not clean:\n%s", out)
+	}
+	// The probes drop-in, applied: still a valid unit.
+	dropin, _ := os.ReadFile("systemd/probes.conf")
+	merged := filepath.Join(dir, "probes", "vpnwatchd.service")
+	os.MkdirAll(filepath.Dir(merged), 0o755)
+	body := strings.ReplaceAll(string(unit), "/usr/bin/vpnwatchd", "/bin/true")
+	body = strings.Replace(body, "CapabilityBoundingSet=\n", "", 1) + "\n" + string(dropin)
+	os.WriteFile(merged, []byte(body), 0o644)
+	os.WriteFile(filepath.Join(dir, "probes", "vpnwatchd-syslog.socket"), sock, 0o644)
+	if out := runTool(t, "systemd-analyze", "verify", merged); strings.TrimSpace(out) != "" {
+		t.Errorf("unit with the probes drop-in: systemd-analyze verify is not clean:\n%s", out)
 	}
 	out, _ := exec.Command("systemd-analyze", "security", "--offline=true", tmp).CombinedOutput()
 	if m := regexp.MustCompile(`Overall exposure level for \S+: ([0-9.]+) (\S+)`).FindStringSubmatch(string(out)); m != nil {

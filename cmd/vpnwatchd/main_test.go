@@ -218,3 +218,52 @@ func TestSystemdSocketActivation(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// vpnwatchd-syslog.socket: systemd opens UDP 514 and passes it as "syslog";
+// the daemon receives the routers' syslog on it without any capability
+// and without syslog.listen.
+func TestSyslogSocketFromSystemd(t *testing.T) {
+	sh := testenv.Binary(t, "sh")
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "vpnwatchd.yaml")
+	os.WriteFile(cfg, []byte("global:\n  poll_interval: 1s\n  state_dir: "+dir+"/state\n"), 0o600)
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := pc.(*net.UDPConn).File()
+	syslogAddr := pc.LocalAddr().String()
+	pc.Close()
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	httpAddr := l.Addr().String()
+	l.Close()
+	cmd := exec.Command(sh, "-c", `LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES=syslog exec "$0" run --config.file "$1" --web.listen-address "$2"`, os.Args[0], cfg, httpAddr)
+	cmd.Env = append(os.Environ(), "VPNWATCHD_MAIN=1")
+	cmd.ExtraFiles = []*os.File{f}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	f.Close()
+	c, err := net.Dial("udp", syslogAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c.Write([]byte("<190>IP Tunnel[1] Down")) // from no configured router: dropped, counted
+		resp, err := http.Get("http://" + httpAddr + "/metrics")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if regexp.MustCompile(`vpnwatch_syslog_dropped_total\{reason="unknown_source"\} [1-9]`).Match(b) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing received on the syslog socket systemd passed (%v)", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

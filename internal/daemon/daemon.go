@@ -18,7 +18,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/coreos/go-systemd/v22/activation"
 	"github.com/oklog/run"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/exporter-toolkit/web"
@@ -207,21 +206,39 @@ func New(opts Options) (*Daemon, error) {
 		return d, nil
 	}
 	d.trigger = make(chan struct{}, 1)
-	if cfg.Syslog.Listen != "" {
-		if d.syslog, err = newSyslogReceiver(cfg.Syslog.Listen, d.log, d.reg, d.triggerPoll); err != nil {
+	var inherited sockets
+	if !opts.Once {
+		if inherited, err = inheritSockets(); err != nil {
+			return nil, err
+		}
+	}
+	switch {
+	case inherited.syslog != nil:
+		// vpnwatchd-syslog.socket: systemd opened UDP 514 for us.
+		d.syslog = newSyslogReceiverOn(inherited.syslog, d.log, d.reg, d.triggerPoll)
+		d.log.Info("syslog on the socket systemd passed", zap.String("addr", inherited.syslog.LocalAddr().String()))
+	case cfg.Syslog.Listen != "":
+		conn, err := net.ListenPacket("udp", cfg.Syslog.Listen)
+		if err != nil {
+			inherited.close()
 			return nil, fmt.Errorf("syslog.listen %s: %w", cfg.Syslog.Listen, err)
 		}
+		d.syslog = newSyslogReceiverOn(conn, d.log, d.reg, d.triggerPoll)
+	}
+	if d.syslog != nil {
 		d.syslog.setRouters(cfg.Routers)
 	}
 	if opts.SystemdSocket {
 		// --web.systemd-socket: the listeners systemd passed (socket
 		// activation), as exporter-toolkit's exporters take them.
-		ls, err := activation.Listeners()
-		if err != nil || len(ls) == 0 {
-			return nil, fmt.Errorf("--web.systemd-socket: no socket from systemd (LISTEN_FDS): %v", err)
+		if len(inherited.http) == 0 {
+			return nil, errors.New("--web.systemd-socket: systemd passed no stream socket (LISTEN_FDS)")
 		}
-		d.listeners = ls
+		d.listeners = inherited.http
 		return d, nil
+	}
+	for _, l := range inherited.http {
+		l.Close() // not asked to serve on them
 	}
 	addrs := opts.ListenAddresses
 	if len(addrs) == 0 {

@@ -31,11 +31,9 @@ type syslogReceiver struct {
 // syslogKeep is how many recent events per router are kept as evidence.
 const syslogKeep = 20
 
-func newSyslogReceiver(addr string, log *zap.Logger, reg prometheus.Registerer, trigger func(string)) (*syslogReceiver, error) {
-	conn, err := net.ListenPacket("udp", addr)
-	if err != nil {
-		return nil, err
-	}
+// newSyslogReceiverOn receives on conn: a socket of its own (syslog.listen)
+// or the one systemd passed (vpnwatchd-syslog.socket).
+func newSyslogReceiverOn(conn net.PacketConn, log *zap.Logger, reg prometheus.Registerer, trigger func(string)) *syslogReceiver {
 	s := &syslogReceiver{conn: conn, log: log, trigger: trigger, recent: map[string][]rtx.Event{},
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "vpnwatch", Name: "syslog_messages_total",
 			Help: "Syslog messages received from routers, by kind (tunnel-up, tunnel-down, ike, bgp, other)."}, []string{"router", "kind"}),
@@ -46,7 +44,7 @@ func newSyslogReceiver(addr string, log *zap.Logger, reg prometheus.Registerer, 
 		s.dropped.WithLabelValues(reason) // exported at 0 from the start
 	}
 	reg.MustRegister(s.messages, s.dropped)
-	return s, nil
+	return s
 }
 
 // setRouters maps each router's syslog source address (syslog_source, else

@@ -1,7 +1,10 @@
 package daemon
 
 import (
+	"fmt"
+	"github.com/coreos/go-systemd/v22/activation"
 	"math/rand/v2"
+	"net"
 	"time"
 
 	sddaemon "github.com/coreos/go-systemd/v22/daemon"
@@ -46,4 +49,46 @@ func jitter(d time.Duration) time.Duration {
 		return d
 	}
 	return d - time.Duration(rand.Float64()*0.1*float64(d))
+}
+
+// sockets are what systemd passed (socket activation, LISTEN_FDS): a
+// datagram socket named "syslog" (vpnwatchd-syslog.socket) and stream
+// sockets for HTTP (--web.systemd-socket).
+type sockets struct {
+	syslog net.PacketConn
+	http   []net.Listener
+}
+
+func (s sockets) close() {
+	if s.syslog != nil {
+		s.syslog.Close()
+	}
+	for _, l := range s.http {
+		l.Close()
+	}
+}
+
+// inheritSockets takes the sockets systemd passed, once per process.
+func inheritSockets() (sockets, error) {
+	var s sockets
+	for _, f := range activation.Files(true) {
+		if f.Name() == "syslog" {
+			pc, err := net.FilePacketConn(f)
+			f.Close()
+			if err != nil {
+				s.close()
+				return sockets{}, fmt.Errorf("the syslog socket systemd passed: %w", err)
+			}
+			s.syslog = pc
+			continue
+		}
+		l, err := net.FileListener(f)
+		f.Close()
+		if err != nil {
+			s.close()
+			return sockets{}, fmt.Errorf("a socket systemd passed (%s): %w", f.Name(), err)
+		}
+		s.http = append(s.http, l)
+	}
+	return s, nil
 }

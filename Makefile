@@ -16,11 +16,11 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 # Debian packages the tests use: real promtool/prometheus, Alertmanager, the
 # kernel networking tools for the path-MTU probe tests, systemd-analyze for
-# the unit, headless Chromium for the status page.
-TEST_PACKAGES := prometheus prometheus-alertmanager iproute2 nftables systemd chromium
-TEST_BINARIES := /usr/bin/promtool /usr/bin/prometheus /usr/bin/prometheus-alertmanager /usr/bin/amtool /usr/sbin/ip /usr/sbin/nft /usr/bin/systemd-analyze /usr/bin/chromium
+# the unit, headless Chromium for the status page, lintian for the package.
+TEST_PACKAGES := prometheus prometheus-alertmanager iproute2 nftables systemd chromium lintian
+TEST_BINARIES := /usr/bin/promtool /usr/bin/prometheus /usr/bin/prometheus-alertmanager /usr/bin/amtool /usr/sbin/ip /usr/sbin/nft /usr/bin/systemd-analyze /usr/bin/chromium /usr/bin/lintian
 
-.PHONY: all build test test-deps vet bench bench-scale bench-rss bench-latency fuzz lint install clean
+.PHONY: all build test test-deps vet bench bench-scale bench-rss bench-latency fuzz lint install clean deb dist
 
 all: build
 
@@ -93,4 +93,51 @@ install: build
 	install -D -m 0644 deploy/systemd/probes.conf $(DESTDIR)$(DOCDIR)/examples/probes.conf
 
 clean:
-	rm -f vpnwatchd
+	rm -rf vpnwatchd $(DIST)
+
+# Packages and release archives, reproducible: the same commit gives the same
+# bytes (times from the commit, -trimpath, no build host in the binary).
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+COMMIT     := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+DEB_VERSION ?= $(shell v=$$(git describe --tags --exact-match 2>/dev/null | sed 's/^v//'); \
+	if [ -n "$$v" ]; then echo "$$v"; else echo "0.0.0+git$$(date -u -d @$(SOURCE_DATE_EPOCH) +%Y%m%d%H%M%S).$(COMMIT)"; fi)
+DIST       ?= dist
+ARCHES     ?= amd64 arm64
+REL_LDFLAGS := -X $(VPKG).Version=$(DEB_VERSION) -X $(VPKG).Revision=$(REVISION) -X $(VPKG).Branch=$(BRANCH) \
+	-X $(VPKG).BuildDate=$$(date -u -d @$(SOURCE_DATE_EPOCH) +%Y%m%d-%H:%M:%S) -X $(VPKG).BuildUser=vpnwatchd -buildid= -s -w
+
+$(DIST)/%/vpnwatchd:
+	@mkdir -p $(dir $@)
+	CGO_ENABLED=0 GOOS=linux GOARCH=$* $(GO) build -trimpath -buildvcs=false -ldflags "$(REL_LDFLAGS)" -o $@ ./cmd/vpnwatchd
+
+$(DIST)/changelog.gz:
+	@mkdir -p $(DIST)
+	printf 'vpnwatchd (%s) unstable; urgency=medium\n\n  * Built from commit %s.\n\n -- vpnwatchd maintainers <vpnwatchd@vpnwatchd.example.com>  %s\n' \
+		"$(DEB_VERSION)" "$(COMMIT)" "$$(LC_ALL=C date -u -R -d @$(SOURCE_DATE_EPOCH))" | gzip -n -9 > $@
+
+# The manual page, from the command line's own help (kingpin --help-man).
+$(DIST)/vpnwatchd.1.gz:
+	@mkdir -p $(DIST)
+	$(GO) run ./cmd/vpnwatchd --help-man | sed -n '/^\.SH "NAME"/,$$p' \
+		| sed '1i .TH VPNWATCHD 1 "$(shell date -u -d @$(SOURCE_DATE_EPOCH) +%Y-%m-%d)" "vpnwatchd $(DEB_VERSION)" "User Commands"' \
+		| sed 's/^vpnwatchd$$/vpnwatchd \\- watch AWS Site-to-Site VPNs and Yamaha RTX routers/' | gzip -n -9 > $@
+
+# make deb: vpnwatchd_VERSION_amd64.deb and _arm64.deb in dist/.
+deb: $(DIST)/changelog.gz $(DIST)/vpnwatchd.1.gz $(foreach a,$(ARCHES),$(DIST)/$(a)/vpnwatchd)
+	@set -e; for a in $(ARCHES); do \
+		sed -e "s|\$${ARCH}|$$a|g" -e "s|\$${VERSION}|$(DEB_VERSION)|g" -e "s|\$${BINARY}|$(DIST)/$$a/vpnwatchd|g" \
+			-e "s|\$${CHANGELOG}|$(DIST)/changelog.gz|g" -e "s|\$${MANPAGE}|$(DIST)/vpnwatchd.1.gz|g" packaging/nfpm.yaml > $(DIST)/nfpm-$$a.yaml; \
+		SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(GO) tool nfpm package --config $(DIST)/nfpm-$$a.yaml --packager deb \
+			--target $(DIST)/vpnwatchd_$(DEB_VERSION)_$$a.deb; \
+	done
+
+# make dist: vpnwatchd-VERSION-linux-ARCH.tar.gz (binary, units, example
+# config, README, LICENSE) and SHA256SUMS.
+dist: $(foreach a,$(ARCHES),$(DIST)/$(a)/vpnwatchd)
+	@set -e; for a in $(ARCHES); do \
+		d=vpnwatchd-$(DEB_VERSION)-linux-$$a; rm -rf $(DIST)/$$d; mkdir -p $(DIST)/$$d; \
+		cp $(DIST)/$$a/vpnwatchd deploy/systemd/vpnwatchd.service deploy/systemd/vpnwatchd-syslog.socket deploy/systemd/probes.conf \
+			configs/vpnwatchd.yaml configs/example.yaml README.md LICENSE $(DIST)/$$d/; \
+		tar --sort=name --mtime=@$(SOURCE_DATE_EPOCH) --owner=0 --group=0 --numeric-owner -C $(DIST) -cf - $$d | gzip -n -9 > $(DIST)/$$d.tar.gz; \
+		rm -rf $(DIST)/$$d; \
+	done; cd $(DIST) && sha256sum vpnwatchd-$(DEB_VERSION)-linux-*.tar.gz > SHA256SUMS

@@ -77,3 +77,35 @@ func TestDaemonRunsProbes(t *testing.T) {
 		t.Errorf("no log line for the measurement:\n%s", logs.String())
 	}
 }
+
+// What the packaged probes.conf drop-in grants is what a probe needs: an
+// unprivileged user with no unprivileged ICMP (the namespace's
+// ping_group_range is off) cannot probe, and can with CAP_NET_RAW as an
+// ambient capability, as systemd's AmbientCapabilities=CAP_NET_RAW gives it.
+func TestProbeNeedsWhatTheDropInGrants(t *testing.T) {
+	setpriv := testenv.Binary(t, "setpriv")
+	tp := testenv.NewTopology(t, testenv.TopoOptions{MTU: 1300})
+	exe := filepath.Join(t.TempDir(), "vpnwatchd")
+	b, _ := os.ReadFile(os.Args[0])
+	if err := os.WriteFile(exe, b, 0o755); err != nil { // readable by the unprivileged user
+		t.Fatal(err)
+	}
+	os.Chmod(filepath.Dir(exe), 0o755)
+	probe := func(caps ...string) (string, error) {
+		args := append([]string{"netns", "exec", tp.Client, setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"}, caps...)
+		args = append(args, exe, "probe", "mtu", "--timeout", "300ms", testenv.ServerV4)
+		cmd := exec.Command("ip", args...)
+		cmd.Env = append(os.Environ(), "VPNWATCHD_MAIN=1")
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := probe(); err == nil {
+		t.Errorf("probed without CAP_NET_RAW or unprivileged ICMP:\n%s", out)
+	} else if !strings.Contains(out, "CAP_NET_RAW") {
+		t.Errorf("the error does not say what is missing:\n%s", out)
+	}
+	out, err := probe("--inh-caps=+net_raw", "--ambient-caps=+net_raw")
+	if err != nil || !strings.Contains(out, "path MTU 1300") {
+		t.Errorf("with CAP_NET_RAW (the drop-in): %v\n%s", err, out)
+	}
+}

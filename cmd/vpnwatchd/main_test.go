@@ -181,13 +181,48 @@ func TestVersion(t *testing.T) {
 	}
 }
 
-// --web.systemd-socket serves on the socket systemd passes (socket
-// activation: LISTEN_FDS, LISTEN_PID), as exporter-toolkit's exporters do.
-func TestSystemdSocketActivation(t *testing.T) {
+// runActivated runs vpnwatchd with f handed over as systemd hands a socket
+// over (fd 3, LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES=name) until the test
+// ends.
+func runActivated(t *testing.T, f *os.File, name string, args ...string) {
+	t.Helper()
 	sh := testenv.Binary(t, "sh")
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "vpnwatchd.yaml")
 	os.WriteFile(cfg, []byte("global:\n  poll_interval: 1s\n  state_dir: "+dir+"/state\n"), 0o600)
+	cmd := exec.Command(sh, append([]string{"-c", `LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES="$0" exec "$@"`, name, os.Args[0], "run", "--config.file", cfg}, args...)...)
+	cmd.Env = append(os.Environ(), "VPNWATCHD_MAIN=1")
+	cmd.ExtraFiles = []*os.File{f}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
+	f.Close()
+}
+
+// waitHTTP polls url until ok says the answer is what the test waits for.
+func waitHTTP(t *testing.T, url, what string, ok func(status int, body []byte) bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if ok(resp.StatusCode, b) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 10 s (%v)", what, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// --web.systemd-socket serves on the socket systemd passes (socket
+// activation), as exporter-toolkit's exporters do.
+func TestSystemdSocketActivation(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -195,38 +230,14 @@ func TestSystemdSocketActivation(t *testing.T) {
 	f, _ := l.(*net.TCPListener).File()
 	addr := l.Addr().String()
 	l.Close() // the child holds the socket now (fd 3)
-	cmd := exec.Command(sh, "-c", `LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" run --config.file "$1" --web.systemd-socket`, os.Args[0], cfg)
-	cmd.Env = append(os.Environ(), "VPNWATCHD_MAIN=1")
-	cmd.ExtraFiles = []*os.File{f}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
-	f.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/-/healthy")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nothing served on the activated socket %s: %v", addr, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	runActivated(t, f, "", "--web.systemd-socket")
+	waitHTTP(t, "http://"+addr+"/-/healthy", "served on the activated socket", func(status int, _ []byte) bool { return status == http.StatusOK })
 }
 
 // vpnwatchd-syslog.socket: systemd opens UDP 514 and passes it as "syslog";
 // the daemon receives the routers' syslog on it without any capability
 // and without syslog.listen.
 func TestSyslogSocketFromSystemd(t *testing.T) {
-	sh := testenv.Binary(t, "sh")
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "vpnwatchd.yaml")
-	os.WriteFile(cfg, []byte("global:\n  poll_interval: 1s\n  state_dir: "+dir+"/state\n"), 0o600)
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -237,33 +248,15 @@ func TestSyslogSocketFromSystemd(t *testing.T) {
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	httpAddr := l.Addr().String()
 	l.Close()
-	cmd := exec.Command(sh, "-c", `LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES=syslog exec "$0" run --config.file "$1" --web.listen-address "$2"`, os.Args[0], cfg, httpAddr)
-	cmd.Env = append(os.Environ(), "VPNWATCHD_MAIN=1")
-	cmd.ExtraFiles = []*os.File{f}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
-	f.Close()
+	runActivated(t, f, "syslog", "--web.listen-address", httpAddr)
 	c, err := net.Dial("udp", syslogAddr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	dropped := regexp.MustCompile(`vpnwatch_syslog_dropped_total\{reason="unknown_source"\} [1-9]`)
+	waitHTTP(t, "http://"+httpAddr+"/metrics", "syslog received on the socket systemd passed", func(_ int, body []byte) bool {
 		c.Write([]byte("<190>IP Tunnel[1] Down")) // from no configured router: dropped, counted
-		resp, err := http.Get("http://" + httpAddr + "/metrics")
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if regexp.MustCompile(`vpnwatch_syslog_dropped_total\{reason="unknown_source"\} [1-9]`).Match(b) {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nothing received on the syslog socket systemd passed (%v)", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return dropped.Match(body)
+	})
 }

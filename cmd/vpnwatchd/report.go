@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"sync"
 	"strings"
 	"time"
 
@@ -35,6 +36,9 @@ func printReport(w io.Writer, format string, r report.Report) error {
 
 func cmdCheck(o *opts) int {
 	stdout, stderr := o.stdout, o.stderr
+	// The logger and the waiting lines write to stderr from different
+	// goroutines.
+	stderr = &lockedWriter{w: stderr}
 	logger, _ := logging.New(logging.Config{Level: o.level("error"), Format: o.logFormat}, stderr)
 	d, err := daemon.New(daemon.Options{ConfigFile: o.configFile, Logger: logger, Once: true})
 	if err != nil {
@@ -44,10 +48,11 @@ func cmdCheck(o *opts) int {
 	defer d.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	defer cancel()
-	done := make(chan struct{})
-	go waitingLines(stderr, d, done)
+	done, waited := make(chan struct{}), make(chan struct{})
+	go func() { waitingLines(stderr, d, done); close(waited) }()
 	res := d.RunOnce(ctx)
 	close(done)
+	<-waited
 	if err := printReport(stdout, o.format, report.Report{Findings: res.Findings, Unchecked: res.Unchecked}); err != nil {
 		fmt.Fprintf(stderr, "vpnwatchd check: %v\n", err)
 		return checkUnknown
@@ -186,4 +191,16 @@ func waitingLines(w io.Writer, d *daemon.Daemon, done <-chan struct{}) {
 			}
 		}
 	}
+}
+
+// lockedWriter serialises writes from several goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -257,6 +257,15 @@ func (c *context) rememberJoins() {
 		router, _, _ := strings.Cut(k, "/")
 		return c.staleRefs[SourceRef{Type: "rtx", Name: router}]
 	}
+	// The remembered joins by AWS tunnel, of routers without current data
+	// (the first in key order, should two claim one AWS tunnel).
+	byAWS := map[[2]string]string{}
+	for _, k := range slices.Sorted(maps.Keys(st.Joins)) {
+		j := st.Joins[k]
+		if _, taken := byAWS[[2]string{j.ConnID, j.OutsideIP}]; !taken && routerStale(k) {
+			byAWS[[2]string{j.ConnID, j.OutsideIP}] = k
+		}
+	}
 	for i := range c.pairs {
 		p := &c.pairs[i]
 		switch {
@@ -266,13 +275,10 @@ func (c *context) rememberJoins() {
 				p.memo = &pairMemo{join: j}
 			}
 		case p.aws != nil && p.rtx == nil:
-			for _, k := range slices.Sorted(maps.Keys(st.Joins)) {
-				j := st.Joins[k]
-				if j.ConnID == p.aws.conn.ID && j.OutsideIP == p.aws.tunnel.OutsideIP && routerStale(k) {
-					router, n, _ := strings.Cut(k, "/")
-					num, _ := strconv.Atoi(n)
-					p.memo = &pairMemo{join: j, router: router, rtxTunnel: num}
-				}
+			if k, ok := byAWS[[2]string{p.aws.conn.ID, p.aws.tunnel.OutsideIP}]; ok {
+				router, n, _ := strings.Cut(k, "/")
+				num, _ := strconv.Atoi(n)
+				p.memo = &pairMemo{join: st.Joins[k], router: router, rtxTunnel: num}
 			}
 		}
 	}

@@ -504,7 +504,7 @@ func (p *configParser) finish() {
 func keyword(line string) string {
 	var kw []string
 	for _, f := range strings.Fields(line) {
-		if len(kw) == 3 || strings.IndexFunc(f, func(r rune) bool { return !(r >= 'a' && r <= 'z' || r == '-') }) >= 0 {
+		if len(kw) == 3 || !commandWord(f) {
 			break
 		}
 		kw = append(kw, f)

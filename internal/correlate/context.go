@@ -260,7 +260,11 @@ func (c *context) rememberJoins() {
 	// The remembered joins by AWS tunnel, of routers without current data
 	// (the first in key order, should two claim one AWS tunnel).
 	byAWS := map[[2]string]string{}
-	for _, k := range slices.Sorted(maps.Keys(st.Joins)) {
+	anyRouterStale := false
+	for ref := range c.staleRefs {
+		anyRouterStale = anyRouterStale || ref.Type == "rtx"
+	}
+	for _, k := range sortedIf(anyRouterStale, st.Joins) {
 		j := st.Joins[k]
 		if _, taken := byAWS[[2]string{j.ConnID, j.OutsideIP}]; !taken && routerStale(k) {
 			byAWS[[2]string{j.ConnID, j.OutsideIP}] = k
@@ -482,4 +486,12 @@ func publicIP(s string) bool {
 	}
 	cgnat := netip.MustParsePrefix("100.64.0.0/10")
 	return !a.IsPrivate() && !a.IsLoopback() && !a.IsLinkLocalUnicast() && !a.IsUnspecified() && !cgnat.Contains(a)
+}
+
+// sortedIf returns m's keys in order, or none when want is false.
+func sortedIf[V any](want bool, m map[string]V) []string {
+	if !want {
+		return nil
+	}
+	return slices.Sorted(maps.Keys(m))
 }

@@ -253,6 +253,7 @@ func (s *Session) readUntilPrompt(ctx context.Context, cmd string) (string, erro
 			s.buf = (*readBufs.Get().(*[]byte))[:0]
 		}
 		if len(s.buf) > s.max {
+			s.buf = nil // not kept with a session that is being closed
 			return "", fmt.Errorf("%w (%d MiB)", ErrOutputTooLarge, s.max>>20)
 		}
 		if len(s.buf) == cap(s.buf) {

@@ -38,15 +38,22 @@ func SeverityRank(s string) int {
 	return 0
 }
 
+// Source kinds, the Type of a SourceRef.
+const (
+	SourceAWS   = "aws"
+	SourceRTX   = "rtx"
+	SourceProbe = "probe"
+)
+
 // SourceRef names one configured source.
 type SourceRef struct {
-	Type   string `json:"type"` // "aws", "rtx" or "probe"
+	Type   string `json:"type"` // SourceAWS, SourceRTX or SourceProbe
 	Name   string `json:"name"`
 	Region string `json:"region,omitempty"` // AWS only
 }
 
 func (s SourceRef) String() string {
-	if s.Type == "aws" {
+	if s.Type == SourceAWS {
 		return "aws " + s.Name + " " + s.Region
 	}
 	return s.Type + " " + s.Name
@@ -343,9 +350,9 @@ func (e *Evaluator) EvaluateView(prev State, obs Observations, now time.Time) (S
 	return next, active, c.views()
 }
 
-func (e *Evaluator) evaluate(prev State, obs Observations, now time.Time) (State, []Finding, *context) {
+func (e *Evaluator) evaluate(prev State, obs Observations, now time.Time) (State, []Finding, *evaluation) {
 	next := prev.clone()
-	c := newContext(obs, now, &next)
+	c := newEvaluation(obs, now, &next)
 	var active []Finding
 	seen := map[string]bool{}
 	for _, r := range rules {

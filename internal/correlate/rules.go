@@ -18,7 +18,7 @@ type rule struct {
 	name     string
 	severity string
 	hold     time.Duration
-	check    func(*context) []Finding
+	check    func(*evaluation) []Finding
 }
 
 // Flapping: this many state changes within the window.
@@ -55,7 +55,7 @@ var rules = []rule{
 	{"StateNotWritable", SeverityCritical, 0, stateNotWritable},
 }
 
-func sourceStale(c *context) []Finding {
+func sourceStale(c *evaluation) []Finding {
 	var out []Finding
 	for _, s := range c.stale {
 		// Poll errors already start with the source's name.
@@ -63,10 +63,10 @@ func sourceStale(c *context) []Finding {
 		f := Finding{Summary: fmt.Sprintf("%s: no current data (%s); its tunnels are not being checked", s.ref, msg),
 			Evidence: Evidence{Detail: map[string]string{"error": s.err.Error()}}}
 		switch s.ref.Type {
-		case "aws":
+		case SourceAWS:
 			f.Subject = Subject{Source: s.ref.Name, Region: s.ref.Region}
 			f.Remediation = "Fix what the error names (credentials, IAM policy deploy/aws/iam-policy.json, network path to the EC2 endpoint). vpnwatchd retries every poll."
-		case "probe":
+		case SourceProbe:
 			f.Subject = Subject{Source: "probe " + s.ref.Name}
 			f.Remediation = "The probe cannot send ICMP: allow unprivileged ICMP (`sysctl -w net.ipv4.ping_group_range=\"0 2147483647\"`) or give vpnwatchd CAP_NET_RAW (AmbientCapabilities=CAP_NET_RAW)."
 		default:
@@ -81,11 +81,11 @@ func sourceStale(c *context) []Finding {
 	return out
 }
 
-func routerHostKeyChanged(c *context) []Finding {
+func routerHostKeyChanged(c *evaluation) []Finding {
 	var out []Finding
 	for _, s := range c.stale {
 		var hk *rtx.HostKeyError
-		if s.ref.Type != "rtx" || !errors.As(s.err, &hk) || hk.Unknown {
+		if s.ref.Type != SourceRTX || !errors.As(s.err, &hk) || hk.Unknown {
 			continue
 		}
 		out = append(out, Finding{Subject: Subject{Router: s.ref.Name},
@@ -97,7 +97,7 @@ func routerHostKeyChanged(c *context) []Finding {
 	return out
 }
 
-func vpnConnectionGone(c *context) []Finding {
+func vpnConnectionGone(c *evaluation) []Finding {
 	var out []Finding
 	for _, s := range c.aws {
 		for _, conn := range s.Connections {
@@ -138,7 +138,7 @@ func goneFix(id string) string {
 }
 
 // connections groups the AWS tunnels of each available connection.
-func (c *context) connections() map[*aws.Connection][]pair {
+func (c *evaluation) connections() map[*aws.Connection][]pair {
 	out := map[*aws.Connection][]pair{}
 	for _, p := range c.pairs {
 		if p.aws != nil && p.aws.conn.State == aws.StateAvailable {
@@ -157,7 +157,7 @@ func allDown(ps []pair) bool {
 	return true
 }
 
-func connectionDown(c *context) []Finding {
+func connectionDown(c *evaluation) []Finding {
 	var out []Finding
 	for conn, ps := range c.connections() {
 		if !allDown(ps) {
@@ -189,7 +189,7 @@ func connName(conn *aws.Connection) string {
 // tunnelDown fires for a down tunnel while its connection still has an UP
 // one (redundancy lost). When every tunnel is down, ConnectionDown says so
 // instead: it inhibits this rule for the connection.
-func tunnelDown(c *context) []Finding {
+func tunnelDown(c *evaluation) []Finding {
 	var out []Finding
 	for conn, ps := range c.connections() {
 		if allDown(ps) {
@@ -219,7 +219,7 @@ func rtxSide(p pair) string {
 	return s
 }
 
-func bgpDownIPsecUp(c *context) []Finding {
+func bgpDownIPsecUp(c *evaluation) []Finding {
 	var out []Finding
 	for _, p := range c.pairs {
 		a := p.aws
@@ -274,7 +274,7 @@ func bgpFix(p pair) string {
 	return b.String()
 }
 
-func sideMismatch(c *context) []Finding {
+func sideMismatch(c *evaluation) []Finding {
 	var out []Finding
 	for _, p := range c.pairs {
 		if p.aws == nil || p.rtx == nil || p.aws.conn.State != aws.StateAvailable || !p.rtx.tunnel.Status.Known() {
@@ -295,7 +295,7 @@ func sideMismatch(c *context) []Finding {
 	return out
 }
 
-func noRoutes(c *context) []Finding {
+func noRoutes(c *evaluation) []Finding {
 	var out []Finding
 	for _, p := range c.pairs {
 		if p.aws != nil && p.aws.conn.State == aws.StateAvailable && p.aws.conn.Routing == aws.RoutingBGP && p.aws.tunnel.Up() && p.aws.tunnel.AcceptedRoutes == 0 {
@@ -316,7 +316,7 @@ func noRoutes(c *context) []Finding {
 	return out
 }
 
-func saRekeyFailed(c *context) []Finding {
+func saRekeyFailed(c *evaluation) []Finding {
 	var out []Finding
 	for _, p := range c.pairs {
 		if p.rtx == nil {
@@ -355,7 +355,7 @@ func rekeyFix(tc *rtx.TunnelConfig, a *awsTunnel) string {
 	return b.String()
 }
 
-func saNeverRekeyed(c *context) []Finding {
+func saNeverRekeyed(c *evaluation) []Finding {
 	var out []Finding
 	for _, p := range c.pairs {
 		if p.rtx == nil || len(p.rtx.tunnel.SAs) == 0 {
@@ -381,7 +381,7 @@ func saNeverRekeyed(c *context) []Finding {
 	return out
 }
 
-func saLifetimeMismatch(c *context) []Finding {
+func saLifetimeMismatch(c *evaluation) []Finding {
 	var out []Finding
 	for _, p := range c.pairs {
 		if p.aws == nil || p.rtx == nil || p.aws.conn.State != aws.StateAvailable {
@@ -407,7 +407,7 @@ func saLifetimeMismatch(c *context) []Finding {
 	return out
 }
 
-func tunnelFlapping(c *context) []Finding {
+func tunnelFlapping(c *evaluation) []Finding {
 	var out []Finding
 	for _, p := range c.pairs {
 		for _, k := range flapKeys(p) {
@@ -441,7 +441,7 @@ func mssTooBig(tc *rtx.TunnelConfig) (mss, limit int, bad bool) {
 	return tc.MSSLimit, limit, tc.MSSConfigured && !tc.MSSAuto && tc.MSSLimit > limit
 }
 
-func mssExceedsTunnelMTU(c *context) []Finding {
+func mssExceedsTunnelMTU(c *evaluation) []Finding {
 	var out []Finding
 	for _, p := range c.pairs {
 		if p.rtx == nil {
@@ -490,7 +490,7 @@ func awsMaxMTU(tc *rtx.TunnelConfig) (int, string) {
 // the algorithms in use, and against the path MTUs the probes measured:
 // through the tunnel (the tunnel MTU must not exceed it) and outside it
 // (tunnel MTU + ESP overhead must fit the WAN path).
-func tunnelMTUExceedsPath(c *context) []Finding {
+func tunnelMTUExceedsPath(c *evaluation) []Finding {
 	var out []Finding
 	for _, p := range c.pairs {
 		if p.rtx == nil || p.aws == nil {
@@ -532,7 +532,7 @@ func tunnelMTUExceedsPath(c *context) []Finding {
 // probes returns the probe results that measured a limit: one whose
 // largest size passed says the path is at least that wide, not how wide,
 // and sizes nothing.
-func (c *context) probes() []probe.Observation {
+func (c *evaluation) probes() []probe.Observation {
 	var out []probe.Observation
 	for _, p := range c.obs.Probes {
 		if p.Err == nil && p.Result.PathMTU > 0 && p.Result.Limit != probe.LimitNone {
@@ -544,7 +544,7 @@ func (c *context) probes() []probe.Observation {
 
 // wanProbeFor reports whether target is the outside IP of some AWS tunnel
 // (a WAN probe aimed at one tunnel applies only to that tunnel).
-func (c *context) wanProbeFor(target string) bool {
+func (c *evaluation) wanProbeFor(target string) bool {
 	for _, p := range c.pairs {
 		if p.aws != nil && p.aws.tunnel.OutsideIP == target {
 			return true
@@ -555,7 +555,7 @@ func (c *context) wanProbeFor(target string) bool {
 
 // dataPlaneUnreachable: a probe through the tunnel gets no answer while AWS
 // says a tunnel is UP — the control plane is fine, traffic is not.
-func dataPlaneUnreachable(c *context) []Finding {
+func dataPlaneUnreachable(c *evaluation) []Finding {
 	var out []Finding
 	var up []string
 	for _, p := range c.pairs {
@@ -576,7 +576,7 @@ func dataPlaneUnreachable(c *context) []Finding {
 	return out
 }
 
-func customerGatewayAddressMismatch(c *context) []Finding {
+func customerGatewayAddressMismatch(c *evaluation) []Finding {
 	var out []Finding
 	for _, p := range c.pairs {
 		if p.aws == nil || p.rtx == nil || p.aws.conn.State != aws.StateAvailable {
@@ -608,7 +608,7 @@ func customerGatewayAddressMismatch(c *context) []Finding {
 	return out
 }
 
-func dpdDisabled(c *context) []Finding {
+func dpdDisabled(c *evaluation) []Finding {
 	var out []Finding
 	for _, p := range c.pairs {
 		if p.rtx == nil || p.aws == nil {
@@ -625,7 +625,7 @@ func dpdDisabled(c *context) []Finding {
 	return out
 }
 
-func maintenancePending(c *context) []Finding {
+func maintenancePending(c *evaluation) []Finding {
 	var out []Finding
 	for _, p := range c.pairs {
 		if p.aws == nil || p.aws.tunnel.Maintenance == nil || p.aws.tunnel.Maintenance.Pending == "" {
@@ -643,7 +643,7 @@ func maintenancePending(c *context) []Finding {
 	return out
 }
 
-func tunnelNotJoined(c *context) []Finding {
+func tunnelNotJoined(c *evaluation) []Finding {
 	var out []Finding
 	watchingRTX, watchingAWS := len(c.rtx) > 0, len(c.aws) > 0
 	for _, p := range c.pairs {
@@ -670,7 +670,7 @@ func tunnelNotJoined(c *context) []Finding {
 // line is not understood is neither up nor down), so the operator is shown
 // the line to send for support. One finding per tunnel for `show status
 // tunnel N`, one per router for the other commands.
-func routerOutputUnreadable(c *context) []Finding {
+func routerOutputUnreadable(c *evaluation) []Finding {
 	var out []Finding
 	for _, s := range c.rtx {
 		type group struct {
@@ -719,7 +719,7 @@ func routerOutputUnreadable(c *context) []Finding {
 
 // stateNotWritable: vpnwatchd cannot save its alert state. Notifications
 // still leave, but a restart now would send some again or lose them.
-func stateNotWritable(c *context) []Finding {
+func stateNotWritable(c *evaluation) []Finding {
 	if c.obs.StateError == "" {
 		return nil
 	}

@@ -31,7 +31,7 @@ type TunnelView struct {
 func (v TunnelView) Joined() bool { return v.VPNConnectionID != "" && v.Router != "" }
 
 // views is one TunnelView per tunnel of the join, joined ones first.
-func (c *context) views() []TunnelView {
+func (c *evaluation) views() []TunnelView {
 	pathMTU := 0
 	for _, p := range c.probes() {
 		if p.Path == "tunnel" && (pathMTU == 0 || p.Result.PathMTU < pathMTU) {
@@ -87,7 +87,7 @@ func (c *context) views() []TunnelView {
 // (explicit joins of the configuration, then outside IPs), from fresh
 // snapshots only.
 func JoinedRegions(obs Observations, now time.Time, routers map[string]bool) []SourceRef {
-	c := &context{obs: obs, now: now, state: &State{Joins: map[string]joinMemo{}}}
+	c := &evaluation{obs: obs, now: now, state: &State{Joins: map[string]joinMemo{}}}
 	c.selectFresh()
 	c.join()
 	seen := map[SourceRef]bool{}
@@ -96,7 +96,7 @@ func JoinedRegions(obs Observations, now time.Time, routers map[string]bool) []S
 		if p.aws == nil || p.rtx == nil || !routers[p.rtx.router] {
 			continue
 		}
-		if ref := (SourceRef{Type: "aws", Name: p.aws.source, Region: p.aws.region}); !seen[ref] {
+		if ref := (SourceRef{Type: SourceAWS, Name: p.aws.source, Region: p.aws.region}); !seen[ref] {
 			seen[ref] = true
 			out = append(out, ref)
 		}

@@ -507,7 +507,7 @@ const (
 func (d *Daemon) triggerPoll(router string) {
 	d.triggersMu.Lock()
 	if d.triggers[router] || time.Since(d.routerTriggered[router]) < routerTriggerGap {
-		d.metrics.TriggersDeferred.WithLabelValues("rtx", "", "", router).Inc()
+		d.metrics.TriggersDeferred.WithLabelValues(correlate.SourceRTX, "", "", router).Inc()
 	}
 	d.triggers[router] = true
 	d.triggersMu.Unlock()

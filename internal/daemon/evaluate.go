@@ -21,11 +21,11 @@ func Expected(c *config.Config) []correlate.SourceRef {
 	var out []correlate.SourceRef
 	for _, a := range c.AWS {
 		for _, r := range a.Regions {
-			out = append(out, correlate.SourceRef{Type: "aws", Name: a.Name, Region: r})
+			out = append(out, correlate.SourceRef{Type: correlate.SourceAWS, Name: a.Name, Region: r})
 		}
 	}
 	for _, r := range c.Routers {
-		out = append(out, correlate.SourceRef{Type: "rtx", Name: r.Name})
+		out = append(out, correlate.SourceRef{Type: correlate.SourceRTX, Name: r.Name})
 	}
 	return out
 }

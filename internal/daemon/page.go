@@ -43,7 +43,7 @@ func (d *Daemon) buildStatus(c *config.Config, active []correlate.Finding) {
 	}
 	for _, ref := range Expected(c) {
 		key := "rtx/" + ref.Name
-		if ref.Type == "aws" {
+		if ref.Type == correlate.SourceAWS {
 			key = "aws/" + ref.Name + "/" + ref.Region
 		}
 		errText, seen := d.sourceErr[key]
@@ -51,7 +51,7 @@ func (d *Daemon) buildStatus(c *config.Config, active []correlate.Finding) {
 			Up: seen && errText == "", LastSuccess: d.lastOK[key], LastError: errText})
 	}
 	for _, p := range d.probes.snapshot() {
-		src := status.Source{Type: "probe", Name: p.Name, Region: p.Target, Up: p.Err == nil}
+		src := status.Source{Type: correlate.SourceProbe, Name: p.Name, Region: p.Target, Up: p.Err == nil}
 		if p.Err != nil {
 			src.LastError = p.Err.Error()
 		} else {

@@ -268,7 +268,7 @@ func (d *Daemon) triggered(c *config.Config, routers map[string]bool, now time.T
 			sel.regions[key] = true
 			d.regionTriggered[key] = now
 		} else {
-			d.metrics.TriggersDeferred.WithLabelValues("aws", ref.Name, ref.Region, "").Inc()
+			d.metrics.TriggersDeferred.WithLabelValues(correlate.SourceAWS, ref.Name, ref.Region, "").Inc()
 		}
 	}
 	return sel

@@ -6,12 +6,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vpnwatchd/vpnwatchd/internal/aws"
+	"github.com/vpnwatchd/vpnwatchd/internal/correlate"
 )
 
-// Source types in the "type" label of the vpnwatch_source_* metrics.
+// Source types in the "type" label of the vpnwatch_source_* metrics: the
+// correlator's source kinds.
 const (
-	SourceAWS = "aws"
-	SourceRTX = "rtx"
+	SourceAWS = correlate.SourceAWS
+	SourceRTX = correlate.SourceRTX
 )
 
 var (

@@ -1,6 +1,11 @@
-// Package metrics owns what vpnwatchd exports to Prometheus: the registry,
-// the process-level metrics and, as the sources land, the collector over the
-// latest observations and findings. Every name starts with vpnwatch_.
+// Package metrics owns what vpnwatchd exports to Prometheus about what it
+// watches: the registry, the process and build metrics, the daemon's own
+// (reloads, cycles, syslog-triggered polls held back) and the collectors
+// over the latest AWS, RTX and probe observations and the active findings.
+// Two other packages register counters of their own on the same registry,
+// because they own the events counted: alert (notifications sent, failed,
+// silenced, queued; the state file) and the daemon's syslog receiver
+// (messages by kind, dropped). Every name starts with vpnwatch_.
 package metrics
 
 import (

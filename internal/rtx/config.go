@@ -1,6 +1,7 @@
 package rtx
 
 import (
+	"errors"
 	"regexp"
 	"sort"
 	"strconv"
@@ -173,16 +174,13 @@ func ParseConfig(text string) (RouterConfig, error) {
 		if isEcho(s, "show config") || !strings.Contains(s, " ") && (strings.HasSuffix(s, "#") || strings.HasSuffix(s, ">")) {
 			continue // prompt lines around a captured output
 		}
-		msg := p.line(strings.Join(strings.Fields(s), " "))
-		if msg == "" {
+		switch err := p.line(strings.Join(strings.Fields(s), " ")); {
+		case err == nil:
 			p.used = true
-		}
-		if msg != "" {
-			if msg == unknownLine {
-				p.c.Unused = append(p.c.Unused, "line "+strconv.Itoa(n)+": "+keyword(s))
-				continue
-			}
-			return p.c, &ParseError{"show config", n, RedactConfigLine(s), msg}
+		case errors.Is(err, errUnknownLine):
+			p.c.Unused = append(p.c.Unused, "line "+strconv.Itoa(n)+": "+keyword(s))
+		default:
+			return p.c, &ParseError{"show config", n, RedactConfigLine(s), err.Error()}
 		}
 	}
 	p.finish()
@@ -192,7 +190,9 @@ func ParseConfig(text string) (RouterConfig, error) {
 	return p.c, nil
 }
 
-const unknownLine = "\x00unknown"
+// errUnknownLine is a line vpnwatchd does not read: kept in Unused, not an
+// error.
+var errUnknownLine = errors.New("not a line vpnwatchd reads")
 
 func (p *configParser) tunnel(n int) *TunnelConfig {
 	t := p.tunnels[n]
@@ -218,41 +218,42 @@ func atoi(s string) (int, bool) {
 	return n, err == nil && n >= 0
 }
 
-// line handles one normalised config line and returns "" when it was used,
-// unknownLine when it is not one vpnwatchd reads, or what is wrong with it.
-func (p *configParser) line(s string) string {
+// line handles one normalised config line and returns nil when it was used,
+// errUnknownLine when it is not one vpnwatchd reads, or what is wrong with
+// it.
+func (p *configParser) line(s string) error {
 	f := strings.Fields(s)
 	switch {
 	case strings.HasPrefix(s, "tunnel select "):
 		p.inPP = false
 		if f[2] == "none" {
 			p.cur = nil
-			return ""
+			return nil
 		}
 		n, ok := atoi(f[2])
 		if !ok {
-			return "tunnel number expected"
+			return errors.New("tunnel number expected")
 		}
 		p.cur = p.tunnel(n)
-		return ""
+		return nil
 	case strings.HasPrefix(s, "pp select "):
 		p.cur, p.inPP = nil, f[2] != "none"
-		return ""
+		return nil
 	case strings.HasPrefix(s, "tunnel enable ") || strings.HasPrefix(s, "tunnel disable "):
 		n, ok := atoi(f[2])
 		if !ok {
-			return "tunnel number expected"
+			return errors.New("tunnel number expected")
 		}
 		p.tunnel(n).Enabled = f[1] == "enable"
-		return ""
+		return nil
 	case strings.HasPrefix(s, "ipsec sa policy "):
 		if len(f) < 7 {
-			return "ipsec sa policy POLICY GATEWAY esp ENCRYPTION [AUTH] expected"
+			return errors.New("ipsec sa policy POLICY GATEWAY esp ENCRYPTION [AUTH] expected")
 		}
 		pol, ok1 := atoi(f[3])
 		gw, ok2 := atoi(f[4])
 		if !ok1 || !ok2 {
-			return "policy and gateway numbers expected"
+			return errors.New("policy and gateway numbers expected")
 		}
 		// ipsec sa policy POLICY GATEWAY esp ENCRYPTION [AUTH]
 		sp := saPolicy{gateway: gw, enc: f[6]}
@@ -260,7 +261,7 @@ func (p *configParser) line(s string) string {
 			sp.auth = f[7]
 		}
 		p.policies[pol] = sp
-		return ""
+		return nil
 	case strings.HasPrefix(s, "ipsec ike "):
 		return p.ike(f)
 	case strings.HasPrefix(s, "bgp "):
@@ -270,7 +271,7 @@ func (p *configParser) line(s string) string {
 		return p.lan(m[1], m[2])
 	}
 	if p.cur == nil {
-		return unknownLine
+		return errUnknownLine
 	}
 	t := p.cur
 	switch {
@@ -279,7 +280,7 @@ func (p *configParser) line(s string) string {
 	case strings.HasPrefix(s, "ipsec tunnel "):
 		pol, ok := atoi(f[2])
 		if !ok {
-			return "policy number expected"
+			return errors.New("policy number expected")
 		}
 		p.polOfTun[t.Number] = pol
 	case strings.HasPrefix(s, "tunnel encapsulation "):
@@ -289,7 +290,7 @@ func (p *configParser) line(s string) string {
 	case strings.HasPrefix(s, "ip tunnel mtu "):
 		v, ok := atoi(f[3])
 		if !ok || v < 68 || v > 9000 {
-			return "MTU must be a number of bytes"
+			return errors.New("MTU must be a number of bytes")
 		}
 		t.MTU, t.MTUConfigured = v, true
 	case strings.HasPrefix(s, "ip tunnel tcp mss limit "):
@@ -299,12 +300,12 @@ func (p *configParser) line(s string) string {
 	case strings.HasPrefix(s, "ip tunnel remote address "):
 		t.InsideRemote = f[4]
 	default:
-		return unknownLine
+		return errUnknownLine
 	}
-	return ""
+	return nil
 }
 
-func mss(v string, limit *int, auto, configured *bool) string {
+func mss(v string, limit *int, auto, configured *bool) error {
 	*configured = true
 	switch v {
 	case "auto":
@@ -314,31 +315,31 @@ func mss(v string, limit *int, auto, configured *bool) string {
 	default:
 		n, ok := atoi(v)
 		if !ok || n < 1 || n > 9000 {
-			return "MSS limit must be a number of bytes, auto or off"
+			return errors.New("MSS limit must be a number of bytes, auto or off")
 		}
 		*limit = n
 	}
-	return ""
+	return nil
 }
 
-func (p *configParser) ike(f []string) string {
+func (p *configParser) ike(f []string) error {
 	// ipsec ike SETTING [SUBSETTING] GATEWAY VALUE…
 	if len(f) < 4 {
-		return unknownLine
+		return errUnknownLine
 	}
 	key, rest := f[2], f[3:]
 	switch key {
 	case "duration", "remote", "local", "keepalive", "child-exchange", "negotiation":
 		if len(rest) < 2 {
-			return unknownLine
+			return errUnknownLine
 		}
 		key, rest = key+" "+rest[0], rest[1:]
 	case "pre-shared-key":
-		return "" // a secret: never kept
+		return nil // a secret: never kept
 	}
 	g, ok := atoi(rest[0])
 	if !ok {
-		return unknownLine // e.g. global `ipsec ike ...` forms vpnwatchd does not read
+		return errUnknownLine // e.g. global `ipsec ike ...` forms vpnwatchd does not read
 	}
 	if p.cur != nil {
 		p.gwOfTun[p.cur.Number] = g
@@ -358,7 +359,7 @@ func (p *configParser) ike(f []string) string {
 	case "duration ipsec-sa", "duration isakmp-sa":
 		secs, ok := atoi(arg(0))
 		if !ok || secs == 0 {
-			return "lifetime must be a number of seconds"
+			return errors.New("lifetime must be a number of seconds")
 		}
 		if key == "duration ipsec-sa" {
 			gw.ipsecSA, gw.ipsecSASet = time.Duration(secs)*time.Second, true
@@ -368,14 +369,14 @@ func (p *configParser) ike(f []string) string {
 	case "keepalive use":
 		gw.keepalive = Keepalive{Configured: true, Enabled: arg(0) == "on", Type: arg(1)}
 		if arg(0) != "on" && arg(0) != "off" && arg(0) != "auto" {
-			return "keepalive use must be on, off or auto"
+			return errors.New("keepalive use must be on, off or auto")
 		}
 		gw.keepalive.Interval, _ = atoi(arg(2))
 		gw.keepalive.Retries, _ = atoi(arg(3))
 	case "version":
 		v, ok := atoi(arg(0))
 		if !ok || v < 1 || v > 2 {
-			return "IKE version must be 1 or 2"
+			return errors.New("IKE version must be 1 or 2")
 		}
 		gw.version = v
 	case "nat-traversal":
@@ -389,10 +390,10 @@ func (p *configParser) ike(f []string) string {
 	case "group":
 		gw.group = arg(0)
 	}
-	return ""
+	return nil
 }
 
-func (p *configParser) bgp(f []string) string {
+func (p *configParser) bgp(f []string) error {
 	switch {
 	case len(f) >= 3 && f[1] == "use":
 		p.c.BGP.Use = f[2] == "on"
@@ -401,7 +402,7 @@ func (p *configParser) bgp(f []string) string {
 	case len(f) >= 5 && f[1] == "neighbor" && f[2] != "pre-shared-key":
 		id, ok := atoi(f[2])
 		if !ok {
-			return "bgp neighbor ID AS ADDRESS expected"
+			return errors.New("bgp neighbor ID AS ADDRESS expected")
 		}
 		nb := BGPNeighborConfig{ID: id, RemoteAS: f[3], Address: f[4]}
 		for _, kv := range f[5:] {
@@ -418,12 +419,12 @@ func (p *configParser) bgp(f []string) string {
 		}
 		p.c.BGP.Neighbors = append(p.c.BGP.Neighbors, nb)
 	default:
-		return unknownLine // import/export filters and the like
+		return errUnknownLine // import/export filters and the like
 	}
-	return ""
+	return nil
 }
 
-func (p *configParser) lan(name, rest string) string {
+func (p *configParser) lan(name, rest string) error {
 	l := p.lans[name]
 	if l == nil {
 		l = &LANConfig{Name: name}
@@ -433,7 +434,7 @@ func (p *configParser) lan(name, rest string) string {
 	case strings.HasPrefix(rest, "mtu "):
 		v, ok := atoi(strings.TrimPrefix(rest, "mtu "))
 		if !ok || v < 68 || v > 9000 {
-			return "MTU must be a number of bytes"
+			return errors.New("MTU must be a number of bytes")
 		}
 		l.MTU = v
 	case mssArgRE.MatchString(rest):
@@ -441,9 +442,9 @@ func (p *configParser) lan(name, rest string) string {
 	case strings.HasPrefix(rest, "address "):
 		l.Address = strings.TrimPrefix(rest, "address ")
 	default:
-		return unknownLine
+		return errUnknownLine
 	}
-	return ""
+	return nil
 }
 
 // intern makes the tunnel's strings independent of the `show config` text

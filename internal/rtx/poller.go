@@ -333,7 +333,7 @@ func assemble(router string, cfg RouterConfig, out Outputs, loc *time.Location) 
 			missing = append(missing, cmd)
 			t.Status.Status = StatusUnknown
 		} else if t.Status, err = ParseTunnelStatus(text, loc); err != nil {
-			if pe, ok := err.(*ParseError); ok {
+			if pe := (*ParseError)(nil); errors.As(err, &pe) {
 				pe.Command = cmd // name the tunnel, so the bundle file is known
 			}
 			return snap, missing, err

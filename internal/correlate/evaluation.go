@@ -1,0 +1,150 @@
+package correlate
+
+// One evaluation: which sources are current, and which sources a finding
+// rests on.
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/vpnwatchd/vpnwatchd/internal/aws"
+	"github.com/vpnwatchd/vpnwatchd/internal/probe"
+	"github.com/vpnwatchd/vpnwatchd/internal/rtx"
+)
+
+// evaluation is one evaluation's view of the observations.
+type evaluation struct {
+	obs       Observations
+	now       time.Time
+	state     *State
+	aws       []aws.Snapshot // fresh, good snapshots only
+	rtx       []rtx.Snapshot
+	stale     []staleSource
+	staleRefs map[SourceRef]bool
+	pairs     []pair
+	// awsSource: VPN connection id → the source and region it is from.
+	awsSource map[string]SourceRef
+	unchecked []string
+	// currentSAs: "router/tunnel/id" of every SA seen in this evaluation.
+	currentSAs map[string]bool
+}
+
+type staleSource struct {
+	ref SourceRef
+	err error
+	at  time.Time
+}
+
+// newEvaluation selects the current data, joins the two sides and updates
+// the history the time-based rules read.
+func newEvaluation(obs Observations, now time.Time, st *State) *evaluation {
+	c := &evaluation{obs: obs, now: now, state: st}
+	c.selectFresh()
+	c.join()
+	c.track()
+	return c
+}
+
+func (c *evaluation) fresh(taken time.Time) bool {
+	return c.obs.PollInterval == 0 || c.now.Sub(taken) <= 3*c.obs.PollInterval
+}
+
+// selectFresh keeps the good, recent snapshots and notes the rest: stale
+// data is never evaluated as if it were current.
+func (c *evaluation) selectFresh() {
+	seen := map[SourceRef]bool{}
+	// usable records a source and reports whether its snapshot may be used.
+	usable := func(ref SourceRef, err error, taken time.Time) bool {
+		seen[ref] = true
+		switch {
+		case err != nil:
+			c.stale = append(c.stale, staleSource{ref, err, taken})
+		case !c.fresh(taken):
+			c.stale = append(c.stale, staleSource{ref, fmt.Errorf("last good poll at %s", taken.Format(time.RFC3339)), taken})
+		default:
+			return true
+		}
+		return false
+	}
+	for _, s := range c.obs.AWS {
+		if usable(SourceRef{Type: SourceAWS, Name: s.Source, Region: s.Region}, s.Err, s.TakenAt) {
+			c.aws = append(c.aws, s)
+		}
+	}
+	for _, s := range c.obs.RTX {
+		if usable(SourceRef{Type: SourceRTX, Name: s.Router}, s.Err, s.TakenAt) {
+			c.rtx = append(c.rtx, s)
+		}
+	}
+	for _, p := range c.obs.Probes {
+		if p.Err != nil && !errors.Is(p.Err, probe.ErrUnreachable) {
+			c.stale = append(c.stale, staleSource{SourceRef{Type: SourceProbe, Name: p.Name}, p.Err, p.TakenAt})
+		}
+	}
+	for _, ref := range c.obs.Expected {
+		if !seen[ref] {
+			c.stale = append(c.stale, staleSource{ref, errors.New("no poll result"), time.Time{}})
+		}
+	}
+	c.staleRefs = map[SourceRef]bool{}
+	for _, s := range c.stale {
+		c.staleRefs[s.ref] = true
+		c.unchecked = append(c.unchecked, fmt.Sprintf("%s: not checked: %v", s.ref, s.err))
+	}
+	c.awsSource = map[string]SourceRef{}
+	for _, s := range c.aws {
+		for _, conn := range s.Connections {
+			c.awsSource[conn.ID] = SourceRef{Type: SourceAWS, Name: s.Source, Region: s.Region}
+		}
+	}
+}
+
+// anyStale reports whether one of refs has no current data.
+func (c *evaluation) anyStale(refs []SourceRef) bool {
+	for _, r := range refs {
+		if c.staleRefs[r] {
+			return true
+		}
+	}
+	return false
+}
+
+// sourcesOf names the sources a finding about s rests on.
+func (c *evaluation) sourcesOf(s Subject) []SourceRef {
+	var out []SourceRef
+	add := func(r SourceRef) {
+		if !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	if s.VPNConnectionID != "" {
+		if r, ok := c.awsSource[s.VPNConnectionID]; ok {
+			add(r)
+		} else {
+			// Not in any current snapshot: from a remembered join.
+			for _, k := range slices.Sorted(maps.Keys(c.state.Joins)) {
+				if j := c.state.Joins[k]; j.ConnID == s.VPNConnectionID {
+					add(j.AWS)
+				}
+			}
+		}
+	}
+	switch {
+	case strings.HasPrefix(s.Source, "probe "):
+		add(SourceRef{Type: SourceProbe, Name: strings.TrimPrefix(s.Source, "probe ")})
+	case s.Source != "" && s.Region != "":
+		add(SourceRef{Type: SourceAWS, Name: s.Source, Region: s.Region})
+	}
+	if s.Router != "" {
+		add(SourceRef{Type: SourceRTX, Name: s.Router})
+	}
+	return out
+}
+
+// aboutSources are the rules whose findings are about a source's own
+// health: never held on its staleness (that is what they report).
+var aboutSources = map[string]bool{"SourceStale": true, "RouterHostKeyChanged": true}

@@ -49,6 +49,9 @@ type Manager struct {
 	amSentAt  time.Time
 	windows   []Window
 	silenced  prometheus.Counter
+	// busy: receivers being delivered to now (claim, release).
+	busyMu sync.Mutex
+	busy   map[string]bool
 	// OnDelivery, when set, hears each delivery attempt (for the status
 	// page's events).
 	OnDelivery func(receiver string, alerts int, err error)
@@ -204,41 +207,71 @@ func (m *Manager) Update(active []correlate.Finding, now time.Time) error {
 func (m *Manager) Run(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
-	busy := map[string]bool{}
-	done := make(chan string)
+	running := 0
+	done := make(chan struct{})
 	for {
 		for name, entries := range m.outbox.Due(time.Now()) {
-			if busy[name] {
-				continue // its worker is still at it
+			if !m.claim(name) {
+				continue // its worker (or a Flush) is still at it
 			}
-			busy[name] = true
+			running++
 			go func() {
 				m.deliverTo(ctx, time.Now(), name, entries)
-				done <- name
+				m.release(name)
+				done <- struct{}{}
 			}()
 		}
 		select {
 		case <-ctx.Done():
-			for range busy {
+			for ; running > 0; running-- {
 				<-done // the workers see ctx end too
 			}
 			return
-		case name := <-done:
-			delete(busy, name)
+		case <-done:
+			running--
 		case <-t.C:
 		case <-m.wake:
 		}
 	}
 }
 
+// claim marks a receiver as being delivered to, so that Run's workers and a
+// Flush (at shutdown) never send the same entries twice; false when it is
+// already.
+func (m *Manager) claim(name string) bool {
+	m.busyMu.Lock()
+	defer m.busyMu.Unlock()
+	if m.busy[name] {
+		return false
+	}
+	if m.busy == nil {
+		m.busy = map[string]bool{}
+	}
+	m.busy[name] = true
+	return true
+}
+
+func (m *Manager) release(name string) {
+	m.busyMu.Lock()
+	delete(m.busy, name)
+	m.busyMu.Unlock()
+}
+
 // Flush delivers what is due now (check, alert test, shutdown), to every
-// receiver at once, and returns when all are done.
+// receiver at once, and returns when all are done. A receiver Run is
+// delivering to is left to it.
 func (m *Manager) Flush(ctx context.Context) { m.deliver(ctx, time.Now()) }
 
 func (m *Manager) deliver(ctx context.Context, now time.Time) {
 	var wg sync.WaitGroup
 	for name, entries := range m.outbox.Due(now) {
-		wg.Go(func() { m.deliverTo(ctx, now, name, entries) })
+		if !m.claim(name) {
+			continue
+		}
+		wg.Go(func() {
+			defer m.release(name)
+			m.deliverTo(ctx, now, name, entries)
+		})
 	}
 	wg.Wait()
 }

@@ -286,3 +286,38 @@ func TestUntrustedTextEscaped(t *testing.T) {
 		t.Errorf("text keeps a terminal escape: %q", txt)
 	}
 }
+
+// A Flush at shutdown while Run's worker is still delivering to the same
+// receiver leaves it to the worker: the alert arrives once.
+func TestFlushDuringDeliverySendsOnce(t *testing.T) {
+	var mu sync.Mutex
+	got := 0
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(300 * time.Millisecond)
+		mu.Lock()
+		got++
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	m, err := NewManager(zaptest.NewLogger(t), t.TempDir(), Lifecycle{RepeatInterval: time.Hour, FlapWindow: time.Hour},
+		[]Receiver{{Name: "webhook[0]", Integration: "webhook", Notifier: &Webhook{URL: hook.URL, Client: hook.Client()}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { m.Run(ctx); close(stopped) }()
+	if err := m.Update([]correlate.Finding{seedFinding()}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // Run's worker is in the request now
+	m.Flush(context.Background())
+	time.Sleep(400 * time.Millisecond)
+	cancel()
+	<-stopped
+	mu.Lock()
+	defer mu.Unlock()
+	if got != 1 {
+		t.Errorf("the alert arrived %d times", got)
+	}
+}

@@ -78,6 +78,9 @@ func app(o *opts) *kingpin.Application {
 	a.HelpFlag.Short('h')
 	a.Version(version.Print("vpnwatchd"))
 	a.Flag("config.file", "vpnwatchd configuration file.").Default(defaultConfigFile).PlaceHolder("FILE").StringVar(&o.configFile)
+	// --config, the flag's name in earlier versions: units and scripts written
+	// for it keep working.
+	a.Flag("config", "").Hidden().PlaceHolder("FILE").StringVar(&o.configFile)
 	a.Flag("log.level", "Only log messages with the given severity or above: "+logging.Levels()+" (default info; check: error, collect: warn).").
 		Default("info").IsSetByUser(&o.logSet).StringVar(&o.logLevel)
 	a.Flag("log.format", "Output format of log messages: logfmt or json.").Default(logging.FormatLogfmt).StringVar(&o.logFormat)

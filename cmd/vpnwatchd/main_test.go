@@ -144,6 +144,10 @@ func TestHelpForEveryCommand(t *testing.T) {
 	if code != 2 || !strings.Contains(errOut, "unknown flag --no-such-flag") {
 		t.Errorf("unknown flag: %d %q", code, errOut)
 	}
+	// The old spelling, --config, still works (hidden from the help).
+	if code, out, errOut := runMain("config", "validate", "--config", "../../configs/example.yaml"); code != 0 || !strings.Contains(out, "example.yaml: OK") {
+		t.Errorf("--config: %d %q %q", code, out, errOut)
+	}
 	// Exporters' conventions: --version and -h at top level, --log.* on
 	// every subcommand, usage errors exit 2.
 	if code, out, _ := runMain("--version"); code != 0 || !strings.HasPrefix(out, "vpnwatchd, version ") {

@@ -3,6 +3,7 @@ package ec2sim
 import (
 	"encoding/xml"
 	"fmt"
+	"io"
 	"maps"
 	"net"
 	"net/http"
@@ -36,6 +37,7 @@ type Sim struct {
 	raw          map[string]rawResponse   // canned answers per action
 
 	pending []scheduled // scenario events not yet applied
+	logs    logState    // CloudWatch Logs (logs.go)
 }
 
 type rawResponse struct {
@@ -156,6 +158,19 @@ var credentialRE = regexp.MustCompile(`^AWS4-HMAC-SHA256 Credential=[^/]+/[0-9]{
 
 // ServeHTTP answers one EC2 (or STS) Query API request.
 func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if target := r.Header.Get("X-Amz-Target"); strings.HasPrefix(target, "Logs_20140328.") {
+		if !credentialRE.MatchString(r.Header.Get("Authorization")) {
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, `{"__type":"UnrecognizedClientException","message":"The security token included in the request is invalid."}`)
+			return
+		}
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.requests["FilterLogEvents"]++
+		s.serveLogs(w, target, body)
+		return
+	}
 	if r.Method != http.MethodPost {
 		s.fail(w, http.StatusBadRequest, "InvalidAction", "EC2 Query API requests are POSTed")
 		return

@@ -1,0 +1,145 @@
+package ec2sim
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// CloudWatch Logs: the simulator also answers FilterLogEvents (the JSON 1.1
+// protocol the SDK's cloudwatchlogs client speaks: POST with
+// X-Amz-Target: Logs_20140328.FilterLogEvents), so that one endpoint serves
+// every AWS service the poller calls, as AWS_ENDPOINT_URL does. Events are
+// what AWS Site-to-Site VPN writes into its log groups.
+
+// LogEvent is one event of a log group.
+type LogEvent struct {
+	Stream  string
+	Time    time.Time // the event's timestamp
+	Message string
+	id      int
+}
+
+type logState struct {
+	groups   map[string][]LogEvent // by log group name or ARN
+	nextID   int
+	pageSize int  // events per page; 0: 10,000 as AWS
+	emptyOne bool // answer the next call with an empty page that has a nextToken, as AWS may
+}
+
+// AddLogEvent appends an event to a log group (by the name or ARN the
+// caller will ask for). An event may be added with an earlier time than
+// events already there: late delivery.
+func (s *Sim) AddLogEvent(group, stream string, at time.Time, message string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.logs.groups == nil {
+		s.logs.groups = map[string][]LogEvent{}
+	}
+	s.logs.nextID++
+	s.logs.groups[group] = append(s.logs.groups[group], LogEvent{Stream: stream, Time: at, Message: message, id: s.logs.nextID})
+}
+
+// SetLogPage makes FilterLogEvents answer at most n events a page, and, with
+// emptyFirst, answer the next call with an empty page and a nextToken.
+func (s *Sim) SetLogPage(n int, emptyFirst bool) {
+	s.mu.Lock()
+	s.logs.pageSize, s.logs.emptyOne = n, emptyFirst
+	s.mu.Unlock()
+}
+
+type filterInput struct {
+	LogGroupName        string  `json:"logGroupName"`
+	LogGroupIdentifier  string  `json:"logGroupIdentifier"`
+	LogStreamNamePrefix string  `json:"logStreamNamePrefix"`
+	StartTime           *int64  `json:"startTime"`
+	EndTime             *int64  `json:"endTime"`
+	NextToken           *string `json:"nextToken"`
+	Limit               *int32  `json:"limit"`
+}
+
+type filteredEvent struct {
+	EventID       string `json:"eventId"`
+	IngestionTime int64  `json:"ingestionTime"`
+	LogStreamName string `json:"logStreamName"`
+	Message       string `json:"message"`
+	Timestamp     int64  `json:"timestamp"`
+}
+
+// serveLogs answers a CloudWatch Logs call; s.mu is held.
+func (s *Sim) serveLogs(w http.ResponseWriter, target string, body []byte) {
+	jsonErr := func(status int, code, msg string) {
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		w.Header().Set("X-Amzn-ErrorType", code)
+		w.WriteHeader(status)
+		json.NewEncoder(w).Encode(map[string]string{"__type": code, "message": msg})
+	}
+	if target != "Logs_20140328.FilterLogEvents" {
+		jsonErr(http.StatusBadRequest, "UnknownOperationException", "ec2sim serves FilterLogEvents only")
+		return
+	}
+	if s.throttle > 0 {
+		s.throttle--
+		jsonErr(http.StatusBadRequest, "ThrottlingException", "Rate exceeded")
+		return
+	}
+	var in filterInput
+	if err := json.Unmarshal(body, &in); err != nil {
+		jsonErr(http.StatusBadRequest, "SerializationException", err.Error())
+		return
+	}
+	group := in.LogGroupName
+	if group == "" {
+		group = in.LogGroupIdentifier
+	}
+	events, ok := s.logs.groups[group]
+	if !ok {
+		jsonErr(http.StatusBadRequest, "ResourceNotFoundException", "The specified log group does not exist.")
+		return
+	}
+	out := struct {
+		Events    []filteredEvent `json:"events"`
+		NextToken *string         `json:"nextToken,omitempty"`
+	}{Events: []filteredEvent{}}
+	start := 0
+	if in.NextToken != nil {
+		start, _ = strconv.Atoi(strings.TrimPrefix(*in.NextToken, "t"))
+	}
+	var match []LogEvent
+	for _, e := range events {
+		ms := e.Time.UnixMilli()
+		if in.StartTime != nil && ms < *in.StartTime || in.EndTime != nil && ms > *in.EndTime || !strings.HasPrefix(e.Stream, in.LogStreamNamePrefix) {
+			continue
+		}
+		match = append(match, e)
+	}
+	slices.SortStableFunc(match, func(a, b LogEvent) int { return a.Time.Compare(b.Time) })
+	page := s.logs.pageSize
+	if page == 0 {
+		page = 10000
+	}
+	if in.Limit != nil && int(*in.Limit) < page {
+		page = int(*in.Limit)
+	}
+	if s.logs.emptyOne {
+		s.logs.emptyOne = false
+		tok := "t" + strconv.Itoa(start)
+		out.NextToken = &tok
+	} else {
+		for i := start; i < len(match) && len(out.Events) < page; i++ {
+			e := match[i]
+			out.Events = append(out.Events, filteredEvent{EventID: fmt.Sprintf("%056d", e.id), IngestionTime: e.Time.UnixMilli() + 1000,
+				LogStreamName: e.Stream, Message: e.Message, Timestamp: e.Time.UnixMilli()})
+		}
+		if next := start + len(out.Events); next < len(match) {
+			tok := "t" + strconv.Itoa(next)
+			out.NextToken = &tok
+		}
+	}
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	json.NewEncoder(w).Encode(out)
+}

@@ -598,6 +598,11 @@ func connectionFrom(v types.VpnConnection) Connection {
 		if s := awssdk.ToString(o.StartupAction); s != "" {
 			t.StartupAction = s
 		}
+		if lo := o.LogOptions; lo != nil && lo.CloudWatchLogOptions != nil {
+			cw := lo.CloudWatchLogOptions
+			t.Logs = &TunnelLogs{Enabled: awssdk.ToBool(cw.LogEnabled), Group: awssdk.ToString(cw.LogGroupArn), Format: awssdk.ToString(cw.LogOutputFormat),
+				BGPEnabled: awssdk.ToBool(cw.BgpLogEnabled), BGPGroup: awssdk.ToString(cw.BgpLogGroupArn), BGPFormat: awssdk.ToString(cw.BgpLogOutputFormat)}
+		}
 		for _, x := range o.IkeVersions {
 			t.IKEVersions = append(t.IKEVersions, awssdk.ToString(x.Value))
 		}

@@ -534,3 +534,39 @@ func TestResponseTooLarge(t *testing.T) {
 		t.Errorf("under the default limit: %v, %d connections", s.Err, len(s.Connections))
 	}
 }
+
+// Where AWS writes each tunnel's own logs comes with DescribeVpnConnections
+// (TunnelOptions.LogOptions): off in the real sample, on where the
+// simulator's model sets a log group, read through the real SDK.
+func TestTunnelLogOptions(t *testing.T) {
+	sim, url := ec2sim.Start(t, nil)
+	sim.Update(tokyo, seedModel)
+	sim.ServeRaw("DescribeVpnConnections", 200, readSample(t, "describe-vpn-connections.bgp-ipsec-up.xml"))
+	s := newPoller(t, source(url, tokyo), Options{}).Poll(context.Background())[0]
+	if s.Err != nil || len(s.Connections) == 0 {
+		t.Fatal(s.Err)
+	}
+	for _, tu := range s.Connections[0].Tunnels {
+		if tu.Logs == nil || tu.Logs.Enabled || tu.Logs.BGPEnabled {
+			t.Errorf("sample tunnel %s: logs %+v, want present and off", tu.OutsideIP, tu.Logs)
+		}
+	}
+	sim.ServeRaw("DescribeVpnConnections", 0, nil)
+	const group = "arn:aws:logs:ap-northeast-1:123456789012:log-group:/aws/vpn/osaka:*"
+	sim.Update(tokyo, func(r *ec2sim.Region) {
+		r.VPNConnections[0].Tunnels[0].LogGroup = group
+		r.VPNConnections[0].Tunnels[0].BGPLogGroup = group
+	})
+	s = newPoller(t, source(url, tokyo), Options{}).Poll(context.Background())[0]
+	var on *TunnelLogs
+	for _, c := range s.Connections {
+		for _, tu := range c.Tunnels {
+			if tu.Logs != nil && tu.Logs.Enabled {
+				on = tu.Logs
+			}
+		}
+	}
+	if on == nil || on.Group != group || on.Format != "json" || !on.BGPEnabled || on.BGPGroup != group {
+		t.Errorf("logs on: %+v", on)
+	}
+}

@@ -98,6 +98,11 @@ type Tunnel struct {
 	// Maintenance is nil until GetVpnTunnelReplacementStatus has answered
 	// for this tunnel.
 	Maintenance *Maintenance
+
+	// Logs is where AWS writes this tunnel's own logs, from its
+	// TunnelOptions.LogOptions (nil when DescribeVpnConnections said
+	// nothing about them).
+	Logs *TunnelLogs
 }
 
 // Maintenance is the tunnel endpoint replacement status.
@@ -137,4 +142,14 @@ func (t Tunnel) BGPRoutes() (int, bool) {
 	}
 	n, err := strconv.Atoi(m[1])
 	return n, err == nil
+}
+
+// TunnelLogs are a tunnel's CloudWatch Logs settings: the tunnel activity
+// log (IKE, IPsec, DPD) and the BGP log, each on or off, with its log group
+// ARN and output format (json or text).
+type TunnelLogs struct {
+	Enabled             bool
+	Group, Format       string
+	BGPEnabled          bool
+	BGPGroup, BGPFormat string
 }

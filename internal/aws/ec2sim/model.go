@@ -43,6 +43,10 @@ type Tunnel struct {
 	// GetVpnTunnelReplacementStatus with MaintenanceAutoAppliedAfter.
 	PendingMaintenance          string    `json:"pending_maintenance,omitempty" yaml:"pending_maintenance,omitempty"`
 	MaintenanceAutoAppliedAfter time.Time `json:"maintenance_auto_applied_after,omitzero" yaml:"maintenance_auto_applied_after,omitempty"`
+	// LogGroup and BGPLogGroup, when set, turn AWS's tunnel activity and
+	// BGP logs on for the tunnel, into these log group ARNs (JSON format).
+	LogGroup    string `json:"log_group,omitempty" yaml:"log_group,omitempty"`
+	BGPLogGroup string `json:"bgp_log_group,omitempty" yaml:"bgp_log_group,omitempty"`
 }
 
 // CustomerGateway is a customer gateway in the model.

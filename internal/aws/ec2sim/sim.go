@@ -406,6 +406,7 @@ func renderVPN(v *VPNConnection, cgw *CustomerGateway, now time.Time) vpnConnect
 			Phase1LifetimeSeconds: t.Phase1LifetimeSeconds, Phase2LifetimeSeconds: t.Phase2LifetimeSeconds,
 			DPDTimeoutSeconds: t.DPDTimeoutSeconds, DPDTimeoutAction: t.DPDTimeoutAction, StartupAction: t.StartupAction,
 			IKEVersions: []value{{"ikev1"}, {"ikev2"}},
+			LogOptions:  logOptions(t),
 		})
 		if t.LastStatusChange.IsZero() {
 			t.LastStatusChange = now.UTC()
@@ -548,4 +549,16 @@ func renderCGWConfiguration(v *VPNConnection, cgw *CustomerGateway) string {
 		return "" // the document is made of strings and ints only
 	}
 	return xml.Header + string(b)
+}
+
+// logOptions renders a tunnel's CloudWatch log settings as AWS does.
+func logOptions(t *Tunnel) cloudWatchLogOptions {
+	o := cloudWatchLogOptions{LogEnabled: t.LogGroup != "", BGPLogEnabled: t.BGPLogGroup != ""}
+	if o.LogEnabled {
+		o.LogGroupArn, o.LogOutputFormat = t.LogGroup, "json"
+	}
+	if o.BGPLogEnabled {
+		o.BGPLogGroupArn, o.BGPLogOutputFormat = t.BGPLogGroup, "json"
+	}
+	return o
 }

@@ -50,6 +50,18 @@ type tunnelOption struct {
 	DPDTimeoutAction      string  `xml:"dpdTimeoutAction,omitempty"`
 	IKEVersions           []value `xml:"ikeVersionSet>item"`
 	StartupAction         string  `xml:"startupAction,omitempty"`
+	// LogOptions is always there, both switches false when logging is off
+	// (shared/aws-samples/describe-vpn-connections.*.xml).
+	LogOptions cloudWatchLogOptions `xml:"logOptions>cloudWatchLogOptions"`
+}
+
+type cloudWatchLogOptions struct {
+	LogEnabled         bool   `xml:"logEnabled"`
+	LogGroupArn        string `xml:"logGroupArn,omitempty"`
+	LogOutputFormat    string `xml:"logOutputFormat,omitempty"`
+	BGPLogEnabled      bool   `xml:"bgpLogEnabled"`
+	BGPLogGroupArn     string `xml:"bgpLogGroupArn,omitempty"`
+	BGPLogOutputFormat string `xml:"bgpLogOutputFormat,omitempty"`
 }
 
 type value struct {

@@ -259,6 +259,7 @@ func TestUntrustedTextEscaped(t *testing.T) {
 	hostile := "<!channel> see <http://evil.example|the fix> ``` <script>alert(1)</script> & \x1b[31m"
 	f.Summary = "RTX osaka: line not understood: " + hostile
 	f.Evidence.RTX.Syslog = []string{"2026-11-25T09:00:00Z IP Tunnel[1] Down " + hostile}
+	f.Evidence.AWS.Log = []string{"2026-11-25T09:00:01Z " + hostile}
 	a := Alert{Fingerprint: "x", Status: StatusFiring, Finding: f, StartsAt: t0}
 	var texts []string
 	for _, bl := range SlackPayload("#network", []Alert{a}).Blocks {

@@ -37,6 +37,9 @@ func awsLines(f correlate.Finding) []string {
 	if a.CustomerGatewayIP != "" {
 		l = append(l, "customer gateway: "+a.CustomerGatewayIP)
 	}
+	for _, line := range a.Log {
+		l = append(l, "AWS log: "+clip(printable(line)))
+	}
 	return l
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/vpnwatchd/vpnwatchd/internal/aws/ec2sim"
 )
@@ -36,13 +37,17 @@ func TestIAMPolicyCoversEveryCall(t *testing.T) {
 		}
 	}
 	api := reflect.TypeFor[ec2API]()
+	calls := []string{"logs:FilterLogEvents"} // AWS's own tunnel logs (vpnlog.Reader)
 	for i := range api.NumMethod() {
-		if a := "ec2:" + api.Method(i).Name; !slices.Contains(allowed, a) {
+		calls = append(calls, "ec2:"+api.Method(i).Name)
+	}
+	for _, a := range calls {
+		if !slices.Contains(allowed, a) {
 			t.Errorf("deploy/aws/iam-policy.json does not allow %s, which the poller calls", a)
 		}
 	}
-	if len(allowed) != api.NumMethod() {
-		t.Errorf("the policy allows %v; only the poller's %d calls are needed", allowed, api.NumMethod())
+	if len(allowed) != len(calls) {
+		t.Errorf("the policy allows %v; only the poller's %d calls are needed", allowed, len(calls))
 	}
 }
 
@@ -50,6 +55,9 @@ func TestIAMPolicyCoversEveryCall(t *testing.T) {
 func TestIAMPolicyCoversObservedCalls(t *testing.T) {
 	sim, url := ec2sim.Start(t, nil)
 	sim.Update(tokyo, seedModel)
+	const group = "arn:aws:logs:ap-northeast-1:123456789012:log-group:/aws/vpn/osaka"
+	sim.Update(tokyo, func(r *ec2sim.Region) { r.VPNConnections[0].Tunnels[0].LogGroup = group })
+	sim.AddLogEvent(group, "vpn-x_203.0.113.10-IKE.log", time.Now(), `{"details":"AWS tunnel DPD timed out after 3 retransmits"}`)
 	var mu sync.Mutex
 	ops := map[string]bool{}
 	p := newPoller(t, source(url, tokyo), Options{OnRequest: func(_, _, op, _ string) { mu.Lock(); ops[op] = true; mu.Unlock() }})
@@ -57,11 +65,11 @@ func TestIAMPolicyCoversObservedCalls(t *testing.T) {
 		t.Fatal(s.Err)
 	}
 	data, _ := os.ReadFile("../../deploy/aws/iam-policy.json")
-	if len(ops) != 3 {
-		t.Errorf("a poll made %v; expected the three EC2 calls", ops)
+	if len(ops) != 4 {
+		t.Errorf("a poll made %v; expected the three EC2 calls and FilterLogEvents", ops)
 	}
 	for op := range ops {
-		if !strings.Contains(string(data), `"ec2:`+op+`"`) {
+		if !strings.Contains(string(data), `"ec2:`+op+`"`) && !strings.Contains(string(data), `"logs:`+op+`"`) {
 			t.Errorf("the poller called %s, which deploy/aws/iam-policy.json does not allow", op)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -24,6 +25,7 @@ import (
 	"github.com/aws/smithy-go/middleware"
 	"go.uber.org/zap"
 
+	"github.com/vpnwatchd/vpnwatchd/internal/aws/vpnlog"
 	"github.com/vpnwatchd/vpnwatchd/internal/backoff"
 	"github.com/vpnwatchd/vpnwatchd/internal/config"
 )
@@ -68,6 +70,8 @@ type Poller struct {
 type region struct {
 	name   string
 	client ec2API
+	// logs reads AWS's own tunnel logs; nil when aws[].logs is off.
+	logs *vpnlog.Reader
 	// seen holds connections from earlier polls, to report those that vanish.
 	seen     map[string]seenConnection
 	maint    map[string]*Maintenance // by tunnel outside IP
@@ -121,10 +125,14 @@ func New(ctx context.Context, src config.AWSSource, opts Options) (*Poller, erro
 		return nil, fmt.Errorf("aws %s: %w", src.Name, err)
 	}
 	for _, name := range src.Regions {
-		p.regions = append(p.regions, &region{
+		r := &region{
 			name: name, client: p.newClient(cfg, name),
 			seen: map[string]seenConnection{}, maint: map[string]*Maintenance{},
-		})
+		}
+		if src.Logs {
+			r.logs = &vpnlog.Reader{Filter: p.newLogsClient(cfg, name), Keep: logEventsKept}
+		}
+		p.regions = append(p.regions, r)
 	}
 	return p, nil
 }
@@ -209,6 +217,64 @@ func (e ec2Client) DescribeCustomerGateways(ctx context.Context, in *ec2.Describ
 
 func (e ec2Client) GetVpnTunnelReplacementStatus(ctx context.Context, in *ec2.GetVpnTunnelReplacementStatusInput, o ...func(*ec2.Options)) (*ec2.GetVpnTunnelReplacementStatusOutput, error) {
 	return e.replacementStatus(ctx, in, o...)
+}
+
+// newLogsClient is the region's CloudWatch Logs FilterLogEvents, with the
+// same endpoint, HTTP client and request counting as EC2 (held as a method
+// value, for the same reason as ec2Client).
+func (p *Poller) newLogsClient(cfg awssdk.Config, regionName string) vpnlog.FilterFunc {
+	c := cloudwatchlogs.NewFromConfig(cfg, func(o *cloudwatchlogs.Options) {
+		o.Region = regionName
+		if p.src.Endpoint != "" {
+			o.BaseEndpoint = awssdk.String(p.src.Endpoint)
+		}
+		if p.opts.HTTPClient != nil {
+			o.HTTPClient = p.opts.HTTPClient
+		}
+		o.APIOptions = append(o.APIOptions, p.countRequests(regionName))
+	})
+	return c.FilterLogEvents
+}
+
+// logEventsKept is how many of AWS's log events are kept per tunnel.
+const logEventsKept = 200
+
+// readLogs reads the log groups of the tunnels whose logging is on, one
+// FilterLogEvents call (and its pages) per group, and gives each tunnel
+// its recent events. A failure (no permission, throttling) is logged and
+// leaves the events out: the EC2 poll stands.
+func (p *Poller) readLogs(ctx context.Context, r *region, conns []Connection, now time.Time) {
+	if r.logs == nil {
+		return
+	}
+	var groups []string
+	for _, c := range conns {
+		for _, t := range c.Tunnels {
+			if l := t.Logs; l != nil {
+				if l.Enabled && l.Group != "" && !slices.Contains(groups, l.Group) {
+					groups = append(groups, l.Group)
+				}
+				if l.BGPEnabled && l.BGPGroup != "" && !slices.Contains(groups, l.BGPGroup) {
+					groups = append(groups, l.BGPGroup)
+				}
+			}
+		}
+	}
+	for _, g := range groups {
+		cctx, cancel := p.callCtx(ctx)
+		_, err := r.logs.Read(cctx, g, now)
+		cancel()
+		if err != nil {
+			p.opts.Logger.Warn("AWS tunnel logs not read this poll", zap.String("region", r.name), zap.String("log_group", g),
+				zap.Error(explain(ctx, "FilterLogEvents", err)))
+		}
+	}
+	for i := range conns {
+		for j := range conns[i].Tunnels {
+			t := &conns[i].Tunnels[j]
+			t.LogEvents = r.logs.Recent(conns[i].ID, t.OutsideIP)
+		}
+	}
 }
 
 func (p *Poller) newClient(cfg awssdk.Config, regionName string) ec2Client {
@@ -332,6 +398,7 @@ func (p *Poller) pollRegionAt(ctx context.Context, r *region, start time.Time) S
 		p.opts.Logger.Warn("customer gateways unknown this poll", zap.String("region", r.name), zap.Error(err))
 	}
 	p.maintenance(ctx, r, conns, start)
+	p.readLogs(ctx, r, conns, start)
 	snap.Connections = p.withGone(r, conns, start)
 	return snap
 }

@@ -47,7 +47,7 @@ func (l *requestLog) count(s string) int {
 
 func source(endpoint string, regions ...string) config.AWSSource {
 	return config.AWSSource{Name: "prod", Regions: regions, Endpoint: endpoint,
-		Timeout: 5 * time.Second, MaintenanceInterval: time.Hour}
+		Timeout: 5 * time.Second, MaintenanceInterval: time.Hour, Logs: true} // the configuration's defaults
 }
 
 func newPoller(t *testing.T, src config.AWSSource, opts Options) *Poller {
@@ -568,5 +568,58 @@ func TestTunnelLogOptions(t *testing.T) {
 	}
 	if on == nil || on.Group != group || on.Format != "json" || !on.BGPEnabled || on.BGPGroup != group {
 		t.Errorf("logs on: %+v", on)
+	}
+}
+
+// With a tunnel's logging on, each poll reads its log group once and gives
+// the tunnel AWS's recent events; a group vpnwatchd may not read (no
+// permission) leaves them out without failing the poll; aws[].logs: false
+// reads nothing.
+func TestTunnelLogsRead(t *testing.T) {
+	now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	sim, url := ec2sim.Start(t, clock)
+	sim.Update(tokyo, seedModel)
+	const group = "arn:aws:logs:ap-northeast-1:123456789012:log-group:/aws/vpn/osaka"
+	var ip string
+	sim.Update(tokyo, func(r *ec2sim.Region) {
+		r.VPNConnections[0].Tunnels[0].LogGroup = group + ":*"
+		ip = r.VPNConnections[0].Tunnels[0].OutsideIP
+	})
+	stream := vpnBGP + "_" + ip + "-IKE.log"
+	sim.AddLogEvent(group, stream, now.Add(-30*time.Second), `{"details":"AWS tunnel is sending request (id=3) for CREATE_CHILD_SA"}`)
+	sim.AddLogEvent(group, stream, now.Add(-10*time.Second), `{"details":"AWS tunnel DPD timed out after 3 retransmits"}`)
+	p := newPoller(t, source(url, tokyo), Options{Now: clock})
+	s := p.Poll(context.Background())[0]
+	if s.Err != nil {
+		t.Fatal(s.Err)
+	}
+	var events []string
+	for _, c := range s.Connections {
+		for _, tu := range c.Tunnels {
+			if tu.OutsideIP == ip {
+				for _, e := range tu.LogEvents {
+					events = append(events, e.Class)
+				}
+			}
+		}
+	}
+	if strings.Join(events, ",") != "rekey-request,dpd-timeout" {
+		t.Errorf("tunnel %s: AWS log events %v", ip, events)
+	}
+	if n := sim.Requests("FilterLogEvents", ""); n != 1 {
+		t.Errorf("%d FilterLogEvents calls for one group", n)
+	}
+	// Logs off in the configuration: not read.
+	src := source(url, tokyo)
+	src.Logs = false
+	before := sim.Requests("FilterLogEvents", "")
+	if s := newPoller(t, src, Options{Now: clock}).Poll(context.Background())[0]; s.Err != nil || sim.Requests("FilterLogEvents", "") != before {
+		t.Errorf("logs: false still read logs (%v)", s.Err)
+	}
+	// A group the simulator does not have (as AccessDenied would): the poll stands.
+	sim.Update(tokyo, func(r *ec2sim.Region) { r.VPNConnections[0].Tunnels[0].LogGroup = group + "-missing" })
+	if s := newPoller(t, source(url, tokyo), Options{Now: clock}).Poll(context.Background())[0]; s.Err != nil || len(s.Connections) == 0 {
+		t.Errorf("an unreadable log group failed the poll: %v", s.Err)
 	}
 }

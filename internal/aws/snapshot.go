@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strconv"
 	"time"
+
+	"github.com/vpnwatchd/vpnwatchd/internal/aws/vpnlog"
 )
 
 // Snapshot is what one poll of one source in one region saw. A failed poll
@@ -103,6 +105,9 @@ type Tunnel struct {
 	// TunnelOptions.LogOptions (nil when DescribeVpnConnections said
 	// nothing about them).
 	Logs *TunnelLogs
+	// LogEvents are the tunnel's recent events in those logs, oldest
+	// first, when vpnwatchd reads them.
+	LogEvents []vpnlog.Event
 }
 
 // Maintenance is the tunnel endpoint replacement status.

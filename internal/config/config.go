@@ -53,6 +53,9 @@ type AWSSource struct {
 	// MaintenanceInterval is how often GetVpnTunnelReplacementStatus is asked
 	// per tunnel.
 	MaintenanceInterval time.Duration `yaml:"maintenance_interval"`
+	// Logs reads AWS's own tunnel logs (CloudWatch Logs) of the tunnels
+	// whose logging is on; default true.
+	Logs bool `yaml:"logs"`
 }
 
 // Syslog is the optional receiver of the routers' syslog: tunnel and IKE

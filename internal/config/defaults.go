@@ -45,6 +45,7 @@ func (r *Router) setDefaults() { r.Timeout = DefaultRouterTimeout }
 func (a *AWSSource) setDefaults() {
 	a.Timeout = DefaultAWSTimeout
 	a.MaintenanceInterval = DefaultMaintenanceInterval
+	a.Logs = true
 }
 
 func (p *Probe) setDefaults() {

@@ -136,6 +136,9 @@ type AWSEvidence struct {
 	Phase1LifetimeSeconds int       `json:"phase1_lifetime_seconds,omitempty"`
 	Phase2LifetimeSeconds int       `json:"phase2_lifetime_seconds,omitempty"`
 	MaintenancePending    string    `json:"maintenance_pending,omitempty"`
+	// Log is what AWS itself logged about the tunnel lately (its tunnel
+	// activity and BGP logs), newest last, when vpnwatchd reads them.
+	Log []string `json:"log,omitempty"`
 }
 
 // SAEvidence is one IPsec SA on the router.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vpnwatchd/vpnwatchd/internal/aws"
+	"github.com/vpnwatchd/vpnwatchd/internal/aws/vpnlog"
 	"github.com/vpnwatchd/vpnwatchd/internal/config"
 	"github.com/vpnwatchd/vpnwatchd/internal/probe"
 	"github.com/vpnwatchd/vpnwatchd/internal/rtx"
@@ -649,5 +650,21 @@ func TestStateNotWritable(t *testing.T) {
 	obs.StateError = ""
 	if _, fs := noHolds().Evaluate(State{}, obs, w.now); len(byRule(fs)["StateNotWritable"]) != 0 {
 		t.Error("fires with a writable state dir")
+	}
+}
+
+// A finding quotes what AWS itself logged about the tunnel, newest last.
+func TestFindingQuotesAWSLog(t *testing.T) {
+	w := newWorld(t, seedConfig)
+	w.router.StickBGP(1, "Active")
+	obs := w.observations()
+	tu := &obs.AWS[0].Connections[0].Tunnels[0]
+	for i, d := range []string{"AWS-side peer BGP session state has changed from Connect to Active with neighbor 169.254.10.2", "AWS tunnel DPD timed out after 3 retransmits"} {
+		tu.LogEvents = append(tu.LogEvents, vpnlog.Event{Time: w.now.Add(time.Duration(i) * time.Second), Details: d})
+	}
+	_, fs := noHolds().Evaluate(State{}, obs, w.now)
+	got := byRule(fs)["BGPDownIPsecUp"]
+	if len(got) != 1 || len(got[0].Evidence.AWS.Log) != 2 || !strings.HasSuffix(got[0].Evidence.AWS.Log[1], "AWS tunnel DPD timed out after 3 retransmits") {
+		t.Errorf("%+v", got)
 	}
 }

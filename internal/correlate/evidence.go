@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/vpnwatchd/vpnwatchd/internal/rtx"
 )
@@ -23,6 +24,11 @@ func awsEvidence(a *awsTunnel) *AWSEvidence {
 		Phase1LifetimeSeconds: int(a.tunnel.Phase1Lifetime.Seconds()), Phase2LifetimeSeconds: int(a.tunnel.Phase2Lifetime.Seconds())}
 	if m := a.tunnel.Maintenance; m != nil {
 		e.MaintenancePending = m.Pending
+	}
+	// AWS's own words about the tunnel: its last few log events.
+	events := a.tunnel.LogEvents
+	for _, ev := range events[max(0, len(events)-awsLogLines):] {
+		e.Log = append(e.Log, ev.Time.UTC().Format(time.RFC3339)+" "+ev.Details)
 	}
 	return e
 }
@@ -122,3 +128,6 @@ func sortedIf[V any](want bool, m map[string]V) []string {
 	}
 	return slices.Sorted(maps.Keys(m))
 }
+
+// awsLogLines is how many of AWS's log events a finding quotes.
+const awsLogLines = 5

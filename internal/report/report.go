@@ -53,6 +53,14 @@ func Text(w io.Writer, r Report) error {
 				fmt.Fprintf(&b, ", customer gateway %s", a.CustomerGatewayIP)
 			}
 			b.WriteString("\n")
+			for _, l := range a.Log {
+				fmt.Fprintf(&b, "  AWS log: %s\n", strings.Map(func(r rune) rune {
+					if r < 0x20 {
+						return ' '
+					}
+					return r
+				}, l))
+			}
 		}
 		if x := f.Evidence.RTX; x != nil {
 			fmt.Fprintf(&b, "  RTX: tunnel %s", x.TunnelState)

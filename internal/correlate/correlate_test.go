@@ -668,3 +668,39 @@ func TestFindingQuotesAWSLog(t *testing.T) {
 		t.Errorf("%+v", got)
 	}
 }
+
+// AWS's own words name the cause: a pre-shared key or proposal it refuses,
+// on a tunnel that is DOWN, with the RTX lines to type. A later event of
+// another meaning, or an old one, names nothing.
+func TestFindingsFromAWSLog(t *testing.T) {
+	cfg := strings.Replace(healthyConfig, "esp aes-cbc sha-hmac", "esp 3des-cbc md5-hmac", 1)
+	cfg = strings.Replace(cfg, "  ipsec sa policy 201 1 esp 3des-cbc md5-hmac\n", "  ipsec sa policy 201 1 esp 3des-cbc md5-hmac\n  ipsec ike encryption 1 3des-cbc\n", 1)
+	w := newWorld(t, cfg)
+	w.router.Disconnect(1)
+	say := func(details string, ago time.Duration) Observations {
+		obs := w.observations()
+		tu := &obs.AWS[0].Connections[0].Tunnels[0]
+		tu.LogEvents = []vpnlog.Event{{Time: w.now.Add(-ago), Details: details, Class: vpnlog.Classify(details)}}
+		return obs
+	}
+	_, fs := noHolds().Evaluate(State{}, say("AWS tunnel detected a pre-shared key mismatch with cgw: 198.18.0.2", time.Minute), w.now)
+	psk := byRule(fs)["IKEPreSharedKeyMismatch"]
+	if len(psk) != 1 || !strings.Contains(psk[0].Summary, "pre-shared key mismatch with cgw") || !strings.Contains(psk[0].Remediation, "`ipsec ike pre-shared-key 1 text KEY`") {
+		t.Errorf("PSK: %+v", psk)
+	}
+	_, fs = noHolds().Evaluate(State{}, say("No Proposal Match Found by AWS", time.Minute), w.now)
+	pm := byRule(fs)["IKEProposalMismatch"]
+	if len(pm) != 1 || !strings.Contains(pm[0].Remediation, "`ipsec ike encryption 1 aes-cbc` (was 3des-cbc)") ||
+		!strings.Contains(pm[0].Remediation, "`ipsec sa policy P 1 esp aes-cbc sha256-hmac`") {
+		t.Errorf("proposal: %+v", pm)
+	}
+	if _, fs = noHolds().Evaluate(State{}, say("No Proposal Match Found by AWS", time.Hour), w.now); len(byRule(fs)["IKEProposalMismatch"]) != 0 {
+		t.Error("an hour-old log line still names the cause")
+	}
+	obs := say("AWS tunnel detected a pre-shared key mismatch with cgw: 198.18.0.2", 2*time.Minute)
+	tu := &obs.AWS[0].Connections[0].Tunnels[0]
+	tu.LogEvents = append(tu.LogEvents, vpnlog.Event{Time: w.now.Add(-time.Minute), Details: "AWS tunnel DPD timed out after 3 retransmits", Class: vpnlog.ClassDPDTimeout})
+	if _, fs = noHolds().Evaluate(State{}, obs, w.now); len(byRule(fs)["IKEPreSharedKeyMismatch"]) != 0 {
+		t.Error("a later event of another meaning did not end the PSK finding")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -93,9 +94,17 @@ func (r *Reader) Recent(vpnID, outsideIP string) []Event {
 	return append([]Event(nil), r.tunnels[[2]string{vpnID, outsideIP}]...)
 }
 
+// keep puts e into its tunnel's ring in time order: a late delivery (an
+// older event arriving after newer ones) goes where it happened, so that
+// "newest last" holds for whoever reads the ring.
 func (r *Reader) keep(e Event) {
 	k := [2]string{e.VPNConnectionID, e.OutsideIP}
-	ring := append(r.tunnels[k], e)
+	ring := r.tunnels[k]
+	i := len(ring)
+	for i > 0 && ring[i-1].Time.After(e.Time) {
+		i--
+	}
+	ring = slices.Insert(ring, i, e)
 	if len(ring) > r.Keep {
 		ring = append(ring[:0:0], ring[len(ring)-r.Keep:]...)
 	}

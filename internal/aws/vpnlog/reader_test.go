@@ -59,7 +59,14 @@ func TestReaderAgainstSimulator(t *testing.T) {
 	if len(got) != 2 || got[0].Class != ClassDPDTimeout || got[1].Class != ClassPeerDead {
 		t.Errorf("second read (late event and a new one, nothing twice): %+v", got)
 	}
-	if recent := r.Recent("vpn-0123456789abcdef0", "203.0.113.10"); len(recent) != 5 || recent[4].Class != ClassPeerDead {
+	recent := r.Recent("vpn-0123456789abcdef0", "203.0.113.10")
+	if len(recent) != 5 || recent[4].Class != ClassPeerDead {
 		t.Errorf("ring: %d events, last %+v", len(recent), recent[len(recent)-1])
+	}
+	// The late event sits where it happened, not where it arrived.
+	for i := 1; i < len(recent); i++ {
+		if recent[i].Time.Before(recent[i-1].Time) {
+			t.Errorf("ring out of time order at %d: %v after %v", i, recent[i].Time, recent[i-1].Time)
+		}
 	}
 }

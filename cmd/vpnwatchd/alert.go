@@ -14,8 +14,7 @@ import (
 // result.
 func cmdAlertTest(o *opts) int {
 	stdout, stderr := o.stdout, o.stderr
-	only, cfgFile := &o.receiver, &o.configFile
-	cfg, err := daemon.LoadConfig(*cfgFile)
+	cfg, err := daemon.LoadConfig(o.configFile)
 	if err != nil {
 		fmt.Fprintf(stderr, "vpnwatchd alert test: %v\n", err)
 		return exitError
@@ -28,7 +27,7 @@ func cmdAlertTest(o *opts) int {
 	sample := alert.Sample(time.Now())
 	code, sent := exitOK, 0
 	for _, r := range rs {
-		if *only != "" && r.Name != *only {
+		if o.receiver != "" && r.Name != o.receiver {
 			continue
 		}
 		sent++
@@ -43,7 +42,7 @@ func cmdAlertTest(o *opts) int {
 		fmt.Fprintf(stdout, "%-18s ok\n", r.Name)
 	}
 	if sent == 0 {
-		fmt.Fprintf(stderr, "vpnwatchd alert test: no receiver %s in %s\n", map[bool]string{true: "configured", false: *only}[*only == ""], *cfgFile)
+		fmt.Fprintf(stderr, "vpnwatchd alert test: no receiver %s in %s\n", map[bool]string{true: "configured", false: o.receiver}[o.receiver == ""], o.configFile)
 		return exitError
 	}
 	return code

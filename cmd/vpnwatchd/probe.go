@@ -15,35 +15,32 @@ import (
 
 func cmdProbe(o *opts) int {
 	stdout, stderr := o.stdout, o.stderr
-	minP, maxP, retries, timeout, format, path := &o.minP, &o.maxP, &o.retries, &o.probeTimeout, &o.format, &o.path
-	tunnel, tunnelMTU, mss, lan, lanMTU, enc, auth, natt := &o.tunnel, &o.tunnelMTU, &o.mss, &o.lan, &o.lanMTU, &o.espEnc, &o.espAuth, &o.natt
 	switch {
-	case *minP < 0 || *maxP < 0 || *maxP > 0 && *minP > *maxP:
-		fmt.Fprintf(stderr, "vpnwatchd probe mtu: --min %d and --max %d: 0 or more, min not above max\n", *minP, *maxP)
+	case o.minP < 0 || o.maxP < 0 || o.maxP > 0 && o.minP > o.maxP:
+		fmt.Fprintf(stderr, "vpnwatchd probe mtu: --min %d and --max %d: 0 or more, min not above max\n", o.minP, o.maxP)
 		return exitUsage
-	case *retries < 0 || *timeout <= 0 || *tunnelMTU < 0 || *lanMTU < 0:
+	case o.retries < 0 || o.probeTimeout <= 0 || o.tunnelMTU < 0 || o.lanMTU < 0:
 		fmt.Fprintln(stderr, "vpnwatchd probe mtu: --retries, --tunnel-mtu and --lan-mtu must not be negative, --timeout must be positive")
 		return exitUsage
 	}
-	in := probe.Input{Tunnel: *tunnel, TunnelMTU: *tunnelMTU, WANInterface: *lan, WANMTU: *lanMTU, ESPEncryption: *enc, ESPAuth: *auth, NATTraversal: *natt}
-	switch *mss {
+	in := probe.Input{Tunnel: o.tunnel, TunnelMTU: o.tunnelMTU, WANInterface: o.lan, WANMTU: o.lanMTU, ESPEncryption: o.espEnc, ESPAuth: o.espAuth, NATTraversal: o.natt}
+	switch o.mss {
 	case "":
 	case "auto":
 		in.MSSAuto = true
 	default:
-		n, err := strconv.Atoi(*mss)
+		n, err := strconv.Atoi(o.mss)
 		if err != nil || n < 1 {
-			fmt.Fprintf(stderr, "vpnwatchd probe mtu: --mss-limit %q: a number of bytes or auto\n", *mss)
+			fmt.Fprintf(stderr, "vpnwatchd probe mtu: --mss-limit %q: a number of bytes or auto\n", o.mss)
 			return exitUsage
 		}
 		in.MSSLimit = n
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	target := o.target
-	po := probe.Options{Min: *minP, Max: *maxP, Retries: *retries, Timeout: *timeout}
-	if *format == "text" {
-		fmt.Fprintf(stdout, "DF path-MTU search to %s\n", target)
+	po := probe.Options{Min: o.minP, Max: o.maxP, Retries: o.retries, Timeout: o.probeTimeout}
+	if o.format == "text" {
+		fmt.Fprintf(stdout, "DF path-MTU search to %s\n", o.target)
 		po.OnStep = func(s probe.Step) {
 			line := fmt.Sprintf("  payload %4d (packet %4d)  %s", s.Payload, s.Packet, s.Result)
 			switch {
@@ -55,7 +52,7 @@ func cmdProbe(o *opts) int {
 			fmt.Fprintln(stdout, line)
 		}
 	}
-	r, err := probe.Search(ctx, target, po)
+	r, err := probe.Search(ctx, o.target, po)
 	if err != nil {
 		fmt.Fprintf(stderr, "vpnwatchd probe mtu: %v\n", err)
 		return exitError
@@ -64,13 +61,13 @@ func cmdProbe(o *opts) int {
 	// nothing to size from it.
 	switch {
 	case r.Limit == probe.LimitNone:
-	case *path == "tunnel":
+	case o.path == "tunnel":
 		in.TunnelPathMTU = r.PathMTU
 	default:
 		in.WANPathMTU = r.PathMTU
 	}
 	advice := probe.Recommend(in)
-	if *format == "json" {
+	if o.format == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		enc.Encode(struct {

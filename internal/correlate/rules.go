@@ -762,8 +762,15 @@ func (c *evaluation) awsSays(p pair, classes ...string) (vpnlog.Event, bool) {
 	return vpnlog.Event{}, false
 }
 
-func awsQuote(e vpnlog.Event) string {
-	return fmt.Sprintf("AWS logged at %s: %q", e.Time.UTC().Format(time.RFC3339), e.Details)
+// awsSaidFinding is a finding drawn from AWS's own log line e about a DOWN
+// tunnel: what AWS says, quoted, and the line itself in the evidence.
+func awsSaidFinding(p pair, e vpnlog.Event, what, fix string) Finding {
+	f := Finding{Subject: p.subject(), Evidence: p.evidence(),
+		Summary: fmt.Sprintf("tunnel %s is DOWN and %s: AWS logged at %s: %q", p.aws.tunnel.OutsideIP, what,
+			e.Time.UTC().Format(time.RFC3339), e.Details),
+		Remediation: fix}
+	f.Evidence.Detail = map[string]string{"aws_log": e.Details}
+	return f
 }
 
 func ikePreSharedKeyMismatch(c *evaluation) []Finding {
@@ -778,11 +785,7 @@ func ikePreSharedKeyMismatch(c *evaluation) []Finding {
 			tc := p.rtx.tunnel.Config
 			fix += fmt.Sprintf(": `tunnel select %d`, `ipsec ike pre-shared-key %d text KEY`, `tunnel select none`, then `ipsec refresh sa` as administrator", tc.Number, tc.Gateway)
 		}
-		f := Finding{Subject: p.subject(), Evidence: p.evidence(),
-			Summary:     fmt.Sprintf("tunnel %s is DOWN and AWS rejects the pre-shared key: %s", p.aws.tunnel.OutsideIP, awsQuote(e)),
-			Remediation: fix + "."}
-		f.Evidence.Detail = map[string]string{"aws_log": e.Details}
-		out = append(out, f)
+		out = append(out, awsSaidFinding(p, e, "AWS rejects the pre-shared key", fix+"."))
 	}
 	return out
 }
@@ -826,11 +829,7 @@ func ikeProposalMismatch(c *evaluation) []Finding {
 		} else if p.rtx != nil {
 			fix += " Compare `ipsec ike encryption/hash/group` and `ipsec sa policy` of this tunnel with the tunnel options in the AWS console."
 		}
-		f := Finding{Subject: p.subject(), Evidence: p.evidence(),
-			Summary:     fmt.Sprintf("tunnel %s is DOWN and AWS refuses the IKE/IPsec proposal: %s", p.aws.tunnel.OutsideIP, awsQuote(e)),
-			Remediation: fix}
-		f.Evidence.Detail = map[string]string{"aws_log": e.Details}
-		out = append(out, f)
+		out = append(out, awsSaidFinding(p, e, "AWS refuses the IKE/IPsec proposal", fix))
 	}
 	return out
 }

@@ -148,20 +148,23 @@ func cmdDiagnose(o *opts) int {
 	var findings []correlate.Finding
 	var unchecked []string
 	var prev time.Time
+	history := bundle.SAHistory{}
 	for _, b := range bundles {
 		obs, unc, err := b.Observations(context.Background(), loc)
 		if err != nil {
 			fmt.Fprintf(stderr, "vpnwatchd diagnose: %v\n", err)
 			return exitError
 		}
+		history.Apply(&obs)
 		// Bundles without distinct times still evaluate in order.
 		now := b.Meta.TakenAt
 		if !now.After(prev) && !prev.IsZero() {
 			now = prev.Add(time.Second)
 		}
 		prev = now
-		st, findings = e.Evaluate(st, obs, now)
-		unchecked = append(unc, st.Unchecked...)
+		var r correlate.Result
+		st, r = e.Evaluate(st, obs, now)
+		findings, unchecked = r.Findings, append(unc, r.Unchecked...)
 	}
 	if err := printReport(stdout, o.format, report.Report{Findings: findings, Unchecked: unchecked}); err != nil {
 		fmt.Fprintf(stderr, "vpnwatchd diagnose: %v\n", err)

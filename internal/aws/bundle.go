@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
-	"strings"
 	"sync"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
@@ -54,7 +54,7 @@ type Recorder struct {
 	// and CA bundle settings) when the poller installs the recorder.
 	Base   awssdk.HTTPClient
 	mu     sync.Mutex
-	bodies map[string][]byte // "region/file" → body
+	bodies map[string]map[string][]byte // region → file → body
 }
 
 // Do sends the request and records the answer.
@@ -89,9 +89,12 @@ func (r *Recorder) Do(req *http.Request) (*http.Response, error) {
 	}
 	r.mu.Lock()
 	if r.bodies == nil {
-		r.bodies = map[string][]byte{}
+		r.bodies = map[string]map[string][]byte{}
 	}
-	r.bodies[region+"/"+file] = body
+	if r.bodies[region] == nil {
+		r.bodies[region] = map[string][]byte{}
+	}
+	r.bodies[region][file] = body
 	r.mu.Unlock()
 	return resp, nil
 }
@@ -100,13 +103,7 @@ func (r *Recorder) Do(req *http.Request) (*http.Response, error) {
 func (r *Recorder) Files(region string) map[string][]byte {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := map[string][]byte{}
-	for k, v := range r.bodies {
-		if reg, file, _ := strings.Cut(k, "/"); reg == region {
-			out[file] = v
-		}
-	}
-	return out
+	return maps.Clone(r.bodies[region])
 }
 
 // Replay is an HTTP client for the SDK that answers from the files of a

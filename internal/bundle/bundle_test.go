@@ -18,10 +18,11 @@ func evaluate(t *testing.T, b Bundle) ([]correlate.Finding, []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	SAHistory{}.Apply(&obs)
 	e := correlate.NewEvaluator(nil)
 	e.NoHolds = true
-	st, fs := e.Evaluate(correlate.State{}, obs, b.Meta.TakenAt)
-	return fs, append(unchecked, st.Unchecked...)
+	_, r := e.Evaluate(correlate.State{}, obs, b.Meta.TakenAt)
+	return r.Findings, append(unchecked, r.Unchecked...)
 }
 
 func rules(fs []correlate.Finding) map[string]int {

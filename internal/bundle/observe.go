@@ -2,6 +2,7 @@ package bundle
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"path/filepath"
@@ -17,7 +18,8 @@ import (
 // Observations decodes a bundle into what the correlator evaluates: the EC2
 // responses through the real SDK (replayed, no network), the RTX outputs
 // through the same parsers as a live poll. It also returns what the bundle
-// could not show. A file that cannot be read is an error naming it.
+// could not show. A file that cannot be read is an error naming it. The
+// routers' SA history is the caller's to apply (SAHistory).
 func (b Bundle) Observations(ctx context.Context, loc *time.Location) (correlate.Observations, []string, error) {
 	var obs correlate.Observations
 	var unchecked []string
@@ -46,13 +48,13 @@ func (b Bundle) Observations(ctx context.Context, loc *time.Location) (correlate
 				return obs, nil, fmt.Errorf("%s: %w", filepath.Join(dir, aws.FileDescribeVPNConnections), snap.Err)
 			}
 			obs.AWS = append(obs.AWS, snap)
-			obs.Expected = append(obs.Expected, correlate.SourceRef{Type: "aws", Name: source, Region: region})
+			obs.Expected = append(obs.Expected, correlate.SourceRef{Type: correlate.SourceAWS, Name: source, Region: region})
 		}
 	}
 	for _, router := range slices.Sorted(maps.Keys(b.RTX)) {
 		snap, missing, err := rtx.Build(router, b.RTX[router], loc)
 		if err != nil {
-			if pe, ok := err.(*rtx.ParseError); ok {
+			if pe := (*rtx.ParseError)(nil); errors.As(err, &pe) {
 				return obs, nil, fmt.Errorf("%s:%d: %s: %q", filepath.Join(b.Dir, "rtx", router, CommandFile(pe.Command)), pe.Line, pe.Msg, pe.Text)
 			}
 			return obs, nil, fmt.Errorf("%s: %w", filepath.Join(b.Dir, "rtx", router), err)
@@ -62,7 +64,23 @@ func (b Bundle) Observations(ctx context.Context, loc *time.Location) (correlate
 		}
 		snap.TakenAt = at
 		obs.RTX = append(obs.RTX, snap)
-		obs.Expected = append(obs.Expected, correlate.SourceRef{Type: "rtx", Name: router})
+		obs.Expected = append(obs.Expected, correlate.SourceRef{Type: correlate.SourceRTX, Name: router})
 	}
 	return obs, unchecked, nil
+}
+
+// SAHistory is what is known of the routers' SAs across the bundles of one
+// diagnosis, as a daemon's pollers keep it across polls: bundles read in
+// order show a rekey that failed between them.
+type SAHistory map[string]*rtx.SAHistory
+
+// Apply notes the SAs of obs's router snapshots (SAHistory.Apply).
+func (h SAHistory) Apply(obs *correlate.Observations) {
+	for i := range obs.RTX {
+		s := &obs.RTX[i]
+		if h[s.Router] == nil {
+			h[s.Router] = &rtx.SAHistory{}
+		}
+		h[s.Router].Apply(s)
+	}
 }

@@ -62,7 +62,8 @@ func (v *validator) validate(c *Config) {
 		v.hostPort("syslog.listen", c.Syslog.Listen, false)
 	}
 
-	names := map[string]string{}
+	type kindName struct{ kind, name string }
+	names := map[kindName]string{}
 	unique := func(path, kind, name string) {
 		if name == "" {
 			v.errorf(path+".name", "missing: every %s needs a name (letters, digits, '.', '_', '-')", kind)
@@ -72,7 +73,7 @@ func (v *validator) validate(c *Config) {
 			v.errorf(path+".name", "%q: use only letters, digits, '.', '_' and '-', starting with a letter or digit", name)
 			return
 		}
-		key := kind + "/" + name
+		key := kindName{kind, name}
 		if prev, dup := names[key]; dup {
 			v.errorf(path+".name", "%q is already the name of %s", name, prev)
 			return

@@ -7,6 +7,7 @@
 package correlate
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -40,24 +41,13 @@ func SeverityRank(s string) int {
 
 // Source kinds, the Type of a SourceRef.
 const (
-	SourceAWS   = "aws"
-	SourceRTX   = "rtx"
-	SourceProbe = "probe"
+	SourceAWS   = config.SourceAWS
+	SourceRTX   = config.SourceRTX
+	SourceProbe = config.SourceProbe
 )
 
-// SourceRef names one configured source.
-type SourceRef struct {
-	Type   string `json:"type"` // SourceAWS, SourceRTX or SourceProbe
-	Name   string `json:"name"`
-	Region string `json:"region,omitempty"` // AWS only
-}
-
-func (s SourceRef) String() string {
-	if s.Type == SourceAWS {
-		return "aws " + s.Name + " " + s.Region
-	}
-	return s.Type + " " + s.Name
-}
+// SourceRef names one configured source: the configuration's identity.
+type SourceRef = config.SourceID
 
 // Observations is everything the sources said in one cycle.
 type Observations struct {
@@ -89,11 +79,6 @@ type Subject struct {
 	RTXTunnel       int    `json:"rtx_tunnel,omitempty"`
 	Source          string `json:"source,omitempty"`
 	Region          string `json:"region,omitempty"`
-}
-
-// Key identifies the subject, for fingerprints.
-func (s Subject) Key() string {
-	return fmt.Sprintf("%s|%s|%s|%d|%s|%s", s.VPNConnectionID, s.OutsideIP, s.Router, s.RTXTunnel, s.Source, s.Region)
 }
 
 // String renders the subject as operators name things.
@@ -233,32 +218,75 @@ func (f Finding) StaleNote() string {
 		f.StaleSince.UTC().Format(time.RFC3339), strings.Join(names, ", "))
 }
 
-// Fingerprint identifies a finding across evaluations: rule and subject.
-func (f Finding) Fingerprint() string { return f.Rule + "|" + f.Subject.Key() }
+// FindingID identifies a finding across evaluations: its rule and what it
+// is about. The connection's display name is not part of it, so that
+// renaming a VPN does not end one finding and start another.
+type FindingID struct {
+	Rule            string
+	VPNConnectionID string
+	OutsideIP       string
+	Router          string
+	RTXTunnel       int
+	Source          string
+	Region          string
+}
 
-// State is what Evaluate remembers between cycles. Treat it as opaque; the
-// zero value is the start.
+// ID returns the finding's identity.
+func (f Finding) ID() FindingID {
+	s := f.Subject
+	return FindingID{Rule: f.Rule, VPNConnectionID: s.VPNConnectionID, OutsideIP: s.OutsideIP, Router: s.Router,
+		RTXTunnel: s.RTXTunnel, Source: s.Source, Region: s.Region}
+}
+
+// String renders the identity as the fingerprint kept in the alert state
+// file and sent to Alertmanager and webhooks; its format is stable.
+func (id FindingID) String() string {
+	return fmt.Sprintf("%s|%s|%s|%s|%d|%s|%s", id.Rule, id.VPNConnectionID, id.OutsideIP, id.Router, id.RTXTunnel, id.Source, id.Region)
+}
+
+// Fingerprint is the finding's identity as a string (FindingID.String).
+func (f Finding) Fingerprint() string { return f.ID().String() }
+
+// compare orders identities: rule, then subject.
+func (id FindingID) compare(o FindingID) int {
+	return cmp.Or(cmp.Compare(id.Rule, o.Rule), cmp.Compare(id.VPNConnectionID, o.VPNConnectionID), cmp.Compare(id.OutsideIP, o.OutsideIP),
+		cmp.Compare(id.Router, o.Router), cmp.Compare(id.RTXTunnel, o.RTXTunnel), cmp.Compare(id.Source, o.Source), cmp.Compare(id.Region, o.Region))
+}
+
+// State is what Evaluate remembers between cycles: how long each condition
+// has held, tunnel state changes, the findings last reported and the joins
+// last made. It is opaque; the zero value is the start. (What vpnwatchd
+// remembers of the SAs is the RTX poller's: rtx.SAHistory.)
 type State struct {
-	// Since: condition fingerprint → when it was first seen (holds).
-	Since map[string]time.Time
-	// SAs: "router/tunnel" → the ESP SAs last seen, with their expiry.
-	SAs map[string]saRecord
-	// RekeyFailed: "router/tunnel" → when its SAs ran out with no successor.
-	RekeyFailed map[string]time.Time
-	// SAFirstSeen: "router/tunnel/id" → when an SA was first seen.
-	SAFirstSeen map[string]time.Time
-	// Up and Changes: tunnel key → last up state and recent state changes.
-	Up      map[string]bool
-	Changes map[string][]time.Time
-	// Active: the findings reported by the last evaluation, by
-	// fingerprint. One whose sources go stale is held from here.
-	Active map[string]Finding
-	// Joins: "router/tunnel" → the AWS tunnel it was last joined to, so
-	// that a finding keeps its subject (and fingerprint) while one side
-	// has no current data.
-	Joins map[string]joinMemo
-	// Unchecked lists what the last evaluation could not check.
-	Unchecked []string
+	since   map[FindingID]time.Time // condition → when first seen (holds)
+	up      map[sideKey]bool        // one side's view of a tunnel → last up state
+	changes map[sideKey][]time.Time // … and its recent state changes
+	active  map[FindingID]Finding   // reported by the last evaluation
+	joins   map[tunnelKey]joinMemo  // RTX tunnel → the AWS tunnel last joined to it
+}
+
+// Resume returns the state of a correlator that reported findings before a
+// restart: they are held while their sources have no current data, as if
+// the daemon had not stopped.
+func Resume(firing []Finding) State {
+	s := State{active: map[FindingID]Finding{}}
+	for _, f := range firing {
+		s.active[f.ID()] = f
+	}
+	return s
+}
+
+// tunnelKey names one RTX tunnel.
+type tunnelKey struct {
+	router string
+	number int
+}
+
+// sideKey names one side's view of a tunnel, for its history of state
+// changes: the AWS tunnel by outside IP, or the RTX tunnel.
+type sideKey struct {
+	awsOutsideIP string
+	rtx          tunnelKey
 }
 
 // joinMemo is one remembered join of an RTX tunnel and an AWS tunnel.
@@ -269,38 +297,20 @@ type joinMemo struct {
 	OutsideIP string
 }
 
-type saRecord struct {
-	IDs       []int
-	ExpiresAt time.Time // the latest expiry among them
-	At        time.Time
-}
-
 func (s State) clone() State {
-	c := State{
-		Since: maps.Clone(s.Since), SAs: maps.Clone(s.SAs), RekeyFailed: maps.Clone(s.RekeyFailed),
-		SAFirstSeen: maps.Clone(s.SAFirstSeen), Up: maps.Clone(s.Up), Changes: maps.Clone(s.Changes),
-		Active: map[string]Finding{}, Joins: maps.Clone(s.Joins),
+	c := State{since: maps.Clone(s.since), up: maps.Clone(s.up), changes: maps.Clone(s.changes),
+		active: map[FindingID]Finding{}, joins: maps.Clone(s.joins)}
+	if c.joins == nil {
+		c.joins = map[tunnelKey]joinMemo{}
 	}
-	if c.Joins == nil {
-		c.Joins = map[string]joinMemo{}
+	if c.since == nil {
+		c.since = map[FindingID]time.Time{}
 	}
-	if c.Since == nil {
-		c.Since = map[string]time.Time{}
+	if c.up == nil {
+		c.up = map[sideKey]bool{}
 	}
-	if c.SAs == nil {
-		c.SAs = map[string]saRecord{}
-	}
-	if c.RekeyFailed == nil {
-		c.RekeyFailed = map[string]time.Time{}
-	}
-	if c.SAFirstSeen == nil {
-		c.SAFirstSeen = map[string]time.Time{}
-	}
-	if c.Up == nil {
-		c.Up = map[string]bool{}
-	}
-	if c.Changes == nil {
-		c.Changes = map[string][]time.Time{}
+	if c.changes == nil {
+		c.changes = map[sideKey][]time.Time{}
 	}
 	return c
 }
@@ -338,26 +348,35 @@ func NewEvaluator(overrides map[string]config.RuleOverride) *Evaluator {
 	return e
 }
 
+// Result is what one evaluation found.
+type Result struct {
+	// Findings are those whose condition has held long enough (and those
+	// held stale), most severe first.
+	Findings []Finding
+	// Unchecked lists what could not be checked: sources with no current
+	// data, and why.
+	Unchecked []string
+}
+
 // Evaluate runs every rule over the observations and returns the new state
-// and the findings whose condition has held long enough, most severe
-// first. prev is not modified.
-func (e *Evaluator) Evaluate(prev State, obs Observations, now time.Time) (State, []Finding) {
-	next, active, _ := e.evaluate(prev, obs, now)
-	return next, active
+// and what it found. prev is not modified.
+func (e *Evaluator) Evaluate(prev State, obs Observations, now time.Time) (State, Result) {
+	next, r, _ := e.evaluate(prev, obs, now)
+	return next, r
 }
 
 // EvaluateView is Evaluate that also returns one view per tunnel as the
 // evaluation joined them (joined ones first), for the status page.
-func (e *Evaluator) EvaluateView(prev State, obs Observations, now time.Time) (State, []Finding, []TunnelView) {
-	next, active, c := e.evaluate(prev, obs, now)
-	return next, active, c.views()
+func (e *Evaluator) EvaluateView(prev State, obs Observations, now time.Time) (State, Result, []TunnelView) {
+	next, r, c := e.evaluate(prev, obs, now)
+	return next, r, c.views()
 }
 
-func (e *Evaluator) evaluate(prev State, obs Observations, now time.Time) (State, []Finding, *evaluation) {
+func (e *Evaluator) evaluate(prev State, obs Observations, now time.Time) (State, Result, *evaluation) {
 	next := prev.clone()
 	c := newEvaluation(obs, now, &next)
 	var active []Finding
-	seen := map[string]bool{}
+	seen := map[FindingID]bool{}
 	for _, r := range rules {
 		st := e.settings[r.name]
 		if st.Disabled {
@@ -365,16 +384,16 @@ func (e *Evaluator) evaluate(prev State, obs Observations, now time.Time) (State
 		}
 		for _, f := range r.check(c) {
 			f.Rule, f.Severity = r.name, st.Severity
-			fp := f.Fingerprint()
-			if seen[fp] {
+			id := f.ID()
+			if seen[id] {
 				continue
 			}
-			seen[fp] = true
+			seen[id] = true
 			f.Sources = c.sourcesOf(f.Subject)
-			since, ok := next.Since[fp]
+			since, ok := next.since[id]
 			if !ok {
 				since = now
-				next.Since[fp] = now
+				next.since[id] = now
 			}
 			f.Since = since
 			if e.NoHolds || now.Sub(since) >= st.Hold {
@@ -385,37 +404,33 @@ func (e *Evaluator) evaluate(prev State, obs Observations, now time.Time) (State
 	// Losing sight is not recovery: a finding reported before whose
 	// condition is not seen now because a source it rests on has no
 	// current data is held, marked stale, until fresh data decides.
-	for _, fp := range slices.Sorted(maps.Keys(prev.Active)) {
-		f := prev.Active[fp]
-		if seen[fp] || aboutSources[f.Rule] || e.settings[f.Rule].Disabled || !c.anyStale(f.Sources) {
+	for _, id := range slices.SortedFunc(maps.Keys(prev.active), FindingID.compare) {
+		f := prev.active[id]
+		if seen[id] || aboutSources[f.Rule] || e.settings[f.Rule].Disabled || !c.anyStale(f.Sources) {
 			continue
 		}
-		seen[fp] = true
+		seen[id] = true
 		if !f.Stale {
 			f.Stale, f.StaleSince = true, now
 		}
 		active = append(active, f)
 	}
-	for fp := range next.Since {
-		if !seen[fp] {
-			delete(next.Since, fp)
+	for id := range next.since {
+		if !seen[id] {
+			delete(next.since, id)
 		}
 	}
 	for _, f := range active {
-		next.Active[f.Fingerprint()] = f
+		next.active[f.ID()] = f
 	}
-	next.Unchecked = c.unchecked
 	sort.SliceStable(active, func(i, j int) bool {
 		a, b := active[i], active[j]
 		if SeverityRank(a.Severity) != SeverityRank(b.Severity) {
 			return SeverityRank(a.Severity) > SeverityRank(b.Severity)
 		}
-		if a.Rule != b.Rule {
-			return a.Rule < b.Rule
-		}
-		return a.Subject.Key() < b.Subject.Key()
+		return a.ID().compare(b.ID()) < 0
 	})
-	return next, active, c
+	return next, Result{Findings: active, Unchecked: c.unchecked}, c
 }
 
 // NextHoldEnd returns when the earliest held condition of s (seen, not yet
@@ -423,9 +438,8 @@ func (e *Evaluator) evaluate(prev State, obs Observations, now time.Time) (State
 // then instead of at its next regular poll.
 func (e *Evaluator) NextHoldEnd(s State, now time.Time) (time.Time, bool) {
 	var next time.Time
-	for fp, since := range s.Since {
-		rule, _, _ := strings.Cut(fp, "|")
-		st, ok := e.settings[rule]
+	for id, since := range s.since {
+		st, ok := e.settings[id.Rule]
 		if !ok || st.Disabled || e.NoHolds {
 			continue
 		}

@@ -31,8 +31,8 @@ func TestSeedStageA_BGPDownIPsecUp(t *testing.T) {
 	w := newWorld(t, seedConfig)
 	w.router.StickBGP(1, "Active")
 	w.router.StickBGP(2, "Active")
-	var st State
-	st, fs := noHolds().Evaluate(st, w.observations(), w.now)
+	_, st := noHolds().Evaluate(State{}, w.observations(), w.now)
+	fs := st.Findings
 	got := byRule(fs)
 	if len(got["BGPDownIPsecUp"]) != 2 || len(got["SideMismatch"]) != 2 || len(got["ConnectionDown"]) != 1 {
 		t.Fatalf("findings: %v", rulesOf(fs))
@@ -99,7 +99,7 @@ func TestSeedStageB_SARekeyFailed(t *testing.T) {
 // Stage (c): `ip tunnel tcp mss limit 1379` with the default tunnel MTU.
 func TestSeedStageC_MSSExceedsTunnelMTU(t *testing.T) {
 	w := newWorld(t, seedConfig)
-	_, fs := noHolds().Evaluate(State{}, w.observations(), w.now)
+	_, fs := findingsOf(noHolds().Evaluate(State{}, w.observations(), w.now))
 	got := byRule(fs)["MSSExceedsTunnelMTU"]
 	if len(got) != 2 {
 		t.Fatalf("findings: %v", rulesOf(fs))
@@ -120,7 +120,7 @@ func TestSeedStageC_MSSExceedsTunnelMTU(t *testing.T) {
 func TestSeedStageD_CustomerGatewayAddressMismatch(t *testing.T) {
 	w := newWorld(t, healthyConfig)
 	w.cgwIP = "198.51.100.7"
-	_, fs := noHolds().Evaluate(State{}, w.observations(), w.now)
+	_, fs := findingsOf(noHolds().Evaluate(State{}, w.observations(), w.now))
 	got := byRule(fs)["CustomerGatewayAddressMismatch"]
 	if len(got) != 2 {
 		t.Fatalf("findings: %v", rulesOf(fs))
@@ -166,7 +166,7 @@ func TestHealthyWeekHasNoFindings(t *testing.T) {
 	evaluations := 0
 	for w.now.Before(end) {
 		var fs []Finding
-		st, fs = e.Evaluate(st, w.observations(), w.now)
+		st, fs = findingsOf(e.Evaluate(st, w.observations(), w.now))
 		evaluations++
 		if len(fs) > 0 {
 			t.Fatalf("%s: findings in a healthy week: %v", w.now.Format(time.RFC3339), rulesOf(fs))
@@ -197,17 +197,17 @@ func TestNoRoutesActiveStandby(t *testing.T) {
 	if t1, t2 := snap.Tunnels[0], snap.Tunnels[1]; t1.InstalledRoutes != 1 || t2.InstalledRoutes != 0 || t1.BGP.ReceivedPrefixes != 1 || t2.BGP.ReceivedPrefixes != 1 {
 		t.Fatalf("world is not active/standby: installed %d/%d, received %d/%d", t1.InstalledRoutes, t2.InstalledRoutes, t1.BGP.ReceivedPrefixes, t2.BGP.ReceivedPrefixes)
 	}
-	if _, fs := e.Evaluate(State{}, w.observations(), w.now); len(fs) > 0 {
+	if _, fs := findingsOf(e.Evaluate(State{}, w.observations(), w.now)); len(fs) > 0 {
 		t.Errorf("healthy active/standby: %v", rulesOf(fs))
 	}
 	// A firmware that does not know received-routes: unknown, not zero.
 	w.router.SetReceivedRoutes(false)
-	if _, fs := e.Evaluate(State{}, w.observations(), w.now); len(fs) > 0 {
+	if _, fs := findingsOf(e.Evaluate(State{}, w.observations(), w.now)); len(fs) > 0 {
 		t.Errorf("without received-routes: %v", rulesOf(fs))
 	}
 	w.router.SetReceivedRoutes(true)
 	w.router.SetRoutes(2, nil)
-	_, fs := e.Evaluate(State{}, w.observations(), w.now)
+	_, fs := findingsOf(e.Evaluate(State{}, w.observations(), w.now))
 	nr := byRule(fs)["NoRoutes"]
 	if len(nr) != 1 || nr[0].Subject.RTXTunnel != 2 || !strings.Contains(nr[0].Summary, "sent no routes") || nr[0].Evidence.RTX.ReceivedRoutes != 0 {
 		t.Errorf("established neighbor sending nothing: %v", rulesOf(fs))
@@ -225,7 +225,7 @@ func TestRouterOutputUnreadable(t *testing.T) {
 		w.router.SetConsoleCharacter(cs)
 		w.router.SetOfflineWording(rtxsim.OfflineUnknownWords)
 		w.router.Disconnect(1)
-		_, fs := e.Evaluate(State{}, w.observations(), w.now)
+		_, fs := findingsOf(e.Evaluate(State{}, w.observations(), w.now))
 		got := byRule(fs)
 		u := got["RouterOutputUnreadable"]
 		if len(u) != 1 || u[0].Subject.Router != "osaka-rtx1200" || u[0].Subject.RTXTunnel != 1 || u[0].Evidence.Detail["command"] != "show status tunnel 1" ||
@@ -246,7 +246,7 @@ func TestRouterOutputUnreadable(t *testing.T) {
 func TestSourceStaleHidesStaleData(t *testing.T) {
 	w := newWorld(t, seedConfig) // MSS finding when the router data is used
 	w.rtxErr = errors.New("connect: connection refused")
-	_, fs := noHolds().Evaluate(State{}, w.observations(), w.now)
+	_, fs := findingsOf(noHolds().Evaluate(State{}, w.observations(), w.now))
 	got := byRule(fs)
 	if len(got["SourceStale"]) != 1 || got["SourceStale"][0].Subject.Router != "osaka-rtx1200" {
 		t.Fatalf("findings: %v", rulesOf(fs))
@@ -258,7 +258,8 @@ func TestSourceStaleHidesStaleData(t *testing.T) {
 	w.rtxErr = nil
 	obs := w.observations()
 	obs.AWS[0].TakenAt = w.now.Add(-2 * time.Minute)
-	st, fs := noHolds().Evaluate(State{}, obs, w.now)
+	_, st := noHolds().Evaluate(State{}, obs, w.now)
+	fs = st.Findings
 	if got := byRule(fs)["SourceStale"]; len(got) != 1 || got[0].Subject.Source != "prod" {
 		t.Errorf("old AWS snapshot: %v", rulesOf(fs))
 	}
@@ -272,27 +273,27 @@ func TestHoldTimes(t *testing.T) {
 	w.override["203.0.113.20"] = aws.Tunnel{Status: "DOWN", StatusMessage: "IPSEC IS DOWN"}
 	e := NewEvaluator(nil)
 	var st State
-	st, fs := e.Evaluate(st, w.observations(), w.now)
+	st, fs := findingsOf(e.Evaluate(st, w.observations(), w.now))
 	if len(byRule(fs)["TunnelDown"]) != 0 {
 		t.Errorf("TunnelDown fired before its hold: %v", rulesOf(fs))
 	}
 	w.now = w.now.Add(61 * time.Second)
-	st, fs = e.Evaluate(st, w.observations(), w.now)
+	st, fs = findingsOf(e.Evaluate(st, w.observations(), w.now))
 	if got := byRule(fs)["TunnelDown"]; len(got) != 1 || !got[0].Since.Equal(w.now.Add(-61*time.Second)) {
 		t.Errorf("TunnelDown after its hold: %v", rulesOf(fs))
 	}
 	// A condition that clears starts over.
 	delete(w.override, "203.0.113.20")
-	st, _ = e.Evaluate(st, w.observations(), w.now)
+	st, _ = findingsOf(e.Evaluate(st, w.observations(), w.now))
 	w.override["203.0.113.20"] = aws.Tunnel{Status: "DOWN"}
-	_, fs = e.Evaluate(st, w.observations(), w.now.Add(time.Second))
+	_, fs = findingsOf(e.Evaluate(st, w.observations(), w.now.Add(time.Second)))
 	if len(byRule(fs)["TunnelDown"]) != 0 {
 		t.Errorf("hold did not restart: %v", rulesOf(fs))
 	}
 	// Overrides from the configuration.
 	hold := time.Duration(0)
 	e = NewEvaluator(map[string]config.RuleOverride{"TunnelDown": {Hold: &hold, Severity: "critical"}, "MSSExceedsTunnelMTU": {Disabled: true}})
-	_, fs = e.Evaluate(State{}, w.observations(), w.now)
+	_, fs = findingsOf(e.Evaluate(State{}, w.observations(), w.now))
 	if got := byRule(fs)["TunnelDown"]; len(got) != 1 || got[0].Severity != SeverityCritical {
 		t.Errorf("override: %v", rulesOf(fs))
 	}
@@ -309,14 +310,14 @@ func TestFlapping(t *testing.T) {
 		} else {
 			delete(w.override, "203.0.113.10")
 		}
-		st, fs = e.Evaluate(st, w.observations(), w.now)
+		st, fs = findingsOf(e.Evaluate(st, w.observations(), w.now))
 		w.now = w.now.Add(5 * time.Minute)
 	}
 	if got := byRule(fs)["TunnelFlapping"]; len(got) != 1 || got[0].Subject.OutsideIP != "203.0.113.10" {
 		t.Errorf("flapping: %v", rulesOf(fs))
 	}
 	w.now = w.now.Add(2 * time.Hour)
-	_, fs = e.Evaluate(st, w.observations(), w.now)
+	_, fs = findingsOf(e.Evaluate(st, w.observations(), w.now))
 	if len(byRule(fs)["TunnelFlapping"]) != 0 {
 		t.Errorf("flapping outlived its window: %v", rulesOf(fs))
 	}
@@ -324,7 +325,7 @@ func TestFlapping(t *testing.T) {
 
 func TestConfigRules(t *testing.T) {
 	w := newWorld(t, routerConfig("auto", 28800, false)) // RTX defaults: no lifetime, no DPD
-	_, fs := noHolds().Evaluate(State{}, w.observations(), w.now)
+	_, fs := findingsOf(noHolds().Evaluate(State{}, w.observations(), w.now))
 	got := byRule(fs)
 	if len(got["SALifetimeMismatch"]) != 2 || !strings.Contains(got["SALifetimeMismatch"][0].Remediation, "`ipsec ike duration ipsec-sa 1 3600`") {
 		t.Errorf("lifetime: %v %v", rulesOf(fs), got["SALifetimeMismatch"])
@@ -333,7 +334,7 @@ func TestConfigRules(t *testing.T) {
 		t.Errorf("dpd: %v", rulesOf(fs))
 	}
 	w = newWorld(t, strings.Replace(healthyConfig, " ip tunnel tcp mss limit auto\n tunnel enable 1", " ip tunnel mtu 1500\n ip tunnel tcp mss limit auto\n tunnel enable 1", 1))
-	_, fs = noHolds().Evaluate(State{}, w.observations(), w.now)
+	_, fs = findingsOf(noHolds().Evaluate(State{}, w.observations(), w.now))
 	if got := byRule(fs)["TunnelMTUExceedsPath"]; len(got) != 1 || !strings.Contains(got[0].Remediation, "`ip tunnel mtu 1438`") {
 		t.Errorf("mtu: %v", rulesOf(fs))
 	}
@@ -344,21 +345,21 @@ func TestJoinsAndGone(t *testing.T) {
 	obs := w.observations()
 	// The VPN was recreated: new outside IPs that the RTX does not have.
 	obs.AWS[0].Connections[0].Tunnels[0].OutsideIP = "203.0.113.110"
-	_, fs := noHolds().Evaluate(State{}, obs, w.now)
+	_, fs := findingsOf(noHolds().Evaluate(State{}, obs, w.now))
 	got := byRule(fs)
 	if len(got["TunnelNotJoined"]) != 2 {
 		t.Errorf("unjoined after a recreate: %v", rulesOf(fs))
 	}
 	// An explicit join wins over the address.
 	obs.Joins = map[string][]config.TunnelJoin{"osaka-rtx1200": {{RTXTunnel: 1, OutsideIP: "203.0.113.110"}}}
-	_, fs = noHolds().Evaluate(State{}, obs, w.now)
+	_, fs = findingsOf(noHolds().Evaluate(State{}, obs, w.now))
 	if len(byRule(fs)["TunnelNotJoined"]) != 0 {
 		t.Errorf("explicit join ignored: %v", rulesOf(fs))
 	}
 	obs = w.observations()
 	obs.AWS[0].Connections[0].State = aws.StateDeleted
 	obs.AWS[0].Missing = []string{"vpn-0c1b2c3d4e5f67892"}
-	_, fs = noHolds().Evaluate(State{}, obs, w.now)
+	_, fs = findingsOf(noHolds().Evaluate(State{}, obs, w.now))
 	if got := byRule(fs)["VPNConnectionGone"]; len(got) != 2 {
 		t.Errorf("gone: %v", rulesOf(fs))
 	}
@@ -368,7 +369,7 @@ func TestMaintenancePending(t *testing.T) {
 	w := newWorld(t, healthyConfig)
 	w.override["203.0.113.20"] = aws.Tunnel{Status: "UP", StatusMessage: "1 BGP ROUTES", AcceptedRoutes: 1,
 		Maintenance: &aws.Maintenance{Pending: "replacement scheduled", AutoAppliedAfter: w.now.Add(48 * time.Hour)}}
-	_, fs := noHolds().Evaluate(State{}, w.observations(), w.now)
+	_, fs := findingsOf(noHolds().Evaluate(State{}, w.observations(), w.now))
 	if got := byRule(fs)["MaintenancePending"]; len(got) != 1 || got[0].Severity != SeverityInfo {
 		t.Errorf("maintenance: %v", rulesOf(fs))
 	}
@@ -379,14 +380,14 @@ func TestEvaluateIsPureAndDeterministic(t *testing.T) {
 	w.router.StickBGP(1, "Active")
 	obs := w.observations()
 	e := NewEvaluator(nil)
-	st1, _ := e.Evaluate(State{}, obs, w.now)
+	st1, _ := findingsOf(e.Evaluate(State{}, obs, w.now))
 	snapshot := st1.clone()
-	a2, f2 := e.Evaluate(st1, obs, w.now.Add(5*time.Minute))
-	b2, g2 := e.Evaluate(st1, obs, w.now.Add(5*time.Minute))
+	a2, f2 := findingsOf(e.Evaluate(st1, obs, w.now.Add(5*time.Minute)))
+	b2, g2 := findingsOf(e.Evaluate(st1, obs, w.now.Add(5*time.Minute)))
 	if !reflect.DeepEqual(f2, g2) || !reflect.DeepEqual(a2, b2) {
 		t.Error("same input, different output")
 	}
-	if !reflect.DeepEqual(st1.Since, snapshot.Since) || !reflect.DeepEqual(st1.SAs, snapshot.SAs) {
+	if !reflect.DeepEqual(st1.since, snapshot.since) || !reflect.DeepEqual(st1.changes, snapshot.changes) || !reflect.DeepEqual(st1.joins, snapshot.joins) {
 		t.Error("Evaluate modified the previous state")
 	}
 }
@@ -409,7 +410,7 @@ func TestMSSConfirmedByProbe(t *testing.T) {
 	w := newWorld(t, seedConfig)
 	obs := w.observations()
 	obs.Probes = []probe.Observation{{Name: "vpc", Target: "10.0.1.10", Path: "tunnel", TakenAt: w.now, Result: probe.Result{PathMTU: 1280, LargestPayload: 1252}}}
-	_, fs := noHolds().Evaluate(State{}, obs, w.now)
+	_, fs := findingsOf(noHolds().Evaluate(State{}, obs, w.now))
 	got := byRule(fs)["MSSExceedsTunnelMTU"]
 	if len(got) != 2 || !strings.Contains(got[0].Summary, "confirmed: probe vpc measured a path MTU of 1280 through the tunnel, room for an MSS of 1240") ||
 		got[0].Evidence.Detail["measured_path_mtu"] != "1280" {
@@ -423,7 +424,7 @@ func TestProbeRules(t *testing.T) {
 	// Through the tunnel the path carries 1280 (DF payload 1252): tunnel 1's MTU 1400 is too big.
 	obs.Probes = []probe.Observation{{Name: "vpc", Target: "10.0.1.10", Path: "tunnel", TakenAt: w.now,
 		Result: probe.Result{PathMTU: 1280, LargestPayload: 1252}}}
-	_, fs := noHolds().Evaluate(State{}, obs, w.now)
+	_, fs := findingsOf(noHolds().Evaluate(State{}, obs, w.now))
 	got := byRule(fs)["TunnelMTUExceedsPath"]
 	if len(got) != 1 || got[0].Subject.RTXTunnel != 1 || !strings.Contains(got[0].Remediation, "`ip tunnel mtu 1280`, `ip tunnel tcp mss limit 1240`") ||
 		!strings.Contains(got[0].Summary, "path MTU 1280 that probe vpc measured through the tunnel") {
@@ -431,20 +432,20 @@ func TestProbeRules(t *testing.T) {
 	}
 	// A WAN probe to tunnel 2's outside IP: 1320 − ESP overhead 73 = 1247 < 1280.
 	obs.Probes = []probe.Observation{{Name: "wan2", Target: "203.0.113.20", Path: "wan", TakenAt: w.now, Result: probe.Result{PathMTU: 1320, LargestPayload: 1292}}}
-	_, fs = noHolds().Evaluate(State{}, obs, w.now)
+	_, fs = findingsOf(noHolds().Evaluate(State{}, obs, w.now))
 	got = byRule(fs)["TunnelMTUExceedsPath"]
 	if len(got) != 1 || got[0].Subject.RTXTunnel != 2 || !strings.Contains(got[0].Remediation, "`ip tunnel mtu 1247`") {
 		t.Errorf("WAN probe: %v %+v", rulesOf(fs), got)
 	}
 	// The probe gets nothing through while AWS has tunnels UP.
 	obs.Probes = []probe.Observation{{Name: "vpc", Target: "10.0.1.10", Path: "tunnel", TakenAt: w.now, Err: fmt.Errorf("10.0.1.10: %w", probe.ErrUnreachable)}}
-	_, fs = noHolds().Evaluate(State{}, obs, w.now)
+	_, fs = findingsOf(noHolds().Evaluate(State{}, obs, w.now))
 	if got := byRule(fs)["DataPlaneUnreachable"]; len(got) != 1 || got[0].Severity != SeverityCritical {
 		t.Errorf("data plane: %v", rulesOf(fs))
 	}
 	// A probe that cannot open a socket is a stale source, not an outage.
 	obs.Probes = []probe.Observation{{Name: "vpc", Target: "10.0.1.10", Path: "tunnel", TakenAt: w.now, Err: fmt.Errorf("%w: permission denied", probe.ErrNoSocket)}}
-	_, fs = noHolds().Evaluate(State{}, obs, w.now)
+	_, fs = findingsOf(noHolds().Evaluate(State{}, obs, w.now))
 	if got := byRule(fs); len(got["SourceStale"]) != 1 || len(got["DataPlaneUnreachable"]) != 0 {
 		t.Errorf("no socket: %v", rulesOf(fs))
 	}
@@ -454,21 +455,21 @@ func TestNextHoldEnd(t *testing.T) {
 	hold := 90 * time.Second
 	e := NewEvaluator(map[string]config.RuleOverride{"TunnelDown": {Hold: &hold}, "SideMismatch": {Disabled: true}})
 	now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
-	s := State{Since: map[string]time.Time{
-		"TunnelDown|a":     now.Add(-30 * time.Second), // due in 60 s
-		"BGPDownIPsecUp|b": now.Add(-30 * time.Second), // default 2 min hold: due in 90 s
-		"TunnelDown|c":     now.Add(-5 * time.Minute),  // already reported
-		"SideMismatch|d":   now,                        // disabled
+	s := State{since: map[FindingID]time.Time{
+		{Rule: "TunnelDown", Router: "a"}:     now.Add(-30 * time.Second), // due in 60 s
+		{Rule: "BGPDownIPsecUp", Router: "b"}: now.Add(-30 * time.Second), // default 2 min hold: due in 90 s
+		{Rule: "TunnelDown", Router: "c"}:     now.Add(-5 * time.Minute),  // already reported
+		{Rule: "SideMismatch", Router: "d"}:   now,                        // disabled
 	}}
 	got, ok := e.NextHoldEnd(s, now)
 	if want := now.Add(60 * time.Second); !ok || !got.Equal(want) {
 		t.Errorf("NextHoldEnd = %s %v, want %s", got, ok, want)
 	}
-	delete(s.Since, "TunnelDown|a")
+	delete(s.since, FindingID{Rule: "TunnelDown", Router: "a"})
 	if got, _ := e.NextHoldEnd(s, now); !got.Equal(now.Add(90 * time.Second)) {
 		t.Errorf("without a: NextHoldEnd = %s", got)
 	}
-	if _, ok := e.NextHoldEnd(State{Since: map[string]time.Time{"TunnelDown|c": now.Add(-5 * time.Minute)}}, now); ok {
+	if _, ok := e.NextHoldEnd(State{since: map[FindingID]time.Time{{Rule: "TunnelDown", Router: "c"}: now.Add(-5 * time.Minute)}}, now); ok {
 		t.Error("a condition already reported has no hold to wait for")
 	}
 }
@@ -507,8 +508,9 @@ func TestEvaluateView(t *testing.T) {
 	w := newWorld(t, seedConfig)
 	w.router.StickBGP(1, "Active")
 	e := noHolds()
-	st, fs := e.Evaluate(State{}, w.observations(), w.now)
-	st2, fs2, views := e.EvaluateView(State{}, w.observations(), w.now)
+	st, fs := findingsOf(e.Evaluate(State{}, w.observations(), w.now))
+	st2, r2, views := e.EvaluateView(State{}, w.observations(), w.now)
+	fs2 := r2.Findings
 	if !reflect.DeepEqual(rulesOf(fs), rulesOf(fs2)) || !reflect.DeepEqual(st, st2) {
 		t.Errorf("EvaluateView differs from Evaluate: %v / %v", rulesOf(fs), rulesOf(fs2))
 	}
@@ -617,22 +619,19 @@ func TestFailingAWSHoldsItsFindings(t *testing.T) {
 func TestHeldAcrossRestart(t *testing.T) {
 	w := newWorld(t, seedConfig)
 	e := noHolds()
-	_, fs := e.Evaluate(State{}, w.observations(), w.now)
+	_, fs := findingsOf(e.Evaluate(State{}, w.observations(), w.now))
 	if len(byRule(fs)["MSSExceedsTunnelMTU"]) != 2 {
 		t.Fatalf("set-up: %v", rulesOf(fs))
 	}
-	seeded := State{Active: map[string]Finding{}}
-	for _, f := range fs {
-		seeded.Active[f.Fingerprint()] = f
-	}
+	seeded := Resume(fs)
 	w.rtxErr = errors.New("no route to host")
-	_, held := e.Evaluate(seeded, w.observations(), w.now)
+	_, held := findingsOf(e.Evaluate(seeded, w.observations(), w.now))
 	if n := len(byRule(held)["MSSExceedsTunnelMTU"]); n != 2 {
 		t.Errorf("after a restart into a silent router: %v", rulesOf(held))
 	}
 	w.rtxErr = nil
 	w.router.SetConfig(healthyConfig)
-	_, now := e.Evaluate(seeded, w.observations(), w.now)
+	_, now := findingsOf(e.Evaluate(seeded, w.observations(), w.now))
 	if n := len(byRule(now)["MSSExceedsTunnelMTU"]); n != 0 {
 		t.Errorf("fixed, fresh data: %v", rulesOf(now))
 	}
@@ -642,13 +641,13 @@ func TestStateNotWritable(t *testing.T) {
 	w := newWorld(t, healthyConfig)
 	obs := w.observations()
 	obs.StateError, obs.StateDir = "alert outbox: no space left on device", "/var/lib/vpnwatchd"
-	_, fs := noHolds().Evaluate(State{}, obs, w.now)
+	_, fs := findingsOf(noHolds().Evaluate(State{}, obs, w.now))
 	got := byRule(fs)["StateNotWritable"]
 	if len(got) != 1 || got[0].Severity != SeverityCritical || !strings.Contains(got[0].Summary, "no space left") || !strings.Contains(got[0].Remediation, "df -h /var/lib/vpnwatchd") {
 		t.Errorf("%v", fs)
 	}
 	obs.StateError = ""
-	if _, fs := noHolds().Evaluate(State{}, obs, w.now); len(byRule(fs)["StateNotWritable"]) != 0 {
+	if _, fs := findingsOf(noHolds().Evaluate(State{}, obs, w.now)); len(byRule(fs)["StateNotWritable"]) != 0 {
 		t.Error("fires with a writable state dir")
 	}
 }
@@ -662,7 +661,7 @@ func TestFindingQuotesAWSLog(t *testing.T) {
 	for i, d := range []string{"AWS-side peer BGP session state has changed from Connect to Active with neighbor 169.254.10.2", "AWS tunnel DPD timed out after 3 retransmits"} {
 		tu.LogEvents = append(tu.LogEvents, vpnlog.Event{Time: w.now.Add(time.Duration(i) * time.Second), Details: d})
 	}
-	_, fs := noHolds().Evaluate(State{}, obs, w.now)
+	_, fs := findingsOf(noHolds().Evaluate(State{}, obs, w.now))
 	got := byRule(fs)["BGPDownIPsecUp"]
 	if len(got) != 1 || len(got[0].Evidence.AWS.Log) != 2 || !strings.HasSuffix(got[0].Evidence.AWS.Log[1], "AWS tunnel DPD timed out after 3 retransmits") {
 		t.Errorf("%+v", got)
@@ -683,24 +682,24 @@ func TestFindingsFromAWSLog(t *testing.T) {
 		tu.LogEvents = []vpnlog.Event{{Time: w.now.Add(-ago), Details: details, Class: vpnlog.Classify(details)}}
 		return obs
 	}
-	_, fs := noHolds().Evaluate(State{}, say("AWS tunnel detected a pre-shared key mismatch with cgw: 198.18.0.2", time.Minute), w.now)
+	_, fs := findingsOf(noHolds().Evaluate(State{}, say("AWS tunnel detected a pre-shared key mismatch with cgw: 198.18.0.2", time.Minute), w.now))
 	psk := byRule(fs)["IKEPreSharedKeyMismatch"]
 	if len(psk) != 1 || !strings.Contains(psk[0].Summary, "pre-shared key mismatch with cgw") || !strings.Contains(psk[0].Remediation, "`ipsec ike pre-shared-key 1 text KEY`") {
 		t.Errorf("PSK: %+v", psk)
 	}
-	_, fs = noHolds().Evaluate(State{}, say("No Proposal Match Found by AWS", time.Minute), w.now)
+	_, fs = findingsOf(noHolds().Evaluate(State{}, say("No Proposal Match Found by AWS", time.Minute), w.now))
 	pm := byRule(fs)["IKEProposalMismatch"]
 	if len(pm) != 1 || !strings.Contains(pm[0].Remediation, "`ipsec ike encryption 1 aes-cbc` (was 3des-cbc)") ||
 		!strings.Contains(pm[0].Remediation, "`ipsec sa policy P 1 esp aes-cbc sha256-hmac`") {
 		t.Errorf("proposal: %+v", pm)
 	}
-	if _, fs = noHolds().Evaluate(State{}, say("No Proposal Match Found by AWS", time.Hour), w.now); len(byRule(fs)["IKEProposalMismatch"]) != 0 {
+	if _, fs = findingsOf(noHolds().Evaluate(State{}, say("No Proposal Match Found by AWS", time.Hour), w.now)); len(byRule(fs)["IKEProposalMismatch"]) != 0 {
 		t.Error("an hour-old log line still names the cause")
 	}
 	obs := say("AWS tunnel detected a pre-shared key mismatch with cgw: 198.18.0.2", 2*time.Minute)
 	tu := &obs.AWS[0].Connections[0].Tunnels[0]
 	tu.LogEvents = append(tu.LogEvents, vpnlog.Event{Time: w.now.Add(-time.Minute), Details: "AWS tunnel DPD timed out after 3 retransmits", Class: vpnlog.ClassDPDTimeout})
-	if _, fs = noHolds().Evaluate(State{}, obs, w.now); len(byRule(fs)["IKEPreSharedKeyMismatch"]) != 0 {
+	if _, fs = findingsOf(noHolds().Evaluate(State{}, obs, w.now)); len(byRule(fs)["IKEPreSharedKeyMismatch"]) != 0 {
 		t.Error("a later event of another meaning did not end the PSK finding")
 	}
 }

@@ -29,8 +29,6 @@ type evaluation struct {
 	// awsSource: VPN connection id → the source and region it is from.
 	awsSource map[string]SourceRef
 	unchecked []string
-	// currentSAs: "router/tunnel/id" of every SA seen in this evaluation.
-	currentSAs map[string]bool
 }
 
 type staleSource struct {
@@ -126,8 +124,8 @@ func (c *evaluation) sourcesOf(s Subject) []SourceRef {
 			add(r)
 		} else {
 			// Not in any current snapshot: from a remembered join.
-			for _, k := range slices.Sorted(maps.Keys(c.state.Joins)) {
-				if j := c.state.Joins[k]; j.ConnID == s.VPNConnectionID {
+			for _, k := range slices.SortedFunc(maps.Keys(c.state.joins), tunnelKey.compare) {
+				if j := c.state.joins[k]; j.ConnID == s.VPNConnectionID {
 					add(j.AWS)
 				}
 			}

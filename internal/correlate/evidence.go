@@ -5,9 +5,7 @@ package correlate
 
 import (
 	"fmt"
-	"maps"
 	"net/netip"
-	"slices"
 	"strconv"
 	"time"
 
@@ -119,14 +117,6 @@ func publicIP(s string) bool {
 	}
 	cgnat := netip.MustParsePrefix("100.64.0.0/10")
 	return !a.IsPrivate() && !a.IsLoopback() && !a.IsLinkLocalUnicast() && !a.IsUnspecified() && !cgnat.Contains(a)
-}
-
-// sortedIf returns m's keys in order, or none when want is false.
-func sortedIf[V any](want bool, m map[string]V) []string {
-	if !want {
-		return nil
-	}
-	return slices.Sorted(maps.Keys(m))
 }
 
 // awsLogLines is how many of AWS's log events a finding quotes.

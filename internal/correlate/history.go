@@ -1,50 +1,55 @@
 package correlate
 
-// The little history the time-based rules need: SA expiries, rekey
-// failures, state changes.
+// The little history the time-based rules need besides the SAs (those are
+// the RTX poller's, rtx.SAHistory): each side's tunnel state changes.
 
 import (
-	"sort"
-	"strconv"
-	"strings"
+	"cmp"
 	"time"
 
 	"github.com/vpnwatchd/vpnwatchd/internal/aws"
 )
 
-func rtxKey(router string, n int) string { return router + "/" + strconv.Itoa(n) }
+func keyOf(rt *rtxTunnel) tunnelKey { return tunnelKey{rt.router, rt.tunnel.Config.Number} }
 
-// track updates the history the time-based rules need: SA expiries, rekey
-// failures, tunnel state changes.
+func (k tunnelKey) compare(o tunnelKey) int {
+	return cmp.Or(cmp.Compare(k.router, o.router), cmp.Compare(k.number, o.number))
+}
+
+// side is one side's view of a pair's tunnel state.
+type side struct {
+	key    sideKey
+	seenBy string // "aws" or "rtx"
+	up     bool
+	known  bool // the side says up or down (an AWS connection not available, or an RTX output not understood, says neither)
+}
+
+// sides lists the views of a pair's tunnel state, AWS first; the history
+// of state changes is kept and read by these keys only.
+func (p pair) sides() []side {
+	var out []side
+	if p.aws != nil {
+		out = append(out, side{key: sideKey{awsOutsideIP: p.aws.tunnel.OutsideIP}, seenBy: SourceAWS,
+			up: p.aws.tunnel.Up(), known: p.aws.conn.State == aws.StateAvailable})
+	}
+	if p.rtx != nil {
+		out = append(out, side{key: sideKey{rtx: keyOf(p.rtx)}, seenBy: SourceRTX,
+			up: p.rtx.tunnel.Status.Online(), known: p.rtx.tunnel.Status.Known()})
+	}
+	return out
+}
+
+// track updates the tunnel state changes the flapping rule reads.
 func (c *evaluation) track() {
 	st := c.state
-	c.currentSAs = map[string]bool{}
-	routers := map[string]bool{}
-	for _, s := range c.rtx {
-		routers[s.Router] = true
-	}
-	defer func() {
-		// Forget first-seen times of the SAs the routers no longer have
-		// (routers without a good snapshot keep theirs).
-		for fk := range st.SAFirstSeen {
-			router, _, _ := strings.Cut(fk, "/")
-			if routers[router] && !c.currentSAs[fk] {
-				delete(st.SAFirstSeen, fk)
+	for _, p := range c.pairs {
+		for _, s := range p.sides() {
+			if s.known {
+				c.trackChange(s.key, s.up)
 			}
 		}
-	}()
-	for _, p := range c.pairs {
-		if p.rtx != nil {
-			c.trackSAs(p.rtx)
-		}
-		if p.aws != nil && p.aws.conn.State == aws.StateAvailable {
-			c.trackChange("aws/"+p.aws.tunnel.OutsideIP, p.aws.tunnel.Up())
-		}
-		if p.rtx != nil && p.rtx.tunnel.Status.Known() {
-			c.trackChange("rtx/"+rtxKey(p.rtx.router, p.rtx.tunnel.Config.Number), p.rtx.tunnel.Status.Online())
-		}
 	}
-	for k, times := range st.Changes {
+	for k, times := range st.changes {
 		kept := times[:0:0]
 		for _, t := range times {
 			if c.now.Sub(t) <= flapWindow {
@@ -52,53 +57,17 @@ func (c *evaluation) track() {
 			}
 		}
 		if len(kept) == 0 {
-			delete(st.Changes, k)
+			delete(st.changes, k)
 		} else {
-			st.Changes[k] = kept
+			st.changes[k] = kept
 		}
 	}
 }
 
-func (c *evaluation) trackChange(key string, up bool) {
+func (c *evaluation) trackChange(key sideKey, up bool) {
 	st := c.state
-	if prev, ok := st.Up[key]; ok && prev != up {
-		st.Changes[key] = append(append([]time.Time(nil), st.Changes[key]...), c.now)
+	if prev, ok := st.up[key]; ok && prev != up {
+		st.changes[key] = append(append([]time.Time(nil), st.changes[key]...), c.now)
 	}
-	st.Up[key] = up
-}
-
-func (c *evaluation) trackSAs(rt *rtxTunnel) {
-	st := c.state
-	key := rtxKey(rt.router, rt.tunnel.Config.Number)
-	rec := saRecord{At: rt.snap.TakenAt}
-	if rec.At.IsZero() {
-		rec.At = c.now
-	}
-	for _, sa := range rt.tunnel.SAs {
-		rec.IDs = append(rec.IDs, sa.ID)
-		if exp := rec.At.Add(sa.Remaining); exp.After(rec.ExpiresAt) {
-			rec.ExpiresAt = exp
-		}
-		fk := key + "/" + strconv.Itoa(sa.ID)
-		if _, ok := st.SAFirstSeen[fk]; !ok {
-			st.SAFirstSeen[fk] = c.now
-		}
-	}
-	sort.Ints(rec.IDs)
-	prev, hadPrev := st.SAs[key]
-	switch {
-	case len(rec.IDs) > 0:
-		delete(st.RekeyFailed, key) // SAs again: recovered
-	case hadPrev && len(prev.IDs) > 0 && !prev.ExpiresAt.After(c.now):
-		// The SAs ran out and nothing replaced them: the rekey failed.
-		if _, ok := st.RekeyFailed[key]; !ok {
-			st.RekeyFailed[key] = prev.ExpiresAt
-		}
-	}
-	for _, id := range rec.IDs {
-		c.currentSAs[key+"/"+strconv.Itoa(id)] = true
-	}
-	if len(rec.IDs) > 0 || !hadPrev {
-		st.SAs[key] = rec
-	}
+	st.up[key] = up
 }

@@ -4,8 +4,8 @@ package correlate
 // falls silent.
 
 import (
-	"strconv"
-	"strings"
+	"maps"
+	"slices"
 
 	"github.com/vpnwatchd/vpnwatchd/internal/aws"
 	"github.com/vpnwatchd/vpnwatchd/internal/rtx"
@@ -107,52 +107,50 @@ func (c *evaluation) join() {
 // data.
 func (c *evaluation) rememberJoins() {
 	st := c.state
-	current := map[string]bool{}
+	current := map[tunnelKey]bool{}
 	for i := range c.pairs {
 		p := &c.pairs[i]
 		if p.aws != nil && p.rtx != nil {
-			k := rtxKey(p.rtx.router, p.rtx.tunnel.Config.Number)
+			k := keyOf(p.rtx)
 			current[k] = true
-			st.Joins[k] = joinMemo{AWS: SourceRef{Type: SourceAWS, Name: p.aws.source, Region: p.aws.region},
+			st.joins[k] = joinMemo{AWS: SourceRef{Type: SourceAWS, Name: p.aws.source, Region: p.aws.region},
 				ConnID: p.aws.conn.ID, ConnName: p.aws.conn.Name, OutsideIP: p.aws.tunnel.OutsideIP}
 		}
 	}
-	routerStale := func(k string) bool {
-		router, _, _ := strings.Cut(k, "/")
-		return c.staleRefs[SourceRef{Type: SourceRTX, Name: router}]
-	}
+	routerStale := func(k tunnelKey) bool { return c.staleRefs[SourceRef{Type: SourceRTX, Name: k.router}] }
 	// The remembered joins by AWS tunnel, of routers without current data
 	// (the first in key order, should two claim one AWS tunnel).
-	byAWS := map[[2]string]string{}
+	type awsTunnelKey struct{ connID, outsideIP string }
+	byAWS := map[awsTunnelKey]tunnelKey{}
 	anyRouterStale := false
 	for ref := range c.staleRefs {
 		anyRouterStale = anyRouterStale || ref.Type == SourceRTX
 	}
-	for _, k := range sortedIf(anyRouterStale, st.Joins) {
-		j := st.Joins[k]
-		if _, taken := byAWS[[2]string{j.ConnID, j.OutsideIP}]; !taken && routerStale(k) {
-			byAWS[[2]string{j.ConnID, j.OutsideIP}] = k
+	if anyRouterStale {
+		for _, k := range slices.SortedFunc(maps.Keys(st.joins), tunnelKey.compare) {
+			j := st.joins[k]
+			at := awsTunnelKey{j.ConnID, j.OutsideIP}
+			if _, taken := byAWS[at]; !taken && routerStale(k) {
+				byAWS[at] = k
+			}
 		}
 	}
 	for i := range c.pairs {
 		p := &c.pairs[i]
 		switch {
 		case p.rtx != nil && p.aws == nil:
-			k := rtxKey(p.rtx.router, p.rtx.tunnel.Config.Number)
-			if j, ok := st.Joins[k]; ok && c.staleRefs[j.AWS] {
+			if j, ok := st.joins[keyOf(p.rtx)]; ok && c.staleRefs[j.AWS] {
 				p.memo = &pairMemo{join: j}
 			}
 		case p.aws != nil && p.rtx == nil:
-			if k, ok := byAWS[[2]string{p.aws.conn.ID, p.aws.tunnel.OutsideIP}]; ok {
-				router, n, _ := strings.Cut(k, "/")
-				num, _ := strconv.Atoi(n)
-				p.memo = &pairMemo{join: st.Joins[k], router: router, rtxTunnel: num}
+			if k, ok := byAWS[awsTunnelKey{p.aws.conn.ID, p.aws.tunnel.OutsideIP}]; ok {
+				p.memo = &pairMemo{join: st.joins[k], router: k.router, rtxTunnel: k.number}
 			}
 		}
 	}
-	for k, j := range st.Joins {
+	for k, j := range st.joins {
 		if !current[k] && !c.staleRefs[j.AWS] && !routerStale(k) {
-			delete(st.Joins, k) // both sides current and not joined: the join is gone
+			delete(st.joins, k) // both sides current and not joined: the join is gone
 		}
 	}
 }

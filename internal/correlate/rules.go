@@ -327,8 +327,8 @@ func saRekeyFailed(c *evaluation) []Finding {
 			continue
 		}
 		t := p.rtx.tunnel
-		at, ok := c.state.RekeyFailed[rtxKey(p.rtx.router, t.Config.Number)]
-		if !ok {
+		at := t.SAsRanOutAt
+		if at.IsZero() {
 			continue
 		}
 		f := Finding{Subject: p.subject(), Evidence: p.evidence(),
@@ -366,16 +366,15 @@ func saNeverRekeyed(c *evaluation) []Finding {
 			continue
 		}
 		t := p.rtx.tunnel
-		key := rtxKey(p.rtx.router, t.Config.Number)
 		newest := t.SAs[0]
 		for _, sa := range t.SAs {
 			if sa.ID > newest.ID {
 				newest = sa
 			}
 		}
-		first, ok := c.state.SAFirstSeen[key+"/"+strconv.Itoa(newest.ID)]
+		first := newest.FirstSeen
 		limit := t.Config.IPsecSALifetime + 2*max(c.obs.PollInterval, time.Minute)
-		if !ok || c.now.Sub(first) <= limit {
+		if first.IsZero() || c.now.Sub(first) <= limit {
 			continue
 		}
 		out = append(out, Finding{Subject: p.subject(), Evidence: p.evidence(),
@@ -414,29 +413,18 @@ func saLifetimeMismatch(c *evaluation) []Finding {
 func tunnelFlapping(c *evaluation) []Finding {
 	var out []Finding
 	for _, p := range c.pairs {
-		for _, k := range flapKeys(p) {
-			if n := len(c.state.Changes[k]); n >= flapChanges {
+		for _, s := range p.sides() {
+			if n := len(c.state.changes[s.key]); n >= flapChanges {
 				f := Finding{Subject: p.subject(), Evidence: p.evidence(),
-					Summary:     fmt.Sprintf("tunnel %s changed state %d times in the last %s (%s)", p.subject().OutsideIP, n, flapWindow, strings.SplitN(k, "/", 2)[0]),
+					Summary:     fmt.Sprintf("tunnel %s changed state %d times in the last %s (%s)", p.subject().OutsideIP, n, flapWindow, s.seenBy),
 					Remediation: "Tunnels that drop at rekey times point to MTU/MSS or lifetime mismatches (see those findings); otherwise check the WAN line for loss and DPD settings (`ipsec ike keepalive use G on dpd 10 3`)."}
-				f.Evidence.Detail = map[string]string{"changes": strconv.Itoa(n), "seen_by": strings.SplitN(k, "/", 2)[0]}
+				f.Evidence.Detail = map[string]string{"changes": strconv.Itoa(n), "seen_by": s.seenBy}
 				out = append(out, f)
 				break
 			}
 		}
 	}
 	return out
-}
-
-func flapKeys(p pair) []string {
-	var ks []string
-	if p.aws != nil {
-		ks = append(ks, "aws/"+p.aws.tunnel.OutsideIP)
-	}
-	if p.rtx != nil {
-		ks = append(ks, "rtx/"+rtxKey(p.rtx.router, p.rtx.tunnel.Config.Number))
-	}
-	return ks
 }
 
 // mssTooBig reports an MSS limit larger than the tunnel MTU allows.

@@ -87,7 +87,7 @@ func (c *evaluation) views() []TunnelView {
 // (explicit joins of the configuration, then outside IPs), from fresh
 // snapshots only.
 func JoinedRegions(obs Observations, now time.Time, routers map[string]bool) []SourceRef {
-	c := &evaluation{obs: obs, now: now, state: &State{Joins: map[string]joinMemo{}}}
+	c := &evaluation{obs: obs, now: now, state: &State{joins: map[tunnelKey]joinMemo{}}}
 	c.selectFresh()
 	c.join()
 	seen := map[SourceRef]bool{}

@@ -38,6 +38,9 @@ type world struct {
 	override map[string]aws.Tunnel
 	awsErr   error
 	rtxErr   error
+	// history is the router's SA history, applied to each snapshot the
+	// router answers with, as the RTX poller does.
+	history rtx.SAHistory
 }
 
 func newWorld(t testing.TB, cfg string) *world {
@@ -86,6 +89,7 @@ func (w *world) seen(r rtx.Snapshot) rtx.Snapshot {
 	if w.rtxErr != nil {
 		return rtx.Snapshot{Router: "osaka-rtx1200", TakenAt: w.now, Err: w.rtxErr}
 	}
+	w.history.Apply(&r)
 	return r
 }
 
@@ -133,12 +137,15 @@ func (w *world) run(e *Evaluator, st *State, d, step time.Duration) []Finding {
 	var fs []Finding
 	end := w.now.Add(d)
 	for !w.now.After(end) {
-		*st, fs = e.Evaluate(*st, w.observations(), w.now)
+		*st, fs = findingsOf(e.Evaluate(*st, w.observations(), w.now))
 		w.now = w.now.Add(step)
 	}
 	w.now = end
 	return fs
 }
+
+// findingsOf is Evaluate's state and findings, for tests that need no more.
+func findingsOf(st State, r Result) (State, []Finding) { return st, r.Findings }
 
 // byRule indexes findings by rule, each with its subjects.
 func byRule(fs []Finding) map[string][]Finding {

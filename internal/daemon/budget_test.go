@@ -36,7 +36,7 @@ func TestSpoofedSyslogFloodIsBudgeted(t *testing.T) {
 	if ec2 > 1 {
 		t.Errorf("%d EC2 calls for a 3 s flood, want ≤ 1", ec2)
 	}
-	deferred := testutil.ToFloat64(e.d.metrics.TriggersDeferred.WithLabelValues("rtx", "", "", "osaka"))
+	deferred := testutil.ToFloat64(e.d.metrics.daemon.TriggersDeferred.WithLabelValues("rtx", "", "", "osaka"))
 	if deferred < 250 {
 		t.Errorf("deferred triggers not counted: %v", deferred)
 	}

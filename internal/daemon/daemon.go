@@ -73,53 +73,59 @@ type Daemon struct {
 	opts      Options
 	log       *zap.Logger
 	notify    Notifier
-	cfg       atomic.Pointer[config.Config]
-	reg       *prometheus.Registry
-	mem       releaser
-	metrics   *metrics.Daemon
+	now       func() time.Time
+	cfg       atomic.Pointer[config.Config] // the running configuration
 	listeners []net.Listener
-	ready     atomic.Bool
-	// lastCycle is when the main loop last completed a cycle (UnixNano),
-	// or started; /-/healthy fails when it is too long ago.
-	lastCycle atomic.Int64
-	// inFlight: source name → when its poll started, while it runs.
-	inFlight  sync.Map
-	reloadReq chan chan error
-	cycles    int
 	http      http.Handler
+	mem       releaser
+	reloadReq chan chan error
 
-	awsMetrics *metrics.AWS
-	rtxMetrics *metrics.RTX
-	now        func() time.Time
-	// sources and the fields below belong to the main loop goroutine.
+	// What the HTTP handlers and `check` read while the main loop runs.
+	ready     atomic.Bool
+	lastCycle atomic.Int64 // UnixNano of the last completed cycle, or of the start
+	inFlight  sync.Map     // source being polled ("rtx osaka") → when it started
+	page      atomic.Pointer[status.Status]
+	events    *eventLog
+	metrics   *exported
+
+	// Parts with goroutines of their own, each with its own locking.
+	probes   *probes
+	alerts   *alert.Manager
+	syslog   *syslogReceiver
+	triggers *triggers
+
+	// main is the main loop's own state; no other goroutine touches it.
+	main loopState
+}
+
+// loopState is what the main loop keeps between cycles.
+type loopState struct {
 	sources   *sources
-	sourceErr map[string]string // last error per source, "" when up
-	latestAWS [][]aws.Snapshot
-	latestRTX []rtx.Snapshot
+	latest    *latest // the latest data of every source
+	evaluator *correlate.Evaluator
+	state     correlate.State
+	views     []correlate.TunnelView // the tunnels as the last evaluation joined them
+	active    map[correlate.FindingID]correlate.Finding
+	unchecked []string
+	cycles    int
+	holdEnd   time.Time       // when the earliest held condition is due
+	probeCtx  context.Context // set while Run runs probes
+	// regionTriggered: AWS region → the last poll a syslog event
+	// triggered; followUps: → when to ask it again after one.
+	regionTriggered map[config.SourceID]time.Time
+	followUps       map[config.SourceID]time.Time
+}
 
-	findingMetrics  *metrics.Findings
-	probeMetrics    *metrics.Probes
-	probes          *probes
-	evaluator       *correlate.Evaluator
-	state           correlate.State
-	views           []correlate.TunnelView // the tunnels as the last evaluation joined them
-	active          map[string]correlate.Finding
-	probeCtx        context.Context // set while Run runs probes
-	alerts          *alert.Manager
-	syslog          *syslogReceiver
-	trigger         chan struct{} // syslog events ask for a poll of the routers in triggers
-	triggersMu      sync.Mutex
-	triggers        map[string]bool      // routers waiting for a triggered poll
-	routerTriggered map[string]time.Time // router → its last triggered poll (under triggersMu)
-	regionTriggered map[string]time.Time // "source/region" → last poll a syslog event triggered
-	followUps       map[string]time.Time // "source/region" → when to ask again after a triggered poll
-	holdEnd         time.Time            // when the earliest held condition is due
-
-	page     atomic.Pointer[status.Status] // the status page, rebuilt every cycle
-	eventsMu sync.Mutex
-	events   []status.Event
-	lastOK   map[string]time.Time // source key → last good poll
-	rekeys   map[string]int       // router/tunnel → rekeys seen
+// exported is what /metrics serves: the registry gathered at each scrape
+// (process, counters, probes) after the body of the latest data, which the
+// main loop builds from latestReg after every change of it.
+type exported struct {
+	reg       *prometheus.Registry
+	latestReg *prometheus.Registry
+	body      metrics.Body
+	daemon    *metrics.Daemon
+	aws       *metrics.AWS
+	rtx       *metrics.RTX
 }
 
 // New loads the configuration, prepares the state directory and binds the
@@ -135,25 +141,24 @@ func New(opts Options) (*Daemon, error) {
 		opts:      opts,
 		log:       opts.Logger,
 		notify:    opts.Notifier,
-		reg:       metrics.NewRegistry(),
+		now:       time.Now,
 		mem:       releaser{min: releaseMinBytes, gap: releaseGap},
 		reloadReq: make(chan chan error),
+		probes:    newProbes(opts.Logger),
+		triggers:  newTriggers(),
+		main: loopState{
+			latest:          newLatest(),
+			active:          map[correlate.FindingID]correlate.Finding{},
+			regionTriggered: map[config.SourceID]time.Time{},
+			followUps:       map[config.SourceID]time.Time{},
+		},
 	}
-	d.metrics = metrics.NewDaemon(d.reg)
-	d.awsMetrics = metrics.NewAWS(d.reg)
-	d.rtxMetrics = metrics.NewRTX(d.reg)
-	d.findingMetrics = metrics.NewFindings(d.reg)
-	d.probeMetrics = metrics.NewProbes(d.reg)
-	d.probes = newProbes(d.log, d.probeMetrics)
-	d.now = time.Now
-	d.active = map[string]correlate.Finding{}
-	d.sourceErr = map[string]string{}
-	d.lastOK = map[string]time.Time{}
-	d.rekeys = map[string]int{}
-	d.regionTriggered = map[string]time.Time{}
-	d.followUps = map[string]time.Time{}
-	d.triggers = map[string]bool{}
-	d.routerTriggered = map[string]time.Time{}
+	d.events = &eventLog{now: d.now}
+	reg := metrics.NewRegistry()
+	d.metrics = &exported{reg: reg, latestReg: prometheus.NewRegistry(),
+		daemon: metrics.NewDaemon(reg), aws: metrics.NewAWS(reg), rtx: metrics.NewRTX(reg)}
+	d.metrics.latestReg.MustRegister(metrics.NewLatest(d.main.latest))
+	metrics.NewProbes(reg, d.probes.snapshot)
 	cfg, err := LoadConfig(opts.ConfigFile)
 	if err != nil {
 		return nil, err
@@ -161,11 +166,11 @@ func New(opts Options) (*Daemon, error) {
 	for _, w := range cfg.Warnings {
 		d.log.Warn("configuration", zap.String("warning", w))
 	}
-	d.evaluator = correlate.NewEvaluator(cfg.Rules)
+	d.main.evaluator = correlate.NewEvaluator(cfg.Rules)
 	if err := ensureStateDir(cfg.Global.StateDir); err != nil {
 		return nil, err
 	}
-	if d.sources, err = d.buildSources(context.Background(), cfg, nil); err != nil {
+	if d.main.sources, err = d.buildSources(context.Background(), cfg, nil); err != nil {
 		return nil, err
 	}
 	if !opts.Once {
@@ -173,25 +178,23 @@ func New(opts Options) (*Daemon, error) {
 		if err != nil {
 			return nil, err
 		}
-		if d.alerts, err = alert.NewManager(d.log, cfg.Global.StateDir, alert.LifecycleFrom(cfg.Alerting), rs, d.reg); err != nil {
+		if d.alerts, err = alert.NewManager(d.log, cfg.Global.StateDir, alert.LifecycleFrom(cfg.Alerting), rs, d.metrics.reg); err != nil {
 			return nil, err
 		}
 		d.alerts.OnDelivery = func(receiver string, n int, err error) {
 			if err != nil {
-				d.addEvent(fmt.Sprintf("notification to %s failed: %v", receiver, err))
+				d.events.add(fmt.Sprintf("notification to %s failed: %v", receiver, err))
 			} else {
-				d.addEvent(fmt.Sprintf("%d notification(s) sent to %s", n, receiver))
+				d.events.add(fmt.Sprintf("%d notification(s) sent to %s", n, receiver))
 			}
 		}
 		d.alerts.Configure(alert.LifecycleFrom(cfg.Alerting), alert.WindowsFrom(cfg.Alerting), rs)
 		// Findings firing before a restart are held by the correlator while
 		// their sources say nothing, as if the daemon had not stopped.
-		for _, f := range d.alerts.FiringFindings() {
-			if d.state.Active == nil {
-				d.state.Active = map[string]correlate.Finding{}
-			}
-			d.state.Active[f.Fingerprint()] = f
-			d.active[f.Fingerprint()] = f
+		firing := d.alerts.FiringFindings()
+		d.main.state = correlate.Resume(firing)
+		for _, f := range firing {
+			d.main.active[f.ID()] = f
 		}
 	}
 	d.setConfig(cfg)
@@ -202,10 +205,9 @@ func New(opts Options) (*Daemon, error) {
 	}
 	d.http = d.handler()
 	if opts.Once {
-		d.evaluator.NoHolds = true
+		d.main.evaluator.NoHolds = true
 		return d, nil
 	}
-	d.trigger = make(chan struct{}, 1)
 	var inherited sockets
 	if !opts.Once {
 		if inherited, err = inheritSockets(); err != nil {
@@ -215,7 +217,7 @@ func New(opts Options) (*Daemon, error) {
 	switch {
 	case inherited.syslog != nil:
 		// vpnwatchd-syslog.socket: systemd opened UDP 514 for us.
-		d.syslog = newSyslogReceiverOn(inherited.syslog, d.log, d.reg, d.triggerPoll)
+		d.syslog = newSyslogReceiverOn(inherited.syslog, d.log, d.metrics.reg, d.triggerPoll)
 		d.log.Info("syslog on the socket systemd passed", zap.String("addr", inherited.syslog.LocalAddr().String()))
 	case cfg.Syslog.Listen != "":
 		conn, err := net.ListenPacket("udp", cfg.Syslog.Listen)
@@ -223,7 +225,7 @@ func New(opts Options) (*Daemon, error) {
 			inherited.close()
 			return nil, fmt.Errorf("syslog.listen %s: %w", cfg.Syslog.Listen, err)
 		}
-		d.syslog = newSyslogReceiverOn(conn, d.log, d.reg, d.triggerPoll)
+		d.syslog = newSyslogReceiverOn(conn, d.log, d.metrics.reg, d.triggerPoll)
 	}
 	if d.syslog != nil {
 		d.syslog.setRouters(cfg.Routers)
@@ -264,9 +266,6 @@ func (d *Daemon) Addrs() []net.Addr {
 	return out
 }
 
-// Registry returns the Prometheus registry served on /metrics.
-func (d *Daemon) Registry() *prometheus.Registry { return d.reg }
-
 func (d *Daemon) closeListeners() {
 	for _, l := range d.listeners {
 		l.Close()
@@ -275,8 +274,8 @@ func (d *Daemon) closeListeners() {
 
 func (d *Daemon) setConfig(c *config.Config) {
 	d.cfg.Store(c)
-	d.metrics.ConfigLastReloadSuccessful.Set(1)
-	d.metrics.ConfigLastReloadSuccessTimestamp.SetToCurrentTime()
+	d.metrics.daemon.ConfigLastReloadSuccessful.Set(1)
+	d.metrics.daemon.ConfigLastReloadSuccessTimestamp.SetToCurrentTime()
 }
 
 // Run serves until ctx is cancelled or SIGINT/SIGTERM arrives, then finishes
@@ -348,7 +347,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	// The main loop: poll cycles, reloads, watchdog. Probes run beside it
 	// on their own intervals.
 	loopCtx, stopLoop := context.WithCancel(context.Background())
-	d.probeCtx = loopCtx
+	d.main.probeCtx = loopCtx
 	d.probes.apply(loopCtx, d.cfg.Load().Probes)
 	g.Add(func() error { return d.loop(loopCtx) }, func(error) { stopLoop(); d.probes.stop() })
 
@@ -376,7 +375,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 	err := g.Run()
 	d.notify.Notify("STOPPING=1")
-	d.sources.closeExcept(nil)
+	d.main.sources.closeExcept(nil)
 	var sig *run.SignalError
 	if errors.As(err, &sig) {
 		d.log.Info("vpnwatchd stopping", zap.String("signal", sig.Signal.String()))
@@ -416,20 +415,20 @@ func (d *Daemon) loop(ctx context.Context) error {
 	followUp := stoppedTimer()
 	defer followUp.Stop()
 	schedule := func() {
-		if next, ok := earliest(d.followUps); ok {
+		if next, ok := earliest(d.main.followUps); ok {
 			followUp.Reset(max(0, time.Until(next)))
 		}
-		if d.holdEnd.IsZero() {
+		if d.main.holdEnd.IsZero() {
 			held.Stop()
 			return
 		}
-		held.Reset(max(0, time.Until(d.holdEnd), time.Until(lastHeld.Add(minTriggerGap))))
+		held.Reset(max(0, time.Until(d.main.holdEnd), time.Until(lastHeld.Add(minTriggerGap))))
 	}
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-d.trigger:
+		case <-d.triggers.wake:
 			// A syslog event: poll its router (and its AWS regions) now, but
 			// not more than once a second.
 			if !armed {
@@ -439,7 +438,7 @@ func (d *Daemon) loop(ctx context.Context) error {
 		case <-targeted.C:
 			armed = false
 			lastTargeted = time.Now()
-			due, next := d.takeTriggers(lastTargeted)
+			due, next := d.triggers.take(lastTargeted)
 			d.triggeredCycle(ctx, due)
 			if !next.IsZero() { // routers still inside their budget
 				targeted.Reset(max(time.Until(next), minTriggerGap))
@@ -502,34 +501,47 @@ const (
 	routerTriggerGap = 10 * time.Second
 )
 
+// triggers are the routers whose syslog asked for a poll: the syslog
+// goroutine adds them, the main loop takes them.
+type triggers struct {
+	wake    chan struct{} // the main loop's signal that routers wait
+	mu      sync.Mutex
+	waiting map[string]bool      // routers waiting for a triggered poll
+	last    map[string]time.Time // router → its last triggered poll
+}
+
+func newTriggers() *triggers {
+	return &triggers{wake: make(chan struct{}, 1), waiting: map[string]bool{}, last: map[string]time.Time{}}
+}
+
 // triggerPoll asks the main loop for a poll of router; requests that come
 // before the loop takes them are merged.
 func (d *Daemon) triggerPoll(router string) {
-	d.triggersMu.Lock()
-	if d.triggers[router] || time.Since(d.routerTriggered[router]) < routerTriggerGap {
-		d.metrics.TriggersDeferred.WithLabelValues(correlate.SourceRTX, "", "", router).Inc()
+	t := d.triggers
+	t.mu.Lock()
+	if t.waiting[router] || time.Since(t.last[router]) < routerTriggerGap {
+		d.metrics.daemon.TriggersDeferred.WithLabelValues(config.SourceRTX, "", "", router).Inc()
 	}
-	d.triggers[router] = true
-	d.triggersMu.Unlock()
+	t.waiting[router] = true
+	t.mu.Unlock()
 	select {
-	case d.trigger <- struct{}{}:
+	case t.wake <- struct{}{}:
 	default:
 	}
 }
 
-// takeTriggers returns the waiting routers whose budget allows a poll at
-// now, and when the next of the others will be allowed (zero if none
-// waits).
-func (d *Daemon) takeTriggers(now time.Time) (due map[string]bool, next time.Time) {
-	d.triggersMu.Lock()
-	defer d.triggersMu.Unlock()
+// take returns the waiting routers whose budget allows a poll at now, and
+// when the next of the others will be allowed (zero if none waits).
+func (t *triggers) take(now time.Time) (due map[string]bool, next time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	due = map[string]bool{}
-	for r := range d.triggers {
-		at := d.routerTriggered[r].Add(routerTriggerGap)
+	for r := range t.waiting {
+		at := t.last[r].Add(routerTriggerGap)
 		if !at.After(now) {
 			due[r] = true
-			d.routerTriggered[r] = now
-			delete(d.triggers, r)
+			t.last[r] = now
+			delete(t.waiting, r)
 		} else if next.IsZero() || at.Before(next) {
 			next = at
 		}
@@ -541,21 +553,21 @@ func (d *Daemon) takeTriggers(now time.Time) (due map[string]bool, next time.Tim
 // updates its tunnel telemetry on its own schedule, often after the
 // router's log line, and this sees it then rather than at the next poll.
 func (d *Daemon) followUpCycle(ctx context.Context, now time.Time) {
-	sel := &selection{regions: map[string]bool{}}
-	for key, at := range d.followUps {
+	sel := &selection{regions: map[config.SourceID]bool{}}
+	for id, at := range d.main.followUps {
 		if !at.After(now) {
-			sel.regions[key] = true
-			delete(d.followUps, key)
+			sel.regions[id] = true
+			delete(d.main.followUps, id)
 		}
 	}
 	if len(sel.regions) == 0 {
 		return
 	}
-	d.log.Debug("asking AWS again after a syslog event", zap.Strings("aws_regions", slices.Sorted(maps.Keys(sel.regions))))
+	d.log.Debug("asking AWS again after a syslog event", zap.Stringers("aws_regions", sel.regionList()))
 	d.runCycle(ctx, sel)
 }
 
-func earliest(m map[string]time.Time) (time.Time, bool) {
+func earliest[K comparable](m map[K]time.Time) (time.Time, bool) {
 	var next time.Time
 	for _, t := range m {
 		if next.IsZero() || t.Before(next) {
@@ -574,10 +586,10 @@ func (d *Daemon) triggeredCycle(ctx context.Context, routers map[string]bool) {
 	cfg := d.cfg.Load()
 	now := time.Now()
 	sel := d.triggered(cfg, routers, now)
-	for key := range sel.regions {
-		d.followUps[key] = now.Add(awsFollowUp)
+	for id := range sel.regions {
+		d.main.followUps[id] = now.Add(awsFollowUp)
 	}
-	d.log.Info("syslog event: polling now", zap.Strings("routers", slices.Sorted(maps.Keys(routers))), zap.Strings("aws_regions", slices.Sorted(maps.Keys(sel.regions))))
+	d.log.Info("syslog event: polling now", zap.Strings("routers", slices.Sorted(maps.Keys(routers))), zap.Stringers("aws_regions", sel.regionList()))
 	d.runCycle(ctx, sel)
 }
 
@@ -606,17 +618,17 @@ func (d *Daemon) runCycle(ctx context.Context, sel *selection) {
 	ok, failed := d.poll(work, sel)
 	active := d.evaluate(cfg)
 	d.buildStatus(cfg, active)
-	d.cycles++
+	d.main.cycles++
 	took := time.Since(start)
-	d.metrics.CycleDuration.Observe(took.Seconds())
-	d.metrics.LastCycleTimestamp.SetToCurrentTime()
+	d.metrics.daemon.CycleDuration.Observe(took.Seconds())
+	d.metrics.daemon.LastCycleTimestamp.SetToCurrentTime()
 	d.lastCycle.Store(time.Now().UnixNano())
 	if !d.ready.Swap(true) {
 		d.log.Info("first poll cycle complete; ready", zap.Duration("took", took))
 	}
-	d.log.Debug("poll cycle complete", zap.Int("cycle", d.cycles), zap.Duration("took", took), zap.Int("sources_ok", ok), zap.Int("sources_failed", failed))
+	d.log.Debug("poll cycle complete", zap.Int("cycle", d.main.cycles), zap.Duration("took", took), zap.Int("sources_ok", ok), zap.Int("sources_failed", failed))
 	d.mem.release()
-	d.notify.Notify(fmt.Sprintf("STATUS=cycle %d done in %s; %d/%d sources ok; %d findings; %s", d.cycles, took.Round(time.Millisecond), ok, ok+failed, len(active), cfg.Summary()))
+	d.notify.Notify(fmt.Sprintf("STATUS=cycle %d done in %s; %d/%d sources ok; %d findings; %s", d.main.cycles, took.Round(time.Millisecond), ok, ok+failed, len(active), cfg.Summary()))
 }
 
 // reload loads the configuration file again. An invalid file leaves the
@@ -631,14 +643,14 @@ func (d *Daemon) reload() error {
 	}
 	var srcs *sources
 	if err == nil {
-		srcs, err = d.buildSources(context.Background(), c, d.sources)
+		srcs, err = d.buildSources(context.Background(), c, d.main.sources)
 	}
 	var receivers []alert.Receiver
 	if err == nil {
 		receivers, err = alert.Receivers(c.Alerting, "")
 	}
 	if err != nil {
-		d.metrics.ConfigLastReloadSuccessful.Set(0)
+		d.metrics.daemon.ConfigLastReloadSuccessful.Set(0)
 		d.log.Error("configuration reload failed; keeping the running configuration", zap.Error(err))
 		d.notify.Notify("STATUS=configuration reload failed; running with the previous configuration")
 		return err
@@ -649,36 +661,21 @@ func (d *Daemon) reload() error {
 	if len(d.opts.ListenAddresses) == 0 && c.Listen != old.Listen {
 		d.log.Warn("listen changed; restart vpnwatchd to apply it", zap.String("running", old.Listen), zap.String("new", c.Listen))
 	}
-	d.sources.closeExcept(srcs)
-	d.sources = srcs
-	routers := map[string]bool{}
-	for _, r := range c.Routers {
-		routers[r.Name] = true
-	}
-	d.rtxMetrics.Retain(func(name string) bool { return routers[name] })
+	d.main.sources.closeExcept(srcs)
+	d.main.sources = srcs
+	d.main.latest.retain(c)
 	if d.syslog != nil {
 		d.syslog.setRouters(c.Routers)
 	}
-	keep := map[string]bool{}
-	for _, a := range c.AWS {
-		for _, r := range a.Regions {
-			keep[a.Name+"/"+r] = true
-		}
-	}
-	d.awsMetrics.Retain(func(source, region string) bool { return keep[source+"/"+region] })
-	d.evaluator = correlate.NewEvaluator(c.Rules)
-	d.evaluator.NoHolds = d.opts.Once
+	d.main.evaluator = correlate.NewEvaluator(c.Rules)
+	d.main.evaluator.NoHolds = d.opts.Once
 	if d.alerts != nil {
 		d.alerts.Configure(alert.LifecycleFrom(c.Alerting), alert.WindowsFrom(c.Alerting), receivers)
 	}
-	if d.probeCtx != nil {
-		d.probes.apply(d.probeCtx, c.Probes)
-		names := map[string]bool{}
-		for _, p := range c.Probes {
-			names[p.Name] = true
-		}
-		d.probeMetrics.Retain(func(n string) bool { return names[n] })
+	if d.main.probeCtx != nil {
+		d.probes.apply(d.main.probeCtx, c.Probes)
 	}
+	d.buildMetrics()
 	d.setConfig(c)
 	d.log.Info("configuration reloaded", zap.String("summary", c.Summary()))
 	return nil
@@ -705,18 +702,17 @@ func (d *Daemon) RunOnce(ctx context.Context) Result {
 	}
 	_, failed := d.pollAll(ctx)
 	wg.Wait()
-	active := d.evaluate(d.cfg.Load())
-	r := Result{Findings: active, Unchecked: d.state.Unchecked, SourcesFailed: failed, RTX: d.latestRTX}
-	for _, s := range d.latestAWS {
-		r.AWS = append(r.AWS, s...)
-	}
+	cfg := d.cfg.Load()
+	active := d.evaluate(cfg)
+	r := Result{Findings: active, Unchecked: d.main.unchecked, SourcesFailed: failed}
+	r.AWS, r.RTX = d.main.latest.snapshots(cfg)
 	return r
 }
 
 // RouterOutputs returns the raw command outputs of each router's last poll.
 func (d *Daemon) RouterOutputs() map[string]rtx.Outputs {
 	out := map[string]rtx.Outputs{}
-	for _, p := range d.sources.rtx {
+	for _, p := range d.main.sources.rtx {
 		if o := p.LastOutputs(); o != nil {
 			out[p.Router().Name] = o
 		}
@@ -725,7 +721,7 @@ func (d *Daemon) RouterOutputs() map[string]rtx.Outputs {
 }
 
 // Close ends the routers' SSH sessions of a daemon that was not Run.
-func (d *Daemon) Close() { d.sources.closeExcept(nil) }
+func (d *Daemon) Close() { d.main.sources.closeExcept(nil) }
 
 // Reload asks the main loop to reload the configuration and waits for the
 // result.

@@ -16,16 +16,14 @@ func LoadConfig(path string) (*config.Config, error) {
 	return config.LoadChecked(path, correlate.RuleNames())
 }
 
-// Expected lists the sources a configuration asks for.
+// Expected lists the polled sources a configuration asks for (probes
+// report on their own).
 func Expected(c *config.Config) []correlate.SourceRef {
 	var out []correlate.SourceRef
-	for _, a := range c.AWS {
-		for _, r := range a.Regions {
-			out = append(out, correlate.SourceRef{Type: correlate.SourceAWS, Name: a.Name, Region: r})
+	for _, id := range c.Sources() {
+		if id.Type != config.SourceProbe {
+			out = append(out, id)
 		}
-	}
-	for _, r := range c.Routers {
-		out = append(out, correlate.SourceRef{Type: correlate.SourceRTX, Name: r.Name})
 	}
 	return out
 }
@@ -43,53 +41,62 @@ func Joins(c *config.Config) map[string][]config.TunnelJoin {
 
 // observations gathers the latest snapshots of every source.
 func (d *Daemon) observations(c *config.Config) correlate.Observations {
-	obs := correlate.Observations{RTX: d.latestRTX, Expected: Expected(c), PollInterval: c.Global.PollInterval, Joins: Joins(c), Probes: d.probes.snapshot(),
+	obs := correlate.Observations{Expected: Expected(c), PollInterval: c.Global.PollInterval, Joins: Joins(c), Probes: d.probes.snapshot(),
 		StateDir: c.Global.StateDir}
+	obs.AWS, obs.RTX = d.main.latest.snapshots(c)
 	if d.alerts != nil {
 		if err := d.alerts.StateError(); err != nil {
 			obs.StateError = err.Error()
 		}
 	}
-	for _, snaps := range d.latestAWS {
-		obs.AWS = append(obs.AWS, snaps...)
-	}
 	return obs
 }
 
-// evaluate runs the correlator over the latest observations and logs the
-// findings that start and end.
+// evaluate runs the correlator over the latest observations, logs the
+// findings that start and end, and rebuilds the /metrics body.
 func (d *Daemon) evaluate(c *config.Config) []correlate.Finding {
 	now := d.now()
-	next, active, views := d.evaluator.EvaluateView(d.state, d.observations(c), now)
-	d.state, d.views = next, views
-	d.holdEnd, _ = d.evaluator.NextHoldEnd(next, now)
-	current := map[string]correlate.Finding{}
+	m := &d.main
+	next, result, views := m.evaluator.EvaluateView(m.state, d.observations(c), now)
+	active := result.Findings
+	m.state, m.views, m.unchecked = next, views, result.Unchecked
+	m.holdEnd, _ = m.evaluator.NextHoldEnd(next, now)
+	current := map[correlate.FindingID]correlate.Finding{}
 	for _, f := range active {
-		current[f.Fingerprint()] = f
-		if _, was := d.active[f.Fingerprint()]; !was {
+		current[f.ID()] = f
+		if _, was := m.active[f.ID()]; !was {
 			d.log.Warn("finding", zap.String("rule", f.Rule), zap.String("severity", f.Severity),
 				zap.String("subject", f.Subject.String()), zap.String("summary", f.Summary), zap.String("fix", f.Remediation))
-			d.addEvent(fmt.Sprintf("%s %s firing: %s", strings.ToUpper(f.Severity), f.Rule, f.Subject))
+			d.events.add(fmt.Sprintf("%s %s firing: %s", strings.ToUpper(f.Severity), f.Rule, f.Subject))
 			if d.opts.OnFinding != nil {
 				d.opts.OnFinding(true, f)
 			}
 		}
 	}
-	for fp, f := range d.active {
-		if _, still := current[fp]; !still {
+	for id, f := range m.active {
+		if _, still := current[id]; !still {
 			d.log.Info("finding resolved", zap.String("rule", f.Rule), zap.String("subject", f.Subject.String()))
-			d.addEvent(fmt.Sprintf("%s resolved: %s", f.Rule, f.Subject))
+			d.events.add(fmt.Sprintf("%s resolved: %s", f.Rule, f.Subject))
 			if d.opts.OnFinding != nil {
 				d.opts.OnFinding(false, f)
 			}
 		}
 	}
-	d.active = current
-	d.findingMetrics.Update(active)
+	m.active = current
+	m.latest.findings = active
+	d.buildMetrics()
 	if d.alerts != nil {
 		if err := d.alerts.Update(active, d.now()); err != nil {
 			d.log.Error("notifications not queued", zap.Error(err))
 		}
 	}
 	return active
+}
+
+// buildMetrics renders the /metrics body of the latest data, once per
+// change of it rather than at every scrape.
+func (d *Daemon) buildMetrics() {
+	if err := d.metrics.body.Build(d.metrics.latestReg); err != nil {
+		d.log.Error("metrics not rendered; /metrics fails until the next cycle", zap.Error(err))
+	}
 }

@@ -7,15 +7,17 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"go.uber.org/zap"
+
+	"github.com/vpnwatchd/vpnwatchd/internal/metrics"
 )
 
 // handler serves /metrics, the health endpoints, /-/reload and the status
 // page.
 func (d *Daemon) handler() http.Handler {
 	mux := http.NewServeMux()
-	scrape := promhttp.InstrumentMetricHandler(d.reg,
-		promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{ErrorLog: zap.NewStdLog(d.log), Registry: d.reg}))
+	// The body of the latest data is built by the main loop; a scrape adds
+	// what the registry gathers now.
+	scrape := promhttp.InstrumentMetricHandler(d.metrics.reg, metrics.Handler(&d.metrics.body, d.metrics.reg))
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		scrape.ServeHTTP(w, r)
 		d.mem.release() // a scrape's garbage is most of what it allocated

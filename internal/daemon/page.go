@@ -3,9 +3,11 @@ package daemon
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/common/version"
@@ -18,40 +20,48 @@ import (
 // eventsKept bounds the status page's event list (24 h and this many).
 const eventsKept = 500
 
-func (d *Daemon) addEvent(text string) {
-	d.eventsMu.Lock()
-	defer d.eventsMu.Unlock()
-	now := d.now()
-	d.events = append(d.events, status.Event{Time: now, Text: text})
+// eventLog is the status page's list of what happened, written by the
+// main loop and the notification workers.
+type eventLog struct {
+	now  func() time.Time
+	mu   sync.Mutex
+	list []status.Event
+}
+
+func (e *eventLog) add(text string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.now()
+	e.list = append(e.list, status.Event{Time: now, Text: text})
 	i := 0
-	for i < len(d.events) && (now.Sub(d.events[i].Time) > 24*time.Hour || len(d.events)-i > eventsKept) {
+	for i < len(e.list) && (now.Sub(e.list[i].Time) > 24*time.Hour || len(e.list)-i > eventsKept) {
 		i++
 	}
-	d.events = d.events[i:]
+	e.list = e.list[i:]
+}
+
+// newestFirst returns a copy of the events, newest first.
+func (e *eventLog) newestFirst() []status.Event {
+	e.mu.Lock()
+	out := slices.Clone(e.list)
+	e.mu.Unlock()
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.After(out[j].Time) })
+	return out
 }
 
 // buildStatus gathers the status page's data after an evaluation.
 func (d *Daemon) buildStatus(c *config.Config, active []correlate.Finding) {
-	now := d.now()
-	s := status.Status{GeneratedAt: now, Version: version.Info(), Findings: active, Unchecked: d.state.Unchecked}
-	for _, t := range d.views {
+	s := status.Status{GeneratedAt: d.now(), Version: version.Info(), Findings: active, Unchecked: d.main.unchecked}
+	for _, t := range d.main.views {
 		if t.Joined() {
 			s.Tunnels = append(s.Tunnels, t)
 		} else {
 			s.Unjoined = append(s.Unjoined, t)
 		}
 	}
-	for _, ref := range Expected(c) {
-		key := "rtx/" + ref.Name
-		if ref.Type == correlate.SourceAWS {
-			key = "aws/" + ref.Name + "/" + ref.Region
-		}
-		errText, seen := d.sourceErr[key]
-		s.Sources = append(s.Sources, status.Source{Type: ref.Type, Name: ref.Name, Region: ref.Region,
-			Up: seen && errText == "", LastSuccess: d.lastOK[key], LastError: errText})
-	}
+	s.Sources = d.main.latest.sources(c)
 	for _, p := range d.probes.snapshot() {
-		src := status.Source{Type: correlate.SourceProbe, Name: p.Name, Region: p.Target, Up: p.Err == nil}
+		src := status.Source{SourceID: config.ProbeSource(p.Name), Target: p.Target, Up: p.Err == nil}
 		if p.Err != nil {
 			src.LastError = p.Err.Error()
 		} else {
@@ -59,10 +69,7 @@ func (d *Daemon) buildStatus(c *config.Config, active []correlate.Finding) {
 		}
 		s.Sources = append(s.Sources, src)
 	}
-	d.eventsMu.Lock()
-	s.Events = append([]status.Event(nil), d.events...)
-	d.eventsMu.Unlock()
-	sort.SliceStable(s.Events, func(i, j int) bool { return s.Events[i].Time.After(s.Events[j].Time) })
+	s.Events = d.events.newestFirst()
 	d.page.Store(&s)
 }
 

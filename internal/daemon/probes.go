@@ -16,7 +16,6 @@ import (
 // apart from the poll cycle, and keeps their latest results.
 type probes struct {
 	log     *zap.Logger
-	metrics interface{ Update(probe.Observation) }
 	mu      sync.Mutex
 	latest  map[string]probe.Observation
 	running map[string]runningProbe
@@ -28,8 +27,8 @@ type runningProbe struct {
 	cancel context.CancelFunc
 }
 
-func newProbes(log *zap.Logger, m interface{ Update(probe.Observation) }) *probes {
-	return &probes{log: log, metrics: m, latest: map[string]probe.Observation{}, running: map[string]runningProbe{}}
+func newProbes(log *zap.Logger) *probes {
+	return &probes{log: log, latest: map[string]probe.Observation{}, running: map[string]runningProbe{}}
 }
 
 // apply starts the probes of cfg and stops those it no longer has; probes
@@ -67,7 +66,6 @@ func (p *probes) record(o probe.Observation) {
 	prev, had := p.latest[o.Name]
 	p.latest[o.Name] = o
 	p.mu.Unlock()
-	p.metrics.Update(o)
 	switch {
 	case o.Err != nil && (!had || prev.Err == nil):
 		p.log.Warn("probe failing", zap.String("probe", o.Name), zap.String("target", o.Target), zap.Error(o.Err))

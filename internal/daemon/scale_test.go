@@ -103,14 +103,13 @@ func BenchmarkScale(b *testing.B) {
 	cycles := len(durations)
 	awsAfter, logins := counts()
 	awsCalls := awsAfter - awsBefore
-	for _, snaps := range d.latestAWS {
-		for _, s := range snaps {
-			if s.Err != nil {
-				b.Fatal(s.Err)
-			}
+	awsSnaps, rtxSnaps := d.main.latest.snapshots(d.Config())
+	for _, s := range awsSnaps {
+		if s.Err != nil {
+			b.Fatal(s.Err)
 		}
 	}
-	for _, s := range d.latestRTX {
+	for _, s := range rtxSnaps {
 		if s.Err != nil {
 			b.Fatal(s.Err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"sync"
@@ -50,7 +51,7 @@ func (d *Daemon) buildSources(ctx context.Context, cfg *config.Config, prev *sou
 		}
 		opts := aws.Options{
 			Logger:    d.log, // the poller names its source on each line
-			OnRequest: d.awsMetrics.CountRequest,
+			OnRequest: d.metrics.aws.CountRequest,
 		}
 		if d.opts.RecordAWS != nil {
 			opts.HTTPClient = d.opts.RecordAWS.For(src.Name)
@@ -69,13 +70,20 @@ func (d *Daemon) buildSources(ctx context.Context, cfg *config.Config, prev *sou
 				continue
 			}
 		}
-		s.rtx = append(s.rtx, rtx.NewPoller(r, rtx.Options{
+		opts := rtx.Options{
 			Logger:      d.log.With(zap.String("router", r.Name)),
-			OnConnect:   d.rtxMetrics.CountConnect,
-			OnOversize:  d.rtxMetrics.CountOversize,
+			OnConnect:   d.metrics.rtx.CountConnect,
+			OnOversize:  d.metrics.rtx.CountOversize,
 			Now:         d.now,
 			KeepOutputs: d.opts.RecordRTX,
-		}))
+		}
+		if prev != nil {
+			// Its settings changed: what is known of its SAs carries over.
+			if i := indexFunc(prev.rtx, func(p *rtx.Poller) bool { return p.Router().Name == r.Name }); i >= 0 {
+				opts.History = prev.rtx[i].History()
+			}
+		}
+		s.rtx = append(s.rtx, rtx.NewPoller(r, opts))
 	}
 	return s, errors.Join(errs...)
 }
@@ -97,12 +105,17 @@ const routersAtOnce = 50
 // is every source.
 type selection struct {
 	routers map[string]bool
-	regions map[string]bool // "source/region"
+	regions map[config.SourceID]bool // AWS regions
 }
 
 func (s *selection) router(name string) bool { return s == nil || s.routers[name] }
-func (s *selection) region(src, region string) bool {
-	return s == nil || s.regions[src+"/"+region]
+func (s *selection) region(id config.SourceID) bool {
+	return s == nil || s.regions[id]
+}
+
+// regionList is the selected regions, sorted, for the log.
+func (s *selection) regionList() []config.SourceID {
+	return slices.SortedFunc(maps.Keys(s.regions), compareSources)
 }
 
 // pollAll polls every source and records the results.
@@ -123,20 +136,17 @@ func (d *Daemon) InFlight(after time.Duration) []string {
 	return out
 }
 
-// poll polls the selected sources and replaces their latest snapshots.
+// poll polls the selected sources, and any not polled since they were
+// configured, and records their snapshots.
 func (d *Daemon) poll(ctx context.Context, sel *selection) (ok, failed int) {
-	srcs := d.sources
-	if sel != nil && !d.latestMatches(srcs) {
-		sel = nil // the sources changed (reload): poll them all
-	}
-	results := make([][]aws.Snapshot, len(srcs.aws))
-	routers := make([]rtx.Snapshot, len(srcs.rtx))
-	polled := make([]bool, len(srcs.rtx))
+	srcs, latest := d.main.sources, d.main.latest
+	awsResults := make([][]aws.Snapshot, len(srcs.aws))
+	rtxResults := make([]*rtx.Snapshot, len(srcs.rtx))
 	var wg sync.WaitGroup
 	for i, p := range srcs.aws {
 		var regions []string
 		for _, r := range p.Source().Regions {
-			if sel.region(p.Source().Name, r) {
+			if id := config.AWSRegion(p.Source().Name, r); sel.region(id) || !latest.has(id) {
 				regions = append(regions, r)
 			}
 		}
@@ -145,7 +155,7 @@ func (d *Daemon) poll(ctx context.Context, sel *selection) (ok, failed int) {
 				name := "aws " + p.Source().Name
 				d.inFlight.Store(name, time.Now())
 				defer d.inFlight.Delete(name)
-				results[i] = p.PollRegions(ctx, regions)
+				awsResults[i] = p.PollRegions(ctx, regions)
 			})
 		}
 	}
@@ -153,40 +163,40 @@ func (d *Daemon) poll(ctx context.Context, sel *selection) (ok, failed int) {
 	// and one of the slots.
 	slots := make(chan struct{}, routersAtOnce)
 	for i, p := range srcs.rtx {
-		if !sel.router(p.Router().Name) {
+		if !sel.router(p.Router().Name) && latest.has(config.RouterSource(p.Router().Name)) {
 			continue
 		}
-		polled[i] = true
 		wg.Go(func() {
 			slots <- struct{}{}
 			defer func() { <-slots }()
 			name := "rtx " + p.Router().Name
 			d.inFlight.Store(name, time.Now())
 			defer d.inFlight.Delete(name)
-			routers[i] = p.Poll(ctx)
+			s := p.Poll(ctx)
+			rtxResults[i] = &s
 		})
 	}
 	wg.Wait()
-	for i, s := range routers {
-		if !polled[i] {
-			continue
-		}
-		if d.syslog != nil {
-			routers[i].Syslog = d.syslog.events(s.Router)
-		}
-		d.rtxMetrics.Update(s)
-		d.noteSource("rtx/"+s.Router, s.Err)
-		if s.Err != nil {
+	count := func(err error) {
+		if err != nil {
 			failed++
 		} else {
 			ok++
 		}
+	}
+	for _, s := range rtxResults {
+		if s == nil {
+			continue
+		}
+		if d.syslog != nil {
+			s.Syslog = d.syslog.events(s.Router)
+		}
+		d.noteSource(config.RouterSource(s.Router), latest.recordRTX(*s, d.now()), s.Err)
+		count(s.Err)
 		for _, t := range s.Tunnels {
-			key := fmt.Sprintf("%s/%d", s.Router, t.Config.Number)
-			if prev, ok := d.rekeys[key]; ok && t.Rekeys > prev {
-				d.addEvent(fmt.Sprintf("rekey seen on RTX %s tunnel %d (new IPsec SAs)", s.Router, t.Config.Number))
+			if t.Rekeyed {
+				d.events.add(fmt.Sprintf("rekey seen on RTX %s tunnel %d (new IPsec SAs)", s.Router, t.Config.Number))
 			}
-			d.rekeys[key] = t.Rekeys
 		}
 		for _, w := range s.Warnings {
 			d.log.Debug("router output line not understood", zap.String("router", s.Router), zap.String("command", w.Command), zap.Int("line", w.Line))
@@ -195,65 +205,13 @@ func (d *Daemon) poll(ctx context.Context, sel *selection) (ok, failed int) {
 			d.log.Debug("config line not used", zap.String("router", s.Router), zap.String("line", u))
 		}
 	}
-	for _, snaps := range results {
-		d.awsMetrics.Update(snaps)
+	for _, snaps := range awsResults {
 		for _, s := range snaps {
-			d.noteSource(fmt.Sprintf("aws/%s/%s", s.Source, s.Region), s.Err)
-			if s.Err != nil {
-				failed++
-			} else {
-				ok++
-			}
+			d.noteSource(config.AWSRegion(s.Source, s.Region), latest.recordAWS(s, d.now()), s.Err)
+			count(s.Err)
 		}
 	}
-	if sel == nil {
-		d.latestRTX, d.latestAWS = routers, results
-		return ok, failed
-	}
-	// A targeted poll replaces only what it polled; the slices are copied,
-	// never changed in place.
-	latestRTX := slices.Clone(d.latestRTX)
-	for i := range routers {
-		if polled[i] {
-			latestRTX[i] = routers[i]
-		}
-	}
-	latestAWS := slices.Clone(d.latestAWS)
-	for i, snaps := range results {
-		if len(snaps) == 0 {
-			continue
-		}
-		merged := slices.Clone(latestAWS[i])
-		for _, s := range snaps {
-			if j := slices.IndexFunc(merged, func(m aws.Snapshot) bool { return m.Region == s.Region }); j >= 0 {
-				merged[j] = s
-			} else {
-				merged = append(merged, s)
-			}
-		}
-		latestAWS[i] = merged
-	}
-	d.latestRTX, d.latestAWS = latestRTX, latestAWS
 	return ok, failed
-}
-
-// latestMatches reports whether the latest snapshots are of srcs, index by
-// index, so that a targeted poll can replace some of them.
-func (d *Daemon) latestMatches(srcs *sources) bool {
-	if len(d.latestRTX) != len(srcs.rtx) || len(d.latestAWS) != len(srcs.aws) {
-		return false
-	}
-	for i, p := range srcs.rtx {
-		if d.latestRTX[i].Router != p.Router().Name {
-			return false
-		}
-	}
-	for i, p := range srcs.aws {
-		if len(d.latestAWS[i]) != len(p.Source().Regions) || len(d.latestAWS[i]) > 0 && d.latestAWS[i][0].Source != p.Source().Name {
-			return false
-		}
-	}
-	return true
 }
 
 // triggered returns what a syslog event of routers asks to poll: those
@@ -261,14 +219,13 @@ func (d *Daemon) latestMatches(srcs *sources) bool {
 // to their tunnels, unless asked less than awsTriggerGap ago for an
 // earlier event.
 func (d *Daemon) triggered(c *config.Config, routers map[string]bool, now time.Time) *selection {
-	sel := &selection{routers: routers, regions: map[string]bool{}}
-	for _, ref := range correlate.JoinedRegions(d.observations(c), d.now(), routers) {
-		key := ref.Name + "/" + ref.Region
-		if now.Sub(d.regionTriggered[key]) >= awsTriggerGap {
-			sel.regions[key] = true
-			d.regionTriggered[key] = now
+	sel := &selection{routers: routers, regions: map[config.SourceID]bool{}}
+	for _, id := range correlate.JoinedRegions(d.observations(c), d.now(), routers) {
+		if now.Sub(d.main.regionTriggered[id]) >= awsTriggerGap {
+			sel.regions[id] = true
+			d.main.regionTriggered[id] = now
 		} else {
-			d.metrics.TriggersDeferred.WithLabelValues(correlate.SourceAWS, ref.Name, ref.Region, "").Inc()
+			d.metrics.daemon.TriggersDeferred.WithLabelValues(config.SourceAWS, id.Name, id.Region, "").Inc()
 		}
 	}
 	return sel
@@ -286,22 +243,15 @@ const awsFollowUp = 10 * time.Second
 
 // noteSource logs when a source starts failing, changes its error or
 // recovers, not at every poll.
-func (d *Daemon) noteSource(key string, err error) {
-	prev, seen := d.sourceErr[key]
-	if err == nil {
-		d.lastOK[key] = d.now()
-	}
-	switch {
-	case err != nil && (!seen || prev != err.Error()):
-		d.log.Warn("source failing", zap.String("source", key), zap.Error(err))
-		d.addEvent(fmt.Sprintf("source %s failing: %v", key, err))
-		d.sourceErr[key] = err.Error()
-	case err == nil && seen && prev != "":
-		d.log.Info("source recovered", zap.String("source", key))
-		d.addEvent("source " + key + " recovered")
-		d.sourceErr[key] = ""
-	case err == nil && !seen:
-		d.log.Info("source up", zap.String("source", key))
-		d.sourceErr[key] = ""
+func (d *Daemon) noteSource(id config.SourceID, h health, err error) {
+	switch h {
+	case healthFailing:
+		d.log.Warn("source failing", zap.Stringer("source", id), zap.Error(err))
+		d.events.add(fmt.Sprintf("source %s failing: %v", id, err))
+	case healthRecovered:
+		d.log.Info("source recovered", zap.Stringer("source", id))
+		d.events.add(fmt.Sprintf("source %s recovered", id))
+	case healthUp:
+		d.log.Info("source up", zap.Stringer("source", id))
 	}
 }

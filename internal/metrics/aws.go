@@ -6,14 +6,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vpnwatchd/vpnwatchd/internal/aws"
-	"github.com/vpnwatchd/vpnwatchd/internal/correlate"
+	"github.com/vpnwatchd/vpnwatchd/internal/config"
 )
 
 // Source types in the "type" label of the vpnwatch_source_* metrics: the
-// correlator's source kinds.
+// configuration's source kinds.
 const (
-	SourceAWS = correlate.SourceAWS
-	SourceRTX = correlate.SourceRTX
+	SourceAWS = config.SourceAWS
+	SourceRTX = config.SourceRTX
 )
 
 var (
@@ -49,25 +49,22 @@ var (
 		"1 if AWS has a tunnel endpoint replacement pending; absent until asked.", tunnelLabels...)
 )
 
-// AWS exports the latest AWS snapshots. The daemon calls Update after each
-// poll; scrapes read the snapshots as they were then.
+// AWS counts the EC2 API requests; the series of what AWS returned are
+// the Latest collector's.
 type AWS struct {
-	snaps store[aws.Snapshot] // by source/region
-
 	// Requests counts EC2 API calls per attempt, retries included.
 	Requests *prometheus.CounterVec
 }
 
-// NewAWS creates the AWS collector and its request counter and registers them.
+// NewAWS creates the request counter and registers it.
 func NewAWS(r prometheus.Registerer) *AWS {
 	a := &AWS{
-		snaps: newStore[aws.Snapshot](),
 		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Name: "aws_api_requests_total",
 			Help: "EC2 API requests by operation and result code (OK or the AWS error code), retries included.",
 		}, []string{"source", "region", "operation", "code"}),
 	}
-	r.MustRegister(a, a.Requests)
+	r.MustRegister(a.Requests)
 	return a
 }
 
@@ -76,53 +73,33 @@ func (a *AWS) CountRequest(source, region, operation, code string) {
 	a.Requests.WithLabelValues(source, region, operation, code).Inc()
 }
 
-// Update replaces the snapshots of the source/regions given.
-func (a *AWS) Update(snaps []aws.Snapshot) {
-	for _, s := range snaps {
-		a.snaps.update(s.Source+"/"+s.Region, s, s.Err == nil, s.TakenAt)
+// collectAWS sends the series of one AWS source and region.
+func collectAWS(out *sender, s aws.Snapshot, last time.Time, ok bool) {
+	collectSource(out, s.Err == nil, s.Took, last, ok, SourceAWS, s.Source, s.Region, "")
+	if s.Err != nil {
+		return // never export stale tunnel state as current
 	}
-}
-
-// Retain drops the snapshots of sources no longer configured (after a
-// reload); keep reports whether a source/region stays.
-func (a *AWS) Retain(keep func(source, region string) bool) {
-	a.snaps.retain(func(s aws.Snapshot) bool { return keep(s.Source, s.Region) })
-}
-
-// Describe sends nothing: the series depend on what AWS returns, so the
-// collector is unchecked.
-func (a *AWS) Describe(chan<- *prometheus.Desc) {}
-
-// Collect renders the latest snapshots.
-func (a *AWS) Collect(ch chan<- prometheus.Metric) {
-	out := newSender(ch)
-	a.snaps.each(func(s aws.Snapshot, last time.Time, ok bool) {
-		collectSource(out, s.Err == nil, s.Took, last, ok, SourceAWS, s.Source, s.Region, "")
-		if s.Err != nil {
-			return // never export stale tunnel state as current
-		}
-		for _, c := range s.Connections {
-			out.send(famVPNInfo, 1, s.Source, s.Region, c.ID, c.Name, c.State, c.Routing, c.CustomerGatewayID, c.CustomerGatewayIP, c.GatewayID)
-			out.send(famVPNAvailable, boolValue(c.State == aws.StateAvailable), s.Source, s.Region, c.ID, c.Name)
-			for _, t := range c.Tunnels {
-				l := []string{s.Source, s.Region, c.ID, c.Name, t.OutsideIP}
-				out.send(famTunnelUp, boolValue(t.Up()), l...)
-				out.send(famTunnelIPsecUp, boolValue(c.State != aws.StateGone && t.IPsecUp()), l...)
-				out.send(famTunnelRoutes, float64(t.AcceptedRoutes), l...)
-				if !t.LastStatusChange.IsZero() {
-					out.send(famTunnelLastChange, float64(t.LastStatusChange.Unix()), l...)
-				}
-				if t.Maintenance != nil {
-					out.send(famTunnelMaintenance, boolValue(t.Maintenance.Pending != ""), l...)
-				}
+	for _, c := range s.Connections {
+		out.send(famVPNInfo, 1, s.Source, s.Region, c.ID, c.Name, c.State, c.Routing, c.CustomerGatewayID, c.CustomerGatewayIP, c.GatewayID)
+		out.send(famVPNAvailable, boolValue(c.State == aws.StateAvailable), s.Source, s.Region, c.ID, c.Name)
+		for _, t := range c.Tunnels {
+			l := []string{s.Source, s.Region, c.ID, c.Name, t.OutsideIP}
+			out.send(famTunnelUp, boolValue(t.Up()), l...)
+			out.send(famTunnelIPsecUp, boolValue(c.State != aws.StateGone && t.IPsecUp()), l...)
+			out.send(famTunnelRoutes, float64(t.AcceptedRoutes), l...)
+			if !t.LastStatusChange.IsZero() {
+				out.send(famTunnelLastChange, float64(t.LastStatusChange.Unix()), l...)
+			}
+			if t.Maintenance != nil {
+				out.send(famTunnelMaintenance, boolValue(t.Maintenance.Pending != ""), l...)
 			}
 		}
-		for _, id := range s.Missing {
-			if !hasConnection(s.Connections, id) {
-				out.send(famVPNAvailable, 0, s.Source, s.Region, id, "")
-			}
+	}
+	for _, id := range s.Missing {
+		if !hasConnection(s.Connections, id) {
+			out.send(famVPNAvailable, 0, s.Source, s.Region, id, "")
 		}
-	})
+	}
 }
 
 func hasConnection(cs []aws.Connection, id string) bool {

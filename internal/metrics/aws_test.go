@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/vpnwatchd/vpnwatchd/internal/aws"
+	"github.com/vpnwatchd/vpnwatchd/internal/correlate"
+	"github.com/vpnwatchd/vpnwatchd/internal/rtx"
 	"github.com/vpnwatchd/vpnwatchd/internal/testenv"
 )
 
@@ -34,10 +36,36 @@ func seedSnapshot() aws.Snapshot {
 	}
 }
 
+// latestAWS is a Latest of AWS snapshots, each kept with its last success
+// as the daemon's store keeps them.
+type latestAWS struct {
+	snaps  []aws.Snapshot
+	lastOK time.Time
+	ok     bool
+}
+
+func (l *latestAWS) update(s aws.Snapshot) {
+	l.snaps = []aws.Snapshot{s}
+	if s.Err == nil {
+		l.lastOK, l.ok = s.TakenAt, true
+	}
+}
+
+func (l *latestAWS) EachAWS(f func(aws.Snapshot, time.Time, bool)) {
+	for _, s := range l.snaps {
+		f(s, l.lastOK, l.ok)
+	}
+}
+func (l *latestAWS) EachRTX(func(rtx.Snapshot, time.Time, bool)) {}
+func (l *latestAWS) ActiveFindings() []correlate.Finding         { return nil }
+
 func TestAWSCollector(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	a := NewAWS(reg)
-	a.Update([]aws.Snapshot{seedSnapshot()})
+	l := &latestAWS{}
+	collector := NewLatest(l)
+	reg.MustRegister(collector)
+	l.update(seedSnapshot())
 	a.CountRequest("prod", "ap-northeast-1", "DescribeVpnConnections", "RequestLimitExceeded")
 	a.CountRequest("prod", "ap-northeast-1", "DescribeVpnConnections", "OK")
 	want := `
@@ -78,8 +106,8 @@ vpnwatch_aws_api_requests_total{code="RequestLimitExceeded",operation="DescribeV
 	// A failed poll: the source is down and no tunnel state is exported as
 	// if it were current; the last success time stays.
 	failed := aws.Snapshot{Source: "prod", Region: "ap-northeast-1", TakenAt: at.Add(time.Minute), Err: errors.New("timeout")}
-	a.Update([]aws.Snapshot{failed})
-	if n := testutil.CollectAndCount(a, "vpnwatch_aws_tunnel_up"); n != 0 {
+	l.update(failed)
+	if n := testutil.CollectAndCount(collector, "vpnwatch_aws_tunnel_up"); n != 0 {
 		t.Errorf("%d tunnel series exported from a failed poll", n)
 	}
 	want = `
@@ -101,7 +129,9 @@ func TestPromtoolAcceptsAWSMetrics(t *testing.T) {
 	promtool := testenv.Binary(t, "promtool")
 	reg := prometheus.NewRegistry()
 	a := NewAWS(reg)
-	a.Update([]aws.Snapshot{seedSnapshot()})
+	l := &latestAWS{}
+	reg.MustRegister(NewLatest(l))
+	l.update(seedSnapshot())
 	a.CountRequest("prod", "ap-northeast-1", "DescribeVpnConnections", "OK")
 	mfs, err := reg.Gather()
 	if err != nil {

@@ -1,10 +1,6 @@
 package metrics
 
 import (
-	"maps"
-	"slices"
-	"sync"
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vpnwatchd/vpnwatchd/internal/probe"
@@ -21,35 +17,19 @@ var (
 	famProbeLastTimeSec = newGauge(Namespace+"_probe_last_run_timestamp_seconds", "When the last search ended.", probeLabels...)
 )
 
-// Probes exports the latest probe results.
+// Probes exports the latest probe results. They are the daemon's (its
+// probe runner keeps them, under its own lock); the collector reads them
+// at each scrape.
 type Probes struct {
-	mu     sync.RWMutex
-	latest map[string]probe.Observation
+	latest func() []probe.Observation
 }
 
-// NewProbes creates the probe collector and registers it.
-func NewProbes(r prometheus.Registerer) *Probes {
-	p := &Probes{latest: map[string]probe.Observation{}}
+// NewProbes creates the probe collector over latest (sorted by name) and
+// registers it.
+func NewProbes(r prometheus.Registerer, latest func() []probe.Observation) *Probes {
+	p := &Probes{latest: latest}
 	r.MustRegister(p)
 	return p
-}
-
-// Update stores a probe's latest observation.
-func (p *Probes) Update(o probe.Observation) {
-	p.mu.Lock()
-	p.latest[o.Name] = o
-	p.mu.Unlock()
-}
-
-// Retain drops probes no longer configured.
-func (p *Probes) Retain(keep func(name string) bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for k := range p.latest {
-		if !keep(k) {
-			delete(p.latest, k)
-		}
-	}
 }
 
 // Describe sends nothing: the collector is unchecked.
@@ -57,12 +37,8 @@ func (p *Probes) Describe(chan<- *prometheus.Desc) {}
 
 // Collect renders the latest results.
 func (p *Probes) Collect(ch chan<- prometheus.Metric) {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	names := slices.Sorted(maps.Keys(p.latest))
 	out := newSender(ch)
-	for _, n := range names {
-		o := p.latest[n]
+	for _, o := range p.latest() {
 		l := []string{o.Name, o.Target, o.Path}
 		out.send(famProbeUp, boolValue(o.Err == nil), l...)
 		out.send(famProbeLastTimeSec, float64(o.TakenAt.UnixNano())/1e9, l...)

@@ -47,19 +47,18 @@ var (
 		"1 if `ip tunnel tcp mss limit auto` is set.", rtxTunnelLabels...)
 )
 
-// RTX exports the latest router snapshots.
+// RTX counts SSH logins and oversized outputs; the series of what the
+// routers said are the Latest collector's.
 type RTX struct {
-	snaps store[rtx.Snapshot] // by router
-
 	// Connects counts SSH logins by result.
 	Connects *prometheus.CounterVec
 	// Oversize counts commands cut off at the output limit.
 	Oversize *prometheus.CounterVec
 }
 
-// NewRTX creates the RTX collector and registers it.
+// NewRTX creates the counters and registers them.
 func NewRTX(r prometheus.Registerer) *RTX {
-	x := &RTX{snaps: newStore[rtx.Snapshot](),
+	x := &RTX{
 		Connects: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Name: "rtx_ssh_connects_total",
 			Help: "SSH logins to the router by result (ok, error); more than one ok means the session was re-established.",
@@ -68,7 +67,7 @@ func NewRTX(r prometheus.Registerer) *RTX {
 			Namespace: Namespace, Name: "rtx_output_too_large_total",
 			Help: "Commands whose output passed the limit (16 MiB) without the prompt coming back; the session is dropped and the poll fails.",
 		}, []string{"router"})}
-	r.MustRegister(x, x.Connects, x.Oversize)
+	r.MustRegister(x.Connects, x.Oversize)
 	return x
 }
 
@@ -78,72 +77,59 @@ func (x *RTX) CountConnect(router, result string) { x.Connects.WithLabelValues(r
 // CountOversize is an rtx.Options.OnOversize hook.
 func (x *RTX) CountOversize(router string) { x.Oversize.WithLabelValues(router).Inc() }
 
-// Update stores a router's latest snapshot.
-func (x *RTX) Update(s rtx.Snapshot) { x.snaps.update(s.Router, s, s.Err == nil, s.TakenAt) }
-
-// Retain drops routers no longer configured.
-func (x *RTX) Retain(keep func(router string) bool) {
-	x.snaps.retain(func(s rtx.Snapshot) bool { return keep(s.Router) })
-}
-
-// Describe sends nothing: the collector is unchecked.
-func (x *RTX) Describe(chan<- *prometheus.Desc) {}
-
-// Collect renders the latest snapshots.
-func (x *RTX) Collect(ch chan<- prometheus.Metric) {
-	out := newSender(ch)
-	x.snaps.each(func(s rtx.Snapshot, last time.Time, ok bool) {
-		name := s.Router
-		collectSource(out, s.Err == nil, s.Took, last, ok, SourceRTX, "", "", name)
-		if s.Err != nil {
-			return
+// collectRTX sends the series of one router.
+func collectRTX(out *sender, s rtx.Snapshot, last time.Time, ok bool) {
+	name := s.Router
+	collectSource(out, s.Err == nil, s.Took, last, ok, SourceRTX, "", "", name)
+	if s.Err != nil {
+		return
+	}
+	for _, t := range s.Tunnels {
+		n := strconv.Itoa(t.Config.Number)
+		if t.Status.Known() {
+			out.send(famRTXTunnelUp, boolValue(t.Status.Online()), name, n, t.Config.RemoteAddress)
+			out.send(famRTXRxPackets, float64(t.Status.RxPackets), name, n, t.Config.RemoteAddress)
+			out.send(famRTXRxBytes, float64(t.Status.RxOctets), name, n, t.Config.RemoteAddress)
+			out.send(famRTXTxPackets, float64(t.Status.TxPackets), name, n, t.Config.RemoteAddress)
+			out.send(famRTXTxBytes, float64(t.Status.TxOctets), name, n, t.Config.RemoteAddress)
 		}
-		for _, t := range s.Tunnels {
-			n := strconv.Itoa(t.Config.Number)
-			if t.Status.Known() {
-				out.send(famRTXTunnelUp, boolValue(t.Status.Online()), name, n, t.Config.RemoteAddress)
-				out.send(famRTXRxPackets, float64(t.Status.RxPackets), name, n, t.Config.RemoteAddress)
-				out.send(famRTXRxBytes, float64(t.Status.RxOctets), name, n, t.Config.RemoteAddress)
-				out.send(famRTXTxPackets, float64(t.Status.TxPackets), name, n, t.Config.RemoteAddress)
-				out.send(famRTXTxBytes, float64(t.Status.TxOctets), name, n, t.Config.RemoteAddress)
-			}
-			for _, dir := range []string{"send", "recv"} {
-				count, newest := 0, time.Duration(-1)
-				for _, sa := range t.SAs {
-					if sa.Direction == dir {
-						count++
-						newest = max(newest, sa.Remaining)
-					}
-				}
-				out.send(famRTXSACount, float64(count), name, n, dir)
-				if newest >= 0 {
-					out.send(famRTXSALifetime, newest.Seconds(), name, n, dir)
+		for _, dir := range []string{"send", "recv"} {
+			count, newest := 0, time.Duration(-1)
+			for _, sa := range t.SAs {
+				if sa.Direction == dir {
+					count++
+					newest = max(newest, sa.Remaining)
 				}
 			}
-			out.send(famRTXRekeys, float64(t.Rekeys), name, n)
-			if t.BGP != nil && t.BGP.ReceivedPrefixes >= 0 {
-				out.send(famRTXBGPRoutes, float64(t.BGP.ReceivedPrefixes), name, n)
-			}
-			out.send(famRTXInstalled, float64(t.InstalledRoutes), name, n)
-			out.send(famRTXMTU, float64(t.Config.MTU), name, n)
-			if t.Config.MSSConfigured && !t.Config.MSSAuto {
-				out.send(famRTXMSS, float64(t.Config.MSSLimit), name, n)
-			}
-			out.send(famRTXMSSAuto, boolValue(t.Config.MSSAuto), name, n)
-		}
-		unreadable := map[string]int{}
-		for _, w := range s.Warnings {
-			unreadable[w.Command]++
-		}
-		for _, cmd := range slices.Sorted(maps.Keys(unreadable)) {
-			out.send(famRTXUnreadable, float64(unreadable[cmd]), name, cmd)
-		}
-		seen := map[string]bool{} // a neighbor listed twice must not break /metrics
-		for _, nb := range s.BGP.Neighbors {
-			if !seen[nb.Address+"/"+nb.RemoteAS] {
-				seen[nb.Address+"/"+nb.RemoteAS] = true
-				out.send(famRTXBGPUp, boolValue(nb.Established()), name, nb.Address, nb.RemoteAS)
+			out.send(famRTXSACount, float64(count), name, n, dir)
+			if newest >= 0 {
+				out.send(famRTXSALifetime, newest.Seconds(), name, n, dir)
 			}
 		}
-	})
+		out.send(famRTXRekeys, float64(t.Rekeys), name, n)
+		if t.BGP != nil && t.BGP.ReceivedPrefixes >= 0 {
+			out.send(famRTXBGPRoutes, float64(t.BGP.ReceivedPrefixes), name, n)
+		}
+		out.send(famRTXInstalled, float64(t.InstalledRoutes), name, n)
+		out.send(famRTXMTU, float64(t.Config.MTU), name, n)
+		if t.Config.MSSConfigured && !t.Config.MSSAuto {
+			out.send(famRTXMSS, float64(t.Config.MSSLimit), name, n)
+		}
+		out.send(famRTXMSSAuto, boolValue(t.Config.MSSAuto), name, n)
+	}
+	unreadable := map[string]int{}
+	for _, w := range s.Warnings {
+		unreadable[w.Command]++
+	}
+	for _, cmd := range slices.Sorted(maps.Keys(unreadable)) {
+		out.send(famRTXUnreadable, float64(unreadable[cmd]), name, cmd)
+	}
+	type neighbor struct{ address, remoteAS string }
+	seen := map[neighbor]bool{} // a neighbor listed twice must not break /metrics
+	for _, nb := range s.BGP.Neighbors {
+		if k := (neighbor{nb.Address, nb.RemoteAS}); !seen[k] {
+			seen[k] = true
+			out.send(famRTXBGPUp, boolValue(nb.Established()), name, nb.Address, nb.RemoteAS)
+		}
+	}
 }

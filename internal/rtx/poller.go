@@ -49,8 +49,16 @@ type Tunnel struct {
 	// BGP is the neighbor whose address is the tunnel's inside remote
 	// address, when there is one.
 	BGP *BGPNeighbor
-	// Rekeys counts new ESP SAs seen for this tunnel since vpnwatchd started.
+	// Rekeys counts new ESP SAs seen for this tunnel since vpnwatchd
+	// started (SAHistory).
 	Rekeys int
+	// Rekeyed is set when this poll saw a new SA of the tunnel since the
+	// last good poll (SAHistory).
+	Rekeyed bool
+	// SAsRanOutAt is when the tunnel's SAs reached the end of their
+	// lifetime with no new SA to replace them (a failed rekey); zero while
+	// it has SAs (SAHistory).
+	SAsRanOutAt time.Time
 }
 
 // Options are the poller's collaborators.
@@ -71,6 +79,9 @@ type Options struct {
 	// OnOversize is called when a command passes it.
 	MaxOutput  int
 	OnOversize func(router string)
+	// History carries a router's SA history over from an earlier poller
+	// of it (a reload that changed its settings); nil starts a new one.
+	History *SAHistory
 }
 
 // Poller polls one router over a persistent SSH session.
@@ -85,9 +96,8 @@ type Poller struct {
 	haveConfig bool
 	configText string
 	last       Outputs
-	// seen SA ids per tunnel, to count rekeys; rekeys per tunnel.
-	seen    map[int]map[int]bool
-	rekeys  map[int]int
+	// history is the router's SA history, applied to every good poll.
+	history *SAHistory
 	backoff time.Time
 	fails   int
 	// noReceived: the router answered that it does not know
@@ -109,7 +119,11 @@ func NewPoller(r config.Router, opts Options) *Poller {
 	if opts.ConfigEvery == 0 {
 		opts.ConfigEvery = 10
 	}
-	return &Poller{r: r, opts: opts, seen: map[int]map[int]bool{}, rekeys: map[int]int{}}
+	history := opts.History
+	if history == nil {
+		history = &SAHistory{}
+	}
+	return &Poller{r: r, opts: opts, history: history}
 }
 
 // Router returns the configuration the poller was built from.
@@ -250,9 +264,7 @@ func (p *Poller) poll(ctx context.Context, snap *Snapshot) error {
 	}
 	built.TakenAt = snap.TakenAt
 	*snap = built
-	for i := range snap.Tunnels {
-		snap.Tunnels[i].Rekeys = p.countRekeys(snap.Tunnels[i].Config.Number, snap.Tunnels[i].SAs)
-	}
+	p.history.Apply(snap)
 	return nil
 }
 
@@ -357,25 +369,6 @@ func assemble(router string, cfg RouterConfig, out Outputs, loc *time.Location) 
 	return snap, missing, nil
 }
 
-// countRekeys notes new ESP SA numbers of a tunnel: after the first sight,
-// each new send SA is one rekey (or reconnection).
-func (p *Poller) countRekeys(tunnel int, sas []SA) int {
-	seen, known := p.seen[tunnel]
-	if !known {
-		seen = map[int]bool{}
-		p.seen[tunnel] = seen
-	}
-	now := map[int]bool{}
-	for _, sa := range sas {
-		now[sa.ID] = true
-		if !seen[sa.ID] && known && sa.Direction == "send" {
-			p.rekeys[tunnel]++
-		}
-	}
-	p.seen[tunnel] = now
-	return p.rekeys[tunnel]
-}
-
 // applyReceived sets each tunnel neighbor's ReceivedPrefixes from the
 // received-routes outputs there are. An output the router rejected or that
 // cannot be read leaves it unknown (-1), the latter with its lines as
@@ -415,3 +408,6 @@ func applyReceived(snap *Snapshot, out Outputs) {
 		}
 	}
 }
+
+// History returns the poller's SA history, for a poller that replaces it.
+func (p *Poller) History() *SAHistory { return p.history }

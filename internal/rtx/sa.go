@@ -29,6 +29,9 @@ type SA struct {
 	Direction string // send, recv, or "" for IKE rows
 	Remaining time.Duration
 	Remote    string
+	// FirstSeen is when vpnwatchd first saw this SA (SAHistory); zero in
+	// a snapshot no history was applied to.
+	FirstSeen time.Time
 }
 
 // SATable is the parsed `show ipsec sa`.

@@ -13,14 +13,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vpnwatchd/vpnwatchd/internal/config"
 	"github.com/vpnwatchd/vpnwatchd/internal/correlate"
 )
 
 // Source is one polled source's health.
 type Source struct {
-	Type        string    `json:"type"`
-	Name        string    `json:"name"`
-	Region      string    `json:"region,omitempty"`
+	config.SourceID
+	// Target is a probe's target address.
+	Target      string    `json:"target,omitempty"`
 	Up          bool      `json:"up"`
 	LastSuccess time.Time `json:"last_success,omitzero"`
 	LastError   string    `json:"last_error,omitempty"`

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vpnwatchd/vpnwatchd/internal/config"
 	"github.com/vpnwatchd/vpnwatchd/internal/correlate"
 )
 
@@ -27,7 +28,7 @@ func sampleStatus() Status {
 			AWSMessage: "IPSEC IS UP", LastChange: t0, Router: "osaka-rtx1200", RTXTunnel: 1, RTXState: "Online", SASendSecond: 1944, SARecvSecond: 1944,
 			BGPState: "Active", MTU: 1280, MSSLimit: "1379", PathMTU: 1280}},
 		Unjoined: []correlate.TunnelView{{VPNConnectionID: "vpn-0b1b2c3d4e5f67891", OutsideIP: "203.0.113.30", AWSStatus: "UP", SASendSecond: -1, SARecvSecond: -1}},
-		Sources:  []Source{{Type: "aws", Name: "prod", Region: "ap-northeast-1", Up: true, LastSuccess: t0}, {Type: "rtx", Name: "osaka-rtx1200", LastError: "connect: connection refused"}},
+		Sources:  []Source{{SourceID: config.AWSRegion("prod", "ap-northeast-1"), Up: true, LastSuccess: t0}, {SourceID: config.RouterSource("osaka-rtx1200"), LastError: "connect: connection refused"}},
 		Events:   []Event{{Time: t0, Text: "WARNING MSSExceedsTunnelMTU firing: vpn-0a1b2c3d4e5f67890"}}}
 }
 

@@ -1,0 +1,170 @@
+package daemon
+
+import (
+	"cmp"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/vpnwatchd/vpnwatchd/internal/aws"
+	"github.com/vpnwatchd/vpnwatchd/internal/config"
+	"github.com/vpnwatchd/vpnwatchd/internal/correlate"
+	"github.com/vpnwatchd/vpnwatchd/internal/rtx"
+	"github.com/vpnwatchd/vpnwatchd/internal/status"
+)
+
+// latest is the latest data of every source and its health: the one
+// owner of it. Polls record into it, the correlator's observations, the
+// status page and the /metrics body are built from it. Only the main loop
+// touches it (the /metrics body is built there too).
+type latest struct {
+	aws map[config.SourceID]*record[aws.Snapshot]
+	rtx map[config.SourceID]*record[rtx.Snapshot]
+	// findings are the last evaluation's active findings.
+	findings []correlate.Finding
+}
+
+// record is one source's latest snapshot and health.
+type record[S any] struct {
+	snap    S
+	lastOK  time.Time // zero before the first good poll
+	lastErr string    // "" while it is up
+}
+
+// health is how a recorded poll changed a source's health, for the log
+// and the events.
+type health int
+
+const (
+	healthSame      health = iota
+	healthUp               // the first good poll
+	healthFailing          // failing, or failing differently
+	healthRecovered        // good again after failing
+)
+
+func newLatest() *latest {
+	return &latest{aws: map[config.SourceID]*record[aws.Snapshot]{}, rtx: map[config.SourceID]*record[rtx.Snapshot]{}}
+}
+
+// note records a poll's result in r and says how the health changed.
+func note[S any](r *record[S], fresh bool, snap S, err error, at time.Time) health {
+	prev := r.lastErr
+	r.snap = snap
+	if err == nil {
+		r.lastOK, r.lastErr = at, ""
+		switch {
+		case fresh:
+			return healthUp
+		case prev != "":
+			return healthRecovered
+		}
+		return healthSame
+	}
+	r.lastErr = err.Error()
+	if fresh || prev != r.lastErr {
+		return healthFailing
+	}
+	return healthSame
+}
+
+// recordAWS keeps an AWS region's snapshot.
+func (l *latest) recordAWS(s aws.Snapshot, at time.Time) health {
+	id := config.AWSRegion(s.Source, s.Region)
+	r, ok := l.aws[id]
+	if !ok {
+		r = &record[aws.Snapshot]{}
+		l.aws[id] = r
+	}
+	return note(r, !ok, s, s.Err, at)
+}
+
+// recordRTX keeps a router's snapshot.
+func (l *latest) recordRTX(s rtx.Snapshot, at time.Time) health {
+	id := config.RouterSource(s.Router)
+	r, ok := l.rtx[id]
+	if !ok {
+		r = &record[rtx.Snapshot]{}
+		l.rtx[id] = r
+	}
+	return note(r, !ok, s, s.Err, at)
+}
+
+// has reports whether a source has been polled since it was configured.
+func (l *latest) has(id config.SourceID) bool {
+	if id.Type == config.SourceAWS {
+		_, ok := l.aws[id]
+		return ok
+	}
+	_, ok := l.rtx[id]
+	return ok
+}
+
+// retain drops the sources a configuration no longer has.
+func (l *latest) retain(c *config.Config) {
+	keep := map[config.SourceID]bool{}
+	for _, id := range c.Sources() {
+		keep[id] = true
+	}
+	maps.DeleteFunc(l.aws, func(id config.SourceID, _ *record[aws.Snapshot]) bool { return !keep[id] })
+	maps.DeleteFunc(l.rtx, func(id config.SourceID, _ *record[rtx.Snapshot]) bool { return !keep[id] })
+}
+
+// snapshots returns the latest snapshots in configuration order.
+func (l *latest) snapshots(c *config.Config) (awsSnaps []aws.Snapshot, rtxSnaps []rtx.Snapshot) {
+	for _, id := range c.Sources() {
+		if r, ok := l.aws[id]; ok {
+			awsSnaps = append(awsSnaps, r.snap)
+		}
+		if r, ok := l.rtx[id]; ok {
+			rtxSnaps = append(rtxSnaps, r.snap)
+		}
+	}
+	return awsSnaps, rtxSnaps
+}
+
+// sources lists the health of the configured AWS regions and routers, in
+// configuration order, for the status page.
+func (l *latest) sources(c *config.Config) []status.Source {
+	var out []status.Source
+	for _, id := range c.Sources() {
+		var lastOK time.Time
+		var lastErr string
+		var seen bool
+		switch id.Type {
+		case config.SourceAWS:
+			if r, ok := l.aws[id]; ok {
+				lastOK, lastErr, seen = r.lastOK, r.lastErr, true
+			}
+		case config.SourceRTX:
+			if r, ok := l.rtx[id]; ok {
+				lastOK, lastErr, seen = r.lastOK, r.lastErr, true
+			}
+		default:
+			continue // probes report their own
+		}
+		out = append(out, status.Source{SourceID: id, Up: seen && lastErr == "", LastSuccess: lastOK, LastError: lastErr})
+	}
+	return out
+}
+
+// EachAWS, EachRTX and ActiveFindings make the store the metrics' Latest,
+// in key order.
+func (l *latest) EachAWS(f func(aws.Snapshot, time.Time, bool)) {
+	for _, id := range slices.SortedFunc(maps.Keys(l.aws), compareSources) {
+		r := l.aws[id]
+		f(r.snap, r.lastOK, !r.lastOK.IsZero())
+	}
+}
+
+func (l *latest) EachRTX(f func(rtx.Snapshot, time.Time, bool)) {
+	for _, id := range slices.SortedFunc(maps.Keys(l.rtx), compareSources) {
+		r := l.rtx[id]
+		f(r.snap, r.lastOK, !r.lastOK.IsZero())
+	}
+}
+
+func (l *latest) ActiveFindings() []correlate.Finding { return l.findings }
+
+func compareSources(a, b config.SourceID) int {
+	return cmp.Or(cmp.Compare(a.Type, b.Type), cmp.Compare(a.Name, b.Name), cmp.Compare(a.Region, b.Region))
+}

@@ -116,16 +116,15 @@ type loopState struct {
 	followUps       map[config.SourceID]time.Time
 }
 
-// exported is what /metrics serves: the registry gathered at each scrape
-// (process, counters, probes) after the body of the latest data, which the
-// main loop builds from latestReg after every change of it.
+// exported is what /metrics serves: the body of the latest data, which the
+// main loop builds after every change of it, then the registry gathered at
+// each scrape (process, counters, probes).
 type exported struct {
-	reg       *prometheus.Registry
-	latestReg *prometheus.Registry
-	body      metrics.Body
-	daemon    *metrics.Daemon
-	aws       *metrics.AWS
-	rtx       *metrics.RTX
+	reg    *prometheus.Registry
+	body   metrics.Body
+	daemon *metrics.Daemon
+	aws    *metrics.AWS
+	rtx    *metrics.RTX
 }
 
 // New loads the configuration, prepares the state directory and binds the
@@ -155,9 +154,7 @@ func New(opts Options) (*Daemon, error) {
 	}
 	d.events = &eventLog{now: d.now}
 	reg := metrics.NewRegistry()
-	d.metrics = &exported{reg: reg, latestReg: prometheus.NewRegistry(),
-		daemon: metrics.NewDaemon(reg), aws: metrics.NewAWS(reg), rtx: metrics.NewRTX(reg)}
-	d.metrics.latestReg.MustRegister(metrics.NewLatest(d.main.latest))
+	d.metrics = &exported{reg: reg, daemon: metrics.NewDaemon(reg), aws: metrics.NewAWS(reg), rtx: metrics.NewRTX(reg)}
 	metrics.NewProbes(reg, d.probes.snapshot)
 	cfg, err := LoadConfig(opts.ConfigFile)
 	if err != nil {

@@ -96,7 +96,7 @@ func (d *Daemon) evaluate(c *config.Config) []correlate.Finding {
 // buildMetrics renders the /metrics body of the latest data, once per
 // change of it rather than at every scrape.
 func (d *Daemon) buildMetrics() {
-	if err := d.metrics.body.Build(d.metrics.latestReg); err != nil {
+	if err := d.metrics.body.Build(d.main.latest); err != nil {
 		d.log.Error("metrics not rendered; /metrics fails until the next cycle", zap.Error(err))
 	}
 }

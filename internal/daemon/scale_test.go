@@ -116,7 +116,13 @@ func BenchmarkScale(b *testing.B) {
 	}
 	sort.Slice(durations, func(i, j int) bool { return durations[i] < durations[j] })
 	cpu := time.Duration(ru1.Utime.Nano()+ru1.Stime.Nano()-ru0.Utime.Nano()-ru0.Stime.Nano()) / time.Duration(cycles)
-	// One scrape as Prometheus makes it (gzip), through the daemon's handler.
+	// One scrape as Prometheus makes it (gzip), through the daemon's
+	// handler, after a first one: Prometheus scrapes again and again, and
+	// the first fills the pool of compressors.
+	warm := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	warm.Header.Set("Accept-Encoding", "gzip")
+	d.handler().ServeHTTP(httptest.NewRecorder(), warm)
+	quiet()
 	var msBefore runtime.MemStats
 	runtime.ReadMemStats(&msBefore)
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)

@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"compress/flate"
 	"encoding/binary"
-	"fmt"
 	"hash/crc32"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,48 +22,88 @@ var textFormat = expfmt.NewFormat(expfmt.TypeTextPlain)
 
 // Body is the prebuilt part of /metrics: the series of the latest data
 // (tens of thousands on a big estate), rendered once each time that data
-// changes instead of at every scrape. Build renders it; Handler serves it
-// followed by the small registry gathered at each scrape (process,
-// counters). Safe for concurrent use: a scrape reads the body built last,
-// a slow client never holds up the next Build.
+// changes instead of at every scrape, and kept compressed. Build renders
+// it; Handler serves it followed by the small registry gathered at each
+// scrape (process, counters, probes). Safe for concurrent use: a scrape
+// reads the body built last, a slow client never holds up the next Build.
 type Body struct {
 	built atomic.Pointer[builtBody]
+
+	mu    sync.Mutex // one Build (or scrape's compression) at a time
+	sizes map[*family][2]int
+	fw    *flate.Writer
 }
 
 // builtBody is one rendering, never changed once stored.
 type builtBody struct {
-	text []byte
-	// deflated is text compressed as the first part of a DEFLATE stream:
-	// ends in a sync flush, no final block, so that a scrape appends the
-	// rest and a gzip trailer without compressing text again.
+	// deflated is the text compressed as the first part of a DEFLATE
+	// stream: it ends in a sync flush, no final block, so that a scrape
+	// appends the rest and a gzip trailer without compressing it again.
 	deflated []byte
-	crc      uint32 // CRC-32 of text, which the trailer continues
-	err      error  // a Gather error: the scrape fails as promhttp's would
+	crc      uint32 // CRC-32 of the text, which the trailer continues
+	size     int    // of the text
+	err      error  // a rendering error: the scrape fails as promhttp's would
 }
 
-// Build gathers g and stores its rendering for the next scrapes.
-func (b *Body) Build(g prometheus.Gatherer) error {
-	mfs, err := g.Gather()
+// Build renders l's series (the Latest collector's) and stores them for
+// the next scrapes. The text is compressed as it is written, never held
+// whole.
+func (b *Body) Build(l Latest) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out, sink := newTextSender(b.sizes)
+	latestCollector{l}.collect(out)
+	var z bytes.Buffer
+	if prev := b.built.Load(); prev != nil {
+		z.Grow(len(prev.deflated) + len(prev.deflated)/8)
+	}
+	if b.fw == nil {
+		b.fw, _ = flate.NewWriter(&z, flate.BestSpeed) // a valid level: no error
+	} else {
+		b.fw.Reset(&z)
+	}
+	crc := crc32.NewIEEE()
+	counted := &countWriter{w: io.MultiWriter(b.fw, crc)}
+	sizes, err := sink.writeTo(counted)
+	if err == nil {
+		err = b.fw.Flush()
+	}
 	if err != nil {
 		b.built.Store(&builtBody{err: err})
 		return err
 	}
-	var text bytes.Buffer
-	enc := expfmt.NewEncoder(&text, textFormat)
-	for _, mf := range mfs {
-		if err := enc.Encode(mf); err != nil {
-			err = fmt.Errorf("render %s: %w", mf.GetName(), err)
-			b.built.Store(&builtBody{err: err})
-			return err
-		}
-	}
-	var z bytes.Buffer
-	z.Grow(text.Len() / 8)
-	fw, _ := flate.NewWriter(&z, flate.BestSpeed) // a valid level: no error
-	fw.Write(text.Bytes())
-	fw.Flush()
-	b.built.Store(&builtBody{text: text.Bytes(), deflated: z.Bytes(), crc: crc32.ChecksumIEEE(text.Bytes())})
+	b.sizes = sizes
+	b.built.Store(&builtBody{deflated: z.Bytes(), crc: crc.Sum32(), size: counted.n})
 	return nil
+}
+
+// deflateRest compresses the scrape-time part as the end of the DEFLATE
+// stream, with Build's compressor: a compressor is most of what a scrape
+// would allocate otherwise (its tables are over 600 KB).
+func (b *Body) deflateRest(rest []byte) []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var z bytes.Buffer
+	z.Grow(len(rest)/4 + 64)
+	if b.fw == nil {
+		b.fw, _ = flate.NewWriter(&z, flate.BestSpeed)
+	} else {
+		b.fw.Reset(&z)
+	}
+	b.fw.Write(rest)
+	b.fw.Close()
+	return z.Bytes()
+}
+
+type countWriter struct {
+	w io.Writer
+	n int
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += n
+	return n, err
 }
 
 // Handler serves the body built last, then what dynamic gathers now, as
@@ -72,8 +113,7 @@ func Handler(b *Body, dynamic prometheus.Gatherer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		built := b.built.Load()
 		if built == nil {
-			built = &builtBody{}
-			built.deflated = emptyDeflate
+			built = &builtBody{deflated: emptyDeflate}
 		}
 		mfs, err := dynamic.Gather()
 		if err == nil {
@@ -95,8 +135,11 @@ func Handler(b *Body, dynamic prometheus.Gatherer) http.Handler {
 		h.Set("Content-Type", string(textFormat))
 		h.Add("Vary", "Accept-Encoding")
 		if !acceptsGzip(r.Header.Get("Accept-Encoding")) {
-			h.Set("Content-Length", strconv.Itoa(len(built.text)+rest.Len()))
-			w.Write(built.text)
+			// Rare (curl, a browser): inflate the body as it is sent.
+			h.Set("Content-Length", strconv.Itoa(built.size+rest.Len()))
+			fr := flate.NewReader(io.MultiReader(bytes.NewReader(built.deflated), bytes.NewReader(finalEmptyBlock)))
+			io.Copy(w, fr)
+			fr.Close()
 			w.Write(rest.Bytes())
 			return
 		}
@@ -106,15 +149,16 @@ func Handler(b *Body, dynamic prometheus.Gatherer) http.Handler {
 		// of the whole text.
 		w.Write(gzipHeader)
 		w.Write(built.deflated)
-		fw, _ := flate.NewWriter(w, flate.BestSpeed)
-		fw.Write(rest.Bytes())
-		fw.Close()
+		w.Write(b.deflateRest(rest.Bytes()))
 		var trailer [8]byte
 		binary.LittleEndian.PutUint32(trailer[:4], crc32.Update(built.crc, crc32.IEEETable, rest.Bytes()))
-		binary.LittleEndian.PutUint32(trailer[4:], uint32(len(built.text)+rest.Len()))
+		binary.LittleEndian.PutUint32(trailer[4:], uint32(built.size+rest.Len()))
 		w.Write(trailer[:])
 	})
 }
+
+// finalEmptyBlock ends a DEFLATE stream: an empty final stored block.
+var finalEmptyBlock = []byte{1, 0, 0, 0xff, 0xff}
 
 // gzipHeader is a gzip member header: deflate, no name, no time, unknown
 // OS (as compress/gzip writes it).

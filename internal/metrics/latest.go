@@ -37,8 +37,9 @@ func NewLatest(l Latest) prometheus.Collector { return latestCollector{l} }
 func (latestCollector) Describe(chan<- *prometheus.Desc) {}
 
 // Collect renders the latest data.
-func (c latestCollector) Collect(ch chan<- prometheus.Metric) {
-	out := newSender(ch)
+func (c latestCollector) Collect(ch chan<- prometheus.Metric) { c.collect(newSender(ch)) }
+
+func (c latestCollector) collect(out *sender) {
 	c.l.EachAWS(func(s aws.Snapshot, last time.Time, ok bool) { collectAWS(out, s, last, ok) })
 	c.l.EachRTX(func(s rtx.Snapshot, last time.Time, ok bool) { collectRTX(out, s, last, ok) })
 	collectFindings(out, c.l.ActiveFindings())

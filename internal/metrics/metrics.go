@@ -1,11 +1,16 @@
-// Package metrics owns what vpnwatchd exports to Prometheus about what it
-// watches: the registry, the process and build metrics, the daemon's own
-// (reloads, cycles, syslog-triggered polls held back) and the collectors
-// over the latest AWS, RTX and probe observations and the active findings.
-// Two other packages register counters of their own on the same registry,
-// because they own the events counted: alert (notifications sent, failed,
-// silenced, queued; the state file) and the daemon's syslog receiver
-// (messages by kind, dropped). Every name starts with vpnwatch_.
+// Package metrics owns how vpnwatchd exports to Prometheus: the metric
+// names, labels and help texts of what it watches, the registry with the
+// process and build metrics, the daemon's own (reloads, cycles,
+// syslog-triggered polls held back), the request and login counters of
+// the AWS and RTX pollers, and /metrics itself (Handler). It owns no data:
+// the series of the latest AWS and RTX observations and the active
+// findings are rendered from the daemon's store of them (Latest) into a
+// Body once per change, and the probe series are read from the daemon's
+// probe runner at each scrape. Two other packages register counters of
+// their own on the registry, because they own the events counted: alert
+// (notifications sent, failed, silenced, queued; the state file) and the
+// daemon's syslog receiver (messages by kind, dropped). Every name starts
+// with vpnwatch_.
 package metrics
 
 import (

@@ -15,6 +15,8 @@ import (
 // type and variable label names.
 type family struct {
 	desc   *prometheus.Desc
+	name   string
+	help   string
 	typ    prometheus.ValueType
 	labels []string
 	names  []*string // labels as the exposition wants them, one pointer each
@@ -22,7 +24,7 @@ type family struct {
 }
 
 func newFamily(typ prometheus.ValueType, name, help string, labels ...string) *family {
-	f := &family{desc: prometheus.NewDesc(name, help, labels, nil), typ: typ, labels: labels}
+	f := &family{desc: prometheus.NewDesc(name, help, labels, nil), name: name, help: help, typ: typ, labels: labels}
 	for i := range labels {
 		f.order = append(f.order, i)
 		f.names = append(f.names, proto.String(labels[i]))
@@ -41,9 +43,14 @@ func newGauge(name, help string, labels ...string) *family {
 // label per series (prometheus.MustNewConstMetric) was half of its memory.
 // Pairs are immutable once made, as client_golang requires of a Metric's
 // labels.
+//
+// A sender made by newTextSender writes the series as exposition text
+// instead (Body.Build): the same collectors, without a channel send, a
+// dto.Metric and the text encoder per series.
 type sender struct {
 	ch    chan<- prometheus.Metric
 	pairs map[pairKey]*dto.LabelPair
+	text  *textSink
 }
 
 type pairKey struct{ name, value string }
@@ -54,6 +61,10 @@ func newSender(ch chan<- prometheus.Metric) *sender {
 
 // send sends one series; values are in the family's label order.
 func (s *sender) send(f *family, v float64, values ...string) {
+	if s.text != nil {
+		s.text.write(f, v, values)
+		return
+	}
 	if len(values) != len(f.labels) {
 		// A programming error, reported on the scrape like client_golang's
 		// own inconsistent-cardinality error, not a crash of the daemon.

@@ -3,9 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/vpnwatchd/vpnwatchd/internal/config"
 	"io"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -179,7 +179,7 @@ func cmdDiagnose(o *opts) int {
 func waitingLines(w io.Writer, d *daemon.Daemon, done <-chan struct{}) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
-	told := map[string]time.Time{}
+	told := map[config.SourceID]time.Time{}
 	for {
 		select {
 		case <-done:
@@ -187,9 +187,8 @@ func waitingLines(w io.Writer, d *daemon.Daemon, done <-chan struct{}) {
 		case <-t.C:
 		}
 		for _, s := range d.InFlight(2 * time.Second) {
-			name, _, _ := strings.Cut(s, " (")
-			if time.Since(told[name]) >= 5*time.Second {
-				told[name] = time.Now()
+			if time.Since(told[s.Source]) >= 5*time.Second {
+				told[s.Source] = time.Now()
 				fmt.Fprintf(w, "vpnwatchd check: still waiting for %s\n", s)
 			}
 		}

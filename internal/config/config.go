@@ -170,7 +170,7 @@ func (m MaintenanceWindow) Window() (start, end time.Time, err error) {
 }
 
 // MatcherKeys are the labels a maintenance window may match on.
-var MatcherKeys = []string{"rule", "severity", "vpn_connection_id", "outside_ip", "router", "rtx_tunnel", "source", "region"}
+var MatcherKeys = []string{"rule", "severity", "vpn_connection_id", "outside_ip", "router", "rtx_tunnel", "source", "region", "probe"}
 
 // SlackReceiver posts to a Slack incoming webhook.
 type SlackReceiver struct {

@@ -30,8 +30,8 @@ func ProbeSource(name string) SourceID { return SourceID{Type: SourceProbe, Name
 // String names the source as operators read it: "aws prod ap-northeast-1",
 // "rtx osaka-rtx1200", "probe vpc".
 func (s SourceID) String() string {
-	if s.Type == SourceAWS {
-		return "aws " + s.Name + " " + s.Region
+	if s.Region != "" {
+		return s.Type + " " + s.Name + " " + s.Region
 	}
 	return s.Type + " " + s.Name
 }

@@ -77,8 +77,9 @@ type Subject struct {
 	OutsideIP       string `json:"outside_ip,omitempty"`
 	Router          string `json:"router,omitempty"`
 	RTXTunnel       int    `json:"rtx_tunnel,omitempty"`
-	Source          string `json:"source,omitempty"`
+	Source          string `json:"source,omitempty"` // an AWS source, with Region
 	Region          string `json:"region,omitempty"`
+	Probe           string `json:"probe,omitempty"`
 }
 
 // String renders the subject as operators name things.
@@ -103,6 +104,9 @@ func (s Subject) String() string {
 	}
 	if s.Source != "" && s.Router == "" {
 		parts = append(parts, strings.TrimSpace("aws "+s.Source+" "+s.Region))
+	}
+	if s.Probe != "" {
+		parts = append(parts, "probe "+s.Probe)
 	}
 	return strings.Join(parts, ", ")
 }
@@ -229,19 +233,25 @@ type FindingID struct {
 	RTXTunnel       int
 	Source          string
 	Region          string
+	Probe           string
 }
 
 // ID returns the finding's identity.
 func (f Finding) ID() FindingID {
 	s := f.Subject
 	return FindingID{Rule: f.Rule, VPNConnectionID: s.VPNConnectionID, OutsideIP: s.OutsideIP, Router: s.Router,
-		RTXTunnel: s.RTXTunnel, Source: s.Source, Region: s.Region}
+		RTXTunnel: s.RTXTunnel, Source: s.Source, Region: s.Region, Probe: s.Probe}
 }
 
 // String renders the identity as the fingerprint kept in the alert state
-// file and sent to Alertmanager and webhooks; its format is stable.
+// file and sent to Alertmanager and webhooks. Its format is stable: a
+// probe stands in the source's place as "probe NAME", as it always has.
 func (id FindingID) String() string {
-	return fmt.Sprintf("%s|%s|%s|%s|%d|%s|%s", id.Rule, id.VPNConnectionID, id.OutsideIP, id.Router, id.RTXTunnel, id.Source, id.Region)
+	source := id.Source
+	if id.Probe != "" {
+		source = "probe " + id.Probe
+	}
+	return fmt.Sprintf("%s|%s|%s|%s|%d|%s|%s", id.Rule, id.VPNConnectionID, id.OutsideIP, id.Router, id.RTXTunnel, source, id.Region)
 }
 
 // Fingerprint is the finding's identity as a string (FindingID.String).
@@ -250,7 +260,8 @@ func (f Finding) Fingerprint() string { return f.ID().String() }
 // compare orders identities: rule, then subject.
 func (id FindingID) compare(o FindingID) int {
 	return cmp.Or(cmp.Compare(id.Rule, o.Rule), cmp.Compare(id.VPNConnectionID, o.VPNConnectionID), cmp.Compare(id.OutsideIP, o.OutsideIP),
-		cmp.Compare(id.Router, o.Router), cmp.Compare(id.RTXTunnel, o.RTXTunnel), cmp.Compare(id.Source, o.Source), cmp.Compare(id.Region, o.Region))
+		cmp.Compare(id.Router, o.Router), cmp.Compare(id.RTXTunnel, o.RTXTunnel), cmp.Compare(id.Source, o.Source), cmp.Compare(id.Region, o.Region),
+		cmp.Compare(id.Probe, o.Probe))
 }
 
 // State is what Evaluate remembers between cycles: how long each condition

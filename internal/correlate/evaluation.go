@@ -6,9 +6,9 @@ package correlate
 import (
 	"errors"
 	"fmt"
+	"github.com/vpnwatchd/vpnwatchd/internal/config"
 	"maps"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/vpnwatchd/vpnwatchd/internal/aws"
@@ -131,11 +131,11 @@ func (c *evaluation) sourcesOf(s Subject) []SourceRef {
 			}
 		}
 	}
-	switch {
-	case strings.HasPrefix(s.Source, "probe "):
-		add(SourceRef{Type: SourceProbe, Name: strings.TrimPrefix(s.Source, "probe ")})
-	case s.Source != "" && s.Region != "":
-		add(SourceRef{Type: SourceAWS, Name: s.Source, Region: s.Region})
+	if s.Probe != "" {
+		add(config.ProbeSource(s.Probe))
+	}
+	if s.Source != "" && s.Region != "" {
+		add(config.AWSRegion(s.Source, s.Region))
 	}
 	if s.Router != "" {
 		add(SourceRef{Type: SourceRTX, Name: s.Router})

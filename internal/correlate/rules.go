@@ -71,7 +71,7 @@ func sourceStale(c *evaluation) []Finding {
 			f.Subject = Subject{Source: s.ref.Name, Region: s.ref.Region}
 			f.Remediation = "Fix what the error names (credentials, IAM policy deploy/aws/iam-policy.json, network path to the EC2 endpoint). vpnwatchd retries every poll."
 		case SourceProbe:
-			f.Subject = Subject{Source: "probe " + s.ref.Name}
+			f.Subject = Subject{Probe: s.ref.Name}
 			f.Remediation = "The probe cannot send ICMP: allow unprivileged ICMP (`sysctl -w net.ipv4.ping_group_range=\"0 2147483647\"`) or give vpnwatchd CAP_NET_RAW (AmbientCapabilities=CAP_NET_RAW)."
 		default:
 			f.Subject = Subject{Router: s.ref.Name}
@@ -559,7 +559,7 @@ func dataPlaneUnreachable(c *evaluation) []Finding {
 		if pr.Path != "tunnel" || !errors.Is(pr.Err, probe.ErrUnreachable) || len(up) == 0 {
 			continue
 		}
-		out = append(out, Finding{Subject: Subject{Source: "probe " + pr.Name},
+		out = append(out, Finding{Subject: Subject{Probe: pr.Name},
 			Summary:  fmt.Sprintf("probe %s: %s does not answer through the VPN although AWS reports tunnel %s UP", pr.Name, pr.Target, strings.Join(up, ", ")),
 			Evidence: Evidence{Detail: map[string]string{"error": pr.Err.Error(), "tunnels_up": strings.Join(up, ", ")}},
 			Remediation: "Check the VPC side (security group and network ACL allow ICMP from the office, the route table propagates the virtual private gateway) " +

@@ -3,6 +3,8 @@ package correlate
 import (
 	"sort"
 	"time"
+
+	"github.com/vpnwatchd/vpnwatchd/internal/aws"
 )
 
 // TunnelView is one row of the status page: a tunnel as both sides see
@@ -44,7 +46,7 @@ func (c *evaluation) views() []TunnelView {
 		if a := p.aws; a != nil {
 			v.VPNConnectionID, v.VPNName, v.OutsideIP = a.conn.ID, a.conn.Name, a.tunnel.OutsideIP
 			v.AWSStatus, v.AWSMessage, v.AcceptedRoutes, v.LastChange = a.tunnel.Status, a.tunnel.StatusMessage, a.tunnel.AcceptedRoutes, a.tunnel.LastStatusChange
-			if a.conn.State != "available" {
+			if a.conn.State != aws.StateAvailable {
 				v.AWSStatus = a.conn.State
 			}
 		}

@@ -83,7 +83,7 @@ type Daemon struct {
 	// What the HTTP handlers and `check` read while the main loop runs.
 	ready     atomic.Bool
 	lastCycle atomic.Int64 // UnixNano of the last completed cycle, or of the start
-	inFlight  sync.Map     // source being polled ("rtx osaka") → when it started
+	inFlight  sync.Map     // config.SourceID being polled → when it started
 	page      atomic.Pointer[status.Status]
 	events    *eventLog
 	metrics   *exported

@@ -121,18 +121,25 @@ func (s *selection) regionList() []config.SourceID {
 // pollAll polls every source and records the results.
 func (d *Daemon) pollAll(ctx context.Context) (ok, failed int) { return d.poll(ctx, nil) }
 
+// Polling is a source being polled now, and for how long.
+type Polling struct {
+	Source config.SourceID // an AWS source without a region: all its regions are polled at once
+	For    time.Duration
+}
+
+func (p Polling) String() string { return fmt.Sprintf("%s (%s)", p.Source, p.For.Round(time.Second)) }
+
 // InFlight lists the sources being polled now that started longer than
-// after ago, with how long they have taken, sorted: `check` says what it is
-// still waiting for.
-func (d *Daemon) InFlight(after time.Duration) []string {
-	var out []string
+// after ago, sorted: `check` says what it is still waiting for.
+func (d *Daemon) InFlight(after time.Duration) []Polling {
+	var out []Polling
 	d.inFlight.Range(func(k, v any) bool {
 		if since := time.Since(v.(time.Time)); since >= after {
-			out = append(out, fmt.Sprintf("%s (%s)", k, since.Round(time.Second)))
+			out = append(out, Polling{Source: k.(config.SourceID), For: since})
 		}
 		return true
 	})
-	slices.Sort(out)
+	slices.SortFunc(out, func(a, b Polling) int { return compareSources(a.Source, b.Source) })
 	return out
 }
 
@@ -152,9 +159,9 @@ func (d *Daemon) poll(ctx context.Context, sel *selection) (ok, failed int) {
 		}
 		if len(regions) > 0 {
 			wg.Go(func() {
-				name := "aws " + p.Source().Name
-				d.inFlight.Store(name, time.Now())
-				defer d.inFlight.Delete(name)
+				id := config.SourceID{Type: config.SourceAWS, Name: p.Source().Name}
+				d.inFlight.Store(id, time.Now())
+				defer d.inFlight.Delete(id)
 				awsResults[i] = p.PollRegions(ctx, regions)
 			})
 		}
@@ -169,9 +176,9 @@ func (d *Daemon) poll(ctx context.Context, sel *selection) (ok, failed int) {
 		wg.Go(func() {
 			slots <- struct{}{}
 			defer func() { <-slots }()
-			name := "rtx " + p.Router().Name
-			d.inFlight.Store(name, time.Now())
-			defer d.inFlight.Delete(name)
+			id := config.RouterSource(p.Router().Name)
+			d.inFlight.Store(id, time.Now())
+			defer d.inFlight.Delete(id)
 			s := p.Poll(ctx)
 			rtxResults[i] = &s
 		})

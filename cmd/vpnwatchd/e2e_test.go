@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vpnwatchd/vpnwatchd/internal/aws/ec2sim"
 	"github.com/vpnwatchd/vpnwatchd/internal/rtx/rtxsim"
@@ -21,14 +22,22 @@ var seedRouterConfig = rtxsim.SampleConfig{WAN: "198.18.0.2", OutsideIPs: []stri
 // (AWS DOWN / IPSEC IS UP, RTX up with BGP Active) and writes a config.
 func seedSetup(t *testing.T) string {
 	t.Helper()
+	cfg, _ := seedSetupSim(t, "")
+	return cfg
+}
+
+// seedSetupSim is seedSetup with the simulator, whose tunnels log to
+// logGroup when it is not "".
+func seedSetupSim(t *testing.T, logGroup string) (string, *ec2sim.Sim) {
+	t.Helper()
 	sim, url := ec2sim.Start(t, nil)
 	sim.Update("ap-northeast-1", func(r *ec2sim.Region) {
 		r.CustomerGateways = []*ec2sim.CustomerGateway{{ID: "cgw-0123456789abcdef0", IP: "198.18.0.2", BGPASN: "65000"}}
 		r.VPNConnections = []*ec2sim.VPNConnection{{ID: "vpn-0a1b2c3d4e5f67890", CustomerGatewayID: "cgw-0123456789abcdef0", VPNGatewayID: "vgw-1",
 			Tags: map[string]string{"Name": "osaka-office"},
 			Tunnels: []*ec2sim.Tunnel{
-				{OutsideIP: "203.0.113.10", InsideCIDR: "169.254.10.0/30", Status: "DOWN", StatusMessage: "IPSEC IS UP", Phase2LifetimeSeconds: 3600},
-				{OutsideIP: "203.0.113.20", InsideCIDR: "169.254.20.0/30", Status: "DOWN", StatusMessage: "IPSEC IS UP", Phase2LifetimeSeconds: 3600},
+				{OutsideIP: "203.0.113.10", InsideCIDR: "169.254.10.0/30", Status: "DOWN", StatusMessage: "IPSEC IS UP", Phase2LifetimeSeconds: 3600, LogGroup: logGroup, BGPLogGroup: logGroup},
+				{OutsideIP: "203.0.113.20", InsideCIDR: "169.254.20.0/30", Status: "DOWN", StatusMessage: "IPSEC IS UP", Phase2LifetimeSeconds: 3600, LogGroup: logGroup, BGPLogGroup: logGroup},
 			}}}
 	})
 	router := rtxsim.New("RTX1200 Rev.10.01.65", seedRouterConfig, nil)
@@ -56,7 +65,7 @@ routers:
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return cfg
+	return cfg, sim
 }
 
 type jsonReport struct {
@@ -204,5 +213,44 @@ func TestCheckSaysWhatItWaitsFor(t *testing.T) {
 	}
 	if n := strings.Count(out, "no answer") + strings.Count(out, "deadline"); n > 1 {
 		t.Errorf("the error is printed %d times:\n%s", n, out)
+	}
+}
+
+// AWS's own log lines reach the findings of check, go into the bundle as
+// AWS sent them, and diagnose of the bundle quotes them the same.
+func TestCollectKeepsAWSLogs(t *testing.T) {
+	group := "arn:aws:logs:ap-northeast-1:111122223333:log-group:/aws/vpn/osaka:*"
+	cfg, sim := seedSetupSim(t, group)
+	line := "AWS-side peer BGP session state has changed from Connect to Active with neighbor 169.254.10.2"
+	if err := sim.LogBGPStatus("ap-northeast-1", "vpn-0a1b2c3d4e5f67890", "203.0.113.10", time.Now().Add(-time.Minute), "DOWN", line); err != nil {
+		t.Fatal(err)
+	}
+	quoted := func(r jsonReport) bool {
+		for _, f := range r.Findings {
+			if f.Rule == "BGPDownIPsecUp" && f.Subject["outside_ip"] == "203.0.113.10" && strings.Contains(f.Summary, line) {
+				return true
+			}
+		}
+		return false
+	}
+	code, out, errOut := runMain("check", "--config.file", cfg, "--format", "json")
+	checked := decode(t, out)
+	if code != checkCritical || !quoted(checked) {
+		t.Fatalf("check does not quote AWS's log: %d %s %s", code, out, errOut)
+	}
+	if n := ruleCounts(checked)["TunnelLogsDisabled"]; n != 0 {
+		t.Errorf("TunnelLogsDisabled with logging on: %d", n)
+	}
+	dir := filepath.Join(t.TempDir(), "bundle")
+	if code, out, errOut := runMain("collect", "--config.file", cfg, "--out", dir); code != 0 {
+		t.Fatalf("collect: %d %s %s", code, out, errOut)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "aws/prod/ap-northeast-1/logs/aws_vpn_osaka.json"))
+	if err != nil || !strings.Contains(string(raw), `"logStreamName": "vpn-0a1b2c3d4e5f67890_203.0.113.10-BGP.log"`) || !strings.Contains(string(raw), "from Connect to Active") {
+		t.Fatalf("bundle log file: %v\n%s", err, raw)
+	}
+	code, out, errOut = runMain("diagnose", "--format", "json", dir)
+	if code != 0 || !quoted(decode(t, out)) || fmt.Sprint(ruleCounts(decode(t, out))) != fmt.Sprint(ruleCounts(checked)) {
+		t.Errorf("diagnose: %d %v (check: %v) %s", code, ruleCounts(decode(t, out)), ruleCounts(checked), errOut)
 	}
 }

@@ -98,6 +98,11 @@ func cmdCollect(o *opts) int {
 		taken := time.Now().UTC()
 		res := d.RunOnce(context.Background())
 		b := bundle.Bundle{Meta: bundle.Meta{TakenAt: taken, Version: version.Version}, AWS: map[string]map[string]map[string][]byte{}, RTX: d.RouterOutputs()}
+		for _, a := range d.Config().AWS {
+			if a.Logs {
+				b.Meta.AWSLogs = append(b.Meta.AWSLogs, a.Name)
+			}
+		}
 		for _, s := range res.AWS {
 			if s.Err != nil {
 				fmt.Fprintf(stderr, "vpnwatchd collect: %v\n", s.Err)

@@ -8,7 +8,8 @@ import (
 
 // Lifecycle decides which notifications to send as findings come and go.
 // Findings arrive already past their hold (correlate applies it); here they
-// become firing alerts, reminders every RepeatInterval, and resolved
+// become firing alerts, reminders every RepeatInterval (not for info
+// findings, which are sent once), and resolved
 // notices once absent for ResolveHold. An alert that toggles more than
 // FlapThreshold times within FlapWindow is held firing and marked flapping
 // instead of being re-sent at every toggle.
@@ -48,7 +49,10 @@ func (l *Lifecycle) Step(active []correlate.Finding, now time.Time) []Alert {
 			if st.LastSent.After(now) {
 				st.LastSent = now // the clock stepped back: repeat from now, not never
 			}
-			if now.Sub(st.LastSent) >= l.RepeatInterval {
+			// Info findings are said once: a reminder every few hours of
+			// something that needs no action would teach people to ignore
+			// the channel.
+			if now.Sub(st.LastSent) >= l.RepeatInterval && f.Severity != correlate.SeverityInfo {
 				a := st.Alert
 				a.Repeat = true
 				out = append(out, a)

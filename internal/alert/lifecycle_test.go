@@ -128,3 +128,20 @@ func (m *Manager) receivers2() []Receiver {
 	}
 	return rs
 }
+
+// An info finding is sent when it starts and when it ends, never repeated.
+func TestInfoIsNotRepeated(t *testing.T) {
+	info := finding("TunnelLogsDisabled", "vpn-1", "")
+	info.Severity = correlate.SeverityInfo
+	l := &Lifecycle{RepeatInterval: 4 * time.Hour, ResolveHold: 0, FlapWindow: time.Hour}
+	var sent []string
+	for _, at := range []time.Duration{0, 5 * time.Hour, 9 * time.Hour, 13 * time.Hour} {
+		if s := statuses(l.Step([]correlate.Finding{info}, t0.Add(at))); s != "" {
+			sent = append(sent, s)
+		}
+	}
+	sent = append(sent, statuses(l.Step(nil, t0.Add(14*time.Hour))))
+	if got := strings.Join(sent, " "); got != "TunnelLogsDisabled:firing TunnelLogsDisabled:resolved" {
+		t.Errorf("sent %q", got)
+	}
+}

@@ -2,12 +2,14 @@ package aws
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
+	"strings"
 	"sync"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
@@ -24,6 +26,87 @@ const (
 var bundleFiles = map[string]string{
 	"DescribeVpnConnections":   FileDescribeVPNConnections,
 	"DescribeCustomerGateways": FileDescribeCustomerGateways,
+}
+
+// logsTarget is the X-Amz-Target of CloudWatch Logs' FilterLogEvents, the
+// one call of the JSON protocol the poller makes.
+const logsTarget = "Logs_20140328.FilterLogEvents"
+
+// LogsFile is the bundle file (under the region's directory) of the raw
+// records of one of AWS's VPN log groups, by name or ARN.
+func LogsFile(group string) string {
+	if i := strings.Index(group, ":log-group:"); i >= 0 {
+		group = strings.TrimSuffix(group[i+len(":log-group:"):], ":*")
+	}
+	return "logs/" + strings.NewReplacer("/", "_", "\\", "_", "..", "_").Replace(strings.TrimPrefix(group, "/")) + ".json"
+}
+
+// logsRequest is the part of a FilterLogEvents request that names its group.
+type logsRequest struct {
+	LogGroupName       string `json:"logGroupName"`
+	LogGroupIdentifier string `json:"logGroupIdentifier"`
+}
+
+// logsGroup reads the log group of a FilterLogEvents request and restores
+// the body for sending.
+func logsGroup(req *http.Request) (string, error) {
+	if req.Body == nil {
+		return "", nil
+	}
+	b, err := io.ReadAll(req.Body)
+	req.Body.Close()
+	if err != nil {
+		return "", err
+	}
+	req.Body = io.NopCloser(bytes.NewReader(b))
+	var in logsRequest
+	if err := json.Unmarshal(b, &in); err != nil {
+		return "", fmt.Errorf("FilterLogEvents request: %w", err)
+	}
+	if in.LogGroupIdentifier != "" {
+		return in.LogGroupIdentifier, nil
+	}
+	return in.LogGroupName, nil
+}
+
+// logsPage is what a bundle keeps of FilterLogEvents answers: their events,
+// as AWS sent them, de-duplicated by eventId.
+type logsPage struct {
+	Events []json.RawMessage `json:"events"`
+}
+
+// mergeEvents adds the events of one answer to those recorded before.
+func mergeEvents(recorded, answer []byte) ([]byte, error) {
+	var have, got logsPage
+	if len(recorded) > 0 {
+		if err := json.Unmarshal(recorded, &have); err != nil {
+			return nil, err
+		}
+	}
+	if err := json.Unmarshal(answer, &got); err != nil {
+		return nil, fmt.Errorf("FilterLogEvents answer: %w", err)
+	}
+	seen := map[string]bool{}
+	id := func(e json.RawMessage) string {
+		var x struct {
+			EventID string `json:"eventId"`
+		}
+		json.Unmarshal(e, &x)
+		return x.EventID
+	}
+	for _, e := range have.Events {
+		seen[id(e)] = true
+	}
+	for _, e := range got.Events {
+		if k := id(e); k == "" || !seen[k] {
+			seen[k] = true
+			have.Events = append(have.Events, e)
+		}
+	}
+	if have.Events == nil {
+		have.Events = []json.RawMessage{}
+	}
+	return json.MarshalIndent(have, "", " ")
 }
 
 var regionRE = regexp.MustCompile(`Credential=[^/]+/[0-9]{8}/([a-z0-9-]+)/`)
@@ -59,17 +142,14 @@ type Recorder struct {
 
 // Do sends the request and records the answer.
 func (r *Recorder) Do(req *http.Request) (*http.Response, error) {
+	if req.Header.Get("X-Amz-Target") == logsTarget {
+		return r.doLogs(req)
+	}
 	action, err := requestAction(req)
 	if err != nil {
 		return nil, err
 	}
-	r.mu.Lock()
-	base := r.Base
-	r.mu.Unlock()
-	if base == nil {
-		base = http.DefaultClient
-	}
-	resp, err := base.Do(req)
+	resp, err := r.base().Do(req)
 	if err != nil || resp.StatusCode != http.StatusOK {
 		return resp, err
 	}
@@ -99,6 +179,53 @@ func (r *Recorder) Do(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
+// doLogs sends a FilterLogEvents request and adds the events of the answer
+// to its group's file.
+func (r *Recorder) doLogs(req *http.Request) (*http.Response, error) {
+	group, err := logsGroup(req)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := r.base().Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return resp, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	region := ""
+	if m := regionRE.FindStringSubmatch(req.Header.Get("Authorization")); m != nil {
+		region = m[1]
+	}
+	file := LogsFile(group)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.bodies == nil {
+		r.bodies = map[string]map[string][]byte{}
+	}
+	if r.bodies[region] == nil {
+		r.bodies[region] = map[string][]byte{}
+	}
+	merged, err := mergeEvents(r.bodies[region][file], body)
+	if err != nil {
+		return nil, err
+	}
+	r.bodies[region][file] = merged
+	return resp, nil
+}
+
+func (r *Recorder) base() awssdk.HTTPClient {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.Base == nil {
+		return http.DefaultClient
+	}
+	return r.Base
+}
+
 // Files returns the recorded bodies of a region by bundle file name.
 func (r *Recorder) Files(region string) map[string][]byte {
 	r.mu.Lock()
@@ -116,6 +243,21 @@ type Replay struct {
 
 // Do answers one request from the files.
 func (r Replay) Do(req *http.Request) (*http.Response, error) {
+	if req.Header.Get("X-Amz-Target") == logsTarget {
+		group, err := logsGroup(req)
+		if err != nil {
+			return nil, err
+		}
+		body, ok := r.Files[LogsFile(group)]
+		status := http.StatusOK
+		if !ok {
+			status = http.StatusBadRequest
+			body = fmt.Appendf(nil, `{"__type":"ResourceNotFoundException","message":"log group %s is not in the support bundle"}`, group)
+		}
+		return &http.Response{StatusCode: status, Status: http.StatusText(status), Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+			Header: http.Header{"Content-Type": []string{"application/x-amz-json-1.1"}}, Body: io.NopCloser(bytes.NewReader(body)),
+			ContentLength: int64(len(body)), Request: req}, nil
+	}
 	action, err := requestAction(req)
 	if err != nil {
 		return nil, err

@@ -399,6 +399,7 @@ func (p *Poller) pollRegionAt(ctx context.Context, r *region, start time.Time) S
 	}
 	p.maintenance(ctx, r, conns, start)
 	p.readLogs(ctx, r, conns, start)
+	snap.LogsRead = r.logs != nil
 	snap.Connections = p.withGone(r, conns, start)
 	return snap
 }

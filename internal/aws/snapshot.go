@@ -25,6 +25,9 @@ type Snapshot struct {
 	Connections []Connection
 	// Missing lists configured VPN connection ids that AWS did not return.
 	Missing []string
+	// LogsRead: the source reads AWS's tunnel logs (aws[].logs), so a
+	// tunnel without them is worth a word.
+	LogsRead bool
 }
 
 // Routing types of a VPN connection.

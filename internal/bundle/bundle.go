@@ -22,13 +22,18 @@ import (
 type Meta struct {
 	TakenAt time.Time `json:"taken_at"`
 	Version string    `json:"version,omitempty"`
+	// AWSLogs names the AWS sources whose tunnel logs vpnwatchd read
+	// (aws[].logs), so that diagnose reads them from the bundle as check
+	// did from AWS.
+	AWSLogs []string `json:"aws_logs,omitempty"`
 }
 
 // Bundle is one support bundle in memory.
 type Bundle struct {
 	Dir  string
 	Meta Meta
-	// AWS: source → region → file name → raw response body.
+	// AWS: source → region → file name → raw response body (EC2 XML, and
+	// logs/GROUP.json: the records of one of AWS's VPN log groups).
 	AWS map[string]map[string]map[string][]byte
 	// RTX: router → command → raw output.
 	RTX map[string]rtx.Outputs
@@ -117,7 +122,8 @@ func Read(dir string) (Bundle, error) {
 		switch {
 		case rel == "meta.json":
 			return nil
-		case len(parts) == 4 && parts[0] == "aws" && strings.HasSuffix(parts[3], ".xml"):
+		case len(parts) == 4 && parts[0] == "aws" && strings.HasSuffix(parts[3], ".xml"),
+			len(parts) == 5 && parts[0] == "aws" && parts[3] == "logs" && strings.HasSuffix(parts[4], ".json"):
 			data, err := os.ReadFile(path)
 			if err != nil {
 				return err
@@ -128,7 +134,7 @@ func Read(dir string) (Bundle, error) {
 			if b.AWS[parts[1]][parts[2]] == nil {
 				b.AWS[parts[1]][parts[2]] = map[string][]byte{}
 			}
-			b.AWS[parts[1]][parts[2]][parts[3]] = data
+			b.AWS[parts[1]][parts[2]][strings.Join(parts[3:], "/")] = data
 		case len(parts) == 3 && parts[0] == "rtx" && strings.HasSuffix(parts[2], ".txt"):
 			data, err := os.ReadFile(path)
 			if err != nil {

@@ -38,7 +38,8 @@ func (b Bundle) Observations(ctx context.Context, loc *time.Location) (correlate
 			if _, ok := files[aws.FileDescribeCustomerGateways]; !ok {
 				unchecked = append(unchecked, fmt.Sprintf("%s: no %s: customer gateway address not checked", dir, aws.FileDescribeCustomerGateways))
 			}
-			p, err := aws.New(ctx, config.AWSSource{Name: source, Regions: []string{region}, Timeout: 10 * time.Second, MaintenanceInterval: time.Hour},
+			p, err := aws.New(ctx, config.AWSSource{Name: source, Regions: []string{region}, Timeout: 10 * time.Second, MaintenanceInterval: time.Hour,
+				Logs: slices.Contains(b.Meta.AWSLogs, source)},
 				aws.Options{HTTPClient: aws.Replay{Files: files}, Credentials: aws.OfflineCredentials(), MaxAttempts: 1, Now: func() time.Time { return at }})
 			if err != nil {
 				return obs, nil, fmt.Errorf("%s: %w", dir, err)

@@ -702,4 +702,171 @@ func TestFindingsFromAWSLog(t *testing.T) {
 	if _, fs = findingsOf(noHolds().Evaluate(State{}, obs, w.now)); len(byRule(fs)["IKEPreSharedKeyMismatch"]) != 0 {
 		t.Error("a later event of another meaning did not end the PSK finding")
 	}
+	// A BGP state change is the other log's story: the PSK mismatch stands.
+	obs = say("AWS tunnel detected a pre-shared key mismatch with cgw: 198.18.0.2", 2*time.Minute)
+	tu = &obs.AWS[0].Connections[0].Tunnels[0]
+	tu.LogEvents = append(tu.LogEvents, vpnlog.Event{Time: w.now.Add(-time.Minute), Kind: vpnlog.KindBGP,
+		Details: "AWS-side peer BGP session state has changed from Established to Idle with neighbor 169.254.10.2", Class: vpnlog.ClassBGPStateChange})
+	if _, fs = findingsOf(noHolds().Evaluate(State{}, obs, w.now)); len(byRule(fs)["IKEPreSharedKeyMismatch"]) != 1 {
+		t.Errorf("a BGP state change hid the PSK mismatch: %v", rulesOf(fs))
+	}
+}
+
+// awsRecord is one of AWS's VPN log records, parsed as the poller parses
+// it: a tunnel activity record (ike) or a BGP record.
+func awsRecord(t *testing.T, at time.Time, ip string, bgp bool, json string) vpnlog.Event {
+	t.Helper()
+	stream := vpnID + "_" + ip + "-IKE.log"
+	if bgp {
+		stream = vpnID + "_" + ip + "-BGP.log"
+	}
+	e, err := vpnlog.Parse(json, stream, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// Every finding drawn from AWS's logs: what AWS said (its record, parsed
+// as the poller parses it), on a tunnel in the state it logs it in, the
+// rule it names, its words quoted and the fix.
+func TestMoreFindingsFromAWSLog(t *testing.T) {
+	ike := func(details string) string { return fmt.Sprintf(`{"event_timestamp":%d,"details":%q}`, 0, details) }
+	bgp := func(status, details string) string {
+		return fmt.Sprintf(`{"resource_id":"%s_203.0.113.10","type":"BGPStatus","status":%q,"message":{"details":%q}}`, vpnID, status, details)
+	}
+	route := func(prefix, denied string) string {
+		d := ""
+		if denied != "" {
+			d = fmt.Sprintf(`,"details":"DENIED due to: %s"`, denied)
+		}
+		return fmt.Sprintf(`{"resource_id":"%s_203.0.113.10","type":"RouteStatus","status":"UPDATED","message":{"prefix":%q,"asPath":"65000 64512","nextHopIp":"169.254.10.2"%s}}`, vpnID, prefix, d)
+	}
+	type rec struct {
+		bgp  bool
+		json string
+	}
+	for _, tc := range []struct {
+		name     string
+		down     bool // the RTX tunnel (and so AWS's) is down
+		records  []rec
+		rule     string
+		want     []string // in the summary or the fix
+		disabled bool     // the rule must not fire
+	}{
+		{"TS", true, []rec{{false, ike("AWS: Traffic Selector: TS_UNACCEPTABLE: received from responder")}}, "TrafficSelectorMismatch",
+			[]string{"TS_UNACCEPTABLE", "`ipsec ike local id 1 0.0.0.0/0`"}, false},
+		{"auth", true, []rec{{false, ike("AWS tunnel is sending AUTHENTICATION_FAILED as the response")}}, "IKEAuthenticationFailed",
+			[]string{"AUTHENTICATION_FAILED", "`ipsec ike local address 1 198.18.0.2`"}, false},
+		{"DPD, RTX down", true, []rec{{false, ike("AWS tunnel DPD timed out after 3 retransmits")}}, "AWSDeclaredPeerDead",
+			[]string{"DPD timed out", "is Offline", "`ipsec auto refresh on`"}, false},
+		{"peer dead, RTX up", false, []rec{{false, ike("Peer is not responsive - Declaring peer dead")}}, "AWSDeclaredPeerDead",
+			[]string{"Declaring peer dead", "says Online", "do not reach AWS"}, false},
+		{"hold timer", true, []rec{{true, bgp("DOWN", "AWS-side peer sent a Hold Timer Expired notification to neighbor 169.254.10.2")}}, "BGPHoldTimerExpired",
+			[]string{"Hold Timer Expired", "hold-time=30"}, false},
+		{"ASN", true, []rec{{true, bgp("DOWN", "AWS-side peer detected a bad OPEN message from neighbor 169.254.10.2 - remote AS is 65001, expected 65000")}}, "BGPASNMismatch",
+			[]string{"sent AS 65001, AWS expects AS 65000", "`bgp autonomous-system 65000`"}, false},
+		{"prefix warning", false, []rec{{true, bgp("UP", "AWS-side peer is reporting a maximum prefix limit warning - received 95 prefixes from neighbor 169.254.10.2, limit is 100")}}, "BGPPrefixLimit",
+			[]string{"(95 routes, limit 100)", "`bgp export filter`"}, false},
+		{"prefix warning, then re-established", false, []rec{
+			{true, bgp("UP", "AWS-side peer is reporting a maximum prefix limit warning - received 95 prefixes from neighbor 169.254.10.2, limit is 100")},
+			{true, bgp("UP", "AWS-side peer BGP session state has changed from OpenConfirm to Established with neighbor 169.254.10.2")}}, "BGPPrefixLimit", nil, true},
+		{"route denied", false, []rec{{true, route("172.31.0.0/16", "as-path contains our own AS")}, {true, route("10.9.0.0/16", "non-connected next-hop")}}, "BGPRouteDenied",
+			[]string{"denied 2 route(s)", "172.31.0.0/16 (DENIED due to: as-path contains our own AS)", "next hop must be 169.254.10.2"}, false},
+		{"route denied, then accepted", false, []rec{{true, route("172.31.0.0/16", "as-path contains our own AS")}, {true, route("172.31.0.0/16", "")}}, "BGPRouteDenied", nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, healthyConfig)
+			if tc.down {
+				w.router.Disconnect(1)
+			}
+			if tc.name == "peer dead, RTX up" { // AWS hears nothing while the RTX believes it is up
+				w.override["203.0.113.10"] = aws.Tunnel{Status: "DOWN", StatusMessage: "IPSEC IS DOWN"}
+			}
+			obs := w.observations()
+			tu := &obs.AWS[0].Connections[0].Tunnels[0]
+			for i, r := range tc.records {
+				tu.LogEvents = append(tu.LogEvents, awsRecord(t, w.now.Add(time.Duration(i-len(tc.records))*time.Minute), "203.0.113.10", r.bgp, r.json))
+			}
+			_, fs := findingsOf(noHolds().Evaluate(State{}, obs, w.now))
+			got := byRule(fs)[tc.rule]
+			if tc.disabled && tc.want == nil {
+				if len(got) != 0 {
+					t.Errorf("%s fired: %+v", tc.rule, got)
+				}
+				return
+			}
+			if len(got) != 1 {
+				t.Fatalf("%s: %v", tc.rule, rulesOf(fs))
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(got[0].Summary, want) && !strings.Contains(got[0].Remediation, want) {
+					t.Errorf("%s lacks %q:\n%s\n%s", tc.rule, want, got[0].Summary, got[0].Remediation)
+				}
+			}
+			if got[0].Subject.OutsideIP != "203.0.113.10" || got[0].Evidence.Detail["aws_log"] == "" && tc.rule != "BGPRouteDenied" {
+				t.Errorf("subject or quote: %+v", got[0])
+			}
+		})
+	}
+}
+
+// A tunnel whose rekey failed is SARekeyFailed's: it quotes AWS's
+// unanswered CREATE_CHILD_SA and the DPD timeout after it, and
+// AWSDeclaredPeerDead stays quiet. BGPDownIPsecUp quotes AWS's BGP log.
+func TestExistingFindingsQuoteAWS(t *testing.T) {
+	w := newWorld(t, seedConfig)
+	w.router.FailRekey(1)
+	e := NewEvaluator(nil)
+	var st State
+	w.run(e, &st, 62*time.Minute, 30*time.Second)
+	obs := w.observations()
+	tu := &obs.AWS[0].Connections[0].Tunnels[0]
+	for i, d := range []string{"AWS tunnel is sending request (id=3) for CREATE_CHILD_SA", "AWS tunnel DPD timed out after 3 retransmits"} {
+		tu.LogEvents = append(tu.LogEvents, awsRecord(t, w.now.Add(time.Duration(i-3)*time.Minute), "203.0.113.10", false, fmt.Sprintf(`{"details":%q}`, d)))
+	}
+	_, fs := findingsOf(noHolds().Evaluate(st, obs, w.now))
+	got := byRule(fs)
+	if len(got["SARekeyFailed"]) != 1 || len(got["AWSDeclaredPeerDead"]) != 0 {
+		t.Fatalf("%v", rulesOf(fs))
+	}
+	if s := got["SARekeyFailed"][0].Summary; !strings.Contains(s, `"AWS tunnel is sending request (id=3) for CREATE_CHILD_SA" and no answer followed, then at`) ||
+		!strings.Contains(s, "DPD timed out after 3 retransmits") {
+		t.Errorf("SARekeyFailed does not quote AWS: %s", s)
+	}
+
+	w = newWorld(t, seedConfig)
+	w.router.StickBGP(1, "Active")
+	obs = w.observations()
+	tu = &obs.AWS[0].Connections[0].Tunnels[0]
+	tu.LogEvents = []vpnlog.Event{awsRecord(t, w.now.Add(-time.Minute), "203.0.113.10", true,
+		fmt.Sprintf(`{"resource_id":"%s_203.0.113.10","type":"BGPStatus","status":"DOWN","message":{"details":"AWS-side peer BGP session state has changed from Connect to Active with neighbor 169.254.10.2"}}`, vpnID))}
+	_, fs = findingsOf(noHolds().Evaluate(State{}, obs, w.now))
+	if b := byRule(fs)["BGPDownIPsecUp"]; len(b) != 1 || !strings.Contains(b[0].Summary, `AWS's BGP log at`) || !strings.Contains(b[0].Summary, "from Connect to Active") {
+		t.Errorf("BGPDownIPsecUp: %+v", b)
+	}
+}
+
+// AWS's logs are asked for (aws[].logs) but a connection's tunnels do not
+// send them: one info finding per connection, with the command per tunnel
+// and the warning that it replaces the endpoint.
+func TestTunnelLogsDisabled(t *testing.T) {
+	w := newWorld(t, healthyConfig)
+	obs := w.observations()
+	if _, fs := findingsOf(noHolds().Evaluate(State{}, obs, w.now)); len(byRule(fs)["TunnelLogsDisabled"]) != 0 {
+		t.Error("fires when vpnwatchd does not read AWS's logs")
+	}
+	obs.AWS[0].LogsRead = true
+	obs.AWS[0].Connections[0].Tunnels[1].Logs = &aws.TunnelLogs{Enabled: true, Group: "g", BGPEnabled: true, BGPGroup: "g"}
+	_, fs := findingsOf(noHolds().Evaluate(State{}, obs, w.now))
+	got := byRule(fs)["TunnelLogsDisabled"]
+	if len(got) != 1 || got[0].Severity != SeverityInfo || !strings.Contains(got[0].Summary, "does not log tunnel 203.0.113.10 (") ||
+		!strings.Contains(got[0].Remediation, "--vpn-tunnel-outside-ip-address 203.0.113.10") || strings.Contains(got[0].Remediation, "203.0.113.20") ||
+		!strings.Contains(got[0].Remediation, "replaces its endpoint") {
+		t.Errorf("%+v", got)
+	}
+	obs.AWS[0].Connections[0].Tunnels[0].Logs = obs.AWS[0].Connections[0].Tunnels[1].Logs
+	if _, fs := findingsOf(noHolds().Evaluate(State{}, obs, w.now)); len(byRule(fs)["TunnelLogsDisabled"]) != 0 {
+		t.Error("fires with both tunnels logging")
+	}
 }

@@ -16,6 +16,7 @@ type awsTunnel struct {
 	source, region string
 	conn           *aws.Connection
 	tunnel         *aws.Tunnel
+	logsRead       bool // the source reads AWS's tunnel logs
 }
 
 // rtxTunnel is one RTX tunnel with its router.
@@ -59,7 +60,7 @@ func (c *evaluation) join() {
 		for ci := range s.Connections {
 			conn := &s.Connections[ci]
 			for ti := range conn.Tunnels {
-				at := &awsTunnel{s.Source, s.Region, conn, &conn.Tunnels[ti]}
+				at := &awsTunnel{s.Source, s.Region, conn, &conn.Tunnels[ti], s.LogsRead}
 				all = append(all, at)
 				if conn.State != aws.StateGone {
 					byIP[at.tunnel.OutsideIP] = at

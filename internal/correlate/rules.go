@@ -3,7 +3,6 @@ package correlate
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -57,6 +56,14 @@ var rules = []rule{
 	{"StateNotWritable", SeverityCritical, 0, stateNotWritable},
 	{"IKEPreSharedKeyMismatch", SeverityCritical, 0, ikePreSharedKeyMismatch},
 	{"IKEProposalMismatch", SeverityCritical, 0, ikeProposalMismatch},
+	{"TrafficSelectorMismatch", SeverityCritical, 0, trafficSelectorMismatch},
+	{"IKEAuthenticationFailed", SeverityCritical, 0, ikeAuthenticationFailed},
+	{"AWSDeclaredPeerDead", SeverityCritical, time.Minute, awsDeclaredPeerDead},
+	{"BGPHoldTimerExpired", SeverityCritical, 0, bgpHoldTimerExpired},
+	{"BGPASNMismatch", SeverityCritical, 0, bgpASNMismatch},
+	{"BGPPrefixLimit", SeverityWarning, 0, bgpPrefixLimit},
+	{"BGPRouteDenied", SeverityWarning, 0, bgpRouteDenied},
+	{"TunnelLogsDisabled", SeverityInfo, 0, tunnelLogsDisabled},
 }
 
 func sourceStale(c *evaluation) []Finding {
@@ -230,10 +237,15 @@ func bgpDownIPsecUp(c *evaluation) []Finding {
 		if a == nil || a.conn.State != aws.StateAvailable || a.conn.Routing != aws.RoutingBGP || a.tunnel.Up() || !a.tunnel.IPsecUp() {
 			continue
 		}
-		out = append(out, Finding{Subject: p.subject(), Evidence: p.evidence(),
+		f := Finding{Subject: p.subject(), Evidence: p.evidence(),
 			Summary: fmt.Sprintf("tunnel %s: AWS says %s / %s, %s: IPsec is up but BGP is not established, so no routes are exchanged",
 				a.tunnel.OutsideIP, a.tunnel.Status, a.tunnel.StatusMessage, rtxSide(p)),
-			Remediation: bgpFix(p)})
+			Remediation: bgpFix(p)}
+		if e, ok := c.awsLatest(p, c.now.Add(-awsLogWindow), vpnlog.ClassBGPStateChange); ok {
+			f.Summary += fmt.Sprintf("; AWS's BGP log at %s: %q", e.Time.UTC().Format(time.RFC3339), e.Details)
+			f.Evidence.Detail = map[string]string{"aws_log": e.Details}
+		}
+		out = append(out, f)
 	}
 	return out
 }
@@ -336,6 +348,10 @@ func saRekeyFailed(c *evaluation) []Finding {
 				p.rtx.router, t.Config.Number, at.UTC().Format(time.RFC3339), rtxSide(p)),
 			Remediation: rekeyFix(t.Config, p.aws)}
 		f.Evidence.Detail = map[string]string{"sa_expired_at": at.UTC().Format(time.RFC3339)}
+		if said := awsOnRekey(p, at); said != "" {
+			f.Summary += "; " + said
+			f.Evidence.Detail["aws_log"] = said
+		}
 		out = append(out, f)
 	}
 	return out
@@ -721,103 +737,4 @@ func stateNotWritable(c *evaluation) []Finding {
 		Evidence: Evidence{Detail: map[string]string{"error": c.obs.StateError, "state_dir": c.obs.StateDir}},
 		Remediation: fmt.Sprintf("Free space on the file system of %s (`df -h %s`) or make it writable by the vpnwatchd user again; vpnwatchd saves its state again by itself at the next poll.",
 			c.obs.StateDir, c.obs.StateDir)}}
-}
-
-// awsLogWindow is how recent AWS's word must be for a finding drawn from it.
-const awsLogWindow = 15 * time.Minute
-
-// awsSays returns the latest event AWS logged about a tunnel that is DOWN,
-// when it is one of classes and recent: what AWS itself says is wrong.
-// Events with no meaning of their own (state changes, End-of-RIB) do not
-// hide an earlier one; a later event of another meaning does.
-func (c *evaluation) awsSays(p pair, classes ...string) (vpnlog.Event, bool) {
-	if p.aws == nil || p.aws.tunnel.Up() || p.aws.conn.State != aws.StateAvailable {
-		return vpnlog.Event{}, false
-	}
-	events := p.aws.tunnel.LogEvents
-	for i := len(events) - 1; i >= 0; i-- {
-		e := events[i]
-		if c.now.Sub(e.Time) > awsLogWindow {
-			break
-		}
-		switch {
-		case slices.Contains(classes, e.Class):
-			return e, true
-		case e.Class != "":
-			return vpnlog.Event{}, false // AWS has moved on to something else
-		}
-	}
-	return vpnlog.Event{}, false
-}
-
-// awsSaidFinding is a finding drawn from AWS's own log line e about a DOWN
-// tunnel: what AWS says, quoted, and the line itself in the evidence.
-func awsSaidFinding(p pair, e vpnlog.Event, what, fix string) Finding {
-	f := Finding{Subject: p.subject(), Evidence: p.evidence(),
-		Summary: fmt.Sprintf("tunnel %s is DOWN and %s: AWS logged at %s: %q", p.aws.tunnel.OutsideIP, what,
-			e.Time.UTC().Format(time.RFC3339), e.Details),
-		Remediation: fix}
-	f.Evidence.Detail = map[string]string{"aws_log": e.Details}
-	return f
-}
-
-func ikePreSharedKeyMismatch(c *evaluation) []Finding {
-	var out []Finding
-	for _, p := range c.pairs {
-		e, ok := c.awsSays(p, vpnlog.ClassPSKMismatch)
-		if !ok {
-			continue
-		}
-		fix := "The pre-shared key of this tunnel differs between AWS and the customer gateway. Take the tunnel's key from the VPN configuration download (or Modify VPN tunnel options in the console) and type it on the RTX"
-		if p.rtx != nil {
-			tc := p.rtx.tunnel.Config
-			fix += fmt.Sprintf(": `tunnel select %d`, `ipsec ike pre-shared-key %d text KEY`, `tunnel select none`, then `ipsec refresh sa` as administrator", tc.Number, tc.Gateway)
-		}
-		out = append(out, awsSaidFinding(p, e, "AWS rejects the pre-shared key", fix+"."))
-	}
-	return out
-}
-
-// Algorithms AWS Site-to-Site VPN does not accept, in the RTX's words
-// (AWS's tunnel options list AES-CBC/GCM, SHA-1/SHA-2 and DH groups 2, 5,
-// 14–24).
-var (
-	awsRefusesEncryption = map[string]bool{"des-cbc": true, "3des-cbc": true}
-	awsRefusesHash       = map[string]bool{"md5": true, "md5-hmac": true}
-	awsRefusesGroup      = map[string]bool{"modp768": true}
-)
-
-func ikeProposalMismatch(c *evaluation) []Finding {
-	var out []Finding
-	for _, p := range c.pairs {
-		e, ok := c.awsSays(p, vpnlog.ClassProposalMismatch)
-		if !ok {
-			continue
-		}
-		var lines []string
-		if p.rtx != nil {
-			tc := p.rtx.tunnel.Config
-			g := tc.Gateway
-			if awsRefusesEncryption[tc.IKEEncryption] {
-				lines = append(lines, fmt.Sprintf("`ipsec ike encryption %d aes-cbc` (was %s)", g, tc.IKEEncryption))
-			}
-			if awsRefusesHash[tc.IKEHash] {
-				lines = append(lines, fmt.Sprintf("`ipsec ike hash %d sha256` (was %s)", g, tc.IKEHash))
-			}
-			if awsRefusesGroup[tc.IKEGroup] {
-				lines = append(lines, fmt.Sprintf("`ipsec ike group %d modp2048` (was %s)", g, tc.IKEGroup))
-			}
-			if awsRefusesEncryption[tc.ESPEncryption] || awsRefusesHash[tc.ESPAuth] {
-				lines = append(lines, fmt.Sprintf("`ipsec sa policy P %d esp aes-cbc sha256-hmac` (P: the number of `ipsec tunnel P` under `tunnel select %d`; was %s %s)", g, tc.Number, tc.ESPEncryption, tc.ESPAuth))
-			}
-		}
-		fix := "AWS found none of the customer gateway's proposals acceptable. AWS accepts AES-128/256 (CBC or GCM), SHA-1 or SHA-2 and DH groups 2, 5, 14–24 unless the tunnel options narrow them."
-		if len(lines) > 0 {
-			fix += fmt.Sprintf(" On the RTX, `tunnel select %d`, then: %s; then `ipsec refresh sa` as administrator.", p.rtx.tunnel.Config.Number, strings.Join(lines, ", "))
-		} else if p.rtx != nil {
-			fix += " Compare `ipsec ike encryption/hash/group` and `ipsec sa policy` of this tunnel with the tunnel options in the AWS console."
-		}
-		out = append(out, awsSaidFinding(p, e, "AWS refuses the IKE/IPsec proposal", fix))
-	}
-	return out
 }

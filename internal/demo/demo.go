@@ -96,19 +96,25 @@ func (e *env) onFinding(firing bool, f correlate.Finding) {
 	}
 }
 
+// logGroup is the demo VPN's log group: both tunnels send AWS's tunnel
+// activity and BGP logs to it.
+const logGroup = "arn:aws:logs:ap-northeast-1:111122223333:log-group:/aws/vpn/osaka-office:*"
+
 // linkAWS makes AWS's telemetry follow the router, as the real AWS side
 // does: UP with "N BGP ROUTES" when BGP is established over the tunnel,
 // DOWN with "IPSEC IS UP" when only IPsec is, DOWN with "IPSEC IS DOWN"
-// otherwise.
+// otherwise; and AWS logs what it sees of the tunnel (awsLogs).
 func (e *env) linkAWS(ctx context.Context) {
 	t := time.NewTicker(200 * time.Millisecond)
 	defer t.Stop()
+	l := &awsLogs{bgp: map[int]string{}}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+		l.follow(e)
 		for i, ip := range outsideIPs {
 			n := i + 1
 			status, msg, routes := "DOWN", "IPSEC IS DOWN", 0
@@ -174,8 +180,8 @@ func Run(ctx context.Context, o Options) error {
 		r.VPNConnections = []*ec2sim.VPNConnection{{ID: vpnID, CustomerGatewayID: cgwID, VPNGatewayID: "vgw-0fedcba9876543210",
 			Tags: map[string]string{"Name": "osaka-office"},
 			Tunnels: []*ec2sim.Tunnel{
-				{OutsideIP: outsideIPs[0], InsideCIDR: "169.254.10.0/30", Phase2LifetimeSeconds: 3600, Phase1LifetimeSeconds: 28800},
-				{OutsideIP: outsideIPs[1], InsideCIDR: "169.254.20.0/30", Phase2LifetimeSeconds: 3600, Phase1LifetimeSeconds: 28800},
+				{OutsideIP: outsideIPs[0], InsideCIDR: "169.254.10.0/30", Phase2LifetimeSeconds: 3600, Phase1LifetimeSeconds: 28800, LogGroup: logGroup, BGPLogGroup: logGroup},
+				{OutsideIP: outsideIPs[1], InsideCIDR: "169.254.20.0/30", Phase2LifetimeSeconds: 3600, Phase1LifetimeSeconds: 28800, LogGroup: logGroup, BGPLogGroup: logGroup},
 			}}}
 	})
 	go e.linkAWS(ctx)
@@ -314,5 +320,50 @@ func (e *env) summary(sc scenario) {
 	}
 	if len(fixes) > 0 {
 		fmt.Fprintf(e.out, "\nThe fixes vpnwatchd gave:\n%s\n", strings.Join(fixes, "\n"))
+	}
+}
+
+// awsLogs writes AWS's log records of what happens to the tunnels, in
+// AWS's documented words (AWS Site-to-Site VPN User Guide, "Contents of
+// Site-to-Site VPN logs"): a rekey is a CREATE_CHILD_SA request and its
+// response, a rekey that fails is a request with no answer, a tunnel lost
+// is a DPD timeout, and BGP logs its state changes.
+type awsLogs struct {
+	seen int            // router happenings already logged
+	bgp  map[int]string // tunnel → BGP state last logged
+	id   int            // IKE message ids
+}
+
+func (l *awsLogs) follow(e *env) {
+	for _, h := range e.router.Happenings(l.seen) {
+		l.seen++
+		ip := outsideIPs[h.Tunnel-1]
+		act := func(details, phase2 string) {
+			e.sim.LogTunnelActivity(region, vpnID, ip, h.At, ec2sim.TunnelActivity{Details: details, Phase1: "Established", Phase2: phase2, DPDEnabled: true})
+		}
+		switch h.What {
+		case rtxsim.Rekeyed:
+			l.id++
+			act(fmt.Sprintf("AWS tunnel processed request (id=%d) for CREATE_CHILD_SA", l.id), "Rekeying")
+			act(fmt.Sprintf("AWS tunnel is sending response (id=%d) for CREATE_CHILD_SA", l.id), "Established")
+		case rtxsim.RekeyFailed:
+			l.id++
+			act(fmt.Sprintf("AWS tunnel is sending request (id=%d) for CREATE_CHILD_SA", l.id), "Rekeying")
+		case rtxsim.TunnelDown:
+			e.sim.LogTunnelActivity(region, vpnID, ip, h.At, ec2sim.TunnelActivity{Details: "AWS tunnel DPD timed out after 3 retransmits", Phase1: "Down", Phase2: "Down", DPDEnabled: true})
+		}
+	}
+	for i, ip := range outsideIPs {
+		n := i + 1
+		state := e.router.BGPState(n)
+		if prev, ok := l.bgp[n]; ok && prev != state {
+			status := "DOWN"
+			if state == "Established" {
+				status = "UP"
+			}
+			e.sim.LogBGPStatus(region, vpnID, ip, time.Now(), status,
+				fmt.Sprintf("AWS-side peer BGP session state has changed from %s to %s with neighbor 169.254.%d0.2", prev, state, n))
+		}
+		l.bgp[n] = state
 	}
 }

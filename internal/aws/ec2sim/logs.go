@@ -143,3 +143,77 @@ func (s *Sim) serveLogs(w http.ResponseWriter, target string, body []byte) {
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	json.NewEncoder(w).Encode(out)
 }
+
+// VPN log records as AWS Site-to-Site VPN writes them in the JSON output
+// format (AWS Site-to-Site VPN User Guide, "Contents of Site-to-Site VPN
+// logs"): a tunnel activity record carries no VPN id or outside IP (they
+// are in the stream name), a BGP record names its tunnel in resource_id.
+// The stream names `<vpn-id>_<outside-ip>-IKE.log` / `-BGP.log` follow
+// what has been seen published; the reader accepts the bare form too.
+
+// TunnelActivity is one tunnel activity (IKE, IPsec, DPD) record.
+type TunnelActivity struct {
+	Details        string
+	Phase1, Phase2 string // Established, Rekeying, Negotiating, Down
+	DPDEnabled     bool
+	NATTDetected   bool
+}
+
+// LogTunnelActivity writes a tunnel activity record into the tunnel's log
+// group at at; an error when the tunnel does not log.
+func (s *Sim) LogTunnelActivity(region, vpnID, outsideIP string, at time.Time, r TunnelActivity) error {
+	rec, _ := json.Marshal(map[string]any{
+		"event_timestamp": at.Unix(), "details": r.Details, "dpd_enabled": r.DPDEnabled, "nat_t_detected": r.NATTDetected,
+		"ike_phase1_state": r.Phase1, "ike_phase2_state": r.Phase2,
+	})
+	return s.logTo(region, vpnID, outsideIP, false, at, string(rec))
+}
+
+// LogBGPStatus writes a BGPStatus record (status UP or DOWN) into the
+// tunnel's BGP log group.
+func (s *Sim) LogBGPStatus(region, vpnID, outsideIP string, at time.Time, status, details string) error {
+	return s.logTo(region, vpnID, outsideIP, true, at, bgpRecord(vpnID, outsideIP, at, "BGPStatus", status, map[string]any{"details": details}))
+}
+
+// LogRouteStatus writes a RouteStatus record (ADVERTISED, UPDATED,
+// WITHDRAWN) about a route the customer gateway advertised; denied, when
+// not "", is why AWS refused it ("as-path contains our own AS").
+func (s *Sim) LogRouteStatus(region, vpnID, outsideIP string, at time.Time, status, prefix, asPath, nextHop, denied string) error {
+	msg := map[string]any{"prefix": prefix, "asPath": asPath, "localPref": 100, "med": 100, "nextHopIp": nextHop, "weight": 32768}
+	if denied != "" {
+		msg["details"] = "DENIED due to: " + denied
+	}
+	return s.logTo(region, vpnID, outsideIP, true, at, bgpRecord(vpnID, outsideIP, at, "RouteStatus", status, msg))
+}
+
+func bgpRecord(vpnID, outsideIP string, at time.Time, typ, status string, msg map[string]any) string {
+	rec, _ := json.Marshal(map[string]any{
+		"resource_id": vpnID + "_" + outsideIP, "event_timestamp": at.UnixMilli(),
+		"timestamp": at.UTC().Format("2006-01-02 15:04:05.000Z"), "type": typ, "status": status, "message": msg,
+	})
+	return string(rec)
+}
+
+func (s *Sim) logTo(region, vpnID, outsideIP string, bgp bool, at time.Time, record string) error {
+	s.mu.Lock()
+	v := s.region(region).vpn(vpnID)
+	var group string
+	if v != nil {
+		if t := v.tunnel(outsideIP); t != nil {
+			group = t.LogGroup
+			if bgp {
+				group = t.BGPLogGroup
+			}
+		}
+	}
+	s.mu.Unlock()
+	if group == "" {
+		return fmt.Errorf("ec2sim: %s: tunnel %s of %s does not log (set its LogGroup/BGPLogGroup)", region, outsideIP, vpnID)
+	}
+	suffix := "-IKE.log"
+	if bgp {
+		suffix = "-BGP.log"
+	}
+	s.AddLogEvent(strings.TrimSuffix(group, ":*"), vpnID+"_"+outsideIP+suffix, at, record)
+	return nil
+}

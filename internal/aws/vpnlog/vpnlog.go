@@ -111,7 +111,9 @@ type record struct {
 type bgpMessage struct {
 	Details   string      `json:"details"`
 	Prefix    string      `json:"prefix"`
-	ASPath    json.Number `json:"asPath"`
+	// ASPath is a string in AWS's example ("64512"); a path of several
+	// ASes has spaces, and a bare number is read too.
+	ASPath    json.RawMessage `json:"asPath"`
 	NextHopIP string      `json:"nextHopIp"`
 }
 
@@ -161,7 +163,7 @@ func Parse(msg, stream string, at time.Time) (Event, error) {
 				}
 			}
 		}
-		e.Details, e.Prefix, e.ASPath, e.NextHop = m.Details, m.Prefix, m.ASPath.String(), m.NextHopIP
+		e.Details, e.Prefix, e.ASPath, e.NextHop = m.Details, m.Prefix, asPath(m.ASPath), m.NextHopIP
 		e.Class = Classify(e.Details)
 		if e.Class == "" && strings.EqualFold(e.Type, "BGPStatus") && strings.Contains(e.Details, "state has changed") {
 			e.Class = ClassBGPStateChange
@@ -252,4 +254,21 @@ func Classify(details string) string {
 		}
 	}
 	return ""
+}
+
+// asPath reads an asPath value: a string, a number, or a list of either.
+func asPath(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var list []json.RawMessage
+	if json.Unmarshal(raw, &list) == nil {
+		var parts []string
+		for _, x := range list {
+			parts = append(parts, asPath(x))
+		}
+		return strings.Join(parts, " ")
+	}
+	return strings.TrimSpace(string(raw)) // a number as written
 }

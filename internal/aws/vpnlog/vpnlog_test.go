@@ -119,3 +119,15 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// An AS path of several ASes is a string with spaces (AWS's example has one
+// AS, "64512"); a number or a list is read too, never an unreadable record.
+func TestParseASPathForms(t *testing.T) {
+	for raw, want := range map[string]string{`"65000 64512"`: "65000 64512", `"64512"`: "64512", `64512`: "64512", `[65000, "64512"]`: "65000 64512"} {
+		rec := `{"resource_id":"vpn-1234abcd_1.2.3.4","type":"RouteStatus","status":"ADVERTISED","message":{"prefix":"10.0.0.0/16","asPath":` + raw + `}}`
+		e, err := Parse(rec, "vpn-1234abcd_1.2.3.4-BGP.log", time.Unix(0, 0))
+		if err != nil || e.ASPath != want || e.Prefix != "10.0.0.0/16" {
+			t.Errorf("asPath %s: %q %v", raw, e.ASPath, err)
+		}
+	}
+}

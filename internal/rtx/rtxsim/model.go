@@ -82,13 +82,14 @@ type Router struct {
 	// neighbor blocks; see SetPrefixLine.
 	prefixLine bool
 
-	syslog   net.Conn      // where to send syslog, when set
-	slow     time.Duration // delay per output line
-	hung     bool          // commands get no answer at all
-	flood    bool          // the next command's output never ends
-	garbage  int           // answer the next N commands with garbage
-	dropNext bool          // close the session at the next command
-	events   []string      // what happened, for tests and the demo
+	syslog     net.Conn      // where to send syslog, when set
+	slow       time.Duration // delay per output line
+	hung       bool          // commands get no answer at all
+	flood      bool          // the next command's output never ends
+	garbage    int           // answer the next N commands with garbage
+	dropNext   bool          // close the session at the next command
+	events     []string      // what happened, for tests and the demo
+	happenings []Happening   // the same, structured
 }
 
 // New returns a router whose `show config` prints config (a Yamaha config,
@@ -204,7 +205,7 @@ func (r *Router) connect(t *Tunnel, now time.Time) {
 	r.newSA(t.Gateway, ike.id, t.Number, "send", t.Remote, t.IPsecLifetime, now)
 	r.newSA(t.Gateway, ike.id, t.Number, "recv", t.Remote, t.IPsecLifetime, now)
 	t.online, t.since, t.bgpSince = true, now, now
-	r.event(now, fmt.Sprintf("tunnel %d up", t.Number), fmt.Sprintf("IP Tunnel[%d] Up", t.Number))
+	r.event(now, Happening{Tunnel: t.Number, What: TunnelUp}, fmt.Sprintf("tunnel %d up", t.Number), fmt.Sprintf("IP Tunnel[%d] Up", t.Number))
 }
 
 // advance plays the SA lifecycle up to now: rekeys before expiry (new SA
@@ -252,7 +253,7 @@ func (r *Router) rekey(s *sa, at time.Time) {
 		return
 	}
 	if t.rekeyFails {
-		r.event(at, fmt.Sprintf("tunnel %d rekey failed (SA %d)", t.Number, s.id), fmt.Sprintf("[IKE] initiate IPsec phase to %s", s.remote))
+		r.event(at, Happening{Tunnel: t.Number, What: RekeyFailed}, fmt.Sprintf("tunnel %d rekey failed (SA %d)", t.Number, s.id), fmt.Sprintf("[IKE] initiate IPsec phase to %s", s.remote))
 		return
 	}
 	if s.dir != "send" {
@@ -261,7 +262,7 @@ func (r *Router) rekey(s *sa, at time.Time) {
 	ike := r.currentIKE(s.gateway, at)
 	r.newSA(s.gateway, ike, t.Number, "send", s.remote, t.IPsecLifetime, at)
 	r.newSA(s.gateway, ike, t.Number, "recv", s.remote, t.IPsecLifetime, at)
-	r.event(at, fmt.Sprintf("tunnel %d rekeyed", t.Number), "")
+	r.event(at, Happening{Tunnel: t.Number, What: Rekeyed}, fmt.Sprintf("tunnel %d rekeyed", t.Number), "")
 }
 
 func (r *Router) expire(s *sa, at time.Time) {
@@ -287,7 +288,7 @@ func (r *Router) expire(s *sa, at time.Time) {
 		}
 	}
 	r.sas = keep
-	r.event(at, fmt.Sprintf("tunnel %d down", t.Number), fmt.Sprintf("IP Tunnel[%d] Down", t.Number))
+	r.event(at, Happening{Tunnel: t.Number, What: TunnelDown}, fmt.Sprintf("tunnel %d down", t.Number), fmt.Sprintf("IP Tunnel[%d] Down", t.Number))
 }
 
 func deleteSA(list []*sa, s *sa) []*sa {
@@ -319,9 +320,40 @@ func (r *Router) tunnelByGateway(gw int) *Tunnel {
 	return nil
 }
 
+// Happening is one thing that happened to a tunnel, for simulators of the
+// other end (the demo's AWS writes its log records from them).
+type Happening struct {
+	At       time.Time
+	Tunnel   int
+	What     string // TunnelUp, TunnelDown, Rekeyed, RekeyFailed, BGPChanged
+	From, To string // BGP states of BGPChanged
+}
+
+// What happened.
+const (
+	TunnelUp    = "up"
+	TunnelDown  = "down"
+	Rekeyed     = "rekeyed"
+	RekeyFailed = "rekey-failed"
+	BGPChanged  = "bgp"
+)
+
+// Happenings returns what happened from the i-th happening on (0: all).
+func (r *Router) Happenings(i int) []Happening {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.advance()
+	if i >= len(r.happenings) {
+		return nil
+	}
+	return append([]Happening(nil), r.happenings[i:]...)
+}
+
 // event records what happened and, with syslog on, sends the RTX log line
 // for it ("" sends nothing).
-func (r *Router) event(at time.Time, what, logLine string) {
+func (r *Router) event(at time.Time, h Happening, what, logLine string) {
+	h.At = at
+	r.happenings = append(r.happenings, h)
 	r.events = append(r.events, at.Format(time.RFC3339)+" "+what)
 	if r.syslog != nil && logLine != "" {
 		// <190> is local7.info, RTX's default facility and level.
@@ -400,7 +432,7 @@ func (r *Router) Disconnect(n int) {
 	}
 	r.sas = keep
 	t.online, t.since = false, r.now()
-	r.event(r.now(), fmt.Sprintf("tunnel %d disconnected", n), fmt.Sprintf("IP Tunnel[%d] Down", n))
+	r.event(r.now(), Happening{Tunnel: n, What: TunnelDown}, fmt.Sprintf("tunnel %d disconnected", n), fmt.Sprintf("IP Tunnel[%d] Down", n))
 }
 
 // StickBGP keeps tunnel n's BGP session in state (Active, Connect, Idle);
@@ -415,7 +447,8 @@ func (r *Router) StickBGP(n int, state string) {
 		if after := t.bgpState(); after != before {
 			// The wording is a guess (no public RTX sample of a BGP state
 			// change); vpnwatchd keys on the "[BGP]" prefix only.
-			r.event(r.now(), fmt.Sprintf("tunnel %d BGP %s", n, after), fmt.Sprintf("[BGP] neighbor %s state changed from %s to %s", t.Neighbor, before, after))
+			r.event(r.now(), Happening{Tunnel: n, What: BGPChanged, From: before, To: after}, fmt.Sprintf("tunnel %d BGP %s", n, after),
+				fmt.Sprintf("[BGP] neighbor %s state changed from %s to %s", t.Neighbor, before, after))
 		}
 	}
 }

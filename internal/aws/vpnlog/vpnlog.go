@@ -109,12 +109,12 @@ type record struct {
 }
 
 type bgpMessage struct {
-	Details   string      `json:"details"`
-	Prefix    string      `json:"prefix"`
+	Details string `json:"details"`
+	Prefix  string `json:"prefix"`
 	// ASPath is a string in AWS's example ("64512"); a path of several
 	// ASes has spaces, and a bare number is read too.
 	ASPath    json.RawMessage `json:"asPath"`
-	NextHopIP string      `json:"nextHopIp"`
+	NextHopIP string          `json:"nextHopIp"`
 }
 
 // Parse reads one record of stream (whose name carries the tunnel for

@@ -249,6 +249,11 @@ func TestCollectKeepsAWSLogs(t *testing.T) {
 	if err != nil || !strings.Contains(string(raw), `"logStreamName": "vpn-0a1b2c3d4e5f67890_203.0.113.10-BGP.log"`) || !strings.Contains(string(raw), "from Connect to Active") {
 		t.Fatalf("bundle log file: %v\n%s", err, raw)
 	}
+	code, text, _ := runMain("diagnose", dir)
+	if code != 0 || !strings.Contains(text, "Timeline of tunnel 203.0.113.10 (RTX osaka-rtx1200 tunnel 1):") ||
+		!regexp.MustCompile(`aws +BGP log: `+regexp.QuoteMeta(line)).MatchString(text) || !strings.Contains(text, "vpnwatchd CRITICAL BGPDownIPsecUp firing") {
+		t.Errorf("diagnose text has no timeline of both sides:\n%s", text)
+	}
 	code, out, errOut = runMain("diagnose", "--format", "json", dir)
 	if code != 0 || !quoted(decode(t, out)) || fmt.Sprint(ruleCounts(decode(t, out))) != fmt.Sprint(ruleCounts(checked)) {
 		t.Errorf("diagnose: %d %v (check: %v) %s", code, ruleCounts(decode(t, out)), ruleCounts(checked), errOut)

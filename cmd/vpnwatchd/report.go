@@ -152,6 +152,7 @@ func cmdDiagnose(o *opts) int {
 	var st correlate.State
 	var findings []correlate.Finding
 	var unchecked []string
+	var timelines []correlate.TunnelView
 	var prev time.Time
 	history := bundle.SAHistory{}
 	for _, b := range bundles {
@@ -168,10 +169,10 @@ func cmdDiagnose(o *opts) int {
 		}
 		prev = now
 		var r correlate.Result
-		st, r = e.Evaluate(st, obs, now)
+		st, r, timelines = e.EvaluateView(st, obs, now)
 		findings, unchecked = r.Findings, append(unc, r.Unchecked...)
 	}
-	if err := printReport(stdout, o.format, report.Report{Findings: findings, Unchecked: unchecked}); err != nil {
+	if err := printReport(stdout, o.format, report.Report{Findings: findings, Unchecked: unchecked, Timelines: timelines}); err != nil {
 		fmt.Fprintf(stderr, "vpnwatchd diagnose: %v\n", err)
 		return exitError
 	}

@@ -269,11 +269,11 @@ func (id FindingID) compare(o FindingID) int {
 // last made. It is opaque; the zero value is the start. (What vpnwatchd
 // remembers of the SAs is the RTX poller's: rtx.SAHistory.)
 type State struct {
-	since   map[FindingID]time.Time // condition → when first seen (holds)
-	up      map[sideKey]bool        // one side's view of a tunnel → last up state
-	changes map[sideKey][]time.Time // … and its recent state changes
-	active  map[FindingID]Finding   // reported by the last evaluation
-	joins   map[tunnelKey]joinMemo  // RTX tunnel → the AWS tunnel last joined to it
+	since   map[FindingID]time.Time   // condition → when first seen (holds)
+	up      map[sideKey]bool          // one side's view of a tunnel → last up state
+	changes map[sideKey][]stateChange // … and its recent state changes
+	active  map[FindingID]Finding     // reported by the last evaluation
+	joins   map[tunnelKey]joinMemo    // RTX tunnel → the AWS tunnel last joined to it
 }
 
 // Resume returns the state of a correlator that reported findings before a
@@ -300,6 +300,13 @@ type sideKey struct {
 	rtx          tunnelKey
 }
 
+// stateChange is one change of a side's view of a tunnel: when, and to up
+// or down.
+type stateChange struct {
+	at time.Time
+	up bool
+}
+
 // joinMemo is one remembered join of an RTX tunnel and an AWS tunnel.
 type joinMemo struct {
 	AWS       SourceRef
@@ -321,7 +328,7 @@ func (s State) clone() State {
 		c.up = map[sideKey]bool{}
 	}
 	if c.changes == nil {
-		c.changes = map[sideKey][]time.Time{}
+		c.changes = map[sideKey][]stateChange{}
 	}
 	return c
 }
@@ -380,7 +387,7 @@ func (e *Evaluator) Evaluate(prev State, obs Observations, now time.Time) (State
 // evaluation joined them (joined ones first), for the status page.
 func (e *Evaluator) EvaluateView(prev State, obs Observations, now time.Time) (State, Result, []TunnelView) {
 	next, r, c := e.evaluate(prev, obs, now)
-	return next, r, c.views()
+	return next, r, c.views(r.Findings)
 }
 
 func (e *Evaluator) evaluate(prev State, obs Observations, now time.Time) (State, Result, *evaluation) {

@@ -870,3 +870,51 @@ func TestTunnelLogsDisabled(t *testing.T) {
 		t.Error("fires with both tunnels logging")
 	}
 }
+
+// Each tunnel has one timeline, both sides merged in time order: AWS's log,
+// the RTX's syslog about the tunnel, state changes seen by polling and the
+// findings firing.
+func TestTimeline(t *testing.T) {
+	w := newWorld(t, healthyConfig)
+	e := noHolds()
+	var st State
+	w.run(e, &st, time.Minute, 30*time.Second)
+	w.router.Disconnect(1)
+	obs := w.observations()
+	tu := &obs.AWS[0].Connections[0].Tunnels[0]
+	tu.LogEvents = []vpnlog.Event{awsRecord(t, w.now.Add(-10*time.Second), "203.0.113.10", false, `{"details":"AWS tunnel DPD timed out after 3 retransmits"}`)}
+	obs.RTX[0].Syslog = []rtx.Event{
+		{Kind: rtx.EventTunnelDown, Tunnel: 1, Text: "IP Tunnel[1] Down", Time: w.now.Add(-20 * time.Second)},
+		{Kind: rtx.EventTunnelDown, Tunnel: 2, Text: "IP Tunnel[2] Down", Time: w.now.Add(-15 * time.Second)}, // the other tunnel's
+	}
+	_, r, views := e.EvaluateView(st, obs, w.now)
+	var v *TunnelView
+	for i := range views {
+		if views[i].OutsideIP == "203.0.113.10" {
+			v = &views[i]
+		}
+	}
+	if v == nil || len(r.Findings) == 0 {
+		t.Fatalf("views %+v findings %v", views, rulesOf(r.Findings))
+	}
+	var got []string
+	for i, ev := range v.Timeline {
+		if i > 0 && ev.Time.Before(v.Timeline[i-1].Time) {
+			t.Errorf("out of order: %+v", v.Timeline)
+		}
+		got = append(got, ev.Side+": "+ev.Text)
+	}
+	text := strings.Join(got, "\n")
+	for _, want := range []string{"rtx: syslog: IP Tunnel[1] Down", "aws: IKE log: AWS tunnel DPD timed out after 3 retransmits",
+		"aws: polled: tunnel DOWN", "rtx: polled: tunnel Offline", "vpnwatchd: WARNING TunnelDown firing"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("timeline lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "IP Tunnel[2]") {
+		t.Errorf("the other tunnel's syslog in this timeline:\n%s", text)
+	}
+	if strings.Index(text, "syslog: IP Tunnel[1] Down") > strings.Index(text, "DPD timed out") {
+		t.Errorf("not in time order:\n%s", text)
+	}
+}

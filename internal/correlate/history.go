@@ -5,7 +5,6 @@ package correlate
 
 import (
 	"cmp"
-	"time"
 
 	"github.com/vpnwatchd/vpnwatchd/internal/aws"
 )
@@ -52,7 +51,7 @@ func (c *evaluation) track() {
 	for k, times := range st.changes {
 		kept := times[:0:0]
 		for _, t := range times {
-			if c.now.Sub(t) <= flapWindow {
+			if c.now.Sub(t.at) <= flapWindow {
 				kept = append(kept, t)
 			}
 		}
@@ -67,7 +66,7 @@ func (c *evaluation) track() {
 func (c *evaluation) trackChange(key sideKey, up bool) {
 	st := c.state
 	if prev, ok := st.up[key]; ok && prev != up {
-		st.changes[key] = append(append([]time.Time(nil), st.changes[key]...), c.now)
+		st.changes[key] = append(append([]stateChange(nil), st.changes[key]...), stateChange{c.now, up})
 	}
 	st.up[key] = up
 }

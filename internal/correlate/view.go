@@ -1,10 +1,13 @@
 package correlate
 
 import (
+	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/vpnwatchd/vpnwatchd/internal/aws"
+	"github.com/vpnwatchd/vpnwatchd/internal/aws/vpnlog"
 )
 
 // TunnelView is one row of the status page: a tunnel as both sides see
@@ -27,13 +30,95 @@ type TunnelView struct {
 	MTU          int    `json:"mtu,omitempty"`
 	MSSLimit     string `json:"mss_limit,omitempty"`
 	PathMTU      int    `json:"measured_path_mtu,omitempty"`
+
+	// Timeline is what happened to the tunnel, both sides merged, oldest
+	// first: AWS's log events, the RTX's syslog, state changes seen by
+	// polling, findings firing (and, from the daemon, resolving).
+	Timeline []TimelineEvent `json:"timeline,omitempty"`
+}
+
+// TimelineEvent is one thing that happened to a tunnel.
+type TimelineEvent struct {
+	Time time.Time `json:"time"`
+	// Side is who says so: "aws" (its logs or status), "rtx" (its syslog
+	// or status) or "vpnwatchd" (findings).
+	Side string `json:"side"`
+	Text string `json:"text"`
+}
+
+// TimelineKept bounds a tunnel's timeline: its newest events.
+const TimelineKept = 100
+
+// SortTimeline orders events by time (stable) and keeps the newest
+// TimelineKept.
+func SortTimeline(events []TimelineEvent) []TimelineEvent {
+	sort.SliceStable(events, func(i, j int) bool { return events[i].Time.Before(events[j].Time) })
+	return events[max(0, len(events)-TimelineKept):]
+}
+
+// Matches reports whether a finding's subject is about this tunnel.
+func (v TunnelView) Matches(s Subject) bool {
+	switch {
+	case s.OutsideIP == "" && s.Router == "" && s.VPNConnectionID != "":
+		return s.VPNConnectionID == v.VPNConnectionID // about the whole connection
+	case s.OutsideIP != "":
+		return s.OutsideIP == v.OutsideIP && (s.VPNConnectionID == "" || s.VPNConnectionID == v.VPNConnectionID)
+	case s.Router != "" && s.RTXTunnel != 0:
+		return s.Router == v.Router && s.RTXTunnel == v.RTXTunnel
+	}
+	return false
+}
+
+// timeline gathers a pair's events: AWS's log, the RTX's syslog about the
+// tunnel, the state changes of both sides and the findings active now.
+func (c *evaluation) timeline(p pair, active []Finding, v TunnelView) []TimelineEvent {
+	var out []TimelineEvent
+	if a := p.aws; a != nil {
+		for _, e := range a.tunnel.LogEvents {
+			text := e.Details
+			if e.Prefix != "" {
+				text = strings.TrimSpace(e.Status + " " + e.Prefix + " " + e.Details)
+			}
+			kind := "IKE"
+			if bgpClasses[e.Class] || e.Kind == vpnlog.KindBGP {
+				kind = "BGP"
+			}
+			out = append(out, TimelineEvent{e.Time, SourceAWS, kind + " log: " + text})
+		}
+	}
+	if r := p.rtx; r != nil {
+		n := r.tunnel.Config.Number
+		for _, e := range r.snap.Syslog {
+			if e.Time.IsZero() || (e.Tunnel != n && (e.Peer == "" || e.Peer != r.tunnel.Config.RemoteAddress)) {
+				continue
+			}
+			text := strings.TrimPrefix(e.Text, e.Time.UTC().Format(time.RFC3339)+" ")
+			out = append(out, TimelineEvent{e.Time, SourceRTX, "syslog: " + text})
+		}
+	}
+	for _, s := range p.sides() {
+		for _, ch := range c.state.changes[s.key] {
+			state := map[bool]string{true: "UP", false: "DOWN"}[ch.up]
+			if s.seenBy == SourceRTX {
+				state = map[bool]string{true: "Online", false: "Offline"}[ch.up]
+			}
+			out = append(out, TimelineEvent{ch.at, s.seenBy, "polled: tunnel " + state})
+		}
+	}
+	for _, f := range active {
+		if v.Matches(f.Subject) {
+			out = append(out, TimelineEvent{f.Since, "vpnwatchd", fmt.Sprintf("%s %s firing", strings.ToUpper(f.Severity), f.Rule)})
+		}
+	}
+	return SortTimeline(out)
 }
 
 // Joined reports whether both sides are known.
 func (v TunnelView) Joined() bool { return v.VPNConnectionID != "" && v.Router != "" }
 
-// views is one TunnelView per tunnel of the join, joined ones first.
-func (c *evaluation) views() []TunnelView {
+// views is one TunnelView per tunnel of the join, joined ones first, each
+// with its timeline (active: the evaluation's findings).
+func (c *evaluation) views(active []Finding) []TunnelView {
 	pathMTU := 0
 	for _, p := range c.probes() {
 		if p.Path == "tunnel" && (pathMTU == 0 || p.Result.PathMTU < pathMTU) {
@@ -70,6 +155,7 @@ func (c *evaluation) views() []TunnelView {
 			}
 			v.MTU, v.MSSLimit, v.PathMTU = t.Config.MTU, mssText(t.Config), pathMTU
 		}
+		v.Timeline = c.timeline(p, active, v)
 		out = append(out, v)
 	}
 	sort.SliceStable(out, func(i, j int) bool {

@@ -107,6 +107,7 @@ type loopState struct {
 	views     []correlate.TunnelView // the tunnels as the last evaluation joined them
 	active    map[correlate.FindingID]correlate.Finding
 	unchecked []string
+	resolved  []resolvedFinding // recent, for the tunnels' timelines
 	cycles    int
 	holdEnd   time.Time       // when the earliest held condition is due
 	probeCtx  context.Context // set while Run runs probes
@@ -114,6 +115,12 @@ type loopState struct {
 	// triggered; followUps: → when to ask it again after one.
 	regionTriggered map[config.SourceID]time.Time
 	followUps       map[config.SourceID]time.Time
+}
+
+// resolvedFinding is a finding that ended, and when.
+type resolvedFinding struct {
+	finding correlate.Finding
+	at      time.Time
 }
 
 // exported is what /metrics serves: the body of the latest data, which the

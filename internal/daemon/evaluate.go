@@ -3,6 +3,7 @@ package daemon
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -76,6 +77,7 @@ func (d *Daemon) evaluate(c *config.Config) []correlate.Finding {
 	for id, f := range m.active {
 		if _, still := current[id]; !still {
 			d.log.Info("finding resolved", zap.String("rule", f.Rule), zap.String("subject", f.Subject.String()))
+			m.resolved = append(m.resolved, resolvedFinding{f, now})
 			d.events.add(fmt.Sprintf("%s resolved: %s", f.Rule, f.Subject))
 			if d.opts.OnFinding != nil {
 				d.opts.OnFinding(false, f)
@@ -83,6 +85,12 @@ func (d *Daemon) evaluate(c *config.Config) []correlate.Finding {
 		}
 	}
 	m.active = current
+	// Resolved findings stay in the timelines for a day, 500 at most.
+	i := 0
+	for i < len(m.resolved) && (now.Sub(m.resolved[i].at) > 24*time.Hour || len(m.resolved)-i > eventsKept) {
+		i++
+	}
+	m.resolved = m.resolved[i:]
 	m.latest.findings = active
 	d.buildMetrics()
 	if d.alerts != nil {

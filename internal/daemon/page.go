@@ -53,6 +53,7 @@ func (e *eventLog) newestFirst() []status.Event {
 func (d *Daemon) buildStatus(c *config.Config, active []correlate.Finding) {
 	s := status.Status{GeneratedAt: d.now(), Version: version.Info(), Findings: active, Unchecked: d.main.unchecked}
 	for _, t := range d.main.views {
+		t.Timeline = d.withResolved(t)
 		if t.Joined() {
 			s.Tunnels = append(s.Tunnels, t)
 		} else {
@@ -71,6 +72,24 @@ func (d *Daemon) buildStatus(c *config.Config, active []correlate.Finding) {
 	}
 	s.Events = d.events.newestFirst()
 	d.page.Store(&s)
+}
+
+// withResolved adds the findings about a tunnel that fired and ended to
+// its timeline (those still active are there already).
+func (d *Daemon) withResolved(t correlate.TunnelView) []correlate.TimelineEvent {
+	out := t.Timeline
+	for _, r := range d.main.resolved {
+		if t.Matches(r.finding.Subject) {
+			f := r.finding
+			out = append(out[:len(out):len(out)],
+				correlate.TimelineEvent{Time: f.Since, Side: "vpnwatchd", Text: fmt.Sprintf("%s %s firing", strings.ToUpper(f.Severity), f.Rule)},
+				correlate.TimelineEvent{Time: r.at, Side: "vpnwatchd", Text: f.Rule + " resolved"})
+		}
+	}
+	if len(out) == len(t.Timeline) {
+		return out
+	}
+	return correlate.SortTimeline(out)
 }
 
 // statusPage serves / and /api/v1/status.

@@ -1,11 +1,14 @@
 package daemon
 
 import (
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vpnwatchd/vpnwatchd/internal/correlate"
 )
 
 // waitFor polls cond until it holds or limit passes.
@@ -80,4 +83,28 @@ func TestLostSightIsNotRecovery(t *testing.T) {
 	}
 	e.router.Reconnect(1)
 	waitFor(t, 20*time.Second, "TunnelDown resolved", func() bool { return resolvedSent(e.notifications(), "TunnelDown") })
+
+	// The tunnel's timeline tells the story: both sides' state changes
+	// seen by polling, the finding firing and resolving.
+	var status struct {
+		Tunnels []correlate.TunnelView `json:"tunnels"`
+	}
+	_, body := get(t, http.DefaultClient, "http://"+e.d.Addrs()[0].String()+"/api/v1/status")
+	if err := json.Unmarshal([]byte(body), &status); err != nil {
+		t.Fatal(err)
+	}
+	var timeline []string
+	for _, tv := range status.Tunnels {
+		if tv.OutsideIP == latencyOutsideIPs[0] {
+			for _, ev := range tv.Timeline {
+				timeline = append(timeline, ev.Side+": "+ev.Text)
+			}
+		}
+	}
+	got := strings.Join(timeline, "\n")
+	for _, want := range []string{"rtx: polled: tunnel Offline", "aws: polled: tunnel DOWN", "vpnwatchd: WARNING TunnelDown firing", "vpnwatchd: TunnelDown resolved", "rtx: polled: tunnel Online"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("timeline lacks %q:\n%s", want, got)
+		}
+	}
 }

@@ -83,7 +83,8 @@ func (s *syslogReceiver) run() error {
 		}
 		s.messages.WithLabelValues(router, ev.Kind).Inc()
 		s.mu.Lock()
-		ev.Text = time.Now().UTC().Format(time.RFC3339) + " " + ev.Text
+		ev.Time = time.Now().UTC()
+		ev.Text = ev.Time.Format(time.RFC3339) + " " + ev.Text
 		s.recent[router] = append(s.recent[router], ev)
 		if len(s.recent[router]) > syslogKeep {
 			s.recent[router] = s.recent[router][len(s.recent[router])-syslogKeep:]

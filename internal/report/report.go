@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/vpnwatchd/vpnwatchd/internal/correlate"
 )
@@ -17,6 +18,9 @@ import (
 type Report struct {
 	Findings  []correlate.Finding `json:"findings"`
 	Unchecked []string            `json:"unchecked"`
+	// Timelines, when set (diagnose), are the tunnels with what happened
+	// to them, both sides merged.
+	Timelines []correlate.TunnelView `json:"tunnels,omitempty"`
 }
 
 // JSON writes {"findings": [...], "unchecked": [...]}.
@@ -95,6 +99,20 @@ func Text(w io.Writer, r Report) error {
 				u = src + " (no current data: see SourceStale above)"
 			}
 			fmt.Fprintf(&b, "  - %s\n", u)
+		}
+		b.WriteString("\n")
+	}
+	for _, t := range r.Timelines {
+		if len(t.Timeline) == 0 {
+			continue
+		}
+		name := "tunnel " + t.OutsideIP
+		if t.Router != "" {
+			name += fmt.Sprintf(" (RTX %s tunnel %d)", t.Router, t.RTXTunnel)
+		}
+		fmt.Fprintf(&b, "Timeline of %s:\n", name)
+		for _, e := range t.Timeline {
+			fmt.Fprintf(&b, "  %s  %-9s %s\n", e.Time.UTC().Format(time.RFC3339), e.Side, e.Text)
 		}
 		b.WriteString("\n")
 	}

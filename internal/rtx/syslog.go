@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Kinds of syslog events vpnwatchd acts on.
@@ -24,6 +25,9 @@ type Event struct {
 	// Peer is the address of "[IKE] … to ADDRESS", if any.
 	Peer string
 	Text string
+	// Time is when vpnwatchd received it (routers' syslog carries the
+	// router's local time, if any).
+	Time time.Time
 }
 
 var (

@@ -26,7 +26,9 @@ func sampleStatus() Status {
 	return Status{GeneratedAt: t0, Version: "(version=test)", Findings: []correlate.Finding{f},
 		Tunnels: []correlate.TunnelView{{VPNConnectionID: "vpn-0a1b2c3d4e5f67890", VPNName: "osaka-office", OutsideIP: "203.0.113.10", AWSStatus: "DOWN",
 			AWSMessage: "IPSEC IS UP", LastChange: t0, Router: "osaka-rtx1200", RTXTunnel: 1, RTXState: "Online", SASendSecond: 1944, SARecvSecond: 1944,
-			BGPState: "Active", MTU: 1280, MSSLimit: "1379", PathMTU: 1280}},
+			BGPState: "Active", MTU: 1280, MSSLimit: "1379", PathMTU: 1280,
+			Timeline: []correlate.TimelineEvent{{Time: t0.Add(-2 * time.Minute), Side: "aws", Text: "BGP log: AWS-side peer BGP session state has changed from Connect to Active with neighbor 169.254.10.2"},
+				{Time: t0.Add(-time.Minute), Side: "rtx", Text: "polled: tunnel Online"}, {Time: t0, Side: "vpnwatchd", Text: "CRITICAL BGPDownIPsecUp firing"}}}},
 		Unjoined: []correlate.TunnelView{{VPNConnectionID: "vpn-0b1b2c3d4e5f67891", OutsideIP: "203.0.113.30", AWSStatus: "UP", SASendSecond: -1, SARecvSecond: -1}},
 		Sources:  []Source{{SourceID: config.AWSRegion("prod", "ap-northeast-1"), Up: true, LastSuccess: t0}, {SourceID: config.RouterSource("osaka-rtx1200"), LastError: "connect: connection refused"}},
 		Events:   []Event{{Time: t0, Text: "WARNING MSSExceedsTunnelMTU firing: vpn-0a1b2c3d4e5f67890"}}}

@@ -63,6 +63,7 @@ type Poller struct {
 	src     config.AWSSource
 	opts    Options
 	regions []*region
+	logsGap time.Duration // between FilterLogEvents calls (logsGap; shorter in tests)
 }
 
 // region holds what the poller remembers between polls of one region. Only
@@ -77,6 +78,11 @@ type region struct {
 	maint    map[string]*Maintenance // by tunnel outside IP
 	backoff  time.Time               // no calls before this time after throttling
 	throttle int                     // consecutive throttled polls
+	// The same for CloudWatch Logs, and where the next poll starts reading
+	// when there are more log groups than one poll reads.
+	logsBackoff  time.Time
+	logsThrottle int
+	logsNext     int
 }
 
 type seenConnection struct {
@@ -97,6 +103,12 @@ const (
 	// the least recently asked tunnels go first.
 	maintPerPoll   = 100
 	defaultRetries = 3
+	// CloudWatch Logs allows about 5 FilterLogEvents requests/s per
+	// account and region, shared with everything else the account runs:
+	// a poll reads at most logsPerPoll groups of a region (more are read
+	// in turns), logsGap apart.
+	logsPerPoll = 25
+	logsGap     = 200 * time.Millisecond
 )
 
 // New builds the SDK clients of every region of src. Credentials come from
@@ -134,6 +146,7 @@ func New(ctx context.Context, src config.AWSSource, opts Options) (*Poller, erro
 		}
 		p.regions = append(p.regions, r)
 	}
+	p.logsGap = logsGap
 	return p, nil
 }
 
@@ -241,8 +254,11 @@ const logEventsKept = 200
 
 // readLogs reads the log groups of the tunnels whose logging is on, one
 // FilterLogEvents call (and its pages) per group, and gives each tunnel
-// its recent events. A failure (no permission, throttling) is logged and
-// leaves the events out: the EC2 poll stands.
+// its recent events. Calls are spaced logsGap apart, at most logsPerPoll
+// per poll (more groups are read in turns, each from where it was last
+// read); throttling backs the region's log reading off as for EC2. A
+// failure (no permission, throttling) is logged and leaves the events out:
+// the EC2 poll stands.
 func (p *Poller) readLogs(ctx context.Context, r *region, conns []Connection, now time.Time) {
 	if r.logs == nil {
 		return
@@ -260,13 +276,44 @@ func (p *Poller) readLogs(ctx context.Context, r *region, conns []Connection, no
 			}
 		}
 	}
-	for _, g := range groups {
-		cctx, cancel := p.callCtx(ctx)
-		_, err := r.logs.Read(cctx, g, now)
-		cancel()
-		if err != nil {
-			p.opts.Logger.Warn("AWS tunnel logs not read this poll", zap.String("region", r.name), zap.String("log_group", g),
-				zap.Error(explain(ctx, "FilterLogEvents", err)))
+	slices.Sort(groups)
+	switch {
+	case len(groups) == 0:
+	case now.Before(r.logsBackoff):
+		p.opts.Logger.Debug("AWS tunnel logs not read: throttled, backing off", zap.String("region", r.name), zap.Time("until", r.logsBackoff))
+	default:
+		n := min(len(groups), logsPerPoll)
+		start := r.logsNext % len(groups)
+		r.logsNext = start + n
+		for i := range n {
+			if i > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(p.logsGap):
+				}
+			}
+			g := groups[(start+i)%len(groups)]
+			cctx, cancel := p.callCtx(ctx)
+			_, err := r.logs.Read(cctx, g, now)
+			cancel()
+			if err == nil {
+				continue
+			}
+			err = explain(ctx, "FilterLogEvents", err)
+			if errors.Is(err, ErrThrottled) {
+				r.logsThrottle++
+				wait := backoff.Policy{Base: backoffBase, Max: backoffMax}.Jittered(r.logsThrottle)
+				r.logsBackoff = now.Add(wait)
+				p.opts.Logger.Warn("AWS tunnel logs throttled; reading them again later", zap.String("region", r.name), zap.String("log_group", g),
+					zap.Duration("backoff", wait), zap.Error(err))
+				r.logsNext = start + i // this group first next time
+				break
+			}
+			p.opts.Logger.Warn("AWS tunnel logs not read this poll", zap.String("region", r.name), zap.String("log_group", g), zap.Error(err))
+		}
+		if !now.Before(r.logsBackoff) {
+			r.logsThrottle = 0
 		}
 	}
 	for i := range conns {

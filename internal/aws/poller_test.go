@@ -3,6 +3,7 @@ package aws
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"slices"
 	"strconv"
@@ -621,5 +622,67 @@ func TestTunnelLogsRead(t *testing.T) {
 	sim.Update(tokyo, func(r *ec2sim.Region) { r.VPNConnections[0].Tunnels[0].LogGroup = group + "-missing" })
 	if s := newPoller(t, source(url, tokyo), Options{Now: clock}).Poll(context.Background())[0]; s.Err != nil || len(s.Connections) == 0 {
 		t.Errorf("an unreadable log group failed the poll: %v", s.Err)
+	}
+}
+
+// More log groups than one poll reads (CloudWatch Logs' request quota):
+// each poll reads logsPerPoll of them and the next poll goes on where it
+// stopped, so that every group is read in turn; a throttled call backs the
+// region's log reading off without failing the EC2 poll.
+func TestTunnelLogsInTurnsAndThrottled(t *testing.T) {
+	now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	sim, url := ec2sim.Start(t, clock)
+	const groups = logsPerPoll + 5
+	sim.Update(tokyo, func(r *ec2sim.Region) {
+		r.CustomerGateways = []*ec2sim.CustomerGateway{{ID: "cgw-0123456789abcdef0", IP: "198.51.100.7", BGPASN: "65000"}}
+		for i := range groups {
+			ip := fmt.Sprintf("203.0.113.%d", i+1)
+			g := fmt.Sprintf("arn:aws:logs:ap-northeast-1:123456789012:log-group:/aws/vpn/g%02d", i)
+			r.VPNConnections = append(r.VPNConnections, &ec2sim.VPNConnection{ID: fmt.Sprintf("vpn-%017x", i), CustomerGatewayID: "cgw-0123456789abcdef0", VPNGatewayID: "vgw-1",
+				Tunnels: []*ec2sim.Tunnel{{OutsideIP: ip, InsideCIDR: "169.254.10.0/30", Status: "UP", StatusMessage: "1 BGP ROUTES", LogGroup: g + ":*"}}})
+		}
+	})
+	for i := range groups {
+		sim.AddLogEvent(fmt.Sprintf("arn:aws:logs:ap-northeast-1:123456789012:log-group:/aws/vpn/g%02d", i),
+			fmt.Sprintf("vpn-%017x_203.0.113.%d-IKE.log", i, i+1), now.Add(-30*time.Second), `{"details":"AWS tunnel DPD timed out after 3 retransmits"}`)
+	}
+	p := newPoller(t, source(url, tokyo), Options{Now: clock})
+	p.logsGap = time.Millisecond
+	withEvents := func(s Snapshot) int {
+		n := 0
+		for _, c := range s.Connections {
+			if len(c.Tunnels[0].LogEvents) > 0 {
+				n++
+			}
+		}
+		return n
+	}
+	s := p.Poll(context.Background())[0]
+	if s.Err != nil || sim.Requests("FilterLogEvents", "") != logsPerPoll || withEvents(s) != logsPerPoll {
+		t.Fatalf("first poll: %v, %d calls, %d tunnels with events", s.Err, sim.Requests("FilterLogEvents", ""), withEvents(s))
+	}
+	now = now.Add(30 * time.Second)
+	if s = p.Poll(context.Background())[0]; withEvents(s) != groups || sim.Requests("FilterLogEvents", "") != 2*logsPerPoll {
+		t.Fatalf("second poll: %d calls, %d of %d tunnels with events", sim.Requests("FilterLogEvents", ""), withEvents(s), groups)
+	}
+	// Throttled past the SDK's retries: that group's attempts, then no call
+	// until the backoff has passed; the events already read stay.
+	sim.ThrottleLogs(1000)
+	now = now.Add(30 * time.Second)
+	before := sim.Requests("FilterLogEvents", "")
+	s = p.Poll(context.Background())[0]
+	attempts := sim.Requests("FilterLogEvents", "") - before
+	if s.Err != nil || attempts < 1 || attempts > defaultRetries || withEvents(s) != groups {
+		t.Fatalf("throttled poll: %v, %d calls, %d tunnels with events", s.Err, attempts, withEvents(s))
+	}
+	sim.ThrottleLogs(0)
+	now = now.Add(5 * time.Second)
+	if s = p.Poll(context.Background())[0]; s.Err != nil || sim.Requests("FilterLogEvents", "") != before+attempts {
+		t.Fatalf("inside the backoff: %v, %d calls", s.Err, sim.Requests("FilterLogEvents", "")-before-attempts)
+	}
+	now = now.Add(backoffMax)
+	if p.Poll(context.Background()); sim.Requests("FilterLogEvents", "") != before+attempts+logsPerPoll {
+		t.Fatalf("after the backoff: %d calls", sim.Requests("FilterLogEvents", "")-before-attempts)
 	}
 }

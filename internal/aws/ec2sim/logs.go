@@ -29,6 +29,15 @@ type logState struct {
 	nextID   int
 	pageSize int  // events per page; 0: 10,000 as AWS
 	emptyOne bool // answer the next call with an empty page that has a nextToken, as AWS may
+	throttle int  // throttle this many of the next FilterLogEvents calls
+}
+
+// ThrottleLogs makes the next n FilterLogEvents calls fail with
+// ThrottlingException, as CloudWatch Logs does past its request quota.
+func (s *Sim) ThrottleLogs(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.logs.throttle = n
 }
 
 // AddLogEvent appends an event to a log group (by the name or ARN the
@@ -82,8 +91,12 @@ func (s *Sim) serveLogs(w http.ResponseWriter, target string, body []byte) {
 		jsonErr(http.StatusBadRequest, "UnknownOperationException", "ec2sim serves FilterLogEvents only")
 		return
 	}
-	if s.throttle > 0 {
-		s.throttle--
+	if s.throttle > 0 || s.logs.throttle > 0 {
+		if s.logs.throttle > 0 {
+			s.logs.throttle--
+		} else {
+			s.throttle--
+		}
 		jsonErr(http.StatusBadRequest, "ThrottlingException", "Rate exceeded")
 		return
 	}

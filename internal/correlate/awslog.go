@@ -366,14 +366,13 @@ func bgpRouteDenied(c *evaluation) []Finding {
 // look in AWS's log: such a condition lasts until AWS logs otherwise.
 const awsLogMemory = 24 * time.Hour
 
-// tunnelLogsDisabled: a connection whose tunnels do not send AWS's logs,
-// when vpnwatchd is asked to read them: one finding per connection.
+// tunnelLogsDisabled: tunnels that do not send AWS's logs, when vpnwatchd
+// is asked to read them: one finding per AWS source and region (a
+// configuration advice, said once, not one per connection), listing them.
 func tunnelLogsDisabled(c *evaluation) []Finding {
-	type conn struct {
-		p   pair
-		ips []string
-	}
-	var byConn []conn
+	type place struct{ source, region string }
+	missing := map[place][]*awsTunnel{}
+	var order []place
 	for _, p := range c.pairs {
 		a := p.aws
 		if a == nil || !a.logsRead || a.conn.State != aws.StateAvailable {
@@ -382,29 +381,39 @@ func tunnelLogsDisabled(c *evaluation) []Finding {
 		if l := a.tunnel.Logs; l != nil && l.Enabled && (l.BGPEnabled || a.conn.Routing != aws.RoutingBGP) {
 			continue
 		}
-		if i := slices.IndexFunc(byConn, func(x conn) bool { return x.p.aws.conn.ID == a.conn.ID }); i >= 0 {
-			byConn[i].ips = append(byConn[i].ips, a.tunnel.OutsideIP)
-		} else {
-			byConn = append(byConn, conn{p, []string{a.tunnel.OutsideIP}})
+		k := place{a.source, a.region}
+		if _, ok := missing[k]; !ok {
+			order = append(order, k)
 		}
+		missing[k] = append(missing[k], a)
 	}
 	var out []Finding
-	for _, x := range byConn {
-		a := x.p.aws
-		var cmds []string
-		for _, ip := range x.ips {
-			opts := `{"LogOptions":{"CloudWatchLogOptions":{"LogEnabled":true,"LogGroupArn":"LOG_GROUP_ARN","LogOutputFormat":"json"`
-			if a.conn.Routing == aws.RoutingBGP {
-				opts += `,"BgpLogEnabled":true,"BgpLogGroupArn":"LOG_GROUP_ARN","BgpLogOutputFormat":"json"`
-			}
-			opts += `}}}`
-			cmds = append(cmds, fmt.Sprintf("`aws ec2 modify-vpn-tunnel-options --region %s --vpn-connection-id %s --vpn-tunnel-outside-ip-address %s --tunnel-options '%s'`", a.region, a.conn.ID, ip, opts))
+	for _, k := range order {
+		ts := missing[k]
+		var names []string
+		for _, a := range ts {
+			names = append(names, a.conn.ID+" "+a.tunnel.OutsideIP)
 		}
-		out = append(out, Finding{Subject: Subject{VPNConnectionID: a.conn.ID, VPNName: a.conn.Name, Source: a.source, Region: a.region},
-			Summary: fmt.Sprintf("%s: AWS does not log tunnel %s (IKE/IPsec and BGP logs to CloudWatch Logs), so findings cannot quote AWS's side", a.conn.ID, strings.Join(x.ips, " and ")),
-			Remediation: "Turn AWS's tunnel logs on, one tunnel at a time: changing a tunnel's log options replaces its endpoint (minutes of outage on that tunnel), so do the second only when the first is UP again. " +
-				strings.Join(cmds, " then ") + " (or Modify VPN tunnel options in the console). vpnwatchd needs `logs:FilterLogEvents` on the group (deploy/aws/iam-policy.json). " +
-				"To silence this, set `aws[].logs: false` or disable the rule."})
+		shown := names
+		more := ""
+		if len(shown) > 6 {
+			shown, more = shown[:6], fmt.Sprintf(" and %d more", len(names)-6)
+		}
+		a := ts[0]
+		opts := `{"LogOptions":{"CloudWatchLogOptions":{"LogEnabled":true,"LogGroupArn":"LOG_GROUP_ARN","LogOutputFormat":"json"`
+		if a.conn.Routing == aws.RoutingBGP {
+			opts += `,"BgpLogEnabled":true,"BgpLogGroupArn":"LOG_GROUP_ARN","BgpLogOutputFormat":"json"`
+		}
+		opts += `}}}`
+		f := Finding{Subject: Subject{Source: k.source, Region: k.region},
+			Summary: fmt.Sprintf("aws %s %s: %d tunnel(s) do not send AWS's tunnel logs (IKE/IPsec and BGP, to CloudWatch Logs), so findings about them cannot quote AWS's side: %s%s",
+				k.source, k.region, len(ts), strings.Join(shown, ", "), more),
+			Remediation: fmt.Sprintf("Turn AWS's tunnel logs on, one tunnel at a time: changing a tunnel's log options replaces its endpoint (minutes of outage on that tunnel), so do the second tunnel of a connection only when the first is UP again. "+
+				"For each tunnel listed: `aws ec2 modify-vpn-tunnel-options --region %s --vpn-connection-id %s --vpn-tunnel-outside-ip-address %s --tunnel-options '%s'` (with its own connection and IP), or Modify VPN tunnel options in the console. "+
+				"vpnwatchd needs `logs:FilterLogEvents` on the group (deploy/aws/iam-policy.json). To silence this, set `aws[].logs: false` or disable the rule.",
+				k.region, a.conn.ID, a.tunnel.OutsideIP, opts)}
+		f.Evidence.Detail = map[string]string{"tunnels": strings.Join(names, ", ")}
+		out = append(out, f)
 	}
 	return out
 }

@@ -847,9 +847,9 @@ func TestExistingFindingsQuoteAWS(t *testing.T) {
 	}
 }
 
-// AWS's logs are asked for (aws[].logs) but a connection's tunnels do not
-// send them: one info finding per connection, with the command per tunnel
-// and the warning that it replaces the endpoint.
+// AWS's logs are asked for (aws[].logs) but tunnels do not send them: one
+// info finding per AWS region listing them, with the command and the
+// warning that it replaces the endpoint.
 func TestTunnelLogsDisabled(t *testing.T) {
 	w := newWorld(t, healthyConfig)
 	obs := w.observations()
@@ -860,7 +860,8 @@ func TestTunnelLogsDisabled(t *testing.T) {
 	obs.AWS[0].Connections[0].Tunnels[1].Logs = &aws.TunnelLogs{Enabled: true, Group: "g", BGPEnabled: true, BGPGroup: "g"}
 	_, fs := findingsOf(noHolds().Evaluate(State{}, obs, w.now))
 	got := byRule(fs)["TunnelLogsDisabled"]
-	if len(got) != 1 || got[0].Severity != SeverityInfo || !strings.Contains(got[0].Summary, "does not log tunnel 203.0.113.10 (") ||
+	if len(got) != 1 || got[0].Severity != SeverityInfo || !strings.Contains(got[0].Summary, "aws prod ap-northeast-1: 1 tunnel(s) do not send") ||
+		!strings.Contains(got[0].Summary, vpnID+" 203.0.113.10") || got[0].Subject.Region != "ap-northeast-1" ||
 		!strings.Contains(got[0].Remediation, "--vpn-tunnel-outside-ip-address 203.0.113.10") || strings.Contains(got[0].Remediation, "203.0.113.20") ||
 		!strings.Contains(got[0].Remediation, "replaces its endpoint") {
 		t.Errorf("%+v", got)

@@ -37,7 +37,15 @@ import (
 // (the simulators run in a child process).
 //
 //	go test -run='^$' -bench=Scale -benchtime=5x ./internal/daemon
-func BenchmarkScale(b *testing.B) {
+func BenchmarkScale(b *testing.B) { benchmarkScale(b, false) }
+
+// BenchmarkScaleWithLogs is BenchmarkScale with AWS's tunnel logs on: every
+// tunnel logs to its region's log group (one per region, as AWS suggests),
+// which holds an IKE and a BGP record per tunnel, all inside the reader's
+// overlap window, so every cycle reads and de-duplicates them all again.
+func BenchmarkScaleWithLogs(b *testing.B) { benchmarkScale(b, true) }
+
+func benchmarkScale(b *testing.B, logs bool) {
 	// The SDK must find the simulator's keys, never an instance metadata
 	// service.
 	for k, v := range ec2sim.Env {
@@ -47,6 +55,9 @@ func BenchmarkScale(b *testing.B) {
 	// that RSS, CPU and goroutines measured here are the daemon's alone.
 	child := exec.Command(os.Args[0], "-test.run=^TestMain$")
 	child.Env = append(os.Environ(), "VPNWATCHD_SCALE_SIMS=1")
+	if logs {
+		child.Env = append(child.Env, "VPNWATCHD_SCALE_LOGS=1")
+	}
 	stdin, _ := child.StdinPipe()
 	stdout, _ := child.StdoutPipe()
 	child.Stderr = os.Stderr
@@ -63,8 +74,9 @@ func BenchmarkScale(b *testing.B) {
 		return lines.Text()
 	}
 	cfgFile := ask("config")
+	var logCalls int
 	counts := func() (aws, logins int) {
-		fmt.Sscanf(ask("counts"), "%d %d", &aws, &logins)
+		fmt.Sscanf(ask("counts"), "%d %d %d", &aws, &logins, &logCalls)
 		return
 	}
 	// As `vpnwatchd run` does (GOGC in the environment overrides it).
@@ -86,6 +98,7 @@ func BenchmarkScale(b *testing.B) {
 	d.cycle(ctx) // logins, first `show config`
 	quiet()
 	awsBefore, loginsBefore := counts()
+	logCallsBefore := logCalls
 	var durations []time.Duration
 	var ru0, ru1 syscall.Rusage
 	var msCycles0, msCycles1 runtime.MemStats
@@ -151,6 +164,21 @@ func BenchmarkScale(b *testing.B) {
 	b.ReportMetric(float64(durations[cycles/2].Milliseconds()), "p50-cycle-ms")
 	b.ReportMetric(float64(durations[cycles*99/100].Milliseconds()), "p99-cycle-ms")
 	b.ReportMetric(float64(awsCalls)/float64(cycles), "aws-calls/cycle")
+	if logs {
+		b.ReportMetric(float64(logCalls-logCallsBefore)/float64(cycles), "log-calls/cycle")
+		events := 0
+		for _, s := range awsSnaps {
+			for _, c := range s.Connections {
+				for _, t := range c.Tunnels {
+					events += len(t.LogEvents)
+				}
+			}
+		}
+		if events == 0 {
+			b.Fatal("no AWS log events read")
+		}
+		b.ReportMetric(float64(events), "log-events-kept")
+	}
 	b.ReportMetric(float64(logins-loginsBefore), "ssh-relogins")
 	b.ReportMetric(float64(cpu.Milliseconds()), "cpu-ms/cycle")
 	b.ReportMetric(float64(msCycles1.TotalAlloc-msCycles0.TotalAlloc)/float64(cycles)/(1<<20), "alloc-MiB/cycle")
@@ -235,6 +263,7 @@ func runScaleSims() {
 	}
 	go (&http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}).Serve(ln)
 	url := "http://" + ln.Addr().String()
+	logs := os.Getenv("VPNWATCHD_SCALE_LOGS") == "1"
 	ip := func(i int) string { return fmt.Sprintf("203.%d.%d.%d", i/65536, (i/256)%256, i%256) }
 	tunnel := 0
 	for r := range regions {
@@ -243,13 +272,32 @@ func runScaleSims() {
 				id := r*vpnsPerRegion + v
 				cgw := fmt.Sprintf("cgw-%017x", id)
 				reg.CustomerGateways = append(reg.CustomerGateways, &ec2sim.CustomerGateway{ID: cgw, IP: "198.18.0.2", BGPASN: "65000"})
+				group := ""
+				if logs {
+					group = fmt.Sprintf("arn:aws:logs:%s:111122223333:log-group:/aws/vpn/scale:*", regionNames[r])
+				}
 				reg.VPNConnections = append(reg.VPNConnections, &ec2sim.VPNConnection{ID: fmt.Sprintf("vpn-%017x", id), CustomerGatewayID: cgw, VPNGatewayID: "vgw-1",
 					Tunnels: []*ec2sim.Tunnel{
-						{OutsideIP: ip(2 * id), InsideCIDR: "169.254.10.0/30", Status: "UP", StatusMessage: "1 BGP ROUTES", AcceptedRoutes: 1, Phase2LifetimeSeconds: 3600, Phase1LifetimeSeconds: 28800},
-						{OutsideIP: ip(2*id + 1), InsideCIDR: "169.254.20.0/30", Status: "UP", StatusMessage: "1 BGP ROUTES", AcceptedRoutes: 1, Phase2LifetimeSeconds: 3600, Phase1LifetimeSeconds: 28800},
+						{OutsideIP: ip(2 * id), InsideCIDR: "169.254.10.0/30", Status: "UP", StatusMessage: "1 BGP ROUTES", AcceptedRoutes: 1, Phase2LifetimeSeconds: 3600, Phase1LifetimeSeconds: 28800, LogGroup: group, BGPLogGroup: group},
+						{OutsideIP: ip(2*id + 1), InsideCIDR: "169.254.20.0/30", Status: "UP", StatusMessage: "1 BGP ROUTES", AcceptedRoutes: 1, Phase2LifetimeSeconds: 3600, Phase1LifetimeSeconds: 28800, LogGroup: group, BGPLogGroup: group},
 					}})
 			}
 		})
+	}
+	if logs {
+		// An IKE and a BGP record per tunnel, a minute old: inside the
+		// reader's overlap, so every cycle reads them all again.
+		at := time.Now().Add(-time.Minute)
+		for r := range regions {
+			for v := range vpnsPerRegion {
+				id := r*vpnsPerRegion + v
+				for _, oip := range []string{ip(2 * id), ip(2*id + 1)} {
+					vpn := fmt.Sprintf("vpn-%017x", id)
+					sim.LogTunnelActivity(regionNames[r], vpn, oip, at, ec2sim.TunnelActivity{Details: "AWS tunnel is sending response (id=7) for CREATE_CHILD_SA", Phase1: "Established", Phase2: "Established", DPDEnabled: true})
+					sim.LogBGPStatus(regionNames[r], vpn, oip, at, "UP", "AWS-side peer sent an End-of-RIB message to neighbor 169.254.10.2")
+				}
+			}
+		}
 	}
 	dir, err := os.MkdirTemp("", "vpnwatchd-scale-")
 	if err != nil {
@@ -300,7 +348,7 @@ func runScaleSims() {
 			for _, s := range servers {
 				logins += s.Logins()
 			}
-			fmt.Println(sim.Requests("DescribeVpnConnections", "")+sim.Requests("DescribeCustomerGateways", ""), logins)
+			fmt.Println(sim.Requests("DescribeVpnConnections", "")+sim.Requests("DescribeCustomerGateways", ""), logins, sim.Requests("FilterLogEvents", ""))
 		}
 	}
 }

@@ -28,11 +28,16 @@ var ErrResponseTooLarge = errors.New("the answer is larger than vpnwatchd accept
 type NotEC2Error struct {
 	ContentType string
 	Start       string // the first bytes, quoted
+	Service     string // "" for EC2; "CloudWatch"
 }
 
 func (e *NotEC2Error) Error() string {
-	return fmt.Sprintf("the endpoint answered HTTP 200 with something that is not an EC2 response (Content-Type %q, starting %s): a captive portal, a proxy or a wrong endpoint?",
-		e.ContentType, e.Start)
+	service := e.Service
+	if service == "" {
+		service = "EC2"
+	}
+	return fmt.Sprintf("the endpoint answered HTTP 200 with something that is not an %s response (Content-Type %q, starting %s): a captive portal, a proxy or a wrong endpoint?",
+		service, e.ContentType, e.Start)
 }
 
 // ec2RootRE is the start of every EC2 Query API success answer: the
@@ -44,6 +49,9 @@ var ec2RootRE = regexp.MustCompile(`^\s*(?:<\?xml[^>]*\?>\s*)?<([A-Z][A-Za-z0-9]
 type guardedClient struct {
 	base  awssdk.HTTPClient
 	limit int64
+	// cbor: the answers are CloudWatch's (Smithy RPC v2 CBOR), which say so
+	// in their Smithy-Protocol header, not EC2's XML.
+	cbor bool
 }
 
 const peekBytes = 1 << 10
@@ -56,7 +64,13 @@ func (g guardedClient) Do(req *http.Request) (*http.Response, error) {
 		return resp, err
 	}
 	br := bufio.NewReaderSize(resp.Body, peekBytes)
-	if resp.StatusCode == http.StatusOK {
+	if resp.StatusCode == http.StatusOK && g.cbor {
+		if resp.Header.Get("Smithy-Protocol") != "rpc-v2-cbor" {
+			head, _ := br.Peek(peekBytes)
+			resp.Body.Close()
+			return nil, &NotEC2Error{ContentType: resp.Header.Get("Content-Type"), Start: quoteStart(head), Service: "CloudWatch"}
+		}
+	} else if resp.StatusCode == http.StatusOK {
 		head, _ := br.Peek(peekBytes)
 		head = bytes.TrimPrefix(head, []byte("\xef\xbb\xbf"))
 		if m := ec2RootRE.FindSubmatch(head); m == nil || string(m[1]) == "Response" {

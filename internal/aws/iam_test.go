@@ -49,6 +49,15 @@ func TestIAMPolicyCoversEveryCall(t *testing.T) {
 	if len(allowed) != len(calls) {
 		t.Errorf("the policy allows %v; only the poller's %d calls are needed", allowed, len(calls))
 	}
+	// GetMetricData (billed) is in its own policy, for aws[].cloudwatch_metrics.
+	cw, err := os.ReadFile("../../deploy/aws/iam-policy-cloudwatch.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cwPolicy struct{ Statement []struct{ Action []string } }
+	if err := json.Unmarshal(cw, &cwPolicy); err != nil || len(cwPolicy.Statement) != 1 || !slices.Equal(cwPolicy.Statement[0].Action, []string{"cloudwatch:GetMetricData"}) {
+		t.Errorf("deploy/aws/iam-policy-cloudwatch.json: %v %+v", err, cwPolicy)
+	}
 }
 
 // The operations a poll really makes against ec2sim are all in the policy.
@@ -60,17 +69,20 @@ func TestIAMPolicyCoversObservedCalls(t *testing.T) {
 	sim.AddLogEvent(group, "vpn-x_203.0.113.10-IKE.log", time.Now(), `{"details":"AWS tunnel DPD timed out after 3 retransmits"}`)
 	var mu sync.Mutex
 	ops := map[string]bool{}
-	p := newPoller(t, source(url, tokyo), Options{OnRequest: func(_, _, op, _ string) { mu.Lock(); ops[op] = true; mu.Unlock() }})
+	src := source(url, tokyo)
+	src.CloudWatchMetrics = true
+	p := newPoller(t, src, Options{OnRequest: func(_, _, op, _ string) { mu.Lock(); ops[op] = true; mu.Unlock() }})
 	if s := p.Poll(context.Background())[0]; s.Err != nil {
 		t.Fatal(s.Err)
 	}
 	data, _ := os.ReadFile("../../deploy/aws/iam-policy.json")
-	if len(ops) != 4 {
-		t.Errorf("a poll made %v; expected the three EC2 calls and FilterLogEvents", ops)
+	cw, _ := os.ReadFile("../../deploy/aws/iam-policy-cloudwatch.json")
+	if len(ops) != 5 {
+		t.Errorf("a poll made %v; expected the three EC2 calls, FilterLogEvents and GetMetricData", ops)
 	}
 	for op := range ops {
-		if !strings.Contains(string(data), `"ec2:`+op+`"`) && !strings.Contains(string(data), `"logs:`+op+`"`) {
-			t.Errorf("the poller called %s, which deploy/aws/iam-policy.json does not allow", op)
+		if !strings.Contains(string(data), `"ec2:`+op+`"`) && !strings.Contains(string(data), `"logs:`+op+`"`) && !strings.Contains(string(cw), `"cloudwatch:`+op+`"`) {
+			t.Errorf("the poller called %s, which deploy/aws/iam-policy.json (or -cloudwatch.json) does not allow", op)
 		}
 	}
 }

@@ -83,6 +83,11 @@ type region struct {
 	logsBackoff  time.Time
 	logsThrottle int
 	logsNext     int
+	// metrics reads the tunnels' traffic (CloudWatch GetMetricData); nil
+	// when aws[].cloudwatch_metrics is off.
+	metrics         metricsFunc
+	metricsBackoff  time.Time
+	metricsThrottle int
 }
 
 type seenConnection struct {
@@ -143,6 +148,9 @@ func New(ctx context.Context, src config.AWSSource, opts Options) (*Poller, erro
 		}
 		if src.Logs {
 			r.logs = &vpnlog.Reader{Filter: p.newLogsClient(cfg, name), Keep: logEventsKept}
+		}
+		if src.CloudWatchMetrics {
+			r.metrics = p.newMetricsClient(cfg, name)
 		}
 		p.regions = append(p.regions, r)
 	}
@@ -446,6 +454,7 @@ func (p *Poller) pollRegionAt(ctx context.Context, r *region, start time.Time) S
 	}
 	p.maintenance(ctx, r, conns, start)
 	p.readLogs(ctx, r, conns, start)
+	p.readTraffic(ctx, r, conns, start)
 	snap.LogsRead = r.logs != nil
 	snap.Connections = p.withGone(r, conns, start)
 	return snap

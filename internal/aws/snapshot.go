@@ -108,6 +108,10 @@ type Tunnel struct {
 	// TunnelOptions.LogOptions (nil when DescribeVpnConnections said
 	// nothing about them).
 	Logs *TunnelLogs
+	// Traffic is the tunnel's traffic as AWS counts it (AWS/VPN
+	// TunnelDataIn/Out), when aws[].cloudwatch_metrics is on and AWS has
+	// published a datapoint; nil otherwise.
+	Traffic *TunnelTraffic
 	// LogEvents are the tunnel's recent events in those logs, oldest
 	// first, when vpnwatchd reads them.
 	LogEvents []vpnlog.Event
@@ -160,4 +164,15 @@ type TunnelLogs struct {
 	Group, Format       string
 	BGPEnabled          bool
 	BGPGroup, BGPFormat string
+}
+
+// TunnelTraffic is a tunnel's latest CloudWatch datapoints: bytes AWS
+// received from the customer gateway (after decryption) and sent to it
+// (before encryption) in the Period ending at At. AWS publishes them
+// minutes late; they are not a liveness signal (keepalives and BGP keep
+// them above zero on an idle tunnel).
+type TunnelTraffic struct {
+	In, Out float64
+	At      time.Time
+	Period  time.Duration
 }

@@ -56,6 +56,10 @@ type AWSSource struct {
 	// Logs reads AWS's own tunnel logs (CloudWatch Logs) of the tunnels
 	// whose logging is on; default true.
 	Logs bool `yaml:"logs"`
+	// CloudWatchMetrics reads each tunnel's traffic as AWS counts it
+	// (AWS/VPN TunnelDataIn/TunnelDataOut, GetMetricData, which AWS bills
+	// per metric); default false.
+	CloudWatchMetrics bool `yaml:"cloudwatch_metrics"`
 }
 
 // Syslog is the optional receiver of the routers' syslog: tunnel and IKE

@@ -47,6 +47,12 @@ var (
 		"When AWS last saw the tunnel's IKE, IPsec or BGP status change.", tunnelLabels...)
 	famTunnelMaintenance = newGauge(Namespace+"_aws_tunnel_maintenance_pending",
 		"1 if AWS has a tunnel endpoint replacement pending; absent until asked.", tunnelLabels...)
+	famTunnelDataIn = newGauge(Namespace+"_aws_tunnel_data_in_bytes",
+		"Bytes AWS received from the customer gateway over the tunnel (after decryption) in the latest 1-minute period it published (AWS/VPN TunnelDataIn, Sum); minutes late; with aws[].cloudwatch_metrics.", tunnelLabels...)
+	famTunnelDataOut = newGauge(Namespace+"_aws_tunnel_data_out_bytes",
+		"Bytes AWS sent to the customer gateway over the tunnel (before encryption) in the latest 1-minute period it published (AWS/VPN TunnelDataOut, Sum); with aws[].cloudwatch_metrics.", tunnelLabels...)
+	famTunnelDataTime = newGauge(Namespace+"_aws_tunnel_data_timestamp_seconds",
+		"When the period of vpnwatch_aws_tunnel_data_{in,out}_bytes ends.", tunnelLabels...)
 )
 
 // AWS counts the EC2 API requests; the series of what AWS returned are
@@ -92,6 +98,11 @@ func collectAWS(out *sender, s aws.Snapshot, last time.Time, ok bool) {
 			}
 			if t.Maintenance != nil {
 				out.send(famTunnelMaintenance, boolValue(t.Maintenance.Pending != ""), l...)
+			}
+			if tr := t.Traffic; tr != nil {
+				out.send(famTunnelDataIn, tr.In, l...)
+				out.send(famTunnelDataOut, tr.Out, l...)
+				out.send(famTunnelDataTime, float64(tr.At.Add(tr.Period).Unix()), l...)
 			}
 		}
 	}

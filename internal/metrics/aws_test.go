@@ -30,7 +30,8 @@ func seedSnapshot() aws.Snapshot {
 				{OutsideIP: "203.0.113.10", Status: "DOWN", StatusMessage: "IPSEC IS UP", LastStatusChange: at.Add(-time.Hour),
 					Maintenance: &aws.Maintenance{}},
 				{OutsideIP: "203.0.113.20", Status: "UP", StatusMessage: "2 BGP ROUTES", AcceptedRoutes: 2, LastStatusChange: at.Add(-2 * time.Hour),
-					Maintenance: &aws.Maintenance{Pending: "replacement scheduled"}},
+					Maintenance: &aws.Maintenance{Pending: "replacement scheduled"},
+					Traffic:     &aws.TunnelTraffic{In: 1500, Out: 2500, At: at.Add(-5 * time.Minute), Period: time.Minute}},
 			},
 		}},
 	}
@@ -148,5 +149,28 @@ func TestPromtoolAcceptsAWSMetrics(t *testing.T) {
 	cmd.Stdin = &buf
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("promtool check metrics: %v\n%s", err, out)
+	}
+}
+
+// A tunnel's traffic as AWS counts it is exported when AWS published it,
+// absent otherwise (never 0 for "unknown").
+func TestAWSTrafficSeries(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	l := &latestAWS{}
+	reg.MustRegister(NewLatest(l))
+	l.update(seedSnapshot())
+	want := `
+# HELP vpnwatch_aws_tunnel_data_in_bytes Bytes AWS received from the customer gateway over the tunnel (after decryption) in the latest 1-minute period it published (AWS/VPN TunnelDataIn, Sum); minutes late; with aws[].cloudwatch_metrics.
+# TYPE vpnwatch_aws_tunnel_data_in_bytes gauge
+vpnwatch_aws_tunnel_data_in_bytes{outside_ip="203.0.113.20",region="ap-northeast-1",source="prod",vpn_connection_id="vpn-0a1b2c3d4e5f67890",vpn_name="osaka-office"} 1500
+# HELP vpnwatch_aws_tunnel_data_out_bytes Bytes AWS sent to the customer gateway over the tunnel (before encryption) in the latest 1-minute period it published (AWS/VPN TunnelDataOut, Sum); with aws[].cloudwatch_metrics.
+# TYPE vpnwatch_aws_tunnel_data_out_bytes gauge
+vpnwatch_aws_tunnel_data_out_bytes{outside_ip="203.0.113.20",region="ap-northeast-1",source="prod",vpn_connection_id="vpn-0a1b2c3d4e5f67890",vpn_name="osaka-office"} 2500
+# HELP vpnwatch_aws_tunnel_data_timestamp_seconds When the period of vpnwatch_aws_tunnel_data_{in,out}_bytes ends.
+# TYPE vpnwatch_aws_tunnel_data_timestamp_seconds gauge
+vpnwatch_aws_tunnel_data_timestamp_seconds{outside_ip="203.0.113.20",region="ap-northeast-1",source="prod",vpn_connection_id="vpn-0a1b2c3d4e5f67890",vpn_name="osaka-office"} 1.79559696e+09
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "vpnwatch_aws_tunnel_data_in_bytes", "vpnwatch_aws_tunnel_data_out_bytes", "vpnwatch_aws_tunnel_data_timestamp_seconds"); err != nil {
+		t.Error(err)
 	}
 }

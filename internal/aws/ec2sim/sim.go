@@ -38,6 +38,9 @@ type Sim struct {
 
 	pending []scheduled // scenario events not yet applied
 	logs    logState    // CloudWatch Logs (logs.go)
+	// CloudWatch metrics (cloudwatch.go).
+	metrics         map[metricKey][]TunnelData
+	metricsThrottle int
 }
 
 type rawResponse struct {
@@ -158,6 +161,20 @@ var credentialRE = regexp.MustCompile(`^AWS4-HMAC-SHA256 Credential=[^/]+/[0-9]{
 
 // ServeHTTP answers one EC2 (or STS) Query API request.
 func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if op, ok := isCloudWatch(r); ok {
+		m := credentialRE.FindStringSubmatch(r.Header.Get("Authorization"))
+		if m == nil {
+			w.WriteHeader(http.StatusForbidden)
+			return
+		}
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.requests[op]++
+		s.requests[op+" "+m[1]]++
+		s.serveCloudWatch(w, m[1], op, body)
+		return
+	}
 	if target := r.Header.Get("X-Amz-Target"); strings.HasPrefix(target, "Logs_20140328.") {
 		if !credentialRE.MatchString(r.Header.Get("Authorization")) {
 			w.WriteHeader(http.StatusBadRequest)

@@ -1,6 +1,7 @@
 package aws
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -147,7 +148,7 @@ func New(ctx context.Context, src config.AWSSource, opts Options) (*Poller, erro
 			seen: map[string]seenConnection{}, maint: map[string]*Maintenance{},
 		}
 		if src.Logs {
-			r.logs = &vpnlog.Reader{Filter: p.newLogsClient(cfg, name), Keep: logEventsKept}
+			r.logs = &vpnlog.Reader{Filter: p.newLogsClient(cfg, name), Keep: cmp.Or(src.LogsKept, config.DefaultLogsKept)}
 		}
 		if src.CloudWatchMetrics {
 			r.metrics = p.newMetricsClient(cfg, name)
@@ -256,9 +257,6 @@ func (p *Poller) newLogsClient(cfg awssdk.Config, regionName string) vpnlog.Filt
 	})
 	return c.FilterLogEvents
 }
-
-// logEventsKept is how many of AWS's log events are kept per tunnel.
-const logEventsKept = 200
 
 // readLogs reads the log groups of the tunnels whose logging is on, one
 // FilterLogEvents call (and its pages) per group, and gives each tunnel

@@ -686,3 +686,25 @@ func TestTunnelLogsInTurnsAndThrottled(t *testing.T) {
 		t.Fatalf("after the backoff: %d calls", sim.Requests("FilterLogEvents", "")-before-attempts)
 	}
 }
+
+// aws[].logs_kept bounds the events kept per tunnel: the newest stay.
+func TestTunnelLogsKept(t *testing.T) {
+	now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	sim, url := ec2sim.Start(t, clock)
+	sim.Update(tokyo, seedModel)
+	const group = "arn:aws:logs:ap-northeast-1:123456789012:log-group:/aws/vpn/osaka"
+	sim.Update(tokyo, func(r *ec2sim.Region) { r.VPNConnections[0].Tunnels[0].LogGroup = group })
+	stream := vpnBGP + "_203.0.113.10-IKE.log"
+	sim.AddLogEvent(group, stream, now.Add(-30*time.Second), `{"details":"AWS tunnel is sending request (id=3) for CREATE_CHILD_SA"}`)
+	sim.AddLogEvent(group, stream, now.Add(-10*time.Second), `{"details":"AWS tunnel DPD timed out after 3 retransmits"}`)
+	src := source(url, tokyo)
+	src.LogsKept = 1
+	s := newPoller(t, src, Options{Now: clock}).Poll(context.Background())[0]
+	if s.Err != nil || len(s.Connections) == 0 {
+		t.Fatal(s.Err)
+	}
+	if ev := s.Connections[0].Tunnels[0].LogEvents; len(ev) != 1 || ev[0].Class != "dpd-timeout" {
+		t.Errorf("kept %+v, want the newest one", ev)
+	}
+}

@@ -56,6 +56,9 @@ type AWSSource struct {
 	// Logs reads AWS's own tunnel logs (CloudWatch Logs) of the tunnels
 	// whose logging is on; default true.
 	Logs bool `yaml:"logs"`
+	// LogsKept bounds the AWS log events kept per tunnel (the newest);
+	// default 200.
+	LogsKept int `yaml:"logs_kept"`
 	// CloudWatchMetrics reads each tunnel's traffic as AWS counts it
 	// (AWS/VPN TunnelDataIn/TunnelDataOut, GetMetricData, which AWS bills
 	// per metric); default false.

@@ -84,6 +84,7 @@ func TestLoadBad(t *testing.T) {
 		{"invalid-vpn-id.yaml", []string{`testdata/invalid-vpn-id.yaml:4: aws[0].vpn_connection_ids[0]: "vpn-xyz" is not a VPN connection id (vpn- and 8 or 17 hex digits)`}},
 		{"invalid-ids-and-tags.yaml", []string{`testdata/invalid-ids-and-tags.yaml:5: aws[0].tag_filters: use either vpn_connection_ids or tag_filters, not both`}},
 		{"invalid-role-arn.yaml", []string{`testdata/invalid-role-arn.yaml:4: aws[0].role_arn: "vpnwatchd" is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)`}},
+		{"invalid-logs-kept.yaml", []string{`testdata/invalid-logs-kept.yaml:4: aws[0].logs_kept: 0: keep between 1 and 10000 of AWS's log events per tunnel (default 200)`}},
 		{"invalid-endpoint.yaml", []string{`testdata/invalid-endpoint.yaml:4: aws[0].endpoint: "127.0.0.1:4566" is not an http:// or https:// URL`}},
 		{"invalid-no-credentials.yaml", []string{`testdata/invalid-no-credentials.yaml:2: routers[0].password_file: missing: set password_file or private_key_file`}},
 		{"invalid-both-credentials.yaml", []string{`testdata/invalid-both-credentials.yaml:6: routers[0].private_key_file: set password_file or private_key_file, not both`}},

@@ -46,6 +46,7 @@ func (a *AWSSource) setDefaults() {
 	a.Timeout = DefaultAWSTimeout
 	a.MaintenanceInterval = DefaultMaintenanceInterval
 	a.Logs = true
+	a.LogsKept = DefaultLogsKept
 }
 
 func (p *Probe) setDefaults() {
@@ -76,3 +77,11 @@ func Default() *Config {
 	c.Alerting.setDefaults()
 	return c
 }
+
+// DefaultLogsKept is how many of AWS's log events are kept per tunnel, and
+// MaxLogsKept the most that may be asked for (memory: a few hundred bytes
+// an event).
+const (
+	DefaultLogsKept = 200
+	MaxLogsKept     = 10000
+)

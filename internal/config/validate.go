@@ -151,6 +151,9 @@ func (v *validator) aws(p string, a AWSSource) {
 	if a.Timeout <= 0 {
 		v.errorf(p+".timeout", "must be greater than 0")
 	}
+	if a.LogsKept < 1 || a.LogsKept > MaxLogsKept {
+		v.errorf(p+".logs_kept", "%d: keep between 1 and %d of AWS's log events per tunnel (default %d)", a.LogsKept, MaxLogsKept, DefaultLogsKept)
+	}
 	if a.MaintenanceInterval < time.Minute {
 		v.errorf(p+".maintenance_interval", "%s is too short (minimum 1m; AWS changes this rarely)", a.MaintenanceInterval)
 	}

@@ -91,6 +91,27 @@ var scenarios = map[string]scenario{
 			{60 * time.Second, "", nil},
 		},
 	},
+	"aws-logs": {
+		title: "AWS's own logs name the cause: a pre-shared key typo, and too many routes",
+		wan:   newWANIP, mss: "auto", lifetime: time.Hour,
+		steps: []step{
+			{0, "All healthy; both tunnels send AWS's tunnel activity and BGP logs to CloudWatch Logs.", nil},
+			{3 * time.Second, "Someone retypes tunnel 1's pre-shared key on the RTX with a typo: the tunnel drops and AWS logs, at every attempt, that the key does not match. " +
+				"Meanwhile the office adds networks and advertises 95 routes: AWS warns that the limit is 100.",
+				func(e *env) {
+					e.router.Disconnect(1)
+					now := time.Now()
+					for i := range 2 {
+						e.sim.LogTunnelActivity(region, vpnID, outsideIPs[0], now.Add(time.Duration(i+1)*time.Second), ec2sim.TunnelActivity{
+							Details: "AWS tunnel detected a pre-shared key mismatch with cgw: " + newWANIP, Phase1: "Negotiating", Phase2: "Down", DPDEnabled: true})
+					}
+					e.sim.LogBGPStatus(region, vpnID, outsideIPs[1], now, "UP",
+						"AWS-side peer is reporting a maximum prefix limit warning - received 95 prefixes from neighbor 169.254.20.2, limit is 100")
+				}},
+			{25 * time.Second, "", nil},
+		},
+		moral: "Without AWS's logs the RTX says only that tunnel 1 is down; AWS's side says why.",
+	},
 	"router-unreachable": {
 		title: "the RTX stops answering SSH",
 		wan:   newWANIP, mss: "auto", lifetime: time.Hour,

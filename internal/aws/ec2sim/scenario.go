@@ -82,6 +82,19 @@ func (s *Sim) applyDue() {
 //	    throttle: 5
 //	  - at: 2m
 //	    latency: 3s
+//	  - at: 2m10s
+//	    region: ap-northeast-1
+//	    log: {vpn: vpn-0a1b2c3d4e5f67890, outside_ip: 203.0.113.10, details: "AWS tunnel DPD timed out after 3 retransmits"}
+//	  - at: 2m10s
+//	    region: ap-northeast-1
+//	    log: {vpn: vpn-0a1b2c3d4e5f67890, outside_ip: 203.0.113.10, bgp: DOWN, details: "AWS-side peer sent a Hold Timer Expired notification to neighbor 169.254.10.2"}
+//	  - at: 3m
+//	    region: ap-northeast-1
+//	    traffic: {vpn: vpn-0a1b2c3d4e5f67890, outside_ip: 203.0.113.10, in: 1500000, out: 2500000}
+//
+// A log event writes an AWS VPN log record into the tunnel's log group (it
+// must have log_group, or bgp_log_group for a BGP record) at the event's
+// time; a traffic event publishes a TunnelDataIn/Out datapoint.
 type Scenario struct {
 	Regions map[string]*Region `yaml:"regions" json:"regions"`
 	Events  []Event            `yaml:"events" json:"events"`
@@ -100,7 +113,29 @@ type Event struct {
 	Throttle int `yaml:"throttle,omitempty" json:"throttle,omitempty"`
 	// Latency delays every answer of Region (or of all regions) from now on;
 	// "0s" removes the delay.
-	Latency string `yaml:"latency,omitempty" json:"latency,omitempty"`
+	Latency string          `yaml:"latency,omitempty" json:"latency,omitempty"`
+	Log     *LogRecordEvent `yaml:"log,omitempty" json:"log,omitempty"`
+	Traffic *TrafficEvent   `yaml:"traffic,omitempty" json:"traffic,omitempty"`
+}
+
+// LogRecordEvent is one record of AWS's VPN logs: a tunnel activity record, or a
+// BGPStatus record when BGP is its status (UP or DOWN).
+type LogRecordEvent struct {
+	VPN       string `yaml:"vpn" json:"vpn"`
+	OutsideIP string `yaml:"outside_ip" json:"outside_ip"`
+	Details   string `yaml:"details" json:"details"`
+	BGP       string `yaml:"bgp,omitempty" json:"bgp,omitempty"`
+	Phase1    string `yaml:"phase1,omitempty" json:"phase1,omitempty"`
+	Phase2    string `yaml:"phase2,omitempty" json:"phase2,omitempty"`
+}
+
+// TrafficEvent publishes a datapoint of a tunnel's traffic (bytes in the
+// minute).
+type TrafficEvent struct {
+	VPN       string  `yaml:"vpn" json:"vpn"`
+	OutsideIP string  `yaml:"outside_ip" json:"outside_ip"`
+	In        float64 `yaml:"in" json:"in"`
+	Out       float64 `yaml:"out" json:"out"`
 }
 
 // TunnelEvent changes a tunnel's telemetry.
@@ -139,20 +174,23 @@ func ParseScenario(data []byte) (*Scenario, error) {
 			return nil, fmt.Errorf("ec2sim scenario: events[%d].at: %w", i, err)
 		}
 		n := 0
-		for _, set := range []bool{e.Tunnel != nil, e.CustomerGateway != nil, e.VPNState != nil, e.Throttle > 0, e.Latency != ""} {
+		for _, set := range []bool{e.Tunnel != nil, e.CustomerGateway != nil, e.VPNState != nil, e.Throttle > 0, e.Latency != "", e.Log != nil, e.Traffic != nil} {
 			if set {
 				n++
 			}
 		}
 		if n != 1 {
-			return nil, fmt.Errorf("ec2sim scenario: events[%d]: set exactly one of tunnel, customer_gateway, vpn_state, throttle, latency", i)
+			return nil, fmt.Errorf("ec2sim scenario: events[%d]: set exactly one of tunnel, customer_gateway, vpn_state, throttle, latency, log, traffic", i)
 		}
 		if e.Latency != "" {
 			if _, err := time.ParseDuration(e.Latency); err != nil {
 				return nil, fmt.Errorf("ec2sim scenario: events[%d].latency: %w", i, err)
 			}
 		}
-		if (e.Tunnel != nil || e.CustomerGateway != nil || e.VPNState != nil) && e.Region == "" {
+		if e.Log != nil && e.Log.BGP != "" && e.Log.BGP != "UP" && e.Log.BGP != "DOWN" {
+			return nil, fmt.Errorf("ec2sim scenario: events[%d].log.bgp: %q is not UP or DOWN", i, e.Log.BGP)
+		}
+		if (e.Tunnel != nil || e.CustomerGateway != nil || e.VPNState != nil || e.Log != nil || e.Traffic != nil) && e.Region == "" {
 			return nil, fmt.Errorf("ec2sim scenario: events[%d]: region is required", i)
 		}
 	}
@@ -193,6 +231,12 @@ func (s *Sim) Play(sc *Scenario, start time.Time, onError func(error)) {
 			case e.Tunnel != nil:
 				t := e.Tunnel
 				report(s.SetTunnel(e.Region, t.VPN, t.OutsideIP, t.Status, t.Message, t.Routes))
+			case e.Log != nil && e.Log.BGP != "":
+				report(s.LogBGPStatus(e.Region, e.Log.VPN, e.Log.OutsideIP, start.Add(d), e.Log.BGP, e.Log.Details))
+			case e.Log != nil:
+				report(s.LogTunnelActivity(e.Region, e.Log.VPN, e.Log.OutsideIP, start.Add(d), TunnelActivity{Details: e.Log.Details, Phase1: e.Log.Phase1, Phase2: e.Log.Phase2, DPDEnabled: true}))
+			case e.Traffic != nil:
+				s.AddTunnelData(e.Region, e.Traffic.VPN, e.Traffic.OutsideIP, TunnelData{At: start.Add(d).Truncate(time.Minute), In: e.Traffic.In, Out: e.Traffic.Out})
 			case e.CustomerGateway != nil:
 				s.Update(e.Region, func(r *Region) {
 					if g := r.customerGateway(e.CustomerGateway.ID); g != nil {

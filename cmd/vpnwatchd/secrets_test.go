@@ -88,6 +88,7 @@ routers:
 rules:
   BGPDownIPsecUp: {hold: 0s}
 alerting:
+  group_wait: 0s
   webhook:
     - url: %s/hook/s3cret-webhook-token
   slack:

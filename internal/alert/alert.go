@@ -31,6 +31,11 @@ type Alert struct {
 	// Flapping marks an alert that toggled too often: it is held firing and
 	// not re-sent at every toggle.
 	Flapping bool `json:"flapping,omitempty"`
+	// Group names the group of a grouped message (Grouping); Changed marks
+	// the alerts of the message that are new, changed or resolved since
+	// the group's last message.
+	Group   string `json:"group,omitempty"`
+	Changed bool   `json:"changed,omitempty"`
 }
 
 // Notifier delivers alerts to one receiver. retry says whether a failure

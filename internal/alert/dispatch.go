@@ -55,6 +55,11 @@ type Manager struct {
 	// OnDelivery, when set, hears each delivery attempt (for the status
 	// page's events).
 	OnDelivery func(receiver string, alerts int, err error)
+	// grouping and groups: the grouped messages of direct receivers
+	// (group.go); used by Update only.
+	grouping Grouping
+	groups   map[string]*group
+	heldBack map[string]bool // firing alerts a maintenance window held back
 }
 
 // NewManager loads the outbox and lifecycle from stateDir and registers the
@@ -65,7 +70,7 @@ func NewManager(log *zap.Logger, stateDir string, life Lifecycle, receivers []Re
 		return nil, err
 	}
 	life.States = ob.Lifecycle()
-	m := &Manager{log: log, life: &life, outbox: ob, receivers: map[string]Receiver{}, wake: make(chan struct{}, 1),
+	m := &Manager{log: log, life: &life, outbox: ob, receivers: map[string]Receiver{}, wake: make(chan struct{}, 1), heldBack: map[string]bool{},
 		sent: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "vpnwatch", Name: "notifications_total",
 			Help: "Notifications delivered, by integration."}, []string{"integration"}),
 		failed: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "vpnwatch", Name: "notifications_failed_total",
@@ -149,6 +154,7 @@ func (m *Manager) Update(active []correlate.Finding, now time.Time) error {
 			m.silenced.Inc()
 			if st := m.life.States[a.Fingerprint]; st != nil && a.Status == StatusFiring {
 				st.LastSent = time.Time{}
+				m.heldBack[a.Fingerprint] = true
 			}
 			m.log.Info("notification held back by a maintenance window", zap.String("window", w.Name), zap.String("rule", a.Finding.Rule),
 				zap.String("subject", a.Finding.Subject.String()), zap.String("status", a.Status))
@@ -157,14 +163,37 @@ func (m *Manager) Update(active []correlate.Finding, now time.Time) error {
 		kept = append(kept, a)
 	}
 	alerts = kept
+	for i, a := range alerts {
+		if a.Repeat && m.heldBack[a.Fingerprint] {
+			alerts[i].Repeat = false // held back by a window: news, not a reminder
+		}
+		delete(m.heldBack, a.Fingerprint)
+	}
 	items := map[string][]Alert{}
 	receivers := m.currentReceivers()
+	// Direct receivers get one message per group; Alertmanager one alert
+	// per finding (it groups them itself).
+	messages := m.groupMessages(alerts, now)
 	for _, r := range receivers {
-		for _, a := range alerts {
-			if a.Status == StatusResolved && !r.SendResolved && r.Integration != "alertmanager" {
-				continue
+		if r.Integration != "alertmanager" {
+			for _, msg := range messages {
+				var out []Alert
+				firing := false
+				for _, a := range msg {
+					if a.Status == StatusResolved && !r.SendResolved {
+						continue
+					}
+					firing = firing || a.Status == StatusFiring
+					out = append(out, a)
+				}
+				if firing || len(out) > 0 && r.SendResolved {
+					items[r.Name] = append(items[r.Name], out...)
+				}
 			}
-			if r.Integration == "alertmanager" && a.Repeat {
+			continue
+		}
+		for _, a := range alerts {
+			if a.Repeat {
 				continue // Alertmanager gets the regular resend below instead
 			}
 			items[r.Name] = append(items[r.Name], a)
@@ -199,6 +228,14 @@ func (m *Manager) Update(active []correlate.Finding, now time.Time) error {
 	default:
 	}
 	return nil
+}
+
+// NextDue is when a group's message waiting for group_wait or
+// group_interval is due (ok false when none waits): the caller feeds Update
+// again then, not only at its next poll.
+func (m *Manager) NextDue() (time.Time, bool) {
+	next := m.nextDue()
+	return next, !next.IsZero()
 }
 
 // Run delivers queued notifications until ctx ends. Each receiver has its
@@ -279,13 +316,43 @@ func (m *Manager) deliver(ctx context.Context, now time.Time) {
 // DeliveryTimeout bounds one delivery attempt to one receiver.
 const DeliveryTimeout = 30 * time.Second
 
-// deliverTo makes one delivery attempt of a receiver's due entries.
+// deliverTo delivers a receiver's due entries: one message per group (in
+// the order they were queued), each its own attempt.
 func (m *Manager) deliverTo(ctx context.Context, now time.Time, name string, entries []Entry) {
+	var order []string
+	byGroup := map[string][]Entry{}
+	for _, e := range entries {
+		if _, ok := byGroup[e.Alert.Group]; !ok {
+			order = append(order, e.Alert.Group)
+		}
+		byGroup[e.Alert.Group] = append(byGroup[e.Alert.Group], e)
+	}
+	for _, g := range order {
+		if ctx.Err() != nil {
+			return
+		}
+		m.deliverMessage(ctx, now, name, byGroup[g])
+	}
+}
+
+// deliverMessage makes one delivery attempt of one message.
+func (m *Manager) deliverMessage(ctx context.Context, now time.Time, name string, entries []Entry) {
 	var ids []int64
 	var alerts []Alert
+	at := map[string]int{} // a grouped message queued twice (a retry backlog) says each alert once, as last queued
 	for _, e := range entries {
 		ids = append(ids, e.ID)
+		if i, ok := at[e.Alert.Fingerprint]; ok && e.Alert.Group != "" {
+			changed := alerts[i].Changed || e.Alert.Changed
+			alerts[i] = e.Alert
+			alerts[i].Changed = changed
+			continue
+		}
+		at[e.Alert.Fingerprint] = len(alerts)
 		alerts = append(alerts, e.Alert)
+	}
+	if alerts[0].Group != "" {
+		alerts = OrderByCause(alerts)
 	}
 	r, ok := m.currentReceivers()[name]
 	report := func(err error) {

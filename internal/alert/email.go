@@ -90,11 +90,23 @@ func (e *Email) Notify(ctx context.Context, alerts []Alert) (bool, error) {
 			return false, fmt.Errorf("smtp AUTH as %s: %w", e.Username, err)
 		}
 	}
-	for _, a := range alerts {
-		msg, err := e.message(a)
+	var msgs [][]byte
+	if len(alerts) > 0 && alerts[0].Group != "" {
+		msg, err := e.groupMessage(alerts)
 		if err != nil {
 			return false, err
 		}
+		msgs = append(msgs, msg)
+	} else {
+		for _, a := range alerts {
+			msg, err := e.message(a)
+			if err != nil {
+				return false, err
+			}
+			msgs = append(msgs, msg)
+		}
+	}
+	for _, msg := range msgs {
 		if err := c.Mail(e.From); err != nil {
 			return true, fmt.Errorf("smtp MAIL FROM: %w", err)
 		}
@@ -126,14 +138,28 @@ func threadID(fingerprint string) string {
 	return "<" + hex.EncodeToString(h[:12]) + "@vpnwatchd>"
 }
 
+// groupMessage is one e-mail for a grouped message, threaded per group.
+func (e *Email) groupMessage(alerts []Alert) ([]byte, error) {
+	status := StatusResolved
+	if firingOf(alerts) {
+		status = StatusFiring
+	}
+	return e.compose(MessageTitle(alerts), MessageText(alerts), MessageHTML(alerts), alerts[0].Group, status)
+}
+
 func (e *Email) message(a Alert) ([]byte, error) {
+	return e.compose(Title(a), Text(a), HTML(a), a.Fingerprint, a.Status)
+}
+
+// compose builds a multipart (text and HTML) e-mail in the thread of key.
+func (e *Email) compose(subject, text, htmlText, key, status string) ([]byte, error) {
 	now := time.Now()
 	if e.Now != nil {
 		now = e.Now()
 	}
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
-	for _, part := range []struct{ typ, text string }{{"text/plain", Text(a)}, {"text/html", HTML(a)}} {
+	for _, part := range []struct{ typ, text string }{{"text/plain", text}, {"text/html", htmlText}} {
 		w, err := mw.CreatePart(textproto.MIMEHeader{"Content-Type": {part.typ + "; charset=UTF-8"}, "Content-Transfer-Encoding": {"quoted-printable"}})
 		if err != nil {
 			return nil, err
@@ -146,9 +172,9 @@ func (e *Email) message(a Alert) ([]byte, error) {
 	id := make([]byte, 12)
 	rand.Read(id)
 	var h bytes.Buffer
-	fmt.Fprintf(&h, "From: %s\r\nTo: %s\r\nSubject: %s\r\nDate: %s\r\n", e.From, strings.Join(e.To, ", "), encodeHeader(Title(a)), now.Format(time.RFC1123Z))
-	fmt.Fprintf(&h, "Message-ID: <%s@vpnwatchd>\r\nIn-Reply-To: %s\r\nReferences: %s\r\n", hex.EncodeToString(id), threadID(a.Fingerprint), threadID(a.Fingerprint))
-	fmt.Fprintf(&h, "MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=%s\r\nX-Vpnwatchd-Status: %s\r\n\r\n", mw.Boundary(), a.Status)
+	fmt.Fprintf(&h, "From: %s\r\nTo: %s\r\nSubject: %s\r\nDate: %s\r\n", e.From, strings.Join(e.To, ", "), encodeHeader(subject), now.Format(time.RFC1123Z))
+	fmt.Fprintf(&h, "Message-ID: <%s@vpnwatchd>\r\nIn-Reply-To: %s\r\nReferences: %s\r\n", hex.EncodeToString(id), threadID(key), threadID(key))
+	fmt.Fprintf(&h, "MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=%s\r\nX-Vpnwatchd-Status: %s\r\n\r\n", mw.Boundary(), status)
 	return append(h.Bytes(), body.Bytes()...), nil
 }
 

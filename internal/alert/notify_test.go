@@ -102,7 +102,7 @@ func TestSlackBlockKitAndRetryAfter(t *testing.T) {
 	if err := json.Unmarshal(rec.bodies[1], &msg); err != nil {
 		t.Fatal(err)
 	}
-	if msg.Channel != "#network" || !strings.Contains(msg.Text, "[FIRING critical] BGPDownIPsecUp") || msg.Blocks[0].Type != "header" {
+	if msg.Channel != "#network" || !strings.Contains(msg.Text, "[FIRING critical] vpn-0a1b2c3d4e5f67890 (osaka-office): BGPDownIPsecUp") || msg.Blocks[0].Type != "header" {
 		t.Errorf("message: %s", rec.bodies[1])
 	}
 	var sides, fix bool

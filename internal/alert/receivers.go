@@ -50,6 +50,15 @@ func LifecycleFrom(a config.Alerting) Lifecycle {
 	return Lifecycle{RepeatInterval: a.RepeatInterval, ResolveHold: a.ResolveHold, FlapThreshold: a.FlapThreshold, FlapWindow: a.FlapWindow}
 }
 
+// GroupingFrom takes the grouping settings of the configuration.
+func GroupingFrom(a config.Alerting) Grouping {
+	return Grouping{By: a.GroupBy, Wait: a.GroupWait, Interval: a.GroupInterval}
+}
+
+// SetGrouping applies grouping settings (start-up and reloads); call it
+// from the goroutine that calls Update.
+func (m *Manager) SetGrouping(g Grouping) { m.grouping = g }
+
 // Configure applies new lifecycle settings, maintenance windows and
 // receivers (start-up and reloads).
 func (m *Manager) Configure(l Lifecycle, ws []Window, rs []Receiver) {

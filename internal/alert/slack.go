@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -75,9 +76,75 @@ func SlackPayload(channel string, alerts []Alert) SlackMessage {
 	return m
 }
 
+// SlackGroupPayload renders a grouped message: root causes first with
+// both sides and the fix, what each explains under it, what resolved.
+func SlackGroupPayload(channel string, alerts []Alert) SlackMessage {
+	m := SlackMessage{Channel: channel, Text: MessageTitle(alerts)}
+	header := m.Text
+	if len(header) > 150 {
+		header = header[:150]
+	}
+	m.Blocks = append(m.Blocks, slackBlock{Type: "header", Text: &slackText{"plain_text", header}})
+	es := entries(alerts)
+	for _, e := range es {
+		if !e.root || e.lead().Status != StatusFiring {
+			continue
+		}
+		f := e.lead().Finding
+		emoji := map[string]string{"critical": ":red_circle:", "warning": ":large_orange_circle:", "info": ":large_blue_circle:"}[f.Severity]
+		var sums []string
+		for _, a := range e.alerts {
+			sums = append(sums, slackEscape(strings.TrimSpace(printable(a.Finding.Summary)+"\n"+a.Finding.StaleNote())))
+		}
+		m.Blocks = append(m.Blocks, slackBlock{Type: "divider"},
+			slackBlock{Type: "section", Text: &slackText{"mrkdwn", emoji + " *" + strings.ToUpper(f.Severity) + " " + f.Rule + "* — " + slackEscape(subjects(e)) + newMark(e) + "\n" + strings.Join(sums, "\n")}})
+		var fields []slackText
+		if l := awsLines(f); len(l) > 0 {
+			fields = append(fields, slackText{"mrkdwn", "*AWS side*\n" + slackEscape(strings.Join(l, "\n"))})
+		}
+		if l := rtxLines(f); len(l) > 0 {
+			fields = append(fields, slackText{"mrkdwn", "*RTX side*\n" + slackEscape(strings.Join(l, "\n"))})
+		}
+		if len(fields) > 0 {
+			m.Blocks = append(m.Blocks, slackBlock{Type: "section", Fields: fields})
+		}
+		fix := f.Remediation
+		for _, a := range e.alerts[1:] {
+			if a.Finding.Remediation != f.Remediation {
+				fix += "\n" + a.Finding.Subject.String() + ": " + a.Finding.Remediation
+			}
+		}
+		m.Blocks = append(m.Blocks, slackBlock{Type: "section", Text: &slackText{"mrkdwn", "*Fix*\n```" + slackEscape(fix) + "```"}})
+		var under []string
+		for _, x := range es {
+			if !x.root && x.lead().Status == StatusFiring && slices.ContainsFunc(e.alerts, func(a Alert) bool { return a.Fingerprint == x.lead().Finding.ExplainedBy }) {
+				under = append(under, "• "+strings.ToUpper(x.lead().Finding.Severity)+" "+x.lead().Finding.Rule+" — "+slackEscape(subjects(x))+newMark(x)+": "+slackEscape(printable(x.lead().Finding.Summary)))
+			}
+		}
+		if len(under) > 0 {
+			m.Blocks = append(m.Blocks, slackBlock{Type: "section", Text: &slackText{"mrkdwn", "*Because of it*\n" + strings.Join(under, "\n")}})
+		}
+	}
+	var resolved []string
+	for _, e := range es {
+		if e.lead().Status == StatusResolved {
+			resolved = append(resolved, ":white_check_mark: "+e.lead().Finding.Rule+" — "+slackEscape(subjects(e)))
+		}
+	}
+	if len(resolved) > 0 {
+		m.Blocks = append(m.Blocks, slackBlock{Type: "divider"}, slackBlock{Type: "section", Text: &slackText{"mrkdwn", "*Resolved since the last message*\n" + strings.Join(resolved, "\n")}})
+	}
+	m.Blocks = append(m.Blocks, slackBlock{Type: "context", Elements: []slackText{{"mrkdwn", "vpnwatchd · " + slackEscape(alerts[0].Group)}}})
+	return m
+}
+
 // Notify posts the alerts as one message.
 func (s *Slack) Notify(ctx context.Context, alerts []Alert) (bool, error) {
-	body, err := json.Marshal(SlackPayload(s.Channel, alerts))
+	msg := SlackPayload(s.Channel, alerts)
+	if len(alerts) > 0 && alerts[0].Group != "" {
+		msg = SlackGroupPayload(s.Channel, alerts)
+	}
+	body, err := json.Marshal(msg)
 	if err != nil {
 		return false, err
 	}

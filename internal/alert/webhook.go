@@ -17,9 +17,15 @@ import (
 // carries the finding whole (rule, severity, subject, summary, evidence,
 // remediation), the plain-text rendering and its times.
 type WebhookPayload struct {
-	Version string         `json:"version"`
-	Status  string         `json:"status"`
-	Alerts  []WebhookAlert `json:"alerts"`
+	Version string `json:"version"`
+	Status  string `json:"status"`
+	// Group, Title and Text are a grouped message's (alerting.group_by):
+	// its group, and the message as a person reads it. Each alert says
+	// whether it changed since the group's last message.
+	Group  string         `json:"group,omitempty"`
+	Title  string         `json:"title,omitempty"`
+	Text   string         `json:"text,omitempty"`
+	Alerts []WebhookAlert `json:"alerts"`
 }
 
 // WebhookAlert is one alert in the webhook payload.
@@ -51,6 +57,9 @@ func (w *Webhook) Notify(ctx context.Context, alerts []Alert) (bool, error) {
 			p.Status = StatusFiring
 		}
 		p.Alerts = append(p.Alerts, WebhookAlert{Alert: a, Title: Title(a), Text: Text(a)})
+	}
+	if len(alerts) > 0 && alerts[0].Group != "" {
+		p.Group, p.Title, p.Text = alerts[0].Group, MessageTitle(alerts), MessageText(alerts)
 	}
 	body, err := json.Marshal(p)
 	if err != nil {

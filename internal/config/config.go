@@ -135,6 +135,15 @@ const (
 
 // Alerting holds the notification receivers.
 type Alerting struct {
+	// GroupBy, GroupWait and GroupInterval group the notifications of
+	// Slack, e-mail and webhook receivers as Alertmanager does: one message
+	// per group (by default a VPN connection; a router for findings about
+	// a router only), sent GroupWait after its first change, then at most
+	// every GroupInterval while it changes, and every RepeatInterval while
+	// something in it fires.
+	GroupBy        []string      `yaml:"group_by"`
+	GroupWait      time.Duration `yaml:"group_wait"`
+	GroupInterval  time.Duration `yaml:"group_interval"`
 	RepeatInterval time.Duration `yaml:"repeat_interval"`
 	// ResolveHold is how long a finding must be gone before "resolved" is
 	// sent.

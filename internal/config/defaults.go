@@ -23,6 +23,8 @@ const (
 	DefaultProbeInterval             = 5 * time.Minute
 	DefaultProbePath                 = ProbePathTunnel
 	DefaultRepeatInterval            = 4 * time.Hour
+	DefaultGroupWait                 = 30 * time.Second
+	DefaultGroupInterval             = 5 * time.Minute
 	DefaultResolveHold               = time.Minute
 	DefaultFlapThreshold             = 4
 	DefaultFlapWindow                = time.Hour
@@ -56,6 +58,9 @@ func (p *Probe) setDefaults() {
 
 func (a *Alerting) setDefaults() {
 	a.RepeatInterval = DefaultRepeatInterval
+	a.GroupBy = []string{"vpn_connection_id"}
+	a.GroupWait = DefaultGroupWait
+	a.GroupInterval = DefaultGroupInterval
 	a.ResolveHold = DefaultResolveHold
 	a.FlapThreshold = DefaultFlapThreshold
 	a.FlapWindow = DefaultFlapWindow

@@ -252,6 +252,17 @@ func (v *validator) alerting(a Alerting) {
 	if a.RepeatInterval <= 0 {
 		v.errorf("alerting.repeat_interval", "must be greater than 0")
 	}
+	if a.GroupWait < 0 {
+		v.errorf("alerting.group_wait", "must be 0 (send at once) or more")
+	}
+	if a.GroupInterval <= 0 {
+		v.errorf("alerting.group_interval", "must be greater than 0")
+	}
+	for i, k := range a.GroupBy {
+		if !slices.Contains(MatcherKeys, k) {
+			v.errorf(fmt.Sprintf("alerting.group_by[%d]", i), "%q: unknown label (allowed: %s)", k, strings.Join(MatcherKeys, ", "))
+		}
+	}
 	if a.FlapThreshold < 0 {
 		v.errorf("alerting.flap_threshold", "must be 0 (off) or more")
 	}

@@ -191,6 +191,9 @@ type Finding struct {
 	// resolved, until fresh data decides. StaleSince is when that began.
 	Stale      bool      `json:"stale,omitempty"`
 	StaleSince time.Time `json:"stale_since,omitzero"`
+	// ExplainedBy is the fingerprint of the active finding that is the
+	// root cause of this one (a symptom of it); "" when this one is a root.
+	ExplainedBy string `json:"explained_by,omitempty"`
 }
 
 // Commands lists the commands the remediation tells the operator to type
@@ -438,6 +441,7 @@ func (e *Evaluator) evaluate(prev State, obs Observations, now time.Time) (State
 			delete(next.since, id)
 		}
 	}
+	explain(active)
 	for _, f := range active {
 		next.active[f.ID()] = f
 	}

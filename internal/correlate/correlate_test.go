@@ -919,3 +919,59 @@ func TestTimeline(t *testing.T) {
 		t.Errorf("not in time order:\n%s", text)
 	}
 }
+
+// Root cause first: each finding names the root among the others that
+// explains it, following causes of causes; roots name none.
+func TestRootCause(t *testing.T) {
+	w := newWorld(t, seedConfig)
+	w.router.StickBGP(1, "Active")
+	w.router.StickBGP(2, "Active")
+	_, fs := findingsOf(noHolds().Evaluate(State{}, w.observations(), w.now))
+	root := map[string][]string{}
+	for _, f := range fs {
+		root[f.Rule] = append(root[f.Rule], f.ExplainedBy)
+	}
+	// BGP down on both tunnels: SideMismatch and ConnectionDown are its
+	// symptoms; the latent MSS problem explains neither and is a root.
+	for _, f := range fs {
+		switch f.Rule {
+		case "SideMismatch":
+			if !strings.HasPrefix(f.ExplainedBy, "BGPDownIPsecUp|") || !strings.Contains(f.ExplainedBy, f.Subject.OutsideIP) {
+				t.Errorf("SideMismatch %s explained by %q", f.Subject.OutsideIP, f.ExplainedBy)
+			}
+		case "ConnectionDown":
+			if !strings.HasPrefix(f.ExplainedBy, "BGPDownIPsecUp|") {
+				t.Errorf("ConnectionDown explained by %q", f.ExplainedBy)
+			}
+		case "BGPDownIPsecUp", "MSSExceedsTunnelMTU":
+			if f.ExplainedBy != "" {
+				t.Errorf("%s is a root, explained by %q", f.Rule, f.ExplainedBy)
+			}
+		}
+	}
+	// The seed's rekey failure: the MSS problem is the root of the failed
+	// rekeys and of everything they take down.
+	w = newWorld(t, seedConfig)
+	w.router.FailRekey(1)
+	w.router.FailRekey(2)
+	e := NewEvaluator(nil)
+	var st State
+	fs = w.run(e, &st, 65*time.Minute, 30*time.Second)
+	n := 0
+	for _, f := range fs {
+		switch f.Rule {
+		case "SARekeyFailed", "TunnelFlapping", "TunnelDown", "ConnectionDown":
+			n++
+			if !strings.HasPrefix(f.ExplainedBy, "MSSExceedsTunnelMTU|") {
+				t.Errorf("%s %s explained by %q, want the MSS finding", f.Rule, f.Subject, f.ExplainedBy)
+			}
+		case "MSSExceedsTunnelMTU":
+			if f.ExplainedBy != "" {
+				t.Errorf("the MSS finding explained by %q", f.ExplainedBy)
+			}
+		}
+	}
+	if n < 3 {
+		t.Errorf("symptoms: %v", rulesOf(fs))
+	}
+}

@@ -193,6 +193,7 @@ func New(opts Options) (*Daemon, error) {
 			}
 		}
 		d.alerts.Configure(alert.LifecycleFrom(cfg.Alerting), alert.WindowsFrom(cfg.Alerting), rs)
+		d.alerts.SetGrouping(alert.GroupingFrom(cfg.Alerting))
 		// Findings firing before a restart are held by the correlator while
 		// their sources say nothing, as if the daemon had not stopped.
 		firing := d.alerts.FiringFindings()
@@ -675,6 +676,7 @@ func (d *Daemon) reload() error {
 	d.main.evaluator.NoHolds = d.opts.Once
 	if d.alerts != nil {
 		d.alerts.Configure(alert.LifecycleFrom(c.Alerting), alert.WindowsFrom(c.Alerting), receivers)
+		d.alerts.SetGrouping(alert.GroupingFrom(c.Alerting))
 	}
 	if d.main.probeCtx != nil {
 		d.probes.apply(d.main.probeCtx, c.Probes)

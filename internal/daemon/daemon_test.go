@@ -413,7 +413,7 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 	addr := simDaemonWith(t, "probes:\n  - name: loopback\n    target: 127.0.0.1\n    path: wan\n    interval: 1m\n"+
 		"syslog:\n  listen: 127.0.0.1:0\n"+
 		"rules:\n  BGPDownIPsecUp: {hold: 0s}\n"+
-		"alerting:\n  webhook:\n    - url: "+hook.URL+"\n")
+		"alerting:\n  group_wait: 0s\n  webhook:\n    - url: "+hook.URL+"\n")
 	var body string
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		_, body = get(t, http.DefaultClient, "http://"+addr+"/metrics")

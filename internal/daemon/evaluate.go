@@ -97,6 +97,11 @@ func (d *Daemon) evaluate(c *config.Config) []correlate.Finding {
 		if err := d.alerts.Update(active, d.now()); err != nil {
 			d.log.Error("notifications not queued", zap.Error(err))
 		}
+		// A group's message waiting for group_wait or group_interval is
+		// sent when due: evaluate again then.
+		if due, ok := d.alerts.NextDue(); ok && (m.holdEnd.IsZero() || due.Before(m.holdEnd)) {
+			m.holdEnd = due
+		}
 	}
 	return active
 }

@@ -8,6 +8,7 @@ package demo
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -22,6 +23,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
+	"github.com/vpnwatchd/vpnwatchd/internal/alert"
 	"github.com/vpnwatchd/vpnwatchd/internal/aws/ec2sim"
 	"github.com/vpnwatchd/vpnwatchd/internal/correlate"
 	"github.com/vpnwatchd/vpnwatchd/internal/daemon"
@@ -68,6 +70,32 @@ type env struct {
 
 	mu    sync.Mutex
 	fired []event
+	// messages are what a receiver (the operator's phone: a webhook on
+	// loopback) got, as it got them.
+	messages []message
+}
+
+type message struct {
+	at    time.Duration
+	title string
+}
+
+// receive is the demo's webhook receiver: one grouped message per call.
+func (e *env) receive(w http.ResponseWriter, r *http.Request) {
+	var p alert.WebhookPayload
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&p); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	title := p.Title
+	if title == "" && len(p.Alerts) > 0 {
+		title = p.Alerts[0].Title
+	}
+	e.mu.Lock()
+	e.messages = append(e.messages, message{e.elapsed(), title})
+	n := len(e.messages)
+	e.mu.Unlock()
+	e.say("NOTIFICATION #%d to the operator's phone: %s", n, title)
 }
 
 type event struct {
@@ -186,7 +214,14 @@ func Run(ctx context.Context, o Options) error {
 	})
 	go e.linkAWS(ctx)
 
-	cfgFile, err := writeConfig(dir, "http://"+ln.Addr().String(), e.rtxSrv.Addr(), key.PublicKey())
+	phone := &http.Server{Handler: http.HandlerFunc(e.receive), ReadHeaderTimeout: 5 * time.Second}
+	pl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("demo: receiver: %w", err)
+	}
+	go phone.Serve(pl)
+	defer phone.Close()
+	cfgFile, err := writeConfig(dir, "http://"+ln.Addr().String(), e.rtxSrv.Addr(), key.PublicKey(), "http://"+pl.Addr().String()+"/hook")
 	if err != nil {
 		return err
 	}
@@ -248,7 +283,7 @@ func (quiet) Notify(string) {}
 
 // writeConfig writes the demo's vpnwatchd.yaml, password file and
 // known_hosts into dir.
-func writeConfig(dir, endpoint, rtxAddr string, hostKey ssh.PublicKey) (string, error) {
+func writeConfig(dir, endpoint, rtxAddr string, hostKey ssh.PublicKey, hook string) (string, error) {
 	kh := filepath.Join(dir, "known_hosts")
 	if err := os.WriteFile(kh, []byte(knownhosts.Line([]string{knownhosts.Normalize(rtxAddr)}, hostKey)+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("demo: %w", err)
@@ -281,7 +316,14 @@ rules:
   NoRoutes: {hold: 5s}
   SourceStale: {hold: 2s}
   TunnelNotJoined: {hold: 5s}
-`, filepath.Join(dir, "state"), region, endpoint, vpnID, rtxAddr, user)
+alerting:
+  # Alertmanager's grouping, at the demo's speed (defaults: 30s and 5m).
+  group_wait: 2s
+  group_interval: 5s
+  resolve_hold: 2s
+  webhook:
+    - url: %s
+`, filepath.Join(dir, "state"), region, endpoint, vpnID, rtxAddr, user, hook)
 	path := filepath.Join(dir, "vpnwatchd.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return "", fmt.Errorf("demo: %w", err)
@@ -310,6 +352,10 @@ func (e *env) summary(sc scenario) {
 	for _, k := range order {
 		ev := first[k]
 		fmt.Fprintf(e.out, "  +%5.1fs  %-8s %-32s %s\n", ev.at.Seconds(), ev.finding.Severity, k, ev.finding.Subject)
+	}
+	fmt.Fprintf(e.out, "\nThe operator's phone got %d notification(s), one per change of the incident, root cause first:\n", len(e.messages))
+	for _, m := range e.messages {
+		fmt.Fprintf(e.out, "  +%5.1fs  %s\n", m.at.Seconds(), m.title)
 	}
 	if sc.moral != "" {
 		fmt.Fprintf(e.out, "\n%s\n", sc.moral)

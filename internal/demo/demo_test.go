@@ -3,7 +3,9 @@ package demo
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -36,6 +38,29 @@ func TestSeedScenario(t *testing.T) {
 	fixes := summary[strings.Index(summary, "The fixes vpnwatchd gave"):]
 	if strings.Contains(summary, "ip lan2 mtu 1480") && !strings.Contains(fixes, "ip lan2 mtu 1480") {
 		t.Errorf("the summary shows a WAN fix no finding gave:\n%s", summary)
+	}
+	// One incident, one story: the operator's phone gets a message per
+	// stage, not one per finding and tunnel, each led by the root cause
+	// known then; the rekey failure is told as the MSS problem's.
+	var n int
+	if i := strings.Index(text, "The operator's phone got "); i < 0 {
+		t.Fatalf("no notification count:\n%s", text)
+	} else {
+		fmt.Sscanf(text[i:], "The operator's phone got %d", &n)
+	}
+	if n < 4 || n > 6 {
+		t.Errorf("%d notifications for the seed incident, want 4 to 6 (one per stage):\n%s", n, text)
+	}
+	lines := regexp.MustCompile(`NOTIFICATION #\d+ to the operator's phone: (.*)`).FindAllStringSubmatch(text, -1)
+	if len(lines) != n {
+		t.Fatalf("%d notification lines, %d counted", len(lines), n)
+	}
+	if !strings.Contains(lines[0][1], "MSSExceedsTunnelMTU") || !strings.Contains(lines[n-1][1], "[FIRING critical]") || !strings.Contains(lines[n-1][1], ": MSSExceedsTunnelMTU (+") {
+		t.Errorf("first or last message does not lead with the MSS problem: %q … %q", lines[0][1], lines[n-1][1])
+	}
+	if !slices.ContainsFunc(lines, func(l []string) bool { return strings.Contains(l[1], "CustomerGatewayAddressMismatch") }) ||
+		!slices.ContainsFunc(lines, func(l []string) bool { return strings.Contains(l[1], "BGPDownIPsecUp") }) {
+		t.Errorf("the relocation and BGP stages are not told: %q", lines)
 	}
 	// The stages in order: the mismatch before BGP, BGP before the rekey failure.
 	cgw, bgp, rekey := strings.Index(text, "FIRING CRITICAL CustomerGatewayAddressMismatch"), strings.Index(text, "FIRING CRITICAL BGPDownIPsecUp"), strings.Index(text, "FIRING CRITICAL SARekeyFailed")

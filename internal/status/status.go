@@ -5,6 +5,7 @@
 package status
 
 import (
+	"slices"
 	"embed"
 	"encoding/json"
 	"fmt"
@@ -39,6 +40,10 @@ type Status struct {
 	GeneratedAt time.Time              `json:"generated_at"`
 	Version     string                 `json:"version"`
 	Findings    []correlate.Finding    `json:"findings"`
+	// Connections is the overview: one row per VPN connection, worst
+	// first, each with its incident (Incidents); filled by HTML and JSON
+	// when empty.
+	Connections []Connection           `json:"connections"`
 	Tunnels     []correlate.TunnelView `json:"tunnels"`
 	Unjoined    []correlate.TunnelView `json:"unjoined"`
 	Unchecked   []string               `json:"unchecked"`
@@ -67,6 +72,15 @@ var page = template.Must(template.New("page.html").Funcs(template.FuncMap{
 		return template.HTML(b.String())
 	},
 	"lines": func(l []string) string { return strings.Join(l, "\n") },
+	// anchor makes an element id of a label.
+	"anchor": func(s string) string {
+		return "c-" + strings.Map(func(r rune) rune {
+			if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' {
+				return r
+			}
+			return '-'
+		}, s)
+	},
 	"upper": strings.ToUpper,
 	"ago": func(now, t time.Time) string {
 		if t.IsZero() {
@@ -91,6 +105,7 @@ var page = template.Must(template.New("page.html").Funcs(template.FuncMap{
 // HTML writes the page. refresh is the auto-refresh interval in seconds,
 // 0 for none.
 func HTML(w io.Writer, s Status, refresh int) error {
+	s.fill()
 	return page.Execute(w, struct {
 		Status
 		Refresh int
@@ -99,7 +114,15 @@ func HTML(w io.Writer, s Status, refresh int) error {
 
 // JSON writes the status for scripts.
 func JSON(w io.Writer, s Status) error {
+	s.fill()
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(s)
+}
+
+// fill builds the overview when the caller has not.
+func (s *Status) fill() {
+	if s.Connections == nil {
+		s.Connections = Incidents(s.Findings, append(slices.Clone(s.Tunnels), s.Unjoined...))
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,7 +24,9 @@ func sampleStatus() Status {
 		Summary:     "RTX osaka-rtx1200 tunnel 1: `ip tunnel tcp mss limit 1379` exceeds tunnel MTU 1280 − 40 = 1240",
 		Evidence:    correlate.Evidence{RTX: &correlate.RTXEvidence{TunnelState: "Online", SAs: []correlate.SAEvidence{{ID: 3, Direction: "send", RemainingSeconds: 1944}}, MTU: 1280, MSSLimit: "1379"}},
 		Remediation: "Type: `tunnel select 1`, `ip tunnel tcp mss limit 1240` (or `ip tunnel tcp mss limit auto`)."}
-	return Status{GeneratedAt: t0, Version: "(version=test)", Findings: []correlate.Finding{f},
+	flap := correlate.Finding{Rule: "TunnelFlapping", Severity: "warning", Since: t0, Subject: f.Subject,
+		Summary: "tunnel 203.0.113.10 changed state 4 times in the last 1h0m0s (aws)", Remediation: "see the MSS finding", ExplainedBy: f.Fingerprint()}
+	return Status{GeneratedAt: t0, Version: "(version=test)", Findings: []correlate.Finding{f, flap},
 		Tunnels: []correlate.TunnelView{{VPNConnectionID: "vpn-0a1b2c3d4e5f67890", VPNName: "osaka-office", OutsideIP: "203.0.113.10", AWSStatus: "DOWN",
 			AWSMessage: "IPSEC IS UP", LastChange: t0, Router: "osaka-rtx1200", RTXTunnel: 1, RTXState: "Online", SASendSecond: 1944, SARecvSecond: 1944,
 			BGPState: "Active", MTU: 1280, MSSLimit: "1379", PathMTU: 1280,
@@ -66,5 +69,41 @@ func TestPageGolden(t *testing.T) {
 	var back Status
 	if err := json.Unmarshal(b.Bytes(), &back); err != nil || back.Findings[0].Rule != "MSSExceedsTunnelMTU" || back.Tunnels[0].PathMTU != 1280 {
 		t.Errorf("json: %v %+v", err, back)
+	}
+}
+
+// The overview: one row per VPN connection, worst first, its findings
+// grouped under their root causes; findings about no connection get rows
+// of their own; nothing is left out.
+func TestIncidents(t *testing.T) {
+	s := sampleStatus()
+	stale := correlate.Finding{Rule: "SourceStale", Severity: "warning", Subject: correlate.Subject{Router: "osaka-rtx1200"}, Summary: "rtx osaka-rtx1200: no current data"}
+	cs := Incidents(append(s.Findings, stale), append(s.Tunnels, s.Unjoined...))
+	if len(cs) != 3 {
+		t.Fatalf("%d rows: %+v", len(cs), cs)
+	}
+	byLabel := map[string]Connection{}
+	for _, c := range cs {
+		byLabel[c.Label] = c
+	}
+	c := byLabel["vpn-0a1b2c3d4e5f67890 (osaka-office)"]
+	if c.VPNConnectionID != "vpn-0a1b2c3d4e5f67890" || c.Severity != "warning" || len(c.Causes) != 1 || c.Causes[0].Finding.Rule != "MSSExceedsTunnelMTU" ||
+		len(c.Causes[0].Explains) != 1 || c.Causes[0].Explains[0].Rule != "TunnelFlapping" || strings.Join(c.AWS, ",") != "DOWN" || strings.Join(c.BGP, ",") != "Active" || c.SAMin != 1944 {
+		t.Errorf("first row: %+v", c)
+	}
+	if r := byLabel["RTX osaka-rtx1200"]; len(r.Causes) != 1 || r.Severity != "warning" {
+		t.Errorf("router row: %+v", r)
+	}
+	if last := cs[2]; last.VPNConnectionID != "vpn-0b1b2c3d4e5f67891" || last.Severity != "" || len(last.Causes) != 0 {
+		t.Errorf("the healthy connection is not last: %+v", last)
+	}
+	n := 0
+	for _, c := range cs {
+		for _, k := range c.Causes {
+			n += 1 + len(k.Explains)
+		}
+	}
+	if n != 3 {
+		t.Errorf("%d findings in the overview, 3 active", n)
 	}
 }

@@ -1,0 +1,139 @@
+package status
+
+import (
+	"cmp"
+	"slices"
+
+	"github.com/vpnwatchd/vpnwatchd/internal/correlate"
+)
+
+// Connection is one row of the overview: a VPN connection with both
+// sides' state at a glance, and its incident (its root causes, each with
+// the findings it explains). Findings about no connection (a router, an
+// AWS region, a probe, vpnwatchd itself) make rows of their own.
+type Connection struct {
+	VPNConnectionID string `json:"vpn_connection_id,omitempty"`
+	VPNName         string `json:"vpn_name,omitempty"`
+	// Label names the row: the connection (with its Name tag), else what
+	// its findings are about.
+	Label string `json:"label"`
+	// Severity is the worst active finding's; "" when nothing is wrong.
+	Severity string `json:"severity,omitempty"`
+	// Per tunnel, in the tunnels' order: AWS status, RTX state, BGP state.
+	AWS []string `json:"aws"`
+	RTX []string `json:"rtx"`
+	BGP []string `json:"bgp"`
+	// SAMin is the shortest newest-SA lifetime left over the tunnels (-1:
+	// none known); Routes what AWS accepted over all of them.
+	SAMin  int     `json:"sa_min_remaining_seconds"`
+	Routes int     `json:"accepted_routes"`
+	Causes []Cause `json:"causes,omitempty"`
+}
+
+// Cause is a root cause and the findings it explains.
+type Cause struct {
+	Finding  correlate.Finding   `json:"finding"`
+	Explains []correlate.Finding `json:"explains,omitempty"`
+}
+
+// Incidents builds the overview: one row per VPN connection of the
+// tunnels, with the findings grouped under their root causes, worst first.
+func Incidents(findings []correlate.Finding, tunnels []correlate.TunnelView) []Connection {
+	var out []Connection
+	index := map[string]int{}
+	row := func(id, name, label string) *Connection {
+		k := id
+		if k == "" {
+			k = "label:" + label
+		}
+		if i, ok := index[k]; ok {
+			return &out[i]
+		}
+		index[k] = len(out)
+		out = append(out, Connection{VPNConnectionID: id, VPNName: name, Label: label, SAMin: -1, AWS: []string{}, RTX: []string{}, BGP: []string{}})
+		return &out[len(out)-1]
+	}
+	for _, t := range tunnels {
+		if t.VPNConnectionID == "" {
+			continue
+		}
+		c := row(t.VPNConnectionID, t.VPNName, connLabel(t.VPNConnectionID, t.VPNName))
+		c.AWS = append(c.AWS, orDash(t.AWSStatus))
+		c.RTX = append(c.RTX, orDash(t.RTXState))
+		c.BGP = append(c.BGP, orDash(t.BGPState))
+		c.Routes += t.AcceptedRoutes
+		for _, s := range []int{t.SASendSecond, t.SARecvSecond} {
+			if s >= 0 && (c.SAMin < 0 || s < c.SAMin) {
+				c.SAMin = s
+			}
+		}
+	}
+	byFP := map[string]correlate.Finding{}
+	for _, f := range findings {
+		byFP[f.Fingerprint()] = f
+	}
+	rowOf := func(f correlate.Finding) *Connection {
+		if id := f.Subject.VPNConnectionID; id != "" {
+			return row(id, f.Subject.VPNName, connLabel(id, f.Subject.VPNName))
+		}
+		label := f.Subject.String()
+		if f.Subject.Router != "" {
+			label = "RTX " + f.Subject.Router
+		}
+		return row("", "", label)
+	}
+	for _, f := range findings {
+		if _, explained := byFP[f.ExplainedBy]; f.ExplainedBy != "" && explained {
+			continue
+		}
+		c := rowOf(f)
+		c.Causes = append(c.Causes, Cause{Finding: f})
+		if correlate.SeverityRank(f.Severity) >= correlate.SeverityRank(c.Severity) || c.Severity == "" {
+			c.Severity = f.Severity
+		}
+	}
+	for _, f := range findings {
+		root, ok := byFP[f.ExplainedBy]
+		if f.ExplainedBy == "" || !ok {
+			continue
+		}
+		c := rowOf(root)
+		for i := range c.Causes {
+			if c.Causes[i].Finding.Fingerprint() == f.ExplainedBy {
+				c.Causes[i].Explains = append(c.Causes[i].Explains, f)
+			}
+		}
+		if correlate.SeverityRank(f.Severity) > correlate.SeverityRank(c.Severity) {
+			c.Severity = f.Severity
+		}
+	}
+	for i := range out {
+		slices.SortStableFunc(out[i].Causes, func(a, b Cause) int {
+			return correlate.SeverityRank(b.Finding.Severity) - correlate.SeverityRank(a.Finding.Severity)
+		})
+	}
+	rank := func(c Connection) int {
+		if c.Severity == "" {
+			return -1
+		}
+		return correlate.SeverityRank(c.Severity)
+	}
+	slices.SortStableFunc(out, func(a, b Connection) int {
+		return cmp.Or(rank(b)-rank(a), cmp.Compare(a.Label, b.Label))
+	})
+	return out
+}
+
+func connLabel(id, name string) string {
+	if name != "" {
+		return id + " (" + name + ")"
+	}
+	return id
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}

@@ -5,12 +5,12 @@
 package status
 
 import (
-	"slices"
 	"embed"
 	"encoding/json"
 	"fmt"
 	"html/template"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,9 +37,9 @@ type Event struct {
 
 // Status is everything the page shows.
 type Status struct {
-	GeneratedAt time.Time              `json:"generated_at"`
-	Version     string                 `json:"version"`
-	Findings    []correlate.Finding    `json:"findings"`
+	GeneratedAt time.Time           `json:"generated_at"`
+	Version     string              `json:"version"`
+	Findings    []correlate.Finding `json:"findings"`
 	// Connections is the overview: one row per VPN connection, worst
 	// first, each with its incident (Incidents); filled by HTML and JSON
 	// when empty.

@@ -226,18 +226,7 @@ func writeRoot(b *strings.Builder, e entry) {
 			fmt.Fprintf(b, "  %s\n", n)
 		}
 	}
-	for _, side := range []struct {
-		name  string
-		lines []string
-	}{{"AWS side", awsLines(f)}, {"RTX side", rtxLines(f)}, {"Details", detailLines(f)}} {
-		if len(side.lines) == 0 {
-			continue
-		}
-		fmt.Fprintf(b, "  %s:\n", side.name)
-		for _, line := range side.lines {
-			b.WriteString("    " + line + "\n")
-		}
-	}
+	writeSides(b, f, "  ")
 	fmt.Fprintf(b, "  Fix: %s\n", f.Remediation)
 	for _, a := range e.alerts[1:] {
 		if a.Finding.Remediation != f.Remediation {

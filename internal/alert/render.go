@@ -96,6 +96,16 @@ func Text(a Alert) string {
 	if n := f.StaleNote(); n != "" {
 		b.WriteString(n + "\n")
 	}
+	writeSides(&b, f, "")
+	if a.Status == StatusFiring {
+		fmt.Fprintf(&b, "\nFix:\n  %s\n", f.Remediation)
+	}
+	return b.String()
+}
+
+// writeSides writes both sides' evidence and the details, each under its
+// heading, indented by indent.
+func writeSides(b *strings.Builder, f correlate.Finding, indent string) {
 	for _, side := range []struct {
 		name  string
 		lines []string
@@ -103,15 +113,14 @@ func Text(a Alert) string {
 		if len(side.lines) == 0 {
 			continue
 		}
-		fmt.Fprintf(&b, "\n%s:\n", side.name)
+		if indent == "" {
+			b.WriteString("\n") // a blank line before each side in a one-finding text
+		}
+		fmt.Fprintf(b, "%s%s:\n", indent, side.name)
 		for _, l := range side.lines {
-			b.WriteString("  " + l + "\n")
+			b.WriteString(indent + "  " + l + "\n")
 		}
 	}
-	if a.Status == StatusFiring {
-		fmt.Fprintf(&b, "\nFix:\n  %s\n", f.Remediation)
-	}
-	return b.String()
 }
 
 // HTML renders an alert for the HTML part of an e-mail.

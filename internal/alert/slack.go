@@ -3,6 +3,7 @@ package alert
 import (
 	"context"
 	"encoding/json"
+	"github.com/vpnwatchd/vpnwatchd/internal/correlate"
 	"net/http"
 	"slices"
 	"strings"
@@ -57,16 +58,7 @@ func SlackPayload(channel string, alerts []Alert) SlackMessage {
 		m.Blocks = append(m.Blocks,
 			slackBlock{Type: "header", Text: &slackText{"plain_text", header}},
 			slackBlock{Type: "section", Text: &slackText{"mrkdwn", "*" + slackEscape(f.Subject.String()) + "*\n" + slackEscape(strings.TrimSpace(printable(f.Summary)+"\n"+f.StaleNote()))}})
-		var fields []slackText
-		if l := awsLines(f); len(l) > 0 {
-			fields = append(fields, slackText{"mrkdwn", "*AWS side*\n" + slackEscape(strings.Join(l, "\n"))})
-		}
-		if l := rtxLines(f); len(l) > 0 {
-			fields = append(fields, slackText{"mrkdwn", "*RTX side*\n" + slackEscape(strings.Join(l, "\n"))})
-		}
-		if len(fields) > 0 {
-			m.Blocks = append(m.Blocks, slackBlock{Type: "section", Fields: fields})
-		}
+		m.Blocks = append(m.Blocks, slackSides(f)...)
 		if a.Status == StatusFiring && f.Remediation != "" {
 			m.Blocks = append(m.Blocks, slackBlock{Type: "section", Text: &slackText{"mrkdwn", "*Fix*\n```" + slackEscape(f.Remediation) + "```"}})
 		}
@@ -98,16 +90,7 @@ func SlackGroupPayload(channel string, alerts []Alert) SlackMessage {
 		}
 		m.Blocks = append(m.Blocks, slackBlock{Type: "divider"},
 			slackBlock{Type: "section", Text: &slackText{"mrkdwn", emoji + " *" + strings.ToUpper(f.Severity) + " " + f.Rule + "* — " + slackEscape(subjects(e)) + newMark(e) + "\n" + strings.Join(sums, "\n")}})
-		var fields []slackText
-		if l := awsLines(f); len(l) > 0 {
-			fields = append(fields, slackText{"mrkdwn", "*AWS side*\n" + slackEscape(strings.Join(l, "\n"))})
-		}
-		if l := rtxLines(f); len(l) > 0 {
-			fields = append(fields, slackText{"mrkdwn", "*RTX side*\n" + slackEscape(strings.Join(l, "\n"))})
-		}
-		if len(fields) > 0 {
-			m.Blocks = append(m.Blocks, slackBlock{Type: "section", Fields: fields})
-		}
+		m.Blocks = append(m.Blocks, slackSides(f)...)
 		fix := f.Remediation
 		for _, a := range e.alerts[1:] {
 			if a.Finding.Remediation != f.Remediation {
@@ -149,6 +132,22 @@ func (s *Slack) Notify(ctx context.Context, alerts []Alert) (bool, error) {
 		return false, err
 	}
 	return post(ctx, s.Client, s.WebhookURL, true, body, nil)
+}
+
+// slackSides is a finding's evidence as two columns, AWS and RTX; none
+// when neither side has any.
+func slackSides(f correlate.Finding) []slackBlock {
+	var fields []slackText
+	if l := awsLines(f); len(l) > 0 {
+		fields = append(fields, slackText{"mrkdwn", "*AWS side*\n" + slackEscape(strings.Join(l, "\n"))})
+	}
+	if l := rtxLines(f); len(l) > 0 {
+		fields = append(fields, slackText{"mrkdwn", "*RTX side*\n" + slackEscape(strings.Join(l, "\n"))})
+	}
+	if len(fields) == 0 {
+		return nil
+	}
+	return []slackBlock{{Type: "section", Fields: fields}}
 }
 
 // slackEscape makes text from routers, AWS and the configuration inert in

@@ -157,6 +157,12 @@ func (r *Recorder) Do(req *http.Request) (*http.Response, error) {
 	if !ok {
 		return resp, nil
 	}
+	return r.keep(req, resp, file, func(_, body []byte) ([]byte, error) { return body, nil })
+}
+
+// keep reads an answer, hands the SDK a copy and stores what merge makes
+// of the file recorded before and the body, under the request's region.
+func (r *Recorder) keep(req *http.Request, resp *http.Response, file string, merge func(recorded, body []byte) ([]byte, error)) (*http.Response, error) {
 	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if err != nil {
@@ -168,14 +174,18 @@ func (r *Recorder) Do(req *http.Request) (*http.Response, error) {
 		region = m[1]
 	}
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.bodies == nil {
 		r.bodies = map[string]map[string][]byte{}
 	}
 	if r.bodies[region] == nil {
 		r.bodies[region] = map[string][]byte{}
 	}
-	r.bodies[region][file] = body
-	r.mu.Unlock()
+	kept, err := merge(r.bodies[region][file], body)
+	if err != nil {
+		return nil, err
+	}
+	r.bodies[region][file] = kept
 	return resp, nil
 }
 
@@ -190,31 +200,7 @@ func (r *Recorder) doLogs(req *http.Request) (*http.Response, error) {
 	if err != nil || resp.StatusCode != http.StatusOK {
 		return resp, err
 	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	resp.Body = io.NopCloser(bytes.NewReader(body))
-	region := ""
-	if m := regionRE.FindStringSubmatch(req.Header.Get("Authorization")); m != nil {
-		region = m[1]
-	}
-	file := LogsFile(group)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.bodies == nil {
-		r.bodies = map[string]map[string][]byte{}
-	}
-	if r.bodies[region] == nil {
-		r.bodies[region] = map[string][]byte{}
-	}
-	merged, err := mergeEvents(r.bodies[region][file], body)
-	if err != nil {
-		return nil, err
-	}
-	r.bodies[region][file] = merged
-	return resp, nil
+	return r.keep(req, resp, LogsFile(group), mergeEvents)
 }
 
 func (r *Recorder) base() awssdk.HTTPClient {

@@ -106,11 +106,6 @@ func (m *Manager) groupMessages(changes []Alert, now time.Time) [][]Alert {
 	for k, g := range m.groups {
 		g.firing = firing[k]
 	}
-	for k, fs := range firing {
-		if m.groups[k] == nil {
-			m.groups[k] = &group{key: k, changes: map[string]Alert{}, firing: fs}
-		}
-	}
 	for _, a := range changes {
 		if a.Repeat {
 			continue // groups repeat as a whole
@@ -118,10 +113,19 @@ func (m *Manager) groupMessages(changes []Alert, now time.Time) [][]Alert {
 		k := m.grouping.groupKey(a)
 		g := m.groups[k]
 		if g == nil {
-			g = &group{key: k, changes: map[string]Alert{}}
+			g = &group{key: k, changes: map[string]Alert{}, firing: firing[k]}
 			m.groups[k] = g
 		}
 		g.changes[a.Fingerprint] = a
+	}
+	// Alerts firing with no change now were told before this process
+	// started (the lifecycle is kept in the state directory): their group
+	// is as its last message left it, and is reminded of from now on.
+	for k, fs := range firing {
+		if m.groups[k] == nil {
+			roots, sev := rootsOf(fs)
+			m.groups[k] = &group{key: k, changes: map[string]Alert{}, firing: fs, lastSent: now, roots: roots, severity: sev, open: true}
+		}
 	}
 	var out [][]Alert
 	for _, k := range slices.Sorted(maps.Keys(m.groups)) {

@@ -3,6 +3,8 @@ package status
 import (
 	"cmp"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/vpnwatchd/vpnwatchd/internal/correlate"
 )
@@ -30,10 +32,54 @@ type Connection struct {
 	Causes []Cause `json:"causes,omitempty"`
 }
 
-// Cause is a root cause and the findings it explains.
+// Cause is a root cause and the findings it explains. The same finding on
+// the connection's other tunnels is one cause with them in Also, so that
+// "tunnels 1 and 2" read as one.
 type Cause struct {
 	Finding  correlate.Finding   `json:"finding"`
+	Also     []correlate.Finding `json:"also,omitempty"`
 	Explains []correlate.Finding `json:"explains,omitempty"`
+}
+
+// Where names what a cause is about, its tunnels merged:
+// "tunnels 203.0.113.10 and 203.0.113.20 (RTX osaka tunnels 1 and 2)".
+func (c Cause) Where() string {
+	if len(c.Also) == 0 {
+		return c.Finding.Subject.String()
+	}
+	ips, nums := []string{c.Finding.Subject.OutsideIP}, []string{strconv.Itoa(c.Finding.Subject.RTXTunnel)}
+	for _, f := range c.Also {
+		ips, nums = append(ips, f.Subject.OutsideIP), append(nums, strconv.Itoa(f.Subject.RTXTunnel))
+	}
+	s := c.Finding.Subject
+	out := "tunnels " + andList(ips)
+	if s.Router != "" && s.RTXTunnel != 0 {
+		out += " (RTX " + s.Router + " tunnels " + andList(nums) + ")"
+	}
+	return out
+}
+
+// All is the cause's findings: the first and the others like it.
+func (c Cause) All() []correlate.Finding { return append([]correlate.Finding{c.Finding}, c.Also...) }
+
+// Commands are the commands of all the cause's findings, each once.
+func (c Cause) Commands() []string {
+	var out []string
+	for _, f := range c.All() {
+		for _, cmd := range f.Commands() {
+			if !slices.Contains(out, cmd) {
+				out = append(out, cmd)
+			}
+		}
+	}
+	return out
+}
+
+func andList(xs []string) string {
+	if len(xs) <= 1 {
+		return strings.Join(xs, "")
+	}
+	return strings.Join(xs[:len(xs)-1], ", ") + " and " + xs[len(xs)-1]
 }
 
 // Incidents builds the overview: one row per VPN connection of the
@@ -82,12 +128,19 @@ func Incidents(findings []correlate.Finding, tunnels []correlate.TunnelView) []C
 		}
 		return row("", "", label)
 	}
+	causeOf := map[string]string{} // fingerprint → that of the cause it was merged into
 	for _, f := range findings {
 		if _, explained := byFP[f.ExplainedBy]; f.ExplainedBy != "" && explained {
 			continue
 		}
 		c := rowOf(f)
-		c.Causes = append(c.Causes, Cause{Finding: f})
+		if i := slices.IndexFunc(c.Causes, func(k Cause) bool { return sameOnOtherTunnel(k.Finding, f) }); i >= 0 {
+			c.Causes[i].Also = append(c.Causes[i].Also, f)
+			causeOf[f.Fingerprint()] = c.Causes[i].Finding.Fingerprint()
+		} else {
+			c.Causes = append(c.Causes, Cause{Finding: f})
+			causeOf[f.Fingerprint()] = f.Fingerprint()
+		}
 		if correlate.SeverityRank(f.Severity) >= correlate.SeverityRank(c.Severity) || c.Severity == "" {
 			c.Severity = f.Severity
 		}
@@ -99,7 +152,7 @@ func Incidents(findings []correlate.Finding, tunnels []correlate.TunnelView) []C
 		}
 		c := rowOf(root)
 		for i := range c.Causes {
-			if c.Causes[i].Finding.Fingerprint() == f.ExplainedBy {
+			if c.Causes[i].Finding.Fingerprint() == causeOf[f.ExplainedBy] {
 				c.Causes[i].Explains = append(c.Causes[i].Explains, f)
 			}
 		}
@@ -136,4 +189,12 @@ func orDash(s string) string {
 		return "—"
 	}
 	return s
+}
+
+// sameOnOtherTunnel reports whether two findings are the same finding on
+// two tunnels of one connection and router (one line on the page).
+func sameOnOtherTunnel(a, b correlate.Finding) bool {
+	sa, sb := a.Subject, b.Subject
+	return a.Rule == b.Rule && a.Severity == b.Severity && a.Stale == b.Stale && sa.VPNConnectionID != "" && sa.VPNConnectionID == sb.VPNConnectionID &&
+		sa.Router == sb.Router && sa.OutsideIP != "" && sb.OutsideIP != "" && sa.OutsideIP != sb.OutsideIP
 }

@@ -72,6 +72,35 @@ func TestPageGolden(t *testing.T) {
 	}
 }
 
+// The same cause on both tunnels of a connection is one cause: "tunnels
+// 1 and 2", both summaries, both fixes' commands once each; a symptom of
+// either tunnel is under it.
+func TestIncidentsMergeTunnels(t *testing.T) {
+	s := sampleStatus()
+	mss2 := s.Findings[0]
+	mss2.Subject.OutsideIP, mss2.Subject.RTXTunnel = "203.0.113.20", 2
+	mss2.Summary = strings.Replace(mss2.Summary, "tunnel 1", "tunnel 2", 1)
+	mss2.Remediation = strings.Replace(mss2.Remediation, "tunnel select 1", "tunnel select 2", 1)
+	flap2 := s.Findings[1]
+	flap2.Subject, flap2.ExplainedBy = mss2.Subject, mss2.Fingerprint()
+	s.Findings = append(s.Findings, mss2, flap2)
+	cs := Incidents(s.Findings, s.Tunnels)
+	if len(cs) != 1 || len(cs[0].Causes) != 1 {
+		t.Fatalf("%+v", cs)
+	}
+	c := cs[0].Causes[0]
+	if len(c.Also) != 1 || len(c.Explains) != 2 || c.Where() != "tunnels 203.0.113.10 and 203.0.113.20 (RTX osaka-rtx1200 tunnels 1 and 2)" ||
+		strings.Join(c.Commands(), "|") != "tunnel select 1|ip tunnel tcp mss limit 1240|ip tunnel tcp mss limit auto|tunnel select 2" {
+		t.Errorf("cause: %s, %d also, %d explained, commands %q", c.Where(), len(c.Also), len(c.Explains), c.Commands())
+	}
+	var b bytes.Buffer
+	s.Connections = cs
+	HTML(&b, s, 0)
+	if !strings.Contains(b.String(), "tunnels 203.0.113.10 and 203.0.113.20") || !strings.Contains(b.String(), "<b>Fix (203.0.113.20):</b>") {
+		t.Errorf("page: %s", b.String())
+	}
+}
+
 // The overview: one row per VPN connection, worst first, its findings
 // grouped under their root causes; findings about no connection get rows
 // of their own; nothing is left out.

@@ -33,13 +33,12 @@ func (e entry) changed() bool {
 
 // entries splits an ordered message (OrderByCause) into its lines.
 func entries(alerts []Alert) []entry {
-	ruleOf := func(fp string) string { r, _, _ := strings.Cut(fp, "|"); return r }
 	var out []entry
 	for _, a := range OrderByCause(alerts) {
-		root := a.Finding.ExplainedBy == "" || !slices.ContainsFunc(alerts, func(b Alert) bool { return b.Fingerprint == a.Finding.ExplainedBy })
-		cause := ""
+		i := slices.IndexFunc(alerts, func(b Alert) bool { return a.Finding.ExplainedBy != "" && b.Fingerprint == a.Finding.ExplainedBy })
+		root, cause := i < 0, ""
 		if !root {
-			cause = ruleOf(a.Finding.ExplainedBy)
+			cause = alerts[i].Finding.Rule
 		}
 		if i := slices.IndexFunc(out, func(e entry) bool {
 			l := e.lead()

@@ -32,7 +32,8 @@ type group struct {
 	firing  []Alert          // the group's firing alerts at the last Update
 	changes map[string]Alert // fingerprint → its latest change since the last message
 	// waiting is when a change that warrants a message first waited (a new
-	// or resolved root cause, a higher severity); zero when none waits.
+	// or resolved root cause, the severity changing, the group clearing);
+	// zero when none waits.
 	waiting  time.Time
 	lastSent time.Time
 	roots    []string // root causes in the last message
@@ -132,7 +133,7 @@ func (m *Manager) groupMessages(changes []Alert, now time.Time) [][]Alert {
 		g := m.groups[k]
 		roots, sev := rootsOf(g.firing)
 		significant := len(g.changes) > 0 &&
-			(!slices.Equal(roots, g.roots) || sev > g.severity || g.open && len(g.firing) == 0 || !g.open && len(g.firing) > 0)
+			(!slices.Equal(roots, g.roots) || sev != g.severity || g.open && len(g.firing) == 0 || !g.open && len(g.firing) > 0)
 		if significant && g.waiting.IsZero() {
 			g.waiting = now
 		}

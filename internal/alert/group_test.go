@@ -106,20 +106,35 @@ func TestGroupedMessages(t *testing.T) {
 	if len(rec.last) != 4 || changed != 2 {
 		t.Errorf("the message has %d alerts (%d changed), want the 4 of vpn-1, 2 changed", len(rec.last), changed)
 	}
+	// The failed rekey recovers (the MSS problem stays): the severity falls
+	// back, which the operator is told.
+	if n := step(5*time.Minute+40*time.Second, mss1, mss2, other, flap); n != 3 {
+		t.Fatalf("sent before group_interval: %v", rec.titles)
+	}
+	if n := step(10*time.Minute+33*time.Second, mss1, mss2, other, flap); n != 4 || rec.titles[3] != "[FIRING warning] vpn-1: MSSExceedsTunnelMTU (+1 explained)" {
+		t.Fatalf("the critical symptom resolved: %v", rec.titles)
+	}
+	if text := MessageText(rec.last); !strings.Contains(text, "Resolved since the last message:\n  - SARekeyFailed") {
+		t.Errorf("the message does not say what resolved:\n%s", text)
+	}
+	step(11*time.Minute, mss1, mss2, other, flap, rekey) // fails again
+	if n := step(16*time.Minute, mss1, mss2, other, flap, rekey); n != 5 {
+		t.Fatalf("the rekey failing again: %v", rec.titles)
+	}
 	// A restart: nothing is sent again; the reminder comes per group.
 	m = newManager()
-	if n := step(6*time.Minute, mss1, mss2, other, flap, rekey); n != 3 {
+	if n := step(17*time.Minute, mss1, mss2, other, flap, rekey); n != 5 {
 		t.Fatalf("a restart sent again: %v", rec.titles)
 	}
-	if n := step(6*time.Minute+4*time.Hour, mss1, mss2, other, flap, rekey); n != 5 || !strings.HasPrefix(rec.titles[3], "[STILL FIRING") {
+	if n := step(17*time.Minute+4*time.Hour, mss1, mss2, other, flap, rekey); n != 7 || !strings.HasPrefix(rec.titles[5], "[STILL FIRING") || !strings.HasPrefix(rec.titles[6], "[STILL FIRING") {
 		t.Fatalf("reminders: %v", rec.titles)
 	}
 	// Each group clears in one message (their last messages were more
 	// than group_interval ago: at once).
-	if n := step(5*time.Hour, other); n != 6 || rec.titles[5] != "[RESOLVED] vpn-1: all clear" {
+	if n := step(5*time.Hour, other); n != 8 || rec.titles[7] != "[RESOLVED] vpn-1: all clear" {
 		t.Fatalf("vpn-1 resolved: %v", rec.titles)
 	}
-	if n := step(5*time.Hour + time.Minute); n != 7 || rec.titles[6] != "[RESOLVED] vpn-2: all clear" {
+	if n := step(5*time.Hour + time.Minute); n != 9 || rec.titles[8] != "[RESOLVED] vpn-2: all clear" {
 		t.Fatalf("vpn-2 resolved: %v", rec.titles)
 	}
 }

@@ -29,9 +29,8 @@ var textFormat = expfmt.NewFormat(expfmt.TypeTextPlain)
 type Body struct {
 	built atomic.Pointer[builtBody]
 
-	mu    sync.Mutex // one Build (or scrape's compression) at a time
+	mu    sync.Mutex // one Build at a time
 	sizes map[*family][2]int
-	fw    *flate.Writer
 }
 
 // builtBody is one rendering, never changed once stored.
@@ -57,16 +56,14 @@ func (b *Body) Build(l Latest) error {
 	if prev := b.built.Load(); prev != nil {
 		z.Grow(len(prev.deflated) + len(prev.deflated)/8)
 	}
-	if b.fw == nil {
-		b.fw, _ = flate.NewWriter(&z, flate.BestSpeed) // a valid level: no error
-	} else {
-		b.fw.Reset(&z)
-	}
+	// A compressor is over 600 KB of tables: made for each build (once a
+	// cycle) rather than kept for the daemon's whole life.
+	fw, _ := flate.NewWriter(&z, flate.BestSpeed) // a valid level: no error
 	crc := crc32.NewIEEE()
-	counted := &countWriter{w: io.MultiWriter(b.fw, crc)}
+	counted := &countWriter{w: io.MultiWriter(fw, crc)}
 	sizes, err := sink.writeTo(counted)
 	if err == nil {
-		err = b.fw.Flush()
+		err = fw.Flush()
 	}
 	if err != nil {
 		b.built.Store(&builtBody{err: err})
@@ -77,22 +74,23 @@ func (b *Body) Build(l Latest) error {
 	return nil
 }
 
-// deflateRest compresses the scrape-time part as the end of the DEFLATE
-// stream, with Build's compressor: a compressor is most of what a scrape
-// would allocate otherwise (its tables are over 600 KB).
-func (b *Body) deflateRest(rest []byte) []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var z bytes.Buffer
-	z.Grow(len(rest)/4 + 64)
-	if b.fw == nil {
-		b.fw, _ = flate.NewWriter(&z, flate.BestSpeed)
-	} else {
-		b.fw.Reset(&z)
+// storedBlocks is data as DEFLATE stored blocks (RFC 1951 3.2.4), the last
+// one final; the stream before them ends byte-aligned (a sync flush).
+func storedBlocks(data []byte) []byte {
+	out := make([]byte, 0, len(data)+5*(len(data)/65535+1))
+	for {
+		n := min(len(data), 65535)
+		final := byte(0)
+		if n == len(data) {
+			final = 1
+		}
+		out = append(out, final, byte(n), byte(n>>8), ^byte(n), ^byte(n>>8))
+		out = append(out, data[:n]...)
+		data = data[n:]
+		if final == 1 {
+			return out
+		}
 	}
-	b.fw.Write(rest)
-	b.fw.Close()
-	return z.Bytes()
 }
 
 type countWriter struct {
@@ -145,11 +143,13 @@ func Handler(b *Body, dynamic prometheus.Gatherer) http.Handler {
 		}
 		h.Set("Content-Encoding", "gzip")
 		// One gzip member (RFC 1952): header, the prebuilt DEFLATE blocks,
-		// the rest's blocks ending in the final one, then CRC-32 and size
-		// of the whole text.
+		// the rest as stored blocks ending in the final one, then CRC-32 and
+		// size of the whole text. The rest (process, counters) is a few
+		// dozen KB: storing it costs that much on the wire and spares a
+		// compressor per scrape.
 		w.Write(gzipHeader)
 		w.Write(built.deflated)
-		w.Write(b.deflateRest(rest.Bytes()))
+		w.Write(storedBlocks(rest.Bytes()))
 		var trailer [8]byte
 		binary.LittleEndian.PutUint32(trailer[:4], crc32.Update(built.crc, crc32.IEEETable, rest.Bytes()))
 		binary.LittleEndian.PutUint32(trailer[4:], uint32(built.size+rest.Len()))

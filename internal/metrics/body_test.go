@@ -3,6 +3,7 @@ package metrics
 import (
 	"bufio"
 	"bytes"
+	"compress/flate"
 	"compress/gzip"
 	"errors"
 	"fmt"
@@ -250,5 +251,19 @@ func BenchmarkScrape(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		h.ServeHTTP(httptest.NewRecorder(), req)
+	}
+}
+
+// The scrape-time part is written as stored DEFLATE blocks of at most
+// 65,535 bytes, the last final: a reader gets the bytes back, whatever
+// their length.
+func TestStoredBlocks(t *testing.T) {
+	for _, n := range []int{0, 1, 65535, 65536, 200000} {
+		data := bytes.Repeat([]byte("vpnwatch_x 1\n"), n/13+1)[:n]
+		r := flate.NewReader(bytes.NewReader(storedBlocks(data)))
+		got, err := io.ReadAll(r)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Errorf("%d bytes: %v, got %d bytes back", n, err, len(got))
+		}
 	}
 }

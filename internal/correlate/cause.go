@@ -41,11 +41,6 @@ var (
 	pathSymptoms = []string{"SARekeyFailed", "TunnelFlapping", "BGPHoldTimerExpired", "AWSDeclaredPeerDead"}
 )
 
-// IsCause reports whether a rule can explain others.
-func IsCause(rule string) bool {
-	return slices.ContainsFunc(explanations, func(e explanation) bool { return e.cause == rule })
-}
-
 // sameScope reports whether a cause's subject covers a symptom's: the same
 // tunnel (outside IP, or RTX tunnel), or, when either is about the whole
 // connection, the same connection.

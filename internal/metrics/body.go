@@ -164,13 +164,9 @@ var finalEmptyBlock = []byte{1, 0, 0, 0xff, 0xff}
 // OS (as compress/gzip writes it).
 var gzipHeader = []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff}
 
-// emptyDeflate starts a DEFLATE stream with no data (before the first Build).
-var emptyDeflate = func() []byte {
-	var z bytes.Buffer
-	fw, _ := flate.NewWriter(&z, flate.BestSpeed)
-	fw.Flush()
-	return z.Bytes()
-}()
+// emptyDeflate starts a DEFLATE stream with no data (before the first
+// Build): an empty stored block that is not final, as a sync flush writes.
+var emptyDeflate = []byte{0, 0, 0, 0xff, 0xff}
 
 // acceptsGzip reports whether an Accept-Encoding header allows gzip (not
 // with q=0).

@@ -50,15 +50,10 @@ type logsRequest struct {
 // logsGroup reads the log group of a FilterLogEvents request and restores
 // the body for sending.
 func logsGroup(req *http.Request) (string, error) {
-	if req.Body == nil {
-		return "", nil
-	}
-	b, err := io.ReadAll(req.Body)
-	req.Body.Close()
-	if err != nil {
+	b, err := requestBody(req)
+	if err != nil || b == nil {
 		return "", err
 	}
-	req.Body = io.NopCloser(bytes.NewReader(b))
 	var in logsRequest
 	if err := json.Unmarshal(b, &in); err != nil {
 		return "", fmt.Errorf("FilterLogEvents request: %w", err)
@@ -109,20 +104,30 @@ func mergeEvents(recorded, answer []byte) ([]byte, error) {
 	return json.MarshalIndent(have, "", " ")
 }
 
+// requestBody reads a request's body and puts a copy back for sending; nil
+// when it has none.
+func requestBody(req *http.Request) ([]byte, error) {
+	if req.Body == nil {
+		return nil, nil
+	}
+	b, err := io.ReadAll(req.Body)
+	req.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	req.Body = io.NopCloser(bytes.NewReader(b))
+	return b, nil
+}
+
 var regionRE = regexp.MustCompile(`Credential=[^/]+/[0-9]{8}/([a-z0-9-]+)/`)
 
 // requestAction reads the Action of a Query API request and restores the
 // body for sending.
 func requestAction(req *http.Request) (string, error) {
-	if req.Body == nil {
-		return "", nil
-	}
-	b, err := io.ReadAll(req.Body)
-	req.Body.Close()
-	if err != nil {
+	b, err := requestBody(req)
+	if err != nil || b == nil {
 		return "", err
 	}
-	req.Body = io.NopCloser(bytes.NewReader(b))
 	form, err := url.ParseQuery(string(b))
 	if err != nil {
 		return "", err

@@ -30,6 +30,9 @@ type Connection struct {
 	SAMin  int     `json:"sa_min_remaining_seconds"`
 	Routes int     `json:"accepted_routes"`
 	Causes []Cause `json:"causes,omitempty"`
+	// Timeline is what happened to the connection's tunnels, both sides,
+	// merged in time order (each tunnel's own is in tunnels[].timeline).
+	Timeline []correlate.TimelineEvent `json:"timeline,omitempty"`
 }
 
 // Cause is a root cause and the findings it explains. The same finding on
@@ -104,6 +107,12 @@ func Incidents(findings []correlate.Finding, tunnels []correlate.TunnelView) []C
 			continue
 		}
 		c := row(t.VPNConnectionID, t.VPNName, connLabel(t.VPNConnectionID, t.VPNName))
+		for _, e := range t.Timeline {
+			if e.Side != "vpnwatchd" { // findings are the connection's story, said once below
+				e.Text = "tunnel " + t.OutsideIP + ": " + e.Text
+			}
+			c.Timeline = append(c.Timeline, e)
+		}
 		c.AWS = append(c.AWS, orDash(t.AWSStatus))
 		c.RTX = append(c.RTX, orDash(t.RTXState))
 		c.BGP = append(c.BGP, orDash(t.BGPState))
@@ -161,6 +170,9 @@ func Incidents(findings []correlate.Finding, tunnels []correlate.TunnelView) []C
 		}
 	}
 	for i := range out {
+		// A finding about the whole connection is on each tunnel's
+		// timeline: once is enough.
+		out[i].Timeline = correlate.SortTimeline(slices.CompactFunc(sortedEvents(out[i].Timeline), sameEvent))
 		slices.SortStableFunc(out[i].Causes, func(a, b Cause) int {
 			return correlate.SeverityRank(b.Finding.Severity) - correlate.SeverityRank(a.Finding.Severity)
 		})
@@ -197,4 +209,17 @@ func sameOnOtherTunnel(a, b correlate.Finding) bool {
 	sa, sb := a.Subject, b.Subject
 	return a.Rule == b.Rule && a.Severity == b.Severity && a.Stale == b.Stale && sa.VPNConnectionID != "" && sa.VPNConnectionID == sb.VPNConnectionID &&
 		sa.Router == sb.Router && sa.OutsideIP != "" && sb.OutsideIP != "" && sa.OutsideIP != sb.OutsideIP
+}
+
+func sortedEvents(es []correlate.TimelineEvent) []correlate.TimelineEvent {
+	slices.SortStableFunc(es, func(a, b correlate.TimelineEvent) int {
+		return cmp.Or(a.Time.Compare(b.Time), cmp.Compare(a.Side, b.Side), cmp.Compare(a.Text, b.Text))
+	})
+	return es
+}
+
+// sameEvent: a finding of the connection is on each of its tunnels'
+// timelines, and the same rule on both tunnels at once reads as one line.
+func sameEvent(a, b correlate.TimelineEvent) bool {
+	return a.Side == "vpnwatchd" && a == b
 }

@@ -84,6 +84,10 @@ func TestIncidentsMergeTunnels(t *testing.T) {
 	flap2 := s.Findings[1]
 	flap2.Subject, flap2.ExplainedBy = mss2.Subject, mss2.Fingerprint()
 	s.Findings = append(s.Findings, mss2, flap2)
+	t2 := s.Tunnels[0]
+	t2.OutsideIP, t2.RTXTunnel = "203.0.113.20", 2
+	t2.Timeline = []correlate.TimelineEvent{{Time: t0, Side: "vpnwatchd", Text: "CRITICAL BGPDownIPsecUp firing"}, {Time: t0, Side: "rtx", Text: "polled: tunnel Online"}}
+	s.Tunnels = append(s.Tunnels, t2)
 	cs := Incidents(s.Findings, s.Tunnels)
 	if len(cs) != 1 || len(cs[0].Causes) != 1 {
 		t.Fatalf("%+v", cs)
@@ -92,6 +96,13 @@ func TestIncidentsMergeTunnels(t *testing.T) {
 	if len(c.Also) != 1 || len(c.Explains) != 2 || c.Where() != "tunnels 203.0.113.10 and 203.0.113.20 (RTX osaka-rtx1200 tunnels 1 and 2)" ||
 		strings.Join(c.Commands(), "|") != "tunnel select 1|ip tunnel tcp mss limit 1240|ip tunnel tcp mss limit auto|tunnel select 2" {
 		t.Errorf("cause: %s, %d also, %d explained, commands %q", c.Where(), len(c.Also), len(c.Explains), c.Commands())
+	}
+	var texts []string
+	for _, e := range cs[0].Timeline {
+		texts = append(texts, e.Text)
+	}
+	if got := strings.Join(texts, "|"); strings.Count(got, "CRITICAL BGPDownIPsecUp firing") != 1 || !strings.Contains(got, "tunnel 203.0.113.20: polled: tunnel Online") {
+		t.Errorf("the connection's timeline: %s", got)
 	}
 	var b bytes.Buffer
 	s.Connections = cs
@@ -119,6 +130,10 @@ func TestIncidents(t *testing.T) {
 	if c.VPNConnectionID != "vpn-0a1b2c3d4e5f67890" || c.Severity != "warning" || len(c.Causes) != 1 || c.Causes[0].Finding.Rule != "MSSExceedsTunnelMTU" ||
 		len(c.Causes[0].Explains) != 1 || c.Causes[0].Explains[0].Rule != "TunnelFlapping" || strings.Join(c.AWS, ",") != "DOWN" || strings.Join(c.BGP, ",") != "Active" || c.SAMin != 1944 {
 		t.Errorf("first row: %+v", c)
+	}
+	if len(c.Timeline) != 3 || c.Timeline[0].Text != "tunnel 203.0.113.10: BGP log: AWS-side peer BGP session state has changed from Connect to Active with neighbor 169.254.10.2" ||
+		c.Timeline[2].Text != "CRITICAL BGPDownIPsecUp firing" {
+		t.Errorf("the connection's timeline: %+v", c.Timeline)
 	}
 	if r := byLabel["RTX osaka-rtx1200"]; len(r.Causes) != 1 || r.Severity != "warning" {
 		t.Errorf("router row: %+v", r)

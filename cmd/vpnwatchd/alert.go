@@ -32,7 +32,11 @@ func cmdAlertTest(o *opts) int {
 		}
 		sent++
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		_, err := r.Notifier.Notify(ctx, []alert.Alert{sample})
+		msg := alert.SampleMessage(sample.StartsAt) // as direct receivers get them
+		if r.Integration == "alertmanager" {
+			msg = []alert.Alert{sample} // one alert per finding
+		}
+		_, err := r.Notifier.Notify(ctx, msg)
 		cancel()
 		if err != nil {
 			fmt.Fprintf(stdout, "%-18s FAILED: %v\n", r.Name, err)

@@ -13,11 +13,16 @@ import (
 )
 
 func TestAlertTest(t *testing.T) {
-	var hits atomic.Int32
+	var hits, grouped atomic.Int32
 	ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		if strings.Contains(string(b), "vpnwatchd alert test") {
 			hits.Add(1)
+		}
+		// The test message is grouped, as the real ones: a cause with a
+		// symptom under it.
+		if strings.Contains(string(b), "Because of it") {
+			grouped.Add(1)
 		}
 	}))
 	defer ok.Close()
@@ -31,8 +36,8 @@ func TestAlertTest(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "slack[0]           ok") || !strings.Contains(out, "webhook[0]         ok") || !strings.Contains(out, "webhook[1]         FAILED") {
 		t.Errorf("exit %d:\n%s", code, out)
 	}
-	if hits.Load() != 2 {
-		t.Errorf("%d sample alerts arrived, want 2", hits.Load())
+	if hits.Load() != 2 || grouped.Load() != 2 {
+		t.Errorf("%d sample messages arrived (%d grouped), want 2", hits.Load(), grouped.Load())
 	}
 	code, out, _ = runMain("alert", "test", "--config.file", cfg, "--receiver", "slack[0]")
 	if code != 0 || strings.Contains(out, "webhook") {

@@ -18,3 +18,17 @@ func Sample(now time.Time) Alert {
 		Remediation: "Nothing to do: this is a test. (For the real thing: `tunnel select 1`, `ip tunnel tcp mss limit 1240`.)"}
 	return Alert{Fingerprint: "vpnwatchd-alert-test", Status: StatusFiring, Finding: f, StartsAt: now}
 }
+
+// SampleMessage is what `vpnwatchd alert test` sends to Slack, e-mail and
+// webhook receivers: a grouped message as they get them, the sample as its
+// root cause and a symptom it explains.
+func SampleMessage(now time.Time) []Alert {
+	root := Sample(now)
+	root.Group, root.Changed = "vpn_connection_id="+root.Finding.Subject.VPNConnectionID, true
+	sym := root
+	sym.Fingerprint = "vpnwatchd-alert-test-symptom"
+	sym.Finding.Rule, sym.Finding.Severity = "SideMismatch", correlate.SeverityWarning
+	sym.Finding.Summary = "TEST: a symptom the cause above explains, listed under it as in a real message."
+	sym.Finding.ExplainedBy = root.Fingerprint
+	return []Alert{root, sym}
+}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"html"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -53,49 +52,13 @@ func entries(alerts []Alert) []entry {
 	return out
 }
 
-// subjects names what an entry's alerts are about, tunnels merged:
-// "tunnels 203.0.113.10 and 203.0.113.20 (RTX osaka tunnels 1 and 2)".
+// subjects names what an entry's alerts are about, tunnels merged.
 func subjects(e entry) string {
-	if len(e.alerts) == 1 {
-		return e.lead().Finding.Subject.String()
-	}
-	var ips, nums []string
+	var ss []correlate.Subject
 	for _, a := range e.alerts {
-		s := a.Finding.Subject
-		if s.OutsideIP != "" {
-			ips = append(ips, s.OutsideIP)
-		}
-		if s.RTXTunnel != 0 {
-			nums = append(nums, strconv.Itoa(s.RTXTunnel))
-		}
+		ss = append(ss, a.Finding.Subject)
 	}
-	s := e.lead().Finding.Subject
-	if len(ips) != len(e.alerts) {
-		var all []string
-		for _, a := range e.alerts {
-			all = append(all, a.Finding.Subject.String())
-		}
-		return strings.Join(all, "; ")
-	}
-	out := "tunnels " + andList(ips)
-	if s.VPNConnectionID != "" {
-		v := s.VPNConnectionID
-		if s.VPNName != "" {
-			v += " (" + s.VPNName + ")"
-		}
-		out = v + ", " + out
-	}
-	if s.Router != "" && len(nums) == len(e.alerts) {
-		out += " (RTX " + s.Router + " tunnels " + andList(nums) + ")"
-	}
-	return out
-}
-
-func andList(xs []string) string {
-	if len(xs) <= 1 {
-		return strings.Join(xs, "")
-	}
-	return strings.Join(xs[:len(xs)-1], ", ") + " and " + xs[len(xs)-1]
+	return correlate.Tunnels(ss, true)
 }
 
 // firingOf reports whether anything in the message fires.

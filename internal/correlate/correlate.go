@@ -12,6 +12,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -109,6 +110,53 @@ func (s Subject) String() string {
 		parts = append(parts, "probe "+s.Probe)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// Tunnels names subjects that differ only by tunnel as one, "tunnels
+// 203.0.113.10 and 203.0.113.20 (RTX osaka tunnels 1 and 2)", preceded by
+// the first one's VPN connection when withConnection; subjects that are not
+// all tunnels are joined with "; ".
+func Tunnels(ss []Subject, withConnection bool) string {
+	if len(ss) == 1 {
+		return ss[0].String()
+	}
+	var ips, nums []string
+	for _, s := range ss {
+		if s.OutsideIP != "" {
+			ips = append(ips, s.OutsideIP)
+		}
+		if s.RTXTunnel != 0 {
+			nums = append(nums, strconv.Itoa(s.RTXTunnel))
+		}
+	}
+	if len(ips) != len(ss) {
+		var all []string
+		for _, s := range ss {
+			all = append(all, s.String())
+		}
+		return strings.Join(all, "; ")
+	}
+	s := ss[0]
+	out := "tunnels " + AndList(ips)
+	if withConnection && s.VPNConnectionID != "" {
+		v := s.VPNConnectionID
+		if s.VPNName != "" {
+			v += " (" + s.VPNName + ")"
+		}
+		out = v + ", " + out
+	}
+	if s.Router != "" && len(nums) == len(ss) {
+		out += " (RTX " + s.Router + " tunnels " + AndList(nums) + ")"
+	}
+	return out
+}
+
+// AndList joins words as a sentence does: "a", "a and b", "a, b and c".
+func AndList(xs []string) string {
+	if len(xs) <= 1 {
+		return strings.Join(xs, "")
+	}
+	return strings.Join(xs[:len(xs)-1], ", ") + " and " + xs[len(xs)-1]
 }
 
 // AWSEvidence is what AWS reported about the tunnel.

@@ -3,8 +3,6 @@ package status
 import (
 	"cmp"
 	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/vpnwatchd/vpnwatchd/internal/correlate"
 )
@@ -44,22 +42,14 @@ type Cause struct {
 	Explains []correlate.Finding `json:"explains,omitempty"`
 }
 
-// Where names what a cause is about, its tunnels merged:
-// "tunnels 203.0.113.10 and 203.0.113.20 (RTX osaka tunnels 1 and 2)".
+// Where names what a cause is about, its tunnels merged (under its
+// connection's heading, so without the connection).
 func (c Cause) Where() string {
-	if len(c.Also) == 0 {
-		return c.Finding.Subject.String()
+	var ss []correlate.Subject
+	for _, f := range c.All() {
+		ss = append(ss, f.Subject)
 	}
-	ips, nums := []string{c.Finding.Subject.OutsideIP}, []string{strconv.Itoa(c.Finding.Subject.RTXTunnel)}
-	for _, f := range c.Also {
-		ips, nums = append(ips, f.Subject.OutsideIP), append(nums, strconv.Itoa(f.Subject.RTXTunnel))
-	}
-	s := c.Finding.Subject
-	out := "tunnels " + andList(ips)
-	if s.Router != "" && s.RTXTunnel != 0 {
-		out += " (RTX " + s.Router + " tunnels " + andList(nums) + ")"
-	}
-	return out
+	return correlate.Tunnels(ss, false)
 }
 
 // All is the cause's findings: the first and the others like it.
@@ -76,13 +66,6 @@ func (c Cause) Commands() []string {
 		}
 	}
 	return out
-}
-
-func andList(xs []string) string {
-	if len(xs) <= 1 {
-		return strings.Join(xs, "")
-	}
-	return strings.Join(xs[:len(xs)-1], ", ") + " and " + xs[len(xs)-1]
 }
 
 // Incidents builds the overview: one row per VPN connection of the

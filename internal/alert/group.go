@@ -140,11 +140,7 @@ func (m *Manager) groupMessages(changes []Alert, now time.Time) [][]Alert {
 		repeat := false
 		switch {
 		case !g.waiting.IsZero():
-			due := g.waiting.Add(m.grouping.Wait)
-			if g.open {
-				due = maxTime(g.waiting, g.lastSent.Add(m.grouping.Interval))
-			}
-			if now.Before(due) {
+			if now.Before(g.due(m.grouping)) {
 				continue
 			}
 		case g.open && len(g.firing) > 0 && sev > 0 && now.Sub(g.lastSent) >= m.life.RepeatInterval:
@@ -173,15 +169,20 @@ func (m *Manager) nextDue() time.Time {
 		if g.waiting.IsZero() {
 			continue
 		}
-		due := g.waiting.Add(m.grouping.Wait)
-		if g.open {
-			due = maxTime(g.waiting, g.lastSent.Add(m.grouping.Interval))
-		}
-		if next.IsZero() || due.Before(next) {
+		if due := g.due(m.grouping); next.IsZero() || due.Before(next) {
 			next = due
 		}
 	}
 	return next
+}
+
+// due is when a waiting group's message goes: group_wait after the change
+// for a group with nothing told, else group_interval after its last message.
+func (g *group) due(gr Grouping) time.Time {
+	if g.open {
+		return maxTime(g.waiting, g.lastSent.Add(gr.Interval))
+	}
+	return g.waiting.Add(gr.Wait)
 }
 
 func maxTime(a, b time.Time) time.Time {

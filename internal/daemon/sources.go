@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -198,7 +199,7 @@ func (d *Daemon) poll(ctx context.Context, sel *selection) (ok, failed int) {
 		if d.syslog != nil {
 			s.Syslog = d.syslog.events(s.Router)
 		}
-		d.noteSource(config.RouterSource(s.Router), latest.recordRTX(*s, takenAt(s.TakenAt, d.now())), s.Err)
+		d.noteSource(config.RouterSource(s.Router), latest.recordRTX(*s, cmp.Or(s.TakenAt, d.now())), s.Err)
 		count(s.Err)
 		for _, t := range s.Tunnels {
 			if t.Rekeyed {
@@ -214,7 +215,7 @@ func (d *Daemon) poll(ctx context.Context, sel *selection) (ok, failed int) {
 	}
 	for _, snaps := range awsResults {
 		for _, s := range snaps {
-			d.noteSource(config.AWSRegion(s.Source, s.Region), latest.recordAWS(s, takenAt(s.TakenAt, d.now())), s.Err)
+			d.noteSource(config.AWSRegion(s.Source, s.Region), latest.recordAWS(s, cmp.Or(s.TakenAt, d.now())), s.Err)
 			count(s.Err)
 		}
 	}
@@ -261,13 +262,4 @@ func (d *Daemon) noteSource(id config.SourceID, h health, err error) {
 	case healthUp:
 		d.log.Info("source up", zap.Stringer("source", id))
 	}
-}
-
-// takenAt is when a snapshot was taken, the last success it records
-// (now for a snapshot that does not say).
-func takenAt(taken, now time.Time) time.Time {
-	if taken.IsZero() {
-		return now
-	}
-	return taken
 }

@@ -3,15 +3,19 @@ package config
 // Source kinds, the Type of a SourceID.
 const (
 	SourceAWS   = "aws"
-	SourceRTX   = "rtx"
-	SourceProbe = "probe"
+	SourceRTX        = "rtx"
+	SourceStrongSwan = "strongswan"
+	SourceProbe      = "probe"
 )
+
+// IsGateway reports whether a source type is a customer gateway kind.
+func IsGateway(typ string) bool { return typ == SourceRTX || typ == SourceStrongSwan }
 
 // SourceID names one source vpnwatchd reads: an AWS source in one of its
 // regions, a router, or a probe. It is the one identity of a source: the
 // status page, the metrics, support bundles and the correlator key by it.
 type SourceID struct {
-	Type   string `json:"type"` // SourceAWS, SourceRTX or SourceProbe
+	Type   string `json:"type"` // SourceAWS, SourceRTX, SourceStrongSwan or SourceProbe
 	Name   string `json:"name"`
 	Region string `json:"region,omitempty"` // AWS only
 }
@@ -23,6 +27,9 @@ func AWSRegion(source, region string) SourceID {
 
 // RouterSource names a router.
 func RouterSource(name string) SourceID { return SourceID{Type: SourceRTX, Name: name} }
+
+// StrongSwanSource names a strongSwan gateway.
+func StrongSwanSource(name string) SourceID { return SourceID{Type: SourceStrongSwan, Name: name} }
 
 // ProbeSource names a probe.
 func ProbeSource(name string) SourceID { return SourceID{Type: SourceProbe, Name: name} }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/vpnwatchd/vpnwatchd/internal/aws"
 	"github.com/vpnwatchd/vpnwatchd/internal/aws/vpnlog"
+	"github.com/vpnwatchd/vpnwatchd/internal/gateway"
 )
 
 // awsLogWindow is how recent AWS's word must be for a finding drawn from it.
@@ -70,24 +71,16 @@ func ikePreSharedKeyMismatch(c *evaluation) []Finding {
 		if !ok {
 			continue
 		}
-		fix := "The pre-shared key of this tunnel differs between AWS and the customer gateway. Take the tunnel's key from the VPN configuration download (or Modify VPN tunnel options in the console) and type it on the RTX"
-		if p.rtx != nil {
-			tc := p.rtx.tunnel.Config
-			fix += fmt.Sprintf(": `tunnel select %d`, `ipsec ike pre-shared-key %d text KEY`, `tunnel select none`, then `ipsec refresh sa` as administrator", tc.Number, tc.Gateway)
+		fix := "The pre-shared key of this tunnel differs between AWS and the customer gateway. Take the tunnel's key from the VPN configuration download (or Modify VPN tunnel options in the console)"
+		if p.gw != nil {
+			fix += p.gw.fix(gateway.Fix{Kind: gateway.FixPSK})
+		} else {
+			fix += " and set it on the customer gateway"
 		}
 		out = append(out, awsSaidFinding(p, e, "AWS rejects the pre-shared key", fix+"."))
 	}
 	return out
 }
-
-// Algorithms AWS Site-to-Site VPN does not accept, in the RTX's words
-// (AWS's tunnel options list AES-CBC/GCM, SHA-1/SHA-2 and DH groups 2, 5,
-// 14–24).
-var (
-	awsRefusesEncryption = map[string]bool{"des-cbc": true, "3des-cbc": true}
-	awsRefusesHash       = map[string]bool{"md5": true, "md5-hmac": true}
-	awsRefusesGroup      = map[string]bool{"modp768": true}
-)
 
 func ikeProposalMismatch(c *evaluation) []Finding {
 	var out []Finding
@@ -96,28 +89,9 @@ func ikeProposalMismatch(c *evaluation) []Finding {
 		if !ok {
 			continue
 		}
-		var lines []string
-		if p.rtx != nil {
-			tc := p.rtx.tunnel.Config
-			g := tc.Gateway
-			if awsRefusesEncryption[tc.IKEEncryption] {
-				lines = append(lines, fmt.Sprintf("`ipsec ike encryption %d aes-cbc` (was %s)", g, tc.IKEEncryption))
-			}
-			if awsRefusesHash[tc.IKEHash] {
-				lines = append(lines, fmt.Sprintf("`ipsec ike hash %d sha256` (was %s)", g, tc.IKEHash))
-			}
-			if awsRefusesGroup[tc.IKEGroup] {
-				lines = append(lines, fmt.Sprintf("`ipsec ike group %d modp2048` (was %s)", g, tc.IKEGroup))
-			}
-			if awsRefusesEncryption[tc.ESPEncryption] || awsRefusesHash[tc.ESPAuth] {
-				lines = append(lines, fmt.Sprintf("`ipsec sa policy P %d esp aes-cbc sha256-hmac` (P: the number of `ipsec tunnel P` under `tunnel select %d`; was %s %s)", g, tc.Number, tc.ESPEncryption, tc.ESPAuth))
-			}
-		}
 		fix := "AWS found none of the customer gateway's proposals acceptable. AWS accepts AES-128/256 (CBC or GCM), SHA-1 or SHA-2 and DH groups 2, 5, 14–24 unless the tunnel options narrow them."
-		if len(lines) > 0 {
-			fix += fmt.Sprintf(" On the RTX, `tunnel select %d`, then: %s; then `ipsec refresh sa` as administrator.", p.rtx.tunnel.Config.Number, strings.Join(lines, ", "))
-		} else if p.rtx != nil {
-			fix += " Compare `ipsec ike encryption/hash/group` and `ipsec sa policy` of this tunnel with the tunnel options in the AWS console."
+		if p.gw != nil {
+			fix += p.gw.fix(gateway.Fix{Kind: gateway.FixProposal})
 		}
 		out = append(out, awsSaidFinding(p, e, "AWS refuses the IKE/IPsec proposal", fix))
 	}
@@ -132,9 +106,8 @@ func trafficSelectorMismatch(c *evaluation) []Finding {
 			continue
 		}
 		fix := "AWS refuses the traffic selectors (the networks the IPsec SA is for). A tunnel to AWS carries 0.0.0.0/0 both ways unless the VPN's Local/Remote IPv4 network CIDR options say otherwise; the customer gateway must propose the same"
-		if p.rtx != nil {
-			tc := p.rtx.tunnel.Config
-			fix += fmt.Sprintf(". On the RTX: `tunnel select %d`, `ipsec ike local id %d 0.0.0.0/0`, `ipsec ike remote id %d 0.0.0.0/0` (or the CIDRs of the tunnel options), `tunnel select none`, then `ipsec refresh sa` as administrator", tc.Number, tc.Gateway, tc.Gateway)
+		if p.gw != nil {
+			fix += p.gw.fix(gateway.Fix{Kind: gateway.FixTrafficSelectors})
 		}
 		out = append(out, awsSaidFinding(p, e, "AWS refuses the traffic selectors", fix+"."))
 	}
@@ -149,13 +122,8 @@ func ikeAuthenticationFailed(c *evaluation) []Finding {
 			continue
 		}
 		fix := "IKE_AUTH failed: AWS could not authenticate the customer gateway with the tunnel's pre-shared key (or certificate) and identity. AWS expects the customer gateway's public address as its identity"
-		if p.rtx != nil {
-			tc := p.rtx.tunnel.Config
-			fix += fmt.Sprintf(". On the RTX: `tunnel select %d`, check `ipsec ike pre-shared-key %d text KEY` against the tunnel's key (VPN configuration download) and `ipsec ike local address %d %s`", tc.Number, tc.Gateway, tc.Gateway, p.aws.conn.CustomerGatewayIP)
-			if tc.LocalAddress != "" && p.aws.conn.CustomerGatewayIP != "" && tc.LocalAddress != p.aws.conn.CustomerGatewayIP {
-				fix += fmt.Sprintf(" (it is %s now)", tc.LocalAddress)
-			}
-			fix += ", then `ipsec refresh sa` as administrator"
+		if p.gw != nil {
+			fix += p.gw.fix(gateway.Fix{Kind: gateway.FixAuth, Address: p.aws.conn.CustomerGatewayIP})
 		}
 		out = append(out, awsSaidFinding(p, e, "AWS fails the customer gateway's authentication", fix+"."))
 	}
@@ -169,37 +137,46 @@ func awsDeclaredPeerDead(c *evaluation) []Finding {
 	var out []Finding
 	for _, p := range c.pairs {
 		e, ok := c.awsSays(p, vpnlog.ClassDPDTimeout, vpnlog.ClassPeerDead)
-		if !ok || p.rtx != nil && !p.rtx.tunnel.SAsRanOutAt.IsZero() {
+		if !ok || p.gw != nil && !p.gw.tunnel.SAsRanOutAt.IsZero() {
 			continue
 		}
 		what := "AWS declared the customer gateway dead (DPD: no answer)"
 		var fix string
 		switch {
-		case p.rtx == nil:
+		case p.gw == nil:
 			fix = "AWS hears nothing from the customer gateway on this tunnel: check that it is up, that its WAN line works and that UDP 500 and 4500 (and ESP) reach AWS's outside IP " + p.aws.tunnel.OutsideIP + "."
-		case p.rtx.tunnel.Status.Online():
-			tc := p.rtx.tunnel.Config
-			what += fmt.Sprintf(" while RTX %s tunnel %d says Online (received %d packets so far)", p.rtx.router, tc.Number, p.rtx.tunnel.Status.RxPackets)
-			fix = fmt.Sprintf("The RTX believes the tunnel is up but its packets do not reach AWS: check the WAN line and anything between (NAT, filters on UDP 500/4500 and ESP). `ipsec refresh sa` (administrator) renegotiates now. %s",
-				dpdAdvice(p))
+		case p.gw.tunnel.Up:
+			t := p.gw.tunnel
+			what += fmt.Sprintf(" while %s says %s", p.gw.label(), t.State)
+			if t.RxPackets >= 0 {
+				what += fmt.Sprintf(" (received %d packets so far)", t.RxPackets)
+			}
+			fix = fmt.Sprintf("The %s believes the tunnel is up but its packets do not reach AWS: check the WAN line and anything between (NAT, filters on UDP 500/4500 and ESP). %s renegotiates now. %s",
+				p.gw.d().Kind(), p.gw.fix(gateway.Fix{Kind: gateway.FixRestart}), dpdAdvice(p))
 		default:
-			tc := p.rtx.tunnel.Config
-			what += fmt.Sprintf(", and RTX %s tunnel %d is %s", p.rtx.router, tc.Number, p.rtx.tunnel.Status.Status)
-			fix = fmt.Sprintf("Both ends see the tunnel down. AWS's DPD timeout action is %q: with \"clear\" AWS waits for the customer gateway to start again, so check `ipsec auto refresh on` and that the RTX reaches %s over the WAN; with \"restart\" AWS starts it itself. %s",
-				p.aws.tunnel.DPDTimeoutAction, p.aws.tunnel.OutsideIP, dpdAdvice(p))
+			what += fmt.Sprintf(", and %s is %s", p.gw.label(), p.gw.tunnel.State)
+			restartCheck := "that it starts the tunnel by itself"
+			if p.gw.snap.Source.Type == SourceRTX {
+				restartCheck = "`ipsec auto refresh on`"
+			}
+			fix = fmt.Sprintf("Both ends see the tunnel down. AWS's DPD timeout action is %q: with \"clear\" AWS waits for the customer gateway to start again, so check %s and that the %s reaches %s over the WAN; with \"restart\" AWS starts it itself. %s",
+				p.aws.tunnel.DPDTimeoutAction, restartCheck, p.gw.d().Kind(), p.aws.tunnel.OutsideIP, dpdAdvice(p))
 		}
 		out = append(out, awsSaidFinding(p, e, what, fix))
 	}
 	return out
 }
 
-// dpdAdvice is the RTX's side of dead peer detection.
+// dpdAdvice is the gateway's side of dead peer detection.
 func dpdAdvice(p pair) string {
-	tc := p.rtx.tunnel.Config
-	if !tc.Keepalive.Configured || !tc.Keepalive.Enabled {
-		return fmt.Sprintf("The RTX does not run DPD itself, so it does not notice either: `tunnel select %d`, `ipsec ike keepalive use %d on dpd 10 3`.", tc.Number, tc.Gateway)
+	dpd, kind := p.gw.tunnel.Settings.DPD, p.gw.d().Kind()
+	switch {
+	case !dpd.Known:
+		return fmt.Sprintf("Whether the %s runs DPD itself is not known to vpnwatchd.", kind)
+	case !dpd.Enabled:
+		return fmt.Sprintf("The %s does not run DPD itself, so it does not notice either: %s", kind, p.gw.fix(gateway.Fix{Kind: gateway.FixDPD}))
 	}
-	return fmt.Sprintf("The RTX's DPD is %s.", dpdText(tc.Keepalive))
+	return fmt.Sprintf("The %s's DPD is %s.", kind, dpd.Text)
 }
 
 func bgpHoldTimerExpired(c *evaluation) []Finding {
@@ -210,11 +187,11 @@ func bgpHoldTimerExpired(c *evaluation) []Finding {
 			continue
 		}
 		fix := "AWS heard no BGP keepalive from the customer gateway for the hold time (30 s) and closed the session: keepalives lost on the way, most often packets too big for the path or a lossy line. See MSSExceedsTunnelMTU and TunnelMTUExceedsPath when they fire; measure with `vpnwatchd probe mtu`"
-		if p.rtx != nil {
-			if nb := p.rtx.bgp(); nb != nil {
+		if p.gw != nil {
+			if nb := p.gw.bgp(); nb != nil {
 				fix += fmt.Sprintf(". The RTX says BGP %s with %s", nb.State, nb.Address)
 			}
-			fix += ". Keep `hold-time=30` on the RTX's `bgp neighbor` line for AWS"
+			fix += p.gw.fix(gateway.Fix{Kind: gateway.FixHoldTime})
 		}
 		out = append(out, awsSaidFinding(p, e, "AWS's BGP hold timer expired", fix+"."))
 	}
@@ -239,8 +216,8 @@ func bgpASNMismatch(c *evaluation) []Finding {
 			what = fmt.Sprintf("AWS refuses the BGP OPEN: the customer gateway sent AS %s, AWS expects AS %s", got, want)
 		}
 		fix := fmt.Sprintf("The customer gateway's BGP ASN in AWS (%s) and the router's AS must be the same. Either make the router's AS %s", orUnknown(want), orUnknown(want))
-		if p.rtx != nil {
-			fix += fmt.Sprintf(": `bgp autonomous-system %s`, `bgp configure refresh` (it is %s now)", orUnknown(want), orUnknown(p.rtx.snap.Config.BGP.AS))
+		if p.gw != nil {
+			fix += p.gw.fix(gateway.Fix{Kind: gateway.FixASN, ASN: orUnknown(want)}) + fmt.Sprintf(" (it is %s now)", orUnknown(p.gw.snap.BGP.AS))
 		}
 		fix += "; or, if the router's AS is the right one, create a customer gateway with that ASN and move the VPN connection to it (Modify VPN connection): a customer gateway's ASN cannot be changed."
 		out = append(out, awsSaidFinding(p, e, what, fix))

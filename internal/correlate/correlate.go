@@ -18,6 +18,7 @@ import (
 
 	"github.com/vpnwatchd/vpnwatchd/internal/aws"
 	"github.com/vpnwatchd/vpnwatchd/internal/config"
+	"github.com/vpnwatchd/vpnwatchd/internal/gateway"
 	"github.com/vpnwatchd/vpnwatchd/internal/probe"
 	"github.com/vpnwatchd/vpnwatchd/internal/rtx"
 )
@@ -43,9 +44,13 @@ func SeverityRank(s string) int {
 // Source kinds, the Type of a SourceRef.
 const (
 	SourceAWS   = config.SourceAWS
-	SourceRTX   = config.SourceRTX
-	SourceProbe = config.SourceProbe
+	SourceRTX        = config.SourceRTX
+	SourceStrongSwan = config.SourceStrongSwan
+	SourceProbe      = config.SourceProbe
 )
+
+// gatewayKind reports whether a source type is a customer gateway's.
+func gatewayKind(typ string) bool { return config.IsGateway(typ) }
 
 // SourceRef names one configured source: the configuration's identity.
 type SourceRef = config.SourceID
@@ -54,6 +59,9 @@ type SourceRef = config.SourceID
 type Observations struct {
 	AWS []aws.Snapshot
 	RTX []rtx.Snapshot
+	// Gateways are the other customer gateways' snapshots (strongSwan),
+	// in vendor-neutral terms; RTX snapshots are mapped the same way.
+	Gateways []gateway.Snapshot
 	// Expected lists the configured sources; one without a fresh, good
 	// snapshot is stale and its data is not used.
 	Expected []SourceRef
@@ -76,9 +84,13 @@ type Subject struct {
 	VPNConnectionID string `json:"vpn_connection_id,omitempty"`
 	VPNName         string `json:"vpn_name,omitempty"`
 	OutsideIP       string `json:"outside_ip,omitempty"`
-	Router          string `json:"router,omitempty"`
+	Router          string `json:"router,omitempty"` // a customer gateway's name
 	RTXTunnel       int    `json:"rtx_tunnel,omitempty"`
-	Source          string `json:"source,omitempty"` // an AWS source, with Region
+	// GatewayKind is the gateway's kind when it is not an RTX
+	// ("strongswan"); Tunnel its name of the tunnel (a connection).
+	GatewayKind string `json:"gateway_kind,omitempty"`
+	Tunnel      string `json:"tunnel,omitempty"`
+	Source      string `json:"source,omitempty"` // an AWS source, with Region
 	Region          string `json:"region,omitempty"`
 	Probe           string `json:"probe,omitempty"`
 }
@@ -97,9 +109,12 @@ func (s Subject) String() string {
 		parts = append(parts, "tunnel "+s.OutsideIP)
 	}
 	if s.Router != "" {
-		r := "RTX " + s.Router
+		r := s.gatewayLabel() + " " + s.Router
 		if s.RTXTunnel != 0 {
 			r += fmt.Sprintf(" tunnel %d", s.RTXTunnel)
+		}
+		if s.Tunnel != "" {
+			r += " connection " + s.Tunnel
 		}
 		parts = append(parts, r)
 	}
@@ -110,6 +125,19 @@ func (s Subject) String() string {
 		parts = append(parts, "probe "+s.Probe)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// gatewayLabel is how operators name the subject's gateway kind.
+func (s Subject) gatewayLabel() string {
+	if s.GatewayKind == SourceStrongSwan {
+		return "strongSwan"
+	}
+	return "RTX"
+}
+
+// GatewaySource is the subject's customer gateway as a source.
+func (s Subject) GatewaySource() SourceRef {
+	return SourceRef{Type: cmp.Or(s.GatewayKind, SourceRTX), Name: s.Router}
 }
 
 // Tunnels names subjects that differ only by tunnel as one, "tunnels
@@ -127,6 +155,9 @@ func Tunnels(ss []Subject, withConnection bool) string {
 		}
 		if s.RTXTunnel != 0 {
 			nums = append(nums, strconv.Itoa(s.RTXTunnel))
+		}
+		if s.Tunnel != "" {
+			nums = append(nums, s.Tunnel)
 		}
 	}
 	if len(ips) != len(ss) {
@@ -146,7 +177,11 @@ func Tunnels(ss []Subject, withConnection bool) string {
 		out = v + ", " + out
 	}
 	if s.Router != "" && len(nums) == len(ss) {
-		out += " (RTX " + s.Router + " tunnels " + AndList(nums) + ")"
+		what := " tunnels "
+		if s.Tunnel != "" {
+			what = " connections "
+		}
+		out += " (" + s.gatewayLabel() + " " + s.Router + what + AndList(nums) + ")"
 	}
 	return out
 }
@@ -185,8 +220,11 @@ type SAEvidence struct {
 	RemainingSeconds int    `json:"remaining_seconds"`
 }
 
-// RTXEvidence is what the router reported about the tunnel.
+// RTXEvidence is what the customer gateway reported about the tunnel (an
+// RTX or another kind: its JSON key "rtx" is kept for compatibility).
 type RTXEvidence struct {
+	// Kind is the gateway's kind as operators say it: "RTX", "strongSwan".
+	Kind          string       `json:"kind,omitempty"`
 	TunnelState   string       `json:"tunnel_state"`
 	RemoteAddress string       `json:"remote_address,omitempty"`
 	LocalAddress  string       `json:"local_address,omitempty"`
@@ -282,6 +320,7 @@ type FindingID struct {
 	OutsideIP       string
 	Router          string
 	RTXTunnel       int
+	Tunnel          string
 	Source          string
 	Region          string
 	Probe           string
@@ -291,18 +330,23 @@ type FindingID struct {
 func (f Finding) ID() FindingID {
 	s := f.Subject
 	return FindingID{Rule: f.Rule, VPNConnectionID: s.VPNConnectionID, OutsideIP: s.OutsideIP, Router: s.Router,
-		RTXTunnel: s.RTXTunnel, Source: s.Source, Region: s.Region, Probe: s.Probe}
+		RTXTunnel: s.RTXTunnel, Tunnel: s.Tunnel, Source: s.Source, Region: s.Region, Probe: s.Probe}
 }
 
 // String renders the identity as the fingerprint kept in the alert state
 // file and sent to Alertmanager and webhooks. Its format is stable: a
-// probe stands in the source's place as "probe NAME", as it always has.
+// probe stands in the source's place as "probe NAME", as it always has; a
+// named gateway tunnel (strongSwan connection) is appended as "|NAME".
 func (id FindingID) String() string {
 	source := id.Source
 	if id.Probe != "" {
 		source = "probe " + id.Probe
 	}
-	return fmt.Sprintf("%s|%s|%s|%s|%d|%s|%s", id.Rule, id.VPNConnectionID, id.OutsideIP, id.Router, id.RTXTunnel, source, id.Region)
+	s := fmt.Sprintf("%s|%s|%s|%s|%d|%s|%s", id.Rule, id.VPNConnectionID, id.OutsideIP, id.Router, id.RTXTunnel, source, id.Region)
+	if id.Tunnel != "" {
+		s += "|" + id.Tunnel
+	}
+	return s
 }
 
 // Fingerprint is the finding's identity as a string (FindingID.String).
@@ -311,7 +355,7 @@ func (f Finding) Fingerprint() string { return f.ID().String() }
 // compare orders identities: rule, then subject.
 func (id FindingID) compare(o FindingID) int {
 	return cmp.Or(cmp.Compare(id.Rule, o.Rule), cmp.Compare(id.VPNConnectionID, o.VPNConnectionID), cmp.Compare(id.OutsideIP, o.OutsideIP),
-		cmp.Compare(id.Router, o.Router), cmp.Compare(id.RTXTunnel, o.RTXTunnel), cmp.Compare(id.Source, o.Source), cmp.Compare(id.Region, o.Region),
+		cmp.Compare(id.Router, o.Router), cmp.Compare(id.RTXTunnel, o.RTXTunnel), cmp.Compare(id.Tunnel, o.Tunnel), cmp.Compare(id.Source, o.Source), cmp.Compare(id.Region, o.Region),
 		cmp.Compare(id.Probe, o.Probe))
 }
 
@@ -324,7 +368,7 @@ type State struct {
 	up      map[sideKey]bool          // one side's view of a tunnel → last up state
 	changes map[sideKey][]stateChange // … and its recent state changes
 	active  map[FindingID]Finding     // reported by the last evaluation
-	joins   map[tunnelKey]joinMemo    // RTX tunnel → the AWS tunnel last joined to it
+	joins   map[tunnelKey]joinMemo    // gateway tunnel → the AWS tunnel last joined to it
 }
 
 // Resume returns the state of a correlator that reported findings before a
@@ -338,17 +382,23 @@ func Resume(firing []Finding) State {
 	return s
 }
 
-// tunnelKey names one RTX tunnel.
+// tunnelKey names one customer gateway tunnel: by number on an RTX, by
+// name on a gateway that names its tunnels.
 type tunnelKey struct {
+	kind   string
 	router string
 	number int
+	name   string
 }
 
+// source is the key's gateway.
+func (k tunnelKey) source() SourceRef { return SourceRef{Type: k.kind, Name: k.router} }
+
 // sideKey names one side's view of a tunnel, for its history of state
-// changes: the AWS tunnel by outside IP, or the RTX tunnel.
+// changes: the AWS tunnel by outside IP, or the gateway's tunnel.
 type sideKey struct {
 	awsOutsideIP string
-	rtx          tunnelKey
+	gw           tunnelKey
 }
 
 // stateChange is one change of a side's view of a tunnel: when, and to up
@@ -358,7 +408,7 @@ type stateChange struct {
 	up bool
 }
 
-// joinMemo is one remembered join of an RTX tunnel and an AWS tunnel.
+// joinMemo is one remembered join of a gateway tunnel and an AWS tunnel.
 type joinMemo struct {
 	AWS       SourceRef
 	ConnID    string

@@ -6,14 +6,14 @@ package correlate
 import (
 	"errors"
 	"fmt"
-	"github.com/vpnwatchd/vpnwatchd/internal/config"
 	"maps"
 	"slices"
 	"time"
 
 	"github.com/vpnwatchd/vpnwatchd/internal/aws"
+	"github.com/vpnwatchd/vpnwatchd/internal/config"
+	"github.com/vpnwatchd/vpnwatchd/internal/gateway"
 	"github.com/vpnwatchd/vpnwatchd/internal/probe"
-	"github.com/vpnwatchd/vpnwatchd/internal/rtx"
 )
 
 // evaluation is one evaluation's view of the observations.
@@ -22,7 +22,7 @@ type evaluation struct {
 	now       time.Time
 	state     *State
 	aws       []aws.Snapshot // fresh, good snapshots only
-	rtx       []rtx.Snapshot
+	gws       []gateway.Snapshot // customer gateways, fresh and good
 	stale     []staleSource
 	staleRefs map[SourceRef]bool
 	pairs     []pair
@@ -73,9 +73,13 @@ func (c *evaluation) selectFresh() {
 			c.aws = append(c.aws, s)
 		}
 	}
-	for _, s := range c.obs.RTX {
-		if usable(SourceRef{Type: SourceRTX, Name: s.Router}, s.Err, s.TakenAt) {
-			c.rtx = append(c.rtx, s)
+	gws := make([]gateway.Snapshot, 0, len(c.obs.RTX)+len(c.obs.Gateways))
+	for i := range c.obs.RTX {
+		gws = append(gws, c.obs.RTX[i].Gateway())
+	}
+	for _, s := range append(gws, c.obs.Gateways...) {
+		if usable(s.Source, s.Err, s.TakenAt) {
+			c.gws = append(c.gws, s)
 		}
 	}
 	for _, p := range c.obs.Probes {
@@ -138,7 +142,7 @@ func (c *evaluation) sourcesOf(s Subject) []SourceRef {
 		add(config.AWSRegion(s.Source, s.Region))
 	}
 	if s.Router != "" {
-		add(SourceRef{Type: SourceRTX, Name: s.Router})
+		add(s.GatewaySource())
 	}
 	return out
 }

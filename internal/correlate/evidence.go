@@ -4,12 +4,11 @@ package correlate
 // finding.
 
 import (
-	"fmt"
 	"net/netip"
 	"strconv"
 	"time"
 
-	"github.com/vpnwatchd/vpnwatchd/internal/rtx"
+	"github.com/vpnwatchd/vpnwatchd/internal/gateway"
 )
 
 func awsEvidence(a *awsTunnel) *AWSEvidence {
@@ -31,44 +30,40 @@ func awsEvidence(a *awsTunnel) *AWSEvidence {
 	return e
 }
 
-func mssText(t *rtx.TunnelConfig) string {
+// mssText is the tunnel's MSS clamp: a size, "auto" or "off".
+func mssText(t gateway.Settings) string {
 	switch {
 	case t.MSSAuto:
 		return "auto"
-	case t.MSSConfigured:
-		return strconv.Itoa(t.MSSLimit)
+	case t.MSSKnown:
+		return strconv.Itoa(t.MSS)
 	}
 	return "off"
 }
 
-func dpdText(k rtx.Keepalive) string {
-	if !k.Configured || !k.Enabled {
-		return "off"
-	}
-	return fmt.Sprintf("%s %d %d", k.Type, k.Interval, k.Retries)
-}
-
-func rtxEvidence(r *rtxTunnel) *RTXEvidence {
+func gwEvidence(r *gwTunnel) *RTXEvidence {
 	if r == nil {
 		return nil
 	}
 	t := r.tunnel
-	e := &RTXEvidence{TunnelState: t.Status.Status, RemoteAddress: t.Config.RemoteAddress, LocalAddress: t.Config.LocalAddress,
-		SAs: []SAEvidence{}, InstalledRoutes: t.InstalledRoutes, ReceivedRoutes: -1, MTU: t.Config.MTU, MSSLimit: mssText(t.Config),
-		IPsecSALifetimeSecond: int(t.Config.IPsecSALifetime.Seconds()), ISAKMPLifetimeSeconds: int(t.Config.ISAKMPLifetime.Seconds()),
-		DPD: dpdText(t.Config.Keepalive)}
+	st := t.Settings
+	e := &RTXEvidence{Kind: r.d().Kind(), TunnelState: t.State, RemoteAddress: t.RemoteAddress, LocalAddress: t.LocalAddress,
+		SAs: []SAEvidence{}, InstalledRoutes: t.InstalledRoutes, ReceivedRoutes: -1, MTU: st.MTU, MSSLimit: mssText(st),
+		IPsecSALifetimeSecond: int(st.ChildLifetime.Seconds()), ISAKMPLifetimeSeconds: int(st.IKELifetime.Seconds()),
+		DPD: st.DPD.Text}
+	if e.Kind == "RTX" {
+		e.Kind = "" // as it always was
+	}
 	for _, sa := range t.SAs {
 		e.SAs = append(e.SAs, SAEvidence{sa.ID, sa.Direction, int(sa.Remaining.Seconds())})
 	}
-	for _, ev := range r.snap.Syslog {
-		if ev.Tunnel == t.Config.Number || (ev.Peer != "" && ev.Peer == t.Config.RemoteAddress) {
-			e.Syslog = append(e.Syslog, ev.Text)
-		}
+	for _, l := range t.Log {
+		e.Syslog = append(e.Syslog, l.Text)
 	}
 	if t.BGP != nil {
 		e.BGPNeighbor, e.BGPState, e.ReceivedRoutes = t.BGP.Address, t.BGP.State, t.BGP.ReceivedPrefixes
-	} else if t.Config.InsideRemote != "" {
-		e.BGPNeighbor, e.BGPState = t.Config.InsideRemote, "no session"
+	} else if t.InsideRemote != "" {
+		e.BGPNeighbor, e.BGPState = t.InsideRemote, "no session"
 	}
 	return e
 }
@@ -82,19 +77,27 @@ func (p pair) subject() Subject {
 		s.VPNConnectionID, s.VPNName, s.OutsideIP = p.memo.join.ConnID, p.memo.join.ConnName, p.memo.join.OutsideIP
 	}
 	switch {
-	case p.rtx != nil:
-		s.Router, s.RTXTunnel = p.rtx.router, p.rtx.tunnel.Config.Number
+	case p.gw != nil:
+		s.setGateway(keyOf(p.gw))
 		if s.OutsideIP == "" {
-			s.OutsideIP = p.rtx.tunnel.Config.RemoteAddress
+			s.OutsideIP = p.gw.tunnel.RemoteAddress
 		}
-	case p.memo != nil && p.memo.router != "": // the router has no current data
-		s.Router, s.RTXTunnel = p.memo.router, p.memo.rtxTunnel
+	case p.memo != nil && p.memo.router.router != "": // the gateway has no current data
+		s.setGateway(p.memo.router)
 	}
 	return s
 }
 
+// setGateway names the gateway tunnel k in the subject.
+func (s *Subject) setGateway(k tunnelKey) {
+	s.Router, s.RTXTunnel, s.Tunnel = k.router, k.number, k.name
+	if k.kind != SourceRTX {
+		s.GatewayKind = k.kind
+	}
+}
+
 func (p pair) evidence() Evidence {
-	return Evidence{AWS: awsEvidence(p.aws), RTX: rtxEvidence(p.rtx)}
+	return Evidence{AWS: awsEvidence(p.aws), RTX: gwEvidence(p.gw)}
 }
 
 // awsInside returns the AWS-side and customer-side inside addresses of a

@@ -1,7 +1,7 @@
 package correlate
 
 // The little history the time-based rules need besides the SAs (those are
-// the RTX poller's, rtx.SAHistory): each side's tunnel state changes.
+// each gateway poller's, gateway.SAHistory): each side's tunnel state changes.
 
 import (
 	"cmp"
@@ -9,16 +9,18 @@ import (
 	"github.com/vpnwatchd/vpnwatchd/internal/aws"
 )
 
-func keyOf(rt *rtxTunnel) tunnelKey { return tunnelKey{rt.router, rt.tunnel.Config.Number} }
+func keyOf(rt *gwTunnel) tunnelKey {
+	return tunnelKey{rt.snap.Source.Type, rt.router, rt.tunnel.Number, rt.tunnel.Name}
+}
 
 func (k tunnelKey) compare(o tunnelKey) int {
-	return cmp.Or(cmp.Compare(k.router, o.router), cmp.Compare(k.number, o.number))
+	return cmp.Or(cmp.Compare(k.router, o.router), cmp.Compare(k.kind, o.kind), cmp.Compare(k.number, o.number), cmp.Compare(k.name, o.name))
 }
 
 // side is one side's view of a pair's tunnel state.
 type side struct {
 	key    sideKey
-	seenBy string // "aws" or "rtx"
+	seenBy string // "aws" or the gateway's kind ("rtx", "strongswan")
 	up     bool
 	known  bool // the side says up or down (an AWS connection not available, or an RTX output not understood, says neither)
 }
@@ -31,9 +33,9 @@ func (p pair) sides() []side {
 		out = append(out, side{key: sideKey{awsOutsideIP: p.aws.tunnel.OutsideIP}, seenBy: SourceAWS,
 			up: p.aws.tunnel.Up(), known: p.aws.conn.State == aws.StateAvailable})
 	}
-	if p.rtx != nil {
-		out = append(out, side{key: sideKey{rtx: keyOf(p.rtx)}, seenBy: SourceRTX,
-			up: p.rtx.tunnel.Status.Online(), known: p.rtx.tunnel.Status.Known()})
+	if p.gw != nil {
+		out = append(out, side{key: sideKey{gw: keyOf(p.gw)}, seenBy: p.gw.snap.Source.Type,
+			up: p.gw.tunnel.Up, known: p.gw.tunnel.Known})
 	}
 	return out
 }

@@ -9,8 +9,10 @@ import (
 
 	"github.com/vpnwatchd/vpnwatchd/internal/aws"
 	"github.com/vpnwatchd/vpnwatchd/internal/aws/vpnlog"
+	"github.com/vpnwatchd/vpnwatchd/internal/gateway"
 	"github.com/vpnwatchd/vpnwatchd/internal/probe"
 	"github.com/vpnwatchd/vpnwatchd/internal/rtx"
+	"github.com/vpnwatchd/vpnwatchd/internal/strongswan"
 )
 
 // rule is one check: a stable name, its defaults, and a function from the
@@ -81,8 +83,9 @@ func sourceStale(c *evaluation) []Finding {
 			f.Subject = Subject{Probe: s.ref.Name}
 			f.Remediation = "The probe cannot send ICMP: allow unprivileged ICMP (`sysctl -w net.ipv4.ping_group_range=\"0 2147483647\"`) or give vpnwatchd CAP_NET_RAW (AmbientCapabilities=CAP_NET_RAW)."
 		default:
-			f.Subject = Subject{Router: s.ref.Name}
-			f.Remediation = "Check that the router answers SSH (`ssh USER@ROUTER`), the user and password or key, and the known_hosts entry. vpnwatchd reconnects by itself."
+			f.Subject = Subject{}
+			f.Subject.setGateway(tunnelKey{kind: s.ref.Type, router: s.ref.Name})
+			f.Remediation = c.dialectOf(s.ref).Fix(nil, gateway.Fix{Kind: gateway.FixStale})
 		}
 		if !s.at.IsZero() {
 			f.Evidence.Detail["last_poll"] = s.at.UTC().Format(time.RFC3339)
@@ -96,11 +99,13 @@ func routerHostKeyChanged(c *evaluation) []Finding {
 	var out []Finding
 	for _, s := range c.stale {
 		var hk *rtx.HostKeyError
-		if s.ref.Type != SourceRTX || !errors.As(s.err, &hk) || hk.Unknown {
+		if !gatewayKind(s.ref.Type) || !errors.As(s.err, &hk) || hk.Unknown {
 			continue
 		}
-		out = append(out, Finding{Subject: Subject{Router: s.ref.Name},
-			Summary:  fmt.Sprintf("RTX %s offers a different SSH host key (%s %s) than known_hosts has; vpnwatchd refuses to log in", s.ref.Name, hk.KeyType, hk.Fingerprint),
+		var subj Subject
+		subj.setGateway(tunnelKey{kind: s.ref.Type, router: s.ref.Name})
+		out = append(out, Finding{Subject: subj,
+			Summary:  fmt.Sprintf("%s %s offers a different SSH host key (%s %s) than known_hosts has; vpnwatchd refuses to log in", subj.gatewayLabel(), s.ref.Name, hk.KeyType, hk.Fingerprint),
 			Evidence: Evidence{Detail: map[string]string{"offered": hk.KeyType + " " + hk.Fingerprint, "known": strings.Join(hk.Want, ", ")}},
 			Remediation: "Confirm on the router's console (`show sshd public key`) that the new key is the router's own — a replaced router or a regenerated key — " +
 				"and only then replace its line in " + hk.KnownHosts + ". If you did not change the router, treat this as a possible man-in-the-middle."})
@@ -177,15 +182,15 @@ func connectionDown(c *evaluation) []Finding {
 		detail := map[string]string{}
 		for _, p := range ps {
 			v := fmt.Sprintf("AWS %s %q", p.aws.tunnel.Status, p.aws.tunnel.StatusMessage)
-			if p.rtx != nil {
-				v += fmt.Sprintf("; RTX %s tunnel %d %s", p.rtx.router, p.rtx.tunnel.Config.Number, p.rtx.tunnel.Status.Status)
+			if p.gw != nil {
+				v += fmt.Sprintf("; %s %s", p.gw.label(), p.gw.tunnel.State)
 			}
 			detail["tunnel "+p.aws.tunnel.OutsideIP] = v
 		}
 		out = append(out, Finding{Subject: Subject{VPNConnectionID: conn.ID, VPNName: conn.Name, Source: ps[0].aws.source, Region: ps[0].aws.region},
 			Summary:     fmt.Sprintf("VPN connection %s: every tunnel is DOWN in AWS — no traffic passes", connName(conn)),
 			Evidence:    Evidence{Detail: detail},
-			Remediation: "See the tunnel findings below for why each tunnel is down. On the RTX: `show ipsec sa`, `show status tunnel N`, `show status bgp neighbor`, `show log | grep IKE`."})
+			Remediation: "See the tunnel findings below for why each tunnel is down. " + inspectFix(ps)})
 	}
 	return out
 }
@@ -212,18 +217,37 @@ func tunnelDown(c *evaluation) []Finding {
 			}
 			out = append(out, Finding{Subject: p.subject(), Evidence: p.evidence(),
 				Summary:     fmt.Sprintf("%s: tunnel %s is DOWN in AWS (%q); the connection runs on its other tunnel without redundancy", connName(conn), p.aws.tunnel.OutsideIP, p.aws.tunnel.StatusMessage),
-				Remediation: "On the RTX: `show status tunnel N` and `show ipsec sa` for this tunnel; see any SA, BGP or MTU finding for the same tunnel."})
+				Remediation: inspectTunnelFix(p)})
 		}
 	}
 	return out
 }
 
-func rtxSide(p pair) string {
-	if p.rtx == nil {
-		return "no RTX tunnel is joined to it"
+// inspectFix is how to look at the connection's tunnels on their gateway
+// (the first joined one's; the RTX's words when none is joined).
+func inspectFix(ps []pair) string {
+	for _, p := range ps {
+		if p.gw != nil {
+			return p.gw.d().Fix(nil, gateway.Fix{Kind: gateway.FixInspect})
+		}
 	}
-	t := p.rtx.tunnel
-	s := fmt.Sprintf("RTX %s tunnel %d is %s", p.rtx.router, t.Config.Number, t.Status.Status)
+	return rtx.Dialect().Fix(nil, gateway.Fix{Kind: gateway.FixInspect})
+}
+
+// inspectTunnelFix is how to look at one tunnel on its gateway.
+func inspectTunnelFix(p pair) string {
+	if p.gw == nil {
+		return rtx.Dialect().Fix(&gateway.Tunnel{Number: -1}, gateway.Fix{Kind: gateway.FixInspect})
+	}
+	return p.gw.fix(gateway.Fix{Kind: gateway.FixInspect})
+}
+
+func rtxSide(p pair) string {
+	if p.gw == nil {
+		return "no gateway tunnel is joined to it"
+	}
+	t := p.gw.tunnel
+	s := fmt.Sprintf("%s is %s", p.gw.label(), t.State)
 	if t.BGP != nil {
 		s += ", BGP " + t.BGP.State
 	}
@@ -255,37 +279,26 @@ func bgpDownIPsecUp(c *evaluation) []Finding {
 func bgpFix(p pair) string {
 	var b strings.Builder
 	awsIP, cgwIP, ok := awsInside(p.aws.tunnel.InsideCIDR)
-	b.WriteString("On the RTX, `show status bgp neighbor` must show the AWS neighbor Established.")
+	kind := "RTX"
+	if p.gw != nil {
+		kind = p.gw.d().Kind()
+	}
+	fmt.Fprintf(&b, "On the %s, the BGP neighbor AWS must show Established.", kind)
+	if kind == "RTX" {
+		b.Reset()
+		b.WriteString("On the RTX, `show status bgp neighbor` must show the AWS neighbor Established.")
+	}
 	if !ok {
 		return b.String()
 	}
 	fmt.Fprintf(&b, " AWS expects the neighbor %s (its inside address) with your router at %s.", awsIP, cgwIP)
-	if p.rtx == nil {
+	if p.gw == nil {
 		return b.String()
 	}
-	cfg := p.rtx.snap.Config
-	var nb *rtx.BGPNeighborConfig
-	for i := range cfg.BGP.Neighbors {
-		if cfg.BGP.Neighbors[i].Address == awsIP {
-			nb = &cfg.BGP.Neighbors[i]
-		}
-	}
-	tn := p.rtx.tunnel.Config
-	switch {
-	case !cfg.BGP.Use:
-		fmt.Fprintf(&b, " BGP is not enabled: type `bgp use on`, `bgp autonomous-system YOUR_ASN`, `bgp neighbor N AWS_ASN %s hold-time=30 local-address=%s`, `bgp configure refresh`.", awsIP, cgwIP)
-	case nb == nil:
-		fmt.Fprintf(&b, " No `bgp neighbor` points at %s: add `bgp neighbor N AWS_ASN %s hold-time=30 local-address=%s` (AWS_ASN from the VPN's configuration download) and `bgp configure refresh`.", awsIP, awsIP, cgwIP)
-	case nb.LocalAddress != "" && nb.LocalAddress != cgwIP:
-		fmt.Fprintf(&b, " `bgp neighbor %d` uses local-address=%s; AWS expects %s: `bgp neighbor %d %s %s hold-time=30 local-address=%s`, `bgp configure refresh`.", nb.ID, nb.LocalAddress, cgwIP, nb.ID, nb.RemoteAS, awsIP, cgwIP)
-	default:
-		fmt.Fprintf(&b, " `bgp neighbor %d %s %s` looks right; check the AS numbers against the configuration download and `bgp configure refresh`.", nb.ID, nb.RemoteAS, awsIP)
-	}
-	if tn.InsideAddress != "" && !strings.HasPrefix(tn.InsideAddress, cgwIP+"/") {
-		fmt.Fprintf(&b, " The tunnel's `ip tunnel address %s` should be %s/30 (tunnel select %d).", tn.InsideAddress, cgwIP, tn.Number)
-	}
-	if mss, limit, ok := mssTooBig(tn); ok {
-		fmt.Fprintf(&b, " Also: `ip tunnel tcp mss limit %d` exceeds the tunnel MTU %d − 40 = %d; large BGP updates and IKE rekeys can be lost (see MSSExceedsTunnelMTU).", mss, tn.MTU, limit)
+	b.WriteString(p.gw.fix(gateway.Fix{Kind: gateway.FixBGP, AWSInside: awsIP, CustomerInside: cgwIP, BGP: p.gw.snap.BGP}))
+	if mss, limit, ok := mssTooBig(p.gw.tunnel.Settings); ok {
+		fmt.Fprintf(&b, " Also: %s exceeds the tunnel MTU %d − 40 = %d; large BGP updates and IKE rekeys can be lost (see MSSExceedsTunnelMTU).", p.gw.setting(gateway.SettingMSS), p.gw.tunnel.Settings.MTU, limit)
+		_ = mss
 	}
 	return b.String()
 }
@@ -293,16 +306,16 @@ func bgpFix(p pair) string {
 func sideMismatch(c *evaluation) []Finding {
 	var out []Finding
 	for _, p := range c.pairs {
-		if p.aws == nil || p.rtx == nil || p.aws.conn.State != aws.StateAvailable || !p.rtx.tunnel.Status.Known() {
+		if p.aws == nil || p.gw == nil || p.aws.conn.State != aws.StateAvailable || !p.gw.tunnel.Known {
 			continue
 		}
-		awsUp, rtxUp := p.aws.tunnel.Up(), p.rtx.tunnel.Status.Online()
+		awsUp, rtxUp := p.aws.tunnel.Up(), p.gw.tunnel.Up
 		if awsUp == rtxUp {
 			continue
 		}
 		fix := "AWS counts a BGP tunnel as UP only when BGP is established: see BGPDownIPsecUp if it is reported for this tunnel."
 		if awsUp {
-			fix = "The RTX thinks the tunnel is down while AWS has it up: `show ipsec sa` on the RTX, and `show log` for IKE messages; a stale SA can be removed with `ipsec refresh sa` (administrator)."
+			fix = p.gw.fix(gateway.Fix{Kind: gateway.FixGatewayThinksDown})
 		}
 		out = append(out, Finding{Subject: p.subject(), Evidence: p.evidence(),
 			Summary:     fmt.Sprintf("tunnel %s: AWS says %s (%q), %s", p.aws.tunnel.OutsideIP, p.aws.tunnel.Status, p.aws.tunnel.StatusMessage, rtxSide(p)),
@@ -317,16 +330,20 @@ func noRoutes(c *evaluation) []Finding {
 		if p.aws != nil && p.aws.conn.State == aws.StateAvailable && p.aws.conn.Routing == aws.RoutingBGP && p.aws.tunnel.Up() && p.aws.tunnel.AcceptedRoutes == 0 {
 			out = append(out, Finding{Subject: p.subject(), Evidence: p.evidence(),
 				Summary:     fmt.Sprintf("tunnel %s is UP with BGP established, but AWS accepted 0 routes from the router", p.aws.tunnel.OutsideIP),
-				Remediation: "The RTX advertises nothing to AWS: check `bgp import AWS_ASN static filter N` and `bgp import filter N equal YOUR_LAN/NN` for your office networks, then `bgp configure refresh`."})
+				Remediation: dialectOfPair(p).Fix(tunnelOf(p), gateway.Fix{Kind: gateway.FixAdvertise})})
 			continue
 		}
 		// Only what the neighbor sent counts: `show ip route` holds best
 		// paths only, so a healthy standby tunnel has no route there.
-		if nb := p.rtx.bgp(); nb != nil && nb.Established() && nb.ReceivedPrefixes == 0 {
+		if nb := p.gw.bgp(); nb != nil && nb.Established && nb.ReceivedPrefixes == 0 {
+			seen := ""
+			if p.gw.snap.Source.Type == SourceRTX {
+				seen = fmt.Sprintf(" (`show status bgp neighbor %s received-routes` is empty)", nb.Address)
+			}
 			out = append(out, Finding{Subject: p.subject(), Evidence: p.evidence(),
-				Summary: fmt.Sprintf("RTX %s tunnel %d: BGP with %s is established but the neighbor sent no routes (`show status bgp neighbor %s received-routes` is empty)",
-					p.rtx.router, p.rtx.tunnel.Config.Number, nb.Address, nb.Address),
-				Remediation: "Check the RTX `bgp import filter` lines accept the VPC prefixes (the AWS sample uses `bgp import filter 1 equal 0.0.0.0/0`), and that the VPC's route table propagates the virtual private gateway."})
+				Summary: fmt.Sprintf("%s: BGP with %s is established but the neighbor sent no routes%s",
+					p.gw.label(), nb.Address, seen),
+				Remediation: p.gw.fix(gateway.Fix{Kind: gateway.FixAcceptRoutes})})
 		}
 	}
 	return out
@@ -335,18 +352,18 @@ func noRoutes(c *evaluation) []Finding {
 func saRekeyFailed(c *evaluation) []Finding {
 	var out []Finding
 	for _, p := range c.pairs {
-		if p.rtx == nil {
+		if p.gw == nil {
 			continue
 		}
-		t := p.rtx.tunnel
+		t := p.gw.tunnel
 		at := t.SAsRanOutAt
 		if at.IsZero() {
 			continue
 		}
 		f := Finding{Subject: p.subject(), Evidence: p.evidence(),
-			Summary: fmt.Sprintf("RTX %s tunnel %d: its IPsec SAs reached the end of their lifetime at %s and no new SA replaced them; the rekey failed and the tunnel has not come back (%s)",
-				p.rtx.router, t.Config.Number, at.UTC().Format(time.RFC3339), rtxSide(p)),
-			Remediation: rekeyFix(t.Config, p.aws)}
+			Summary: fmt.Sprintf("%s: its IPsec SAs reached the end of their lifetime at %s and no new SA replaced them; the rekey failed and the tunnel has not come back (%s)",
+				p.gw.label(), at.UTC().Format(time.RFC3339), rtxSide(p)),
+			Remediation: rekeyFix(p.gw, p.aws)}
 		f.Evidence.Detail = map[string]string{"sa_expired_at": at.UTC().Format(time.RFC3339)}
 		if said := awsOnRekey(p, at); said != "" {
 			f.Summary += "; " + said
@@ -357,31 +374,32 @@ func saRekeyFailed(c *evaluation) []Finding {
 	return out
 }
 
-func rekeyFix(tc *rtx.TunnelConfig, a *awsTunnel) string {
+func rekeyFix(g *gwTunnel, a *awsTunnel) string {
 	var b strings.Builder
+	st := g.tunnel.Settings
 	b.WriteString("A rekey that never completes is most often packets that are too big for the path: ")
-	if mss, limit, ok := mssTooBig(tc); ok {
-		fmt.Fprintf(&b, "here `ip tunnel tcp mss limit %d` exceeds the tunnel MTU %d − 40 = %d. Type: `tunnel select %d`, `ip tunnel tcp mss limit %d` (or `auto`). ", mss, tc.MTU, limit, tc.Number, limit)
+	if _, limit, ok := mssTooBig(st); ok {
+		fmt.Fprintf(&b, "here %s exceeds the tunnel MTU %d − 40 = %d. %s ", g.setting(gateway.SettingMSS), st.MTU, limit, g.fix(gateway.Fix{Kind: gateway.FixMSS, Limit: limit}))
 	} else {
-		b.WriteString("measure the path with `vpnwatchd probe mtu` (DF ping) and set `ip tunnel mtu` and `ip tunnel tcp mss limit` from it. ")
+		b.WriteString(g.fix(gateway.Fix{Kind: gateway.FixIKEFragmentation}) + " ")
 	}
-	if a != nil && tc.IPsecSALifetime != a.tunnel.Phase2Lifetime {
-		fmt.Fprintf(&b, "Match the lifetimes: `ipsec ike duration ipsec-sa %d %d`. ", tc.Gateway, int(a.tunnel.Phase2Lifetime.Seconds()))
+	if a != nil && st.ChildLifetime != 0 && st.ChildLifetime != a.tunnel.Phase2Lifetime {
+		b.WriteString(g.fix(gateway.Fix{Kind: gateway.FixLifetimes, Phase2: a.tunnel.Phase2Lifetime}) + " ")
 	}
-	if !tc.Keepalive.Enabled {
-		fmt.Fprintf(&b, "Turn on DPD: `ipsec ike keepalive use %d on dpd 10 3`. ", tc.Gateway)
+	if st.DPD.Known && !st.DPD.Enabled {
+		b.WriteString(g.fix(gateway.Fix{Kind: gateway.FixDPD}) + " ")
 	}
-	b.WriteString("To bring the tunnel back now: `ipsec refresh sa` as administrator; clearing SAs or rebooting does not fix the cause.")
+	b.WriteString("To bring the tunnel back now: " + g.fix(gateway.Fix{Kind: gateway.FixRestart}) + "; clearing SAs or rebooting does not fix the cause.")
 	return b.String()
 }
 
 func saNeverRekeyed(c *evaluation) []Finding {
 	var out []Finding
 	for _, p := range c.pairs {
-		if p.rtx == nil || len(p.rtx.tunnel.SAs) == 0 {
+		if p.gw == nil || len(p.gw.tunnel.SAs) == 0 {
 			continue
 		}
-		t := p.rtx.tunnel
+		t := p.gw.tunnel
 		newest := t.SAs[0]
 		for _, sa := range t.SAs {
 			if sa.ID > newest.ID {
@@ -389,13 +407,14 @@ func saNeverRekeyed(c *evaluation) []Finding {
 			}
 		}
 		first := newest.FirstSeen
-		limit := t.Config.IPsecSALifetime + 2*max(c.obs.PollInterval, time.Minute)
-		if first.IsZero() || c.now.Sub(first) <= limit {
+		life := t.Settings.ChildLifetime
+		limit := life + 2*max(c.obs.PollInterval, time.Minute)
+		if life == 0 || first.IsZero() || c.now.Sub(first) <= limit {
 			continue
 		}
 		out = append(out, Finding{Subject: p.subject(), Evidence: p.evidence(),
-			Summary:     fmt.Sprintf("RTX %s tunnel %d: SA %d has been in use for %s, longer than its lifetime %s; it was never rekeyed", p.rtx.router, t.Config.Number, newest.ID, c.now.Sub(first).Round(time.Second), t.Config.IPsecSALifetime),
-			Remediation: fmt.Sprintf("Check `ipsec ike duration ipsec-sa %d` and `ipsec auto refresh on`; the SA table may be stuck: `ipsec refresh sa` (administrator).", t.Config.Gateway)})
+			Summary:     fmt.Sprintf("%s: SA %d has been in use for %s, longer than its lifetime %s; it was never rekeyed", p.gw.label(), newest.ID, c.now.Sub(first).Round(time.Second), life),
+			Remediation: p.gw.fix(gateway.Fix{Kind: gateway.FixNeverRekeyed})})
 	}
 	return out
 }
@@ -403,25 +422,27 @@ func saNeverRekeyed(c *evaluation) []Finding {
 func saLifetimeMismatch(c *evaluation) []Finding {
 	var out []Finding
 	for _, p := range c.pairs {
-		if p.aws == nil || p.rtx == nil || p.aws.conn.State != aws.StateAvailable {
+		if p.aws == nil || p.gw == nil || p.aws.conn.State != aws.StateAvailable {
 			continue
 		}
-		tc, at := p.rtx.tunnel.Config, p.aws.tunnel
-		var diffs, fixes []string
-		if tc.IPsecSALifetime != at.Phase2Lifetime {
-			diffs = append(diffs, fmt.Sprintf("IPsec SA %s on the RTX vs phase 2 %s in AWS", tc.IPsecSALifetime, at.Phase2Lifetime))
-			fixes = append(fixes, fmt.Sprintf("`ipsec ike duration ipsec-sa %d %d`", tc.Gateway, int(at.Phase2Lifetime.Seconds())))
+		st, at := p.gw.tunnel.Settings, p.aws.tunnel
+		kind := p.gw.d().Kind()
+		var diffs []string
+		fix := gateway.Fix{Kind: gateway.FixLifetimes}
+		if st.ChildLifetime != 0 && st.ChildLifetime != at.Phase2Lifetime {
+			diffs = append(diffs, fmt.Sprintf("IPsec SA %s on the %s vs phase 2 %s in AWS", st.ChildLifetime, kind, at.Phase2Lifetime))
+			fix.Phase2 = at.Phase2Lifetime
 		}
-		if tc.ISAKMPLifetime != at.Phase1Lifetime {
-			diffs = append(diffs, fmt.Sprintf("IKE SA %s on the RTX vs phase 1 %s in AWS", tc.ISAKMPLifetime, at.Phase1Lifetime))
-			fixes = append(fixes, fmt.Sprintf("`ipsec ike duration isakmp-sa %d %d`", tc.Gateway, int(at.Phase1Lifetime.Seconds())))
+		if st.IKELifetime != 0 && st.IKELifetime != at.Phase1Lifetime {
+			diffs = append(diffs, fmt.Sprintf("IKE SA %s on the %s vs phase 1 %s in AWS", st.IKELifetime, kind, at.Phase1Lifetime))
+			fix.Phase1 = at.Phase1Lifetime
 		}
 		if len(diffs) == 0 {
 			continue
 		}
 		out = append(out, Finding{Subject: p.subject(), Evidence: p.evidence(),
-			Summary:     fmt.Sprintf("RTX %s tunnel %d: SA lifetimes differ from AWS: %s", p.rtx.router, tc.Number, strings.Join(diffs, "; ")),
-			Remediation: fmt.Sprintf("Type `tunnel select %d`, then %s, so that both ends rekey on the same schedule.", tc.Number, strings.Join(fixes, " and "))})
+			Summary:     fmt.Sprintf("%s: SA lifetimes differ from AWS: %s", p.gw.label(), strings.Join(diffs, "; ")),
+			Remediation: p.gw.fix(fix)})
 	}
 	return out
 }
@@ -433,7 +454,7 @@ func tunnelFlapping(c *evaluation) []Finding {
 			if n := len(c.state.changes[s.key]); n >= flapChanges {
 				f := Finding{Subject: p.subject(), Evidence: p.evidence(),
 					Summary:     fmt.Sprintf("tunnel %s changed state %d times in the last %s (%s)", p.subject().OutsideIP, n, flapWindow, s.seenBy),
-					Remediation: "Tunnels that drop at rekey times point to MTU/MSS or lifetime mismatches (see those findings); otherwise check the WAN line for loss and DPD settings (`ipsec ike keepalive use G on dpd 10 3`)."}
+					Remediation: flapFix(p)}
 				f.Evidence.Detail = map[string]string{"changes": strconv.Itoa(n), "seen_by": s.seenBy}
 				out = append(out, f)
 				break
@@ -443,32 +464,37 @@ func tunnelFlapping(c *evaluation) []Finding {
 	return out
 }
 
-// mssTooBig reports an MSS limit larger than the tunnel MTU allows.
-func mssTooBig(tc *rtx.TunnelConfig) (mss, limit int, bad bool) {
-	limit = tc.MTU - tcpIPHeaders
-	return tc.MSSLimit, limit, tc.MSSConfigured && !tc.MSSAuto && tc.MSSLimit > limit
+// flapFix: what makes a tunnel flap, in its gateway's words.
+func flapFix(p pair) string {
+	s := "Tunnels that drop at rekey times point to MTU/MSS or lifetime mismatches (see those findings); otherwise check the WAN line for loss and DPD settings"
+	if p.gw == nil || p.gw.snap.Source.Type == SourceRTX {
+		return s + " (`ipsec ike keepalive use G on dpd 10 3`)."
+	}
+	return s + "; " + p.gw.fix(gateway.Fix{Kind: gateway.FixIKEFragmentation})
+}
+
+// mssTooBig reports an MSS clamp larger than the tunnel MTU allows.
+func mssTooBig(st gateway.Settings) (mss, limit int, bad bool) {
+	limit = st.MTU - tcpIPHeaders
+	return st.MSS, limit, st.MTU > 0 && st.MSSKnown && !st.MSSAuto && st.MSS > limit
 }
 
 func mssExceedsTunnelMTU(c *evaluation) []Finding {
 	var out []Finding
 	for _, p := range c.pairs {
-		if p.rtx == nil {
+		if p.gw == nil {
 			continue
 		}
-		tc := p.rtx.tunnel.Config
-		mss, limit, bad := mssTooBig(tc)
+		st := p.gw.tunnel.Settings
+		mss, limit, bad := mssTooBig(st)
 		if !bad {
 			continue
 		}
-		mtuFrom := "default"
-		if tc.MTUConfigured {
-			mtuFrom = "`ip tunnel mtu`"
-		}
 		f := Finding{Subject: p.subject(), Evidence: p.evidence(),
-			Summary: fmt.Sprintf("RTX %s tunnel %d: `ip tunnel tcp mss limit %d` exceeds tunnel MTU %d − 40 = %d (%s MTU); full-size TCP segments must be fragmented or are lost",
-				p.rtx.router, tc.Number, mss, tc.MTU, limit, mtuFrom),
-			Remediation: fmt.Sprintf("Type: `tunnel select %d`, `ip tunnel tcp mss limit %d` (or `ip tunnel tcp mss limit auto`), then `tunnel select none` and `save`.", tc.Number, limit)}
-		f.Evidence.Detail = map[string]string{"mss_limit": strconv.Itoa(mss), "tunnel_mtu": strconv.Itoa(tc.MTU), "max_mss": strconv.Itoa(limit)}
+			Summary: fmt.Sprintf("%s: %s exceeds tunnel MTU %d − 40 = %d (%s MTU); full-size TCP segments must be fragmented or are lost",
+				p.gw.label(), p.gw.setting(gateway.SettingMSS), st.MTU, limit, p.gw.setting(gateway.SettingMTU)),
+			Remediation: p.gw.fix(gateway.Fix{Kind: gateway.FixMSS, Limit: limit})}
+		f.Evidence.Detail = map[string]string{"mss_limit": strconv.Itoa(mss), "tunnel_mtu": strconv.Itoa(st.MTU), "max_mss": strconv.Itoa(limit)}
 		// A probe through the tunnel confirms it by measurement.
 		for _, pr := range c.probes() {
 			if pr.Path == "tunnel" && p.aws != nil {
@@ -490,8 +516,8 @@ func mssExceedsTunnelMTU(c *evaluation) []Finding {
 
 // awsMaxMTU is the largest tunnel MTU AWS supports for the tunnel's ESP
 // algorithms.
-func awsMaxMTU(tc *rtx.TunnelConfig) (int, string) {
-	return probe.AWSMaxMTU(tc.ESPEncryption, tc.ESPAuth, tc.NATTraversal)
+func awsMaxMTU(st gateway.Settings) (int, string) {
+	return probe.AWSMaxMTU(st.ESPEncryption, st.ESPAuth, st.NATTraversal)
 }
 
 // tunnelMTUExceedsPath checks the tunnel MTU against what AWS supports for
@@ -501,10 +527,13 @@ func awsMaxMTU(tc *rtx.TunnelConfig) (int, string) {
 func tunnelMTUExceedsPath(c *evaluation) []Finding {
 	var out []Finding
 	for _, p := range c.pairs {
-		if p.rtx == nil || p.aws == nil {
+		if p.gw == nil || p.aws == nil {
 			continue
 		}
-		tc := p.rtx.tunnel.Config
+		tc := p.gw.tunnel.Settings
+		if tc.MTU == 0 {
+			continue // not known on this gateway
+		}
 		limit, why := 0, ""
 		maxMTU, algo := awsMaxMTU(tc)
 		if tc.MTU > maxMTU {
@@ -528,15 +557,49 @@ func tunnelMTUExceedsPath(c *evaluation) []Finding {
 			continue
 		}
 		f := Finding{Subject: p.subject(), Evidence: p.evidence(),
-			Summary:     fmt.Sprintf("RTX %s tunnel %d: tunnel MTU %d is %s", p.rtx.router, tc.Number, tc.MTU, why),
-			Remediation: fmt.Sprintf("Type: `tunnel select %d`, `ip tunnel mtu %d`, `ip tunnel tcp mss limit %d` (or `auto`).", tc.Number, limit, limit-tcpIPHeaders)}
+			Summary:     fmt.Sprintf("%s: tunnel MTU %d is %s", p.gw.label(), tc.MTU, why),
+			Remediation: p.gw.fix(gateway.Fix{Kind: gateway.FixMTU, MTU: limit})}
 		f.Evidence.Detail = map[string]string{"max_tunnel_mtu": strconv.Itoa(limit)}
 		out = append(out, f)
 	}
 	return out
 }
 
-// probes returns the successful probe results.
+// dialectOf is the dialect of a gateway source (the RTX's for one not
+// polled yet).
+func (c *evaluation) dialectOf(ref SourceRef) gateway.Dialect {
+	for _, s := range c.gws {
+		if s.Source == ref && s.Dialect != nil {
+			return s.Dialect
+		}
+	}
+	for _, s := range c.obs.Gateways {
+		if s.Source == ref && s.Dialect != nil {
+			return s.Dialect
+		}
+	}
+	if ref.Type == SourceStrongSwan {
+		return strongswan.Dialect()
+	}
+	return rtx.Dialect()
+}
+
+// dialectOfPair is the pair's gateway's dialect, the RTX's when none is
+// joined; tunnelOf its tunnel (nil for none).
+func dialectOfPair(p pair) gateway.Dialect {
+	if p.gw != nil {
+		return p.gw.d()
+	}
+	return rtx.Dialect()
+}
+
+func tunnelOf(p pair) *gateway.Tunnel {
+	if p.gw != nil {
+		return p.gw.tunnel
+	}
+	return nil
+}
+
 // probes returns the probe results that measured a limit: one whose
 // largest size passed says the path is at least that wide, not how wide,
 // and sizes nothing.
@@ -587,29 +650,28 @@ func dataPlaneUnreachable(c *evaluation) []Finding {
 func customerGatewayAddressMismatch(c *evaluation) []Finding {
 	var out []Finding
 	for _, p := range c.pairs {
-		if p.aws == nil || p.rtx == nil || p.aws.conn.State != aws.StateAvailable {
+		if p.aws == nil || p.gw == nil || p.aws.conn.State != aws.StateAvailable {
 			continue
 		}
-		cgw, local := p.aws.conn.CustomerGatewayIP, p.rtx.tunnel.Config.LocalAddress
+		cgw, local := p.aws.conn.CustomerGatewayIP, p.gw.tunnel.LocalAddress
 		switch {
 		case cgw == "":
 			c.unchecked = append(c.unchecked, fmt.Sprintf("%s: customer gateway address unknown (DescribeCustomerGateways)", p.subject()))
 			continue
 		case !publicIP(local):
 			if local != "" {
-				c.unchecked = append(c.unchecked, fmt.Sprintf("%s: the RTX uses the non-public local address %s (behind NAT?); compare the customer gateway IP %s with your WAN address by hand", p.subject(), local, cgw))
+				c.unchecked = append(c.unchecked, fmt.Sprintf("%s: the %s uses the non-public local address %s (behind NAT?); compare the customer gateway IP %s with your WAN address by hand", p.subject(), p.gw.d().Kind(), local, cgw))
 			}
 			continue
 		case cgw == local:
 			continue
 		}
-		tc := p.rtx.tunnel.Config
 		f := Finding{Subject: p.subject(), Evidence: p.evidence(),
-			Summary: fmt.Sprintf("VPN %s uses customer gateway %s with IP %s, but RTX %s tunnel %d sends from %s (`ipsec ike local address %d %s`)",
-				connName(p.aws.conn), p.aws.conn.CustomerGatewayID, cgw, p.rtx.router, tc.Number, local, tc.Gateway, local),
+			Summary: fmt.Sprintf("VPN %s uses customer gateway %s with IP %s, but %s sends from %s (%s)",
+				connName(p.aws.conn), p.aws.conn.CustomerGatewayID, cgw, p.gw.label(), local, p.gw.setting(gateway.SettingLocalAddress)),
 			Remediation: fmt.Sprintf("After a move to a new line the customer gateway must be replaced: create a customer gateway with IP %s (same BGP ASN), "+
-				"then Modify VPN connection → target customer gateway (or recreate the VPN and apply its new configuration to the RTX). "+
-				"If %s is wrong instead, fix `ipsec ike local address %d`.", local, local, tc.Gateway)}
+				"then Modify VPN connection → target customer gateway (or recreate the VPN and apply its new configuration to the %s). "+
+				"If %s is wrong instead, %s.", local, p.gw.d().Kind(), local, p.gw.fix(gateway.Fix{Kind: gateway.FixLocalAddress, Address: cgw}))}
 		f.Evidence.Detail = map[string]string{"customer_gateway_ip": cgw, "rtx_local_address": local}
 		out = append(out, f)
 	}
@@ -619,16 +681,15 @@ func customerGatewayAddressMismatch(c *evaluation) []Finding {
 func dpdDisabled(c *evaluation) []Finding {
 	var out []Finding
 	for _, p := range c.pairs {
-		if p.rtx == nil || p.aws == nil {
+		if p.gw == nil || p.aws == nil {
 			continue
 		}
-		tc := p.rtx.tunnel.Config
-		if tc.Keepalive.Enabled {
+		if dpd := p.gw.tunnel.Settings.DPD; !dpd.Known || dpd.Enabled {
 			continue
 		}
 		out = append(out, Finding{Subject: p.subject(), Evidence: p.evidence(),
-			Summary:     fmt.Sprintf("RTX %s tunnel %d has no IKE keepalive (DPD): a dead tunnel is not noticed or restarted by the router", p.rtx.router, tc.Number),
-			Remediation: fmt.Sprintf("Type: `tunnel select %d`, `ipsec ike keepalive use %d on dpd 10 3` (AWS sends DPD every 10 s and gives up after 3 misses).", tc.Number, tc.Gateway)})
+			Summary:     fmt.Sprintf("%s has no IKE keepalive (DPD): a dead tunnel is not noticed or restarted by the router", p.gw.label()),
+			Remediation: p.gw.fix(gateway.Fix{Kind: gateway.FixDPD})})
 	}
 	return out
 }
@@ -653,19 +714,17 @@ func maintenancePending(c *evaluation) []Finding {
 
 func tunnelNotJoined(c *evaluation) []Finding {
 	var out []Finding
-	watchingRTX, watchingAWS := len(c.rtx) > 0, len(c.aws) > 0
+	watchingRTX, watchingAWS := len(c.gws) > 0, len(c.aws) > 0
 	for _, p := range c.pairs {
 		switch {
-		case p.rtx != nil && p.aws == nil && watchingAWS:
-			tc := p.rtx.tunnel.Config
+		case p.gw != nil && p.aws == nil && watchingAWS:
 			out = append(out, Finding{Subject: p.subject(), Evidence: p.evidence(),
-				Summary: fmt.Sprintf("RTX %s tunnel %d points at %s (`ipsec ike remote address %d`), which is not an outside IP of any watched AWS VPN connection",
-					p.rtx.router, tc.Number, tc.RemoteAddress, tc.Gateway),
-				Remediation: "If the VPN connection was recreated, its tunnels have new outside IPs and pre-shared keys: apply the new configuration download to the RTX. " +
-					"Otherwise add the AWS account/region to vpnwatchd, or join the tunnel explicitly with routers[].tunnels in vpnwatchd.yaml."})
-		case p.aws != nil && p.rtx == nil && watchingRTX && p.aws.conn.State == aws.StateAvailable:
+				Summary: fmt.Sprintf("%s points at %s (%s), which is not an outside IP of any watched AWS VPN connection",
+					p.gw.label(), p.gw.tunnel.RemoteAddress, p.gw.setting(gateway.SettingRemoteAddress)),
+				Remediation: p.gw.fix(gateway.Fix{Kind: gateway.FixNotJoined})})
+		case p.aws != nil && p.gw == nil && watchingRTX && p.aws.conn.State == aws.StateAvailable:
 			out = append(out, Finding{Subject: p.subject(), Evidence: p.evidence(),
-				Summary:     fmt.Sprintf("AWS tunnel %s of %s has no RTX tunnel with `ipsec ike remote address %s` on the watched routers", p.aws.tunnel.OutsideIP, connName(p.aws.conn), p.aws.tunnel.OutsideIP),
+				Summary:     fmt.Sprintf("AWS tunnel %s of %s has no tunnel to %s on the watched gateways (RTX `ipsec ike remote address`, strongSwan `remote_addrs`)", p.aws.tunnel.OutsideIP, connName(p.aws.conn), p.aws.tunnel.OutsideIP),
 				Remediation: "Configure both tunnels of the VPN connection on the RTX (AWS maintenance switches between them), or join them explicitly with routers[].tunnels in vpnwatchd.yaml."})
 		}
 	}
@@ -680,18 +739,15 @@ func tunnelNotJoined(c *evaluation) []Finding {
 // tunnel N`, one per router for the other commands.
 func routerOutputUnreadable(c *evaluation) []Finding {
 	var out []Finding
-	for _, s := range c.rtx {
+	for _, s := range c.gws {
 		type group struct {
 			tunnel int
-			lines  []rtx.Unreadable
+			lines  []gateway.Unreadable
 		}
 		var groups []*group
 		byKey := map[int]*group{}
 		for _, w := range s.Warnings {
-			n := 0
-			if _, err := fmt.Sscanf(w.Command, "show status tunnel %d", &n); err != nil {
-				n = 0
-			}
+			n := w.Tunnel
 			g := byKey[n]
 			if g == nil {
 				g = &group{tunnel: n}
@@ -706,12 +762,13 @@ func routerOutputUnreadable(c *evaluation) []Finding {
 			if g.tunnel != 0 {
 				what = "the tunnel's state is unknown (neither up nor down)"
 			}
-			f := Finding{Subject: Subject{Router: s.Router, RTXTunnel: g.tunnel},
-				Summary: fmt.Sprintf("RTX %s: %d line(s) of `%s` could not be read, first line %d: %q; %s",
-					s.Router, len(g.lines), first.Command, first.Line, first.Text, what),
-				Evidence: Evidence{Detail: map[string]string{"command": first.Command, "line": first.Text, "line_number": strconv.Itoa(first.Line)}},
-				Remediation: "Nothing on the router needs to change. This firmware or console character set words its output in a way vpnwatchd does not know yet: " +
-					"run `vpnwatchd collect --config.file FILE --out DIR` and send the bundle (secrets are redacted) or the quoted lines to the vpnwatchd maintainers."}
+			var subj Subject
+			subj.setGateway(tunnelKey{kind: s.Source.Type, router: s.Source.Name, number: g.tunnel})
+			f := Finding{Subject: subj,
+				Summary: fmt.Sprintf("%s %s: %d line(s) of `%s` could not be read, first line %d: %q; %s",
+					s.Dialect.Kind(), s.Source.Name, len(g.lines), first.Command, first.Line, first.Text, what),
+				Evidence:    Evidence{Detail: map[string]string{"command": first.Command, "line": first.Text, "line_number": strconv.Itoa(first.Line)}},
+				Remediation: s.Dialect.Fix(nil, gateway.Fix{Kind: gateway.FixUnreadable})}
 			if len(g.lines) > 1 {
 				var all []string
 				for _, l := range g.lines {

@@ -21,9 +21,13 @@ type TunnelView struct {
 	AcceptedRoutes  int       `json:"accepted_routes"`
 	LastChange      time.Time `json:"last_status_change,omitzero"`
 
-	Router       string `json:"router,omitempty"`
-	RTXTunnel    int    `json:"rtx_tunnel,omitempty"`
-	RTXState     string `json:"rtx_state,omitempty"`
+	Router    string `json:"router,omitempty"` // the customer gateway
+	RTXTunnel int    `json:"rtx_tunnel,omitempty"`
+	// GatewayKind ("strongswan") and Tunnel (its connection name) are set
+	// for gateways that are not an RTX.
+	GatewayKind  string `json:"gateway_kind,omitempty"`
+	Tunnel       string `json:"tunnel,omitempty"`
+	RTXState     string `json:"rtx_state,omitempty"` // the gateway's word for the tunnel's state
 	SASendSecond int    `json:"sa_send_remaining_seconds"`
 	SARecvSecond int    `json:"sa_recv_remaining_seconds"`
 	BGPState     string `json:"bgp_state,omitempty"`
@@ -63,8 +67,8 @@ func (v TunnelView) Matches(s Subject) bool {
 		return s.VPNConnectionID == v.VPNConnectionID // about the whole connection
 	case s.OutsideIP != "":
 		return s.OutsideIP == v.OutsideIP && (s.VPNConnectionID == "" || s.VPNConnectionID == v.VPNConnectionID)
-	case s.Router != "" && s.RTXTunnel != 0:
-		return s.Router == v.Router && s.RTXTunnel == v.RTXTunnel
+	case s.Router != "" && (s.RTXTunnel != 0 || s.Tunnel != ""):
+		return s.Router == v.Router && s.RTXTunnel == v.RTXTunnel && s.Tunnel == v.Tunnel
 	}
 	return false
 }
@@ -86,21 +90,27 @@ func (c *evaluation) timeline(p pair, active []Finding, v TunnelView) []Timeline
 			out = append(out, TimelineEvent{e.Time, SourceAWS, kind + " log: " + text})
 		}
 	}
-	if r := p.rtx; r != nil {
-		n := r.tunnel.Config.Number
-		for _, e := range r.snap.Syslog {
-			if e.Time.IsZero() || (e.Tunnel != n && (e.Peer == "" || e.Peer != r.tunnel.Config.RemoteAddress)) {
+	if r := p.gw; r != nil {
+		what := "syslog: "
+		if r.snap.Source.Type != SourceRTX {
+			what = "log: "
+		}
+		for _, e := range r.tunnel.Log {
+			if e.Time.IsZero() {
 				continue
 			}
 			text := strings.TrimPrefix(e.Text, e.Time.UTC().Format(time.RFC3339)+" ")
-			out = append(out, TimelineEvent{e.Time, SourceRTX, "syslog: " + text})
+			out = append(out, TimelineEvent{e.Time, r.snap.Source.Type, what + text})
 		}
 	}
 	for _, s := range p.sides() {
 		for _, ch := range c.state.changes[s.key] {
 			state := map[bool]string{true: "UP", false: "DOWN"}[ch.up]
-			if s.seenBy == SourceRTX {
+			switch s.seenBy {
+			case SourceRTX:
 				state = map[bool]string{true: "Online", false: "Offline"}[ch.up]
+			case SourceStrongSwan:
+				state = map[bool]string{true: "INSTALLED", false: "without SA"}[ch.up]
 			}
 			out = append(out, TimelineEvent{ch.at, s.seenBy, "polled: tunnel " + state})
 		}
@@ -135,11 +145,14 @@ func (c *evaluation) views(active []Finding) []TunnelView {
 				v.AWSStatus = a.conn.State
 			}
 		}
-		if r := p.rtx; r != nil {
+		if r := p.gw; r != nil {
 			t := r.tunnel
-			v.Router, v.RTXTunnel, v.RTXState = r.router, t.Config.Number, t.Status.Status
+			v.Router, v.RTXTunnel, v.Tunnel, v.RTXState = r.router, t.Number, t.Name, t.State
+			if k := r.snap.Source.Type; k != SourceRTX {
+				v.GatewayKind = k
+			}
 			if v.OutsideIP == "" {
-				v.OutsideIP = t.Config.RemoteAddress
+				v.OutsideIP = t.RemoteAddress
 			}
 			for _, sa := range t.SAs {
 				secs := int(sa.Remaining.Seconds())
@@ -153,7 +166,7 @@ func (c *evaluation) views(active []Finding) []TunnelView {
 			if t.BGP != nil {
 				v.BGPState = t.BGP.State
 			}
-			v.MTU, v.MSSLimit, v.PathMTU = t.Config.MTU, mssText(t.Config), pathMTU
+			v.MTU, v.MSSLimit, v.PathMTU = t.Settings.MTU, mssText(t.Settings), pathMTU
 		}
 		v.Timeline = c.timeline(p, active, v)
 		out = append(out, v)
@@ -181,7 +194,7 @@ func JoinedRegions(obs Observations, now time.Time, routers map[string]bool) []S
 	seen := map[SourceRef]bool{}
 	var out []SourceRef
 	for _, p := range c.pairs {
-		if p.aws == nil || p.rtx == nil || !routers[p.rtx.router] {
+		if p.aws == nil || p.gw == nil || !routers[p.gw.router] {
 			continue
 		}
 		if ref := (SourceRef{Type: SourceAWS, Name: p.aws.source, Region: p.aws.region}); !seen[ref] {

@@ -77,7 +77,11 @@ func (c *evaluation) selectFresh() {
 	for i := range c.obs.RTX {
 		gws = append(gws, c.obs.RTX[i].Gateway())
 	}
-	for _, s := range append(gws, c.obs.Gateways...) {
+	for _, s := range c.obs.Gateways {
+		s.Tunnels = slices.Clone(s.Tunnels) // the join fills in BGP sessions: the caller's stay as given
+		gws = append(gws, s)
+	}
+	for _, s := range gws {
 		if usable(s.Source, s.Err, s.TakenAt) {
 			c.gws = append(c.gws, s)
 		}

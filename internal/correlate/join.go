@@ -108,6 +108,17 @@ func (c *evaluation) join() {
 			}
 			if at != nil && !joined[at] {
 				joined[at] = true
+				if t.BGP == nil {
+					// A session at AWS's inside address is this tunnel's
+					// (strongSwan: FRR knows no tunnels).
+					if awsIP, _, ok := awsInside(at.tunnel.InsideCIDR); ok {
+						for i := range s.Peers {
+							if s.Peers[i].Address == awsIP {
+								t.BGP = &s.Peers[i]
+							}
+						}
+					}
+				}
 				c.pairs = append(c.pairs, pair{aws: at, gw: rt})
 			} else {
 				c.pairs = append(c.pairs, pair{gw: rt})

@@ -22,6 +22,9 @@ type Snapshot struct {
 	Err     error
 	Tunnels []Tunnel
 	BGP     BGPConfig
+	// Peers are the gateway's BGP sessions not yet tied to a tunnel: the
+	// correlator gives a tunnel the one at its AWS inside address.
+	Peers []BGPNeighbor
 	// Warnings are lines of the gateway's output vpnwatchd could not read.
 	Warnings []Unreadable
 	// Unchecked says what could not be read at all on this gateway (a

@@ -1,0 +1,540 @@
+package strongswan
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/strongswan/govici/vici"
+	"go.uber.org/zap"
+
+	"github.com/vpnwatchd/vpnwatchd/internal/config"
+	"github.com/vpnwatchd/vpnwatchd/internal/gateway"
+)
+
+// Options configure one strongSwan gateway's source.
+type Options struct {
+	Name string
+	// Socket is the vici socket's path (unix:// prefix allowed).
+	Socket string
+	// FRR reads BGP with `vtysh -c 'show bgp ipv4 unicast summary json'`;
+	// VtySocket is vtysh's --vty_socket directory ("" for FRR's default).
+	FRR       bool
+	VtySocket string
+	// NetNS runs the read-only ip, nft and vtysh commands in a named
+	// network namespace (when charon runs in one); "" for the host's.
+	NetNS  string
+	Logger *zap.Logger
+	Now    func() time.Time
+	// LogKept bounds the log lines kept per connection (50).
+	LogKept int
+}
+
+// Source reads one strongSwan gateway.
+type Source struct {
+	opts    Options
+	dial    dialer
+	history gateway.SAHistory
+
+	mu  sync.Mutex
+	log map[string][]gateway.LogLine // connection → recent events and log lines
+}
+
+// New returns the gateway's source.
+func New(opts Options) *Source {
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.LogKept <= 0 {
+		opts.LogKept = 50
+	}
+	return &Source{opts: opts, dial: unixDialer(strings.TrimPrefix(opts.Socket, "unix://")), log: map[string][]gateway.LogLine{}}
+}
+
+// Poll reads the gateway once.
+func (s *Source) Poll(ctx context.Context) gateway.Snapshot {
+	start := s.opts.Now()
+	snap := gateway.Snapshot{Source: config.StrongSwanSource(s.opts.Name), TakenAt: start, Dialect: Dialect()}
+	conns, sas, bad, err := s.read(ctx)
+	if err != nil {
+		snap.Err = fmt.Errorf("strongswan %s: %w", s.opts.Name, err)
+		return snap
+	}
+	for _, b := range bad {
+		snap.Warnings = append(snap.Warnings, gateway.Unreadable{Command: "list-sas", Text: b})
+	}
+	links, linkErr := s.links(ctx)
+	if linkErr != nil {
+		snap.Unchecked = append(snap.Unchecked, "tunnel MTU not read: "+linkErr.Error())
+	}
+	mss, mssAuto, mssErr := s.mssClamp(ctx)
+	if mssErr != nil {
+		snap.Unchecked = append(snap.Unchecked, "MSS clamping not read: "+mssErr.Error())
+	}
+	var peers []gateway.BGPNeighbor
+	if s.opts.FRR {
+		var err error
+		snap.BGP, peers, err = s.frr(ctx)
+		snap.Peers = peers
+		if err != nil {
+			snap.Unchecked = append(snap.Unchecked, "BGP not read from FRR: "+err.Error())
+		}
+	}
+	s.mu.Lock()
+	for _, c := range conns {
+		t := tunnelOf(c, sas)
+		t.Log = slices.Clone(s.log[c.Name])
+		if linkErr == nil {
+			t.Settings.MTU = tunnelMTU(links, c, t)
+		}
+		if mssErr == nil {
+			t.Settings.MSS, t.Settings.MSSAuto, t.Settings.MSSKnown = mss, mssAuto, mss > 0 || mssAuto
+		}
+		for i := range peers {
+			if inTS(peers[i].Address, c) {
+				t.BGP = &peers[i]
+			}
+		}
+		snap.Tunnels = append(snap.Tunnels, t)
+	}
+	s.mu.Unlock()
+	s.history.Apply(&snap)
+	return snap
+}
+
+// read lists the connections and SAs over one vici session.
+func (s *Source) read(ctx context.Context) ([]Conn, []IKESA, []string, error) {
+	sess, err := session(ctx, s.dial)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	defer sess.Close()
+	cm, err := stream(ctx, sess, "list-conns", "list-conn")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	sm, err := stream(ctx, sess, "list-sas", "list-sa")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	sas, bad := ParseSAs(sm)
+	conns := ParseConns(cm)
+	for _, c := range conns {
+		for _, u := range c.Unknown {
+			bad = append(bad, "list-conns "+c.Name+": "+u)
+		}
+	}
+	return conns, sas, bad, nil
+}
+
+// tunnelOf maps one connection and its SAs to a gateway tunnel: AWS's
+// tunnel is one IKE connection with one child.
+func tunnelOf(c Conn, sas []IKESA) gateway.Tunnel {
+	t := gateway.Tunnel{Name: c.Name, State: "no IKE SA", Known: true, RxPackets: -1, InstalledRoutes: -1}
+	if len(c.RemoteAddrs) > 0 {
+		t.RemoteAddress = c.RemoteAddrs[0]
+	}
+	if len(c.LocalAddrs) > 0 && c.LocalAddrs[0] != "%any" {
+		t.LocalAddress = c.LocalAddrs[0]
+	}
+	st := &t.Settings
+	st.IKELifetime = c.RekeyTime
+	st.DPD = gateway.DPD{Known: true, Enabled: c.DPDDelay > 0, Interval: c.DPDDelay, Text: "off"}
+	if c.DPDDelay > 0 {
+		st.DPD.Text = fmt.Sprintf("dpd_delay = %s", seconds(c.DPDDelay))
+		for _, ch := range c.Children {
+			if ch.DPDAction != "" {
+				st.DPD.Text += ", dpd_action = " + ch.DPDAction
+			}
+		}
+	}
+	if !c.HasDPDDelay {
+		st.DPD = gateway.DPD{}
+	}
+	st.NATTraversal = true // kernel-libipsec and most NAT setups encapsulate; refined by the SA below
+	var ike *IKESA
+	for i := range sas {
+		if sas[i].Conn == c.Name && (ike == nil || sas[i].State == "ESTABLISHED") {
+			ike = &sas[i]
+		}
+	}
+	if ike == nil {
+		return t
+	}
+	t.State = ike.State
+	if ike.LocalHost != "" {
+		t.LocalAddress = ike.LocalHost
+	}
+	st.IKEEncryption, st.IKEHash, st.IKEGroup = strings.TrimSpace(ike.EncrAlg+" "+ike.EncrKey), ike.IntegAlg, ike.DHGroup
+	var rx int64
+	live := false
+	for _, ch := range ike.Children {
+		if !ch.Live() {
+			continue
+		}
+		live = true
+		rx += ch.PacketsIn
+		st.ESPEncryption, st.ESPAuth, st.NATTraversal = espName(ch.EncrAlg, ch.EncrKey), strings.ToLower(ch.IntegAlg), ch.Encap
+		if life := ch.Installed + ch.ExpiresIn; life > st.ChildLifetime {
+			st.ChildLifetime = life
+		}
+		for _, dir := range []string{"send", "recv"} {
+			t.SAs = append(t.SAs, gateway.SA{ID: ch.UniqueID, Direction: dir, Remaining: ch.ExpiresIn})
+		}
+	}
+	if live {
+		t.State += "/INSTALLED"
+		t.Up = ike.State == "ESTABLISHED"
+		t.RxPackets = rx
+	} else {
+		t.State += "/no child SA"
+	}
+	return t
+}
+
+// espName renders an ESP cipher as the MTU tables name them ("aes-cbc").
+func espName(alg, keysize string) string {
+	a := strings.ToLower(strings.ReplaceAll(alg, "_", "-"))
+	if strings.HasPrefix(a, "aes-gcm") {
+		return "aes-gcm"
+	}
+	return a
+}
+
+// inTS reports whether addr is inside one of the connection's remote
+// traffic selectors other than 0.0.0.0/0 (a BGP neighbor through it).
+func inTS(addr string, c Conn) bool {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return false
+	}
+	for _, ch := range c.Children {
+		for _, ts := range ch.RemoteTS {
+			if p, err := netip.ParsePrefix(ts); err == nil && p.Bits() > 0 && p.Contains(a) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// link is one interface of `ip -j addr`.
+type link struct {
+	IfName   string `json:"ifname"`
+	MTU      int    `json:"mtu"`
+	AddrInfo []struct {
+		Local string `json:"local"`
+	} `json:"addr_info"`
+	LinkInfo struct {
+		Kind string `json:"info_kind"`
+	} `json:"linkinfo"`
+}
+
+// command runs a read-only command, in the gateway's namespace if any.
+func (s *Source) command(ctx context.Context, name string, args ...string) ([]byte, error) {
+	if s.opts.NetNS != "" {
+		args = append([]string{"netns", "exec", s.opts.NetNS, name}, args...)
+		name = "ip"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, name, args...).Output()
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok && len(ee.Stderr) > 0 {
+			return nil, fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(ee.Stderr)))
+		}
+		return nil, fmt.Errorf("%s %s: %w", name, strings.Join(args, " "), err)
+	}
+	return out, nil
+}
+
+func (s *Source) links(ctx context.Context) ([]link, error) {
+	out, err := s.command(ctx, "ip", "-d", "-j", "addr")
+	if err != nil {
+		return nil, err
+	}
+	var ls []link
+	if err := json.Unmarshal(out, &ls); err != nil {
+		return nil, fmt.Errorf("ip -j addr: %w", err)
+	}
+	return ls, nil
+}
+
+// tunnelMTU is the MTU of the interface that carries the tunnel's inside
+// traffic: the one (not lo) holding an address of the child's local
+// traffic selector, else libipsec's TUN device ipsec0, else a route-based
+// tunnel interface (vti, xfrm) holding one; 0 when none is found.
+func tunnelMTU(ls []link, c Conn, t gateway.Tunnel) int {
+	var local []netip.Prefix
+	for _, ch := range c.Children {
+		for _, ts := range ch.LocalTS {
+			if p, err := netip.ParsePrefix(ts); err == nil && p.Bits() > 0 {
+				local = append(local, p)
+			}
+		}
+	}
+	for _, l := range ls {
+		if l.IfName == "lo" {
+			continue
+		}
+		for _, a := range l.AddrInfo {
+			if ip, err := netip.ParseAddr(a.Local); err == nil {
+				for _, p := range local {
+					if p.Contains(ip) {
+						return l.MTU
+					}
+				}
+			}
+		}
+	}
+	for _, l := range ls {
+		if l.IfName == "ipsec0" {
+			return l.MTU
+		}
+	}
+	return 0
+}
+
+// mssClamp reads the TCP MSS clamp from nftables: the smallest size set
+// by `tcp option maxseg size set N`, or auto for `set rt mtu`; (0, false)
+// when nothing clamps.
+func (s *Source) mssClamp(ctx context.Context) (int, bool, error) {
+	out, err := s.command(ctx, "nft", "-j", "list", "ruleset")
+	if err != nil {
+		return 0, false, err
+	}
+	return ParseMSSClamp(out)
+}
+
+// ParseMSSClamp reads `nft -j list ruleset` for MSS clamping rules.
+func ParseMSSClamp(out []byte) (int, bool, error) {
+	var doc struct {
+		Nftables []map[string]json.RawMessage `json:"nftables"`
+	}
+	if err := json.Unmarshal(out, &doc); err != nil {
+		return 0, false, fmt.Errorf("nft -j list ruleset: %w", err)
+	}
+	mss, auto := 0, false
+	for _, item := range doc.Nftables {
+		raw, ok := item["rule"]
+		if !ok {
+			continue
+		}
+		var rule struct {
+			Expr []map[string]json.RawMessage `json:"expr"`
+		}
+		if json.Unmarshal(raw, &rule) != nil {
+			continue
+		}
+		for _, e := range rule.Expr {
+			m, ok := e["mangle"]
+			if !ok {
+				continue
+			}
+			var mg struct {
+				Key struct {
+					TCPOption *struct {
+						Name  string `json:"name"`
+						Field string `json:"field"`
+					} `json:"tcp option"`
+				} `json:"key"`
+				Value json.RawMessage `json:"value"`
+			}
+			if json.Unmarshal(m, &mg) != nil || mg.Key.TCPOption == nil || mg.Key.TCPOption.Name != "maxseg" {
+				continue
+			}
+			if n, err := strconv.Atoi(string(mg.Value)); err == nil {
+				if mss == 0 || n < mss {
+					mss = n
+				}
+			} else if strings.Contains(string(mg.Value), "mtu") {
+				auto = true
+			}
+		}
+	}
+	if mss > 0 {
+		return mss, false, nil
+	}
+	return 0, auto, nil
+}
+
+// frr reads FRR's BGP summary.
+func (s *Source) frr(ctx context.Context) (gateway.BGPConfig, []gateway.BGPNeighbor, error) {
+	args := []string{}
+	if s.opts.VtySocket != "" {
+		args = append(args, "--vty_socket", s.opts.VtySocket)
+	}
+	out, err := s.command(ctx, "vtysh", append(args, "-c", "show bgp ipv4 unicast summary json")...)
+	if err != nil {
+		return gateway.BGPConfig{}, nil, err
+	}
+	return ParseBGPSummary(out)
+}
+
+// ParseBGPSummary reads `show bgp ipv4 unicast summary json` (FRR 8).
+func ParseBGPSummary(out []byte) (gateway.BGPConfig, []gateway.BGPNeighbor, error) {
+	var doc struct {
+		AS    json.Number `json:"as"`
+		Peers map[string]struct {
+			RemoteAS json.Number `json:"remoteAs"`
+			State    string      `json:"state"`
+			PfxRcd   *int        `json:"pfxRcd"`
+		} `json:"peers"`
+	}
+	var wrapped map[string]json.RawMessage
+	if err := json.Unmarshal(out, &wrapped); err != nil {
+		return gateway.BGPConfig{}, nil, fmt.Errorf("vtysh show bgp summary json: %w", err)
+	}
+	body := out
+	if v, ok := wrapped["ipv4Unicast"]; ok {
+		body = v
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return gateway.BGPConfig{}, nil, fmt.Errorf("vtysh show bgp summary json: %w", err)
+	}
+	cfg := gateway.BGPConfig{Known: true, Use: doc.AS != "", AS: doc.AS.String()}
+	var peers []gateway.BGPNeighbor
+	for _, addr := range slices.Sorted(mapsKeys(doc.Peers)) {
+		p := doc.Peers[addr]
+		n := gateway.BGPNeighbor{Address: addr, RemoteAS: p.RemoteAS.String(), State: p.State, Established: p.State == "Established", ReceivedPrefixes: -1}
+		if p.PfxRcd != nil {
+			n.ReceivedPrefixes = *p.PfxRcd
+		}
+		peers = append(peers, n)
+		cfg.Neighbors = append(cfg.Neighbors, gateway.NeighborConfig{Address: addr, RemoteAS: n.RemoteAS})
+	}
+	return cfg, peers, nil
+}
+
+func mapsKeys[V any](m map[string]V) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// Events are the vici events vpnwatchd listens to.
+var Events = []string{"ike-updown", "ike-rekey", "child-updown", "child-rekey", "log"}
+
+// Watch listens to the gateway's events until ctx ends, reconnecting
+// after a failure; each state change calls changed with its connection's
+// name (the daemon polls the gateway then, as for an RTX's syslog). The
+// events and charon's log lines about IKE are kept per connection for the
+// findings' evidence and the timeline.
+func (s *Source) Watch(ctx context.Context, changed func(conn string)) {
+	for ctx.Err() == nil {
+		err := s.watchOnce(ctx, changed)
+		if ctx.Err() != nil {
+			return
+		}
+		s.opts.Logger.Warn("strongswan events lost; reconnecting", zap.String("gateway", s.opts.Name), zap.Error(err))
+		select {
+		case <-ctx.Done():
+		case <-time.After(5 * time.Second):
+		}
+	}
+}
+
+func (s *Source) watchOnce(ctx context.Context, changed func(string)) error {
+	// One session per event: govici v0.8.0 holds its event lock while it
+	// registers an event, so an event of a type registered earlier on the
+	// same session arriving meanwhile deadlocks it (seen with "log").
+	ch := make(chan vici.Event, 256)
+	ended := make(chan string, len(Events))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for _, name := range Events {
+		sess, err := session(ctx, s.dial)
+		if err != nil {
+			return err
+		}
+		defer sess.Close()
+		own := make(chan vici.Event, 64) // govici closes it when the session ends
+		sess.NotifyEvents(own)
+		if err := sess.Subscribe(name); err != nil {
+			return fmt.Errorf("vici subscribe %s: %w", name, err)
+		}
+		go func() {
+			for ev := range own {
+				select {
+				case ch <- ev:
+				case <-ctx.Done():
+				}
+			}
+			ended <- name
+		}()
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case name := <-ended:
+			return fmt.Errorf("vici %s event stream closed", name)
+		case ev := <-ch:
+			if conn, line, state := describe(ev); conn != "" {
+				s.note(conn, gateway.LogLine{Time: ev.Timestamp, Text: line})
+				if state {
+					changed(conn)
+				}
+			}
+		}
+	}
+}
+
+// note keeps a log line for a connection.
+func (s *Source) note(conn string, l gateway.LogLine) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ls := append(s.log[conn], l)
+	s.log[conn] = ls[max(0, len(ls)-s.opts.LogKept):]
+}
+
+// describe renders an event as a log line for its connection; state is
+// set for events that change a tunnel's state.
+func describe(ev vici.Event) (conn, line string, state bool) {
+	m := ev.Message
+	if m == nil {
+		return "", "", false
+	}
+	if ev.Name == "log" {
+		// Only IKE-level messages of an IKE SA, at level 0–1: what an
+		// operator reads in charon's log ("giving up after 5 retransmits").
+		lvl, _ := strconv.Atoi(str(m, "level"))
+		if str(m, "ikesa-name") == "" || lvl > 1 || (str(m, "group") != "IKE" && str(m, "group") != "CHD") {
+			return "", "", false
+		}
+		return str(m, "ikesa-name"), "charon: " + str(m, "msg"), false
+	}
+	for _, k := range m.Keys() {
+		s := sect(m, k)
+		if s == nil {
+			continue
+		}
+		up := str(m, "up") == "yes"
+		what := map[string]string{"ike-updown": "IKE SA", "child-updown": "child SA", "ike-rekey": "IKE SA rekeyed", "child-rekey": "child SA rekeyed"}[ev.Name]
+		switch ev.Name {
+		case "ike-updown", "child-updown":
+			word := "down"
+			if up {
+				word = "up"
+			}
+			return k, fmt.Sprintf("vici %s: %s %s (IKE state %s)", ev.Name, what, word, orUnknown(str(s, "state"))), true
+		default:
+			return k, fmt.Sprintf("vici %s: %s", ev.Name, what), true
+		}
+	}
+	return "", "", false
+}

@@ -1,0 +1,320 @@
+// Package swanlab runs real strongSwan daemons for tests: a customer
+// gateway and a stand-in for AWS's two tunnel endpoints, each charon in its
+// own network namespace with its own /run, joined by a veth pair, ESP in
+// userspace (kernel-libipsec over a TUN device: the test machines' kernels
+// have no ESP, so it is UDP-encapsulated). Addresses are from
+// 198.18.0.0/15 only, inside namespaces the lab creates and deletes.
+//
+// The customer side initiates; its connections are named aws-1 and aws-2.
+// Failures are made with nftables on the AWS stand-in, as
+// ../../../../shared/notes/strongswan-lab.md describes.
+package swanlab
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Charon is Debian's charon binary.
+const Charon = "/usr/lib/ipsec/charon"
+
+// Addresses of the lab (198.18.0.0/15).
+const (
+	CustomerIP = "198.18.1.1"
+	AWSIP1     = "198.18.1.2"
+	AWSIP2     = "198.18.1.3"
+)
+
+// Inside addresses of tunnel n (1, 2): AWS's side and the customer's, in
+// a /30 as AWS assigns them (AWS the first usable address).
+func Inside(n int) (cidr, aws, customer string) {
+	base := 4 * (n - 1)
+	return fmt.Sprintf("198.18.100.%d/30", base), fmt.Sprintf("198.18.100.%d", base+1), fmt.Sprintf("198.18.100.%d", base+2)
+}
+
+// Options shape the lab.
+type Options struct {
+	// ChildRekey, ChildLife and IKERekey are the customer side's timers
+	// (30 s, 40 s, 60 s); the AWS stand-in uses twice as long, so that
+	// the customer side rekeys.
+	ChildRekey, ChildLife, IKERekey time.Duration
+	// DHGroup for IKE and PFS ("modp2048").
+	DHGroup string
+	// Fragmentation is the customer side's IKE fragmentation ("yes").
+	Fragmentation string
+	// UnderlayMTU is the veth MTU (1500).
+	UnderlayMTU int
+	// DropFragments drops IP fragments arriving at the AWS stand-in.
+	DropFragments bool
+}
+
+// Lab is a running lab.
+type Lab struct {
+	Dir      string
+	NSC, NSA string // customer and AWS stand-in namespaces
+	opts     Options
+	procs    []*exec.Cmd
+	t        testing.TB
+}
+
+// Usable says why the lab cannot run here, "" when it can.
+func Usable() string {
+	switch {
+	case os.Geteuid() != 0:
+		return "not root: network namespaces and charon need root"
+	case !exists(Charon):
+		return Charon + " missing: apt-get install strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins (make test-deps)"
+	case !exists("/usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so"):
+		return "kernel-libipsec missing: apt-get install libcharon-extra-plugins"
+	case !exists("/dev/net/tun"):
+		return "no /dev/net/tun: userspace ESP (kernel-libipsec) needs it"
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		return "ip(8) missing: apt-get install iproute2"
+	}
+	return ""
+}
+
+func exists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// Start builds the namespaces, starts both charons and loads their
+// configurations; the customer side initiates both tunnels. Everything is
+// removed when the test ends.
+func Start(t testing.TB, o Options) *Lab {
+	t.Helper()
+	if why := Usable(); why != "" {
+		t.Skip("real strongSwan lab: " + why)
+	}
+	if o.ChildRekey == 0 {
+		o.ChildRekey, o.ChildLife, o.IKERekey = 30*time.Second, 40*time.Second, 60*time.Second
+	}
+	if o.DHGroup == "" {
+		o.DHGroup = "modp2048"
+	}
+	if o.Fragmentation == "" {
+		o.Fragmentation = "yes"
+	}
+	if o.UnderlayMTU == 0 {
+		o.UnderlayMTU = 1500
+	}
+	b := make([]byte, 3)
+	rand.Read(b)
+	id := hex.EncodeToString(b)
+	l := &Lab{Dir: t.TempDir(), NSC: "vwsw-c-" + id, NSA: "vwsw-a-" + id, opts: o, t: t}
+	t.Cleanup(l.close)
+	vc, va := "vwc"+id, "vwa"+id
+	cmds := [][]string{
+		{"netns", "add", l.NSC}, {"netns", "add", l.NSA},
+		{"link", "add", vc, "mtu", fmt.Sprint(o.UnderlayMTU), "type", "veth", "peer", "name", va, "mtu", fmt.Sprint(o.UnderlayMTU)},
+		{"link", "set", vc, "netns", l.NSC}, {"link", "set", va, "netns", l.NSA},
+		{"-n", l.NSC, "addr", "add", CustomerIP + "/24", "dev", vc}, {"-n", l.NSC, "link", "set", vc, "up"}, {"-n", l.NSC, "link", "set", "lo", "up"},
+		{"-n", l.NSA, "addr", "add", AWSIP1 + "/24", "dev", va}, {"-n", l.NSA, "addr", "add", AWSIP2 + "/24", "dev", va},
+		{"-n", l.NSA, "link", "set", va, "up"}, {"-n", l.NSA, "link", "set", "lo", "up"},
+	}
+	for n := 1; n <= 2; n++ {
+		_, a, c := Inside(n)
+		cmds = append(cmds, []string{"-n", l.NSC, "addr", "add", c + "/32", "dev", "lo"}, []string{"-n", l.NSA, "addr", "add", a + "/32", "dev", "lo"})
+	}
+	for _, c := range cmds {
+		l.run("ip", c...)
+	}
+	if o.DropFragments {
+		l.Nft(l.NSA, `table inet vwlab_frag { chain pre { type filter hook prerouting priority -450; ip frag-off & 0x3fff != 0 drop; } }`)
+	}
+	l.charon("c", l.NSC)
+	l.charon("a", l.NSA)
+	l.load("a", l.awsConf())
+	l.load("c", l.customerConf())
+	return l
+}
+
+// Socket is a side's vici socket ("c" customer, "a" AWS stand-in).
+func (l *Lab) Socket(side string) string { return filepath.Join(l.Dir, side, "charon.vici") }
+
+// Log is a side's charon log.
+func (l *Lab) Log(side string) string {
+	b, _ := os.ReadFile(filepath.Join(l.Dir, side, "charon.log"))
+	return string(b)
+}
+
+func (l *Lab) run(name string, args ...string) {
+	l.t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		l.t.Fatalf("%s %s: %v: %s", name, strings.Join(args, " "), err, out)
+	}
+}
+
+// Nft loads an nftables ruleset in a namespace.
+func (l *Lab) Nft(ns, ruleset string) {
+	l.t.Helper()
+	cmd := exec.Command("ip", "netns", "exec", ns, "nft", "-f", "-")
+	cmd.Stdin = strings.NewReader(ruleset)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		l.t.Fatalf("nft in %s: %v: %s", ns, err, out)
+	}
+}
+
+// DropIKE makes the AWS stand-in drop IKE (UDP 500, and UDP 4500 packets
+// with the non-ESP marker) while ESP-in-UDP keeps flowing: established SAs
+// carry traffic until they expire, every rekey is lost.
+func (l *Lab) DropIKE() {
+	l.Nft(l.NSA, `table inet vwlab_ike { chain pre { type filter hook prerouting priority -450;
+		udp dport 500 drop
+		udp dport 4500 @th,64,32 0 drop } }`)
+}
+
+// Restore removes DropIKE's rules.
+func (l *Lab) Restore() {
+	exec.Command("ip", "netns", "exec", l.NSA, "nft", "delete", "table", "inet", "vwlab_ike").Run()
+}
+
+func (l *Lab) charon(side, ns string) {
+	dir := filepath.Join(l.Dir, side)
+	os.MkdirAll(dir, 0o755)
+	conf := fmt.Sprintf(`charon {
+  load = random nonce aes sha1 sha2 hmac pem pkcs1 x509 pubkey gmp curve25519 kdf kernel-libipsec kernel-netlink socket-default vici
+  retransmit_tries = 3
+  retransmit_timeout = 2.0
+  retransmit_base = 1.4
+  fragment_size = 1100
+  filelog { lab { path = %s/charon.log
+    default = 1
+    ike = 2
+    time_format = %%F %%T
+    flush_line = yes
+  } }
+  plugins { vici { socket = unix://%s/charon.vici } }
+}
+`, dir, dir)
+	if err := os.WriteFile(filepath.Join(dir, "strongswan.conf"), []byte(conf), 0o644); err != nil {
+		l.t.Fatal(err)
+	}
+	stdout, _ := os.Create(filepath.Join(dir, "stdout"))
+	cmd := exec.Command("ip", "netns", "exec", ns, "unshare", "-m", "--propagation", "private", "sh", "-c",
+		"mount -t tmpfs vwlab /run && exec "+Charon)
+	cmd.Env = append(os.Environ(), "STRONGSWAN_CONF="+filepath.Join(dir, "strongswan.conf"))
+	cmd.Stdout, cmd.Stderr = stdout, stdout
+	if err := cmd.Start(); err != nil {
+		l.t.Fatalf("start charon: %v", err)
+	}
+	l.procs = append(l.procs, cmd)
+	deadline := time.Now().Add(15 * time.Second)
+	for !exists(l.Socket(side)) {
+		if time.Now().After(deadline) {
+			out, _ := os.ReadFile(filepath.Join(dir, "stdout"))
+			l.t.Fatalf("charon (%s) did not open its vici socket: %s", side, out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (l *Lab) load(side, conf string) {
+	l.t.Helper()
+	file := filepath.Join(l.Dir, side, "swanctl.conf")
+	if err := os.WriteFile(file, []byte(conf), 0o600); err != nil {
+		l.t.Fatal(err)
+	}
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "swanctl", "--load-all", "--uri", "unix://"+l.Socket(side), "--file", file)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		l.t.Fatalf("swanctl --load-all (%s): %v: %s", side, err, out.String())
+	}
+}
+
+// conn renders one connection of swanctl.conf.
+func conn(name, local, remote, lts, rts, dh, frag, start string, ikeRekey, childRekey, childLife time.Duration) string {
+	s := func(d time.Duration) string { return fmt.Sprintf("%ds", int(d.Seconds())) }
+	return fmt.Sprintf(`  %s {
+    version = 2
+    local_addrs = %s
+    remote_addrs = %s
+    proposals = aes128-sha256-%s
+    rekey_time = %s
+    dpd_delay = 10s
+    fragmentation = %s
+    local {
+      auth = psk
+      id = %s
+    }
+    remote {
+      auth = psk
+      id = %s
+    }
+    children {
+      %s {
+        local_ts = %s/32
+        remote_ts = %s/32
+        esp_proposals = aes128-sha256-%s
+        rekey_time = %s
+        life_time = %s
+        start_action = %s
+        dpd_action = restart
+        close_action = start
+      }
+    }
+  }
+`, name, local, remote, dh, s(ikeRekey), frag, local, remote, name, lts, rts, dh, s(childRekey), s(childLife), start)
+}
+
+const secrets = `secrets {
+  ike-1 {
+    id-1 = ` + AWSIP1 + `
+    secret = "vwlab-key-one"
+  }
+  ike-2 {
+    id-1 = ` + AWSIP2 + `
+    secret = "vwlab-key-two"
+  }
+}
+`
+
+func (l *Lab) customerConf() string {
+	o := l.opts
+	var b strings.Builder
+	b.WriteString("connections {\n")
+	for n, ip := range []string{AWSIP1, AWSIP2} {
+		_, a, c := Inside(n + 1)
+		b.WriteString(conn(fmt.Sprintf("aws-%d", n+1), CustomerIP, ip, c, a, o.DHGroup, o.Fragmentation, "start", o.IKERekey, o.ChildRekey, o.ChildLife))
+	}
+	b.WriteString("}\n" + secrets)
+	return b.String()
+}
+
+func (l *Lab) awsConf() string {
+	o := l.opts
+	var b strings.Builder
+	b.WriteString("connections {\n")
+	for n, ip := range []string{AWSIP1, AWSIP2} {
+		_, a, c := Inside(n + 1)
+		// AWS answers fragmented IKE (it supports RFC 7383) and does not
+		// initiate here: its timers are longer than the customer's.
+		b.WriteString(conn(fmt.Sprintf("vgw-%d", n+1), ip, CustomerIP, a, c, o.DHGroup, "yes", "none", 2*o.IKERekey, 2*o.ChildRekey, 2*o.ChildLife))
+	}
+	b.WriteString("}\n" + secrets)
+	return b.String()
+}
+
+func (l *Lab) close() {
+	for _, p := range l.procs {
+		if p.Process != nil {
+			p.Process.Kill()
+			p.Wait()
+		}
+	}
+	for _, ns := range []string{l.NSC, l.NSA} {
+		exec.Command("ip", "netns", "del", ns).Run()
+	}
+}

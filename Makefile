@@ -17,8 +17,12 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Debian packages the tests use: real promtool/prometheus, Alertmanager, the
 # kernel networking tools for the path-MTU probe tests, systemd-analyze for
 # the unit, headless Chromium for the status page, lintian for the package.
-TEST_PACKAGES := prometheus prometheus-alertmanager iproute2 nftables systemd chromium lintian
-TEST_BINARIES := /usr/bin/promtool /usr/bin/prometheus /usr/bin/prometheus-alertmanager /usr/bin/amtool /usr/sbin/ip /usr/sbin/nft /usr/bin/systemd-analyze /usr/bin/chromium /usr/bin/lintian
+# Real strongSwan (charon with kernel-libipsec: the test machines' kernels
+# have no ESP) and FRR for the strongSwan gateway tests.
+TEST_PACKAGES := prometheus prometheus-alertmanager iproute2 nftables systemd chromium lintian \
+                 strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins frr
+TEST_BINARIES := /usr/bin/promtool /usr/bin/prometheus /usr/bin/prometheus-alertmanager /usr/bin/amtool /usr/sbin/ip /usr/sbin/nft /usr/bin/systemd-analyze /usr/bin/chromium /usr/bin/lintian \
+                 /usr/lib/ipsec/charon /usr/sbin/swanctl /usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so /usr/lib/frr/bgpd
 
 .PHONY: all build test test-deps vet bench bench-scale bench-rss bench-latency fuzz lint install clean deb dist
 

@@ -365,6 +365,10 @@ func saRekeyFailed(c *evaluation) []Finding {
 				p.gw.label(), at.UTC().Format(time.RFC3339), rtxSide(p)),
 			Remediation: rekeyFix(p.gw, p.aws)}
 		f.Evidence.Detail = map[string]string{"sa_expired_at": at.UTC().Format(time.RFC3339)}
+		if own := rekeyEvidence(t); own != "" {
+			f.Summary += fmt.Sprintf("; %s logged %q", p.gw.d().Kind(), own)
+			f.Evidence.Detail["gateway_log"] = own
+		}
 		if said := awsOnRekey(p, at); said != "" {
 			f.Summary += "; " + said
 			f.Evidence.Detail["aws_log"] = said
@@ -383,7 +387,7 @@ func rekeyFix(g *gwTunnel, a *awsTunnel) string {
 	} else {
 		b.WriteString(g.fix(gateway.Fix{Kind: gateway.FixIKEFragmentation}) + " ")
 	}
-	if a != nil && st.ChildLifetime != 0 && st.ChildLifetime != a.tunnel.Phase2Lifetime {
+	if a != nil && st.ChildLifetime != 0 && !sameLifetime(st.ChildLifetime, a.tunnel.Phase2Lifetime) {
 		b.WriteString(g.fix(gateway.Fix{Kind: gateway.FixLifetimes, Phase2: a.tunnel.Phase2Lifetime}) + " ")
 	}
 	if st.DPD.Known && !st.DPD.Enabled {
@@ -429,11 +433,11 @@ func saLifetimeMismatch(c *evaluation) []Finding {
 		kind := p.gw.d().Kind()
 		var diffs []string
 		fix := gateway.Fix{Kind: gateway.FixLifetimes}
-		if st.ChildLifetime != 0 && st.ChildLifetime != at.Phase2Lifetime {
+		if st.ChildLifetime != 0 && !sameLifetime(st.ChildLifetime, at.Phase2Lifetime) {
 			diffs = append(diffs, fmt.Sprintf("IPsec SA %s on the %s vs phase 2 %s in AWS", st.ChildLifetime, kind, at.Phase2Lifetime))
 			fix.Phase2 = at.Phase2Lifetime
 		}
-		if st.IKELifetime != 0 && st.IKELifetime != at.Phase1Lifetime {
+		if st.IKELifetime != 0 && !sameLifetime(st.IKELifetime, at.Phase1Lifetime) {
 			diffs = append(diffs, fmt.Sprintf("IKE SA %s on the %s vs phase 1 %s in AWS", st.IKELifetime, kind, at.Phase1Lifetime))
 			fix.Phase1 = at.Phase1Lifetime
 		}
@@ -447,6 +451,25 @@ func saLifetimeMismatch(c *evaluation) []Finding {
 	return out
 }
 
+// sameLifetime compares lifetimes to the second, with one second to spare
+// for gateways that report a lifetime as seconds installed plus seconds
+// left (strongSwan), each rounded down.
+func sameLifetime(a, b time.Duration) bool {
+	d := a - b
+	return d <= time.Second && d >= -time.Second
+}
+
+// rekeyEvidence is the gateway's own last word on a failed exchange about
+// the tunnel (charon's "giving up after 3 retransmits"), "" when none.
+func rekeyEvidence(t *gateway.Tunnel) string {
+	for i := len(t.Log) - 1; i >= 0; i-- {
+		if l := t.Log[i]; strings.Contains(l.Text, "retransmit") {
+			return l.Time.UTC().Format(time.RFC3339) + " " + l.Text
+		}
+	}
+	return ""
+}
+
 func tunnelFlapping(c *evaluation) []Finding {
 	var out []Finding
 	for _, p := range c.pairs {
@@ -456,6 +479,12 @@ func tunnelFlapping(c *evaluation) []Finding {
 					Summary:     fmt.Sprintf("tunnel %s changed state %d times in the last %s (%s)", p.subject().OutsideIP, n, flapWindow, s.seenBy),
 					Remediation: flapFix(p)}
 				f.Evidence.Detail = map[string]string{"changes": strconv.Itoa(n), "seen_by": s.seenBy}
+				if p.gw != nil {
+					if own := rekeyEvidence(p.gw.tunnel); own != "" {
+						f.Summary += fmt.Sprintf("; %s logged %q", p.gw.d().Kind(), own)
+						f.Evidence.Detail["gateway_log"] = own
+					}
+				}
 				out = append(out, f)
 				break
 			}

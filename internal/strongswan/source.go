@@ -112,18 +112,13 @@ func (s *Source) Poll(ctx context.Context) gateway.Snapshot {
 	return snap
 }
 
-// read lists the connections and SAs over one vici session.
+// read lists the connections and SAs, each over its own vici session.
 func (s *Source) read(ctx context.Context) ([]Conn, []IKESA, []string, error) {
-	sess, err := session(ctx, s.dial)
+	cm, err := s.list(ctx, "list-conns", "list-conn")
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	defer sess.Close()
-	cm, err := stream(ctx, sess, "list-conns", "list-conn")
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	sm, err := stream(ctx, sess, "list-sas", "list-sa")
+	sm, err := s.list(ctx, "list-sas", "list-sa")
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -135,6 +130,16 @@ func (s *Source) read(ctx context.Context) ([]Conn, []IKESA, []string, error) {
 		}
 	}
 	return conns, sas, bad, nil
+}
+
+// list runs one streaming command on a session of its own.
+func (s *Source) list(ctx context.Context, cmd, event string) ([]*vici.Message, error) {
+	sess, err := session(ctx, s.dial)
+	if err != nil {
+		return nil, err
+	}
+	defer sess.Close()
+	return stream(ctx, sess, cmd, event)
 }
 
 // tunnelOf maps one connection and its SAs to a gateway tunnel: AWS's

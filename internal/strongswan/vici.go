@@ -114,20 +114,49 @@ func session(ctx context.Context, dial dialer) (*vici.Session, error) {
 	return s, nil
 }
 
-// stream runs an allowlisted streaming vici command.
+// stream runs an allowlisted streaming vici command. It does not use
+// govici's CallStreaming: in v0.8.0 that waits on its event and response
+// channels in one select, so when the command's response is already there
+// it may end before reading events queued before it, and a listing loses
+// connections (seen: one of two, at random). Instead the session
+// subscribes to the command's event itself: govici's reader hands every
+// event to the subscriber before the response that follows it on the
+// socket, so once Call returns, all of them are in the channel.
 func stream(ctx context.Context, s *vici.Session, cmd, event string) ([]*vici.Message, error) {
 	if !viciCommands[cmd] {
 		return nil, fmt.Errorf("vici %s: not an allowlisted read-only command", cmd)
 	}
-	var out []*vici.Message
-	for m, err := range s.CallStreaming(ctx, cmd, event, nil) {
-		if err != nil {
-			return nil, fmt.Errorf("vici %s: %w", cmd, err)
-		}
-		out = append(out, m)
+	ch := make(chan vici.Event, maxListed)
+	s.NotifyEvents(ch)
+	defer s.StopEvents(ch)
+	if err := s.Subscribe(event); err != nil {
+		return nil, fmt.Errorf("vici %s: register %s: %w", cmd, event, err)
 	}
-	return out, nil
+	if _, err := s.Call(ctx, cmd, nil); err != nil {
+		return nil, fmt.Errorf("vici %s: %w", cmd, err)
+	}
+	var out []*vici.Message
+	for {
+		select {
+		case ev, ok := <-ch:
+			if !ok {
+				return out, nil
+			}
+			if ev.Name == event {
+				out = append(out, ev.Message)
+			}
+		default:
+			if len(out) == maxListed {
+				return nil, fmt.Errorf("vici %s: more than %d entries; vpnwatchd reads at most that many", cmd, maxListed)
+			}
+			return out, nil
+		}
+	}
 }
+
+// maxListed bounds a listing (govici drops events beyond a full channel,
+// so a listing that fills it is refused rather than read short).
+const maxListed = 4096
 
 // str, list and sect read one value of a message; a value of another type
 // is noted in bad.

@@ -47,8 +47,10 @@ type Options struct {
 	// (30 s, 40 s, 60 s); the AWS stand-in uses twice as long, so that
 	// the customer side rekeys.
 	ChildRekey, ChildLife, IKERekey time.Duration
-	// DHGroup for IKE and PFS ("modp2048").
-	DHGroup string
+	// DHGroup for IKE ("modp2048"); PFSGroup for the child SAs' rekeys
+	// (DHGroup): a large one (modp8192) makes CREATE_CHILD_SA about
+	// 1,300 bytes.
+	DHGroup, PFSGroup string
 	// Fragmentation is the customer side's IKE fragmentation ("yes").
 	Fragmentation string
 	// UnderlayMTU is the veth MTU (1500).
@@ -100,6 +102,9 @@ func Start(t testing.TB, o Options) *Lab {
 	if o.DHGroup == "" {
 		o.DHGroup = "modp2048"
 	}
+	if o.PFSGroup == "" {
+		o.PFSGroup = o.DHGroup
+	}
 	if o.Fragmentation == "" {
 		o.Fragmentation = "yes"
 	}
@@ -128,7 +133,7 @@ func Start(t testing.TB, o Options) *Lab {
 		l.run("ip", c...)
 	}
 	if o.DropFragments {
-		l.Nft(l.NSA, `table inet vwlab_frag { chain pre { type filter hook prerouting priority -450; ip frag-off & 0x3fff != 0 drop; } }`)
+		l.Nft(l.NSA, "table inet vwlab_frag {\n chain pre {\n  type filter hook prerouting priority -450;\n  ip frag-off & 0x3fff != 0 drop\n }\n}\n")
 	}
 	l.charon("c", l.NSC)
 	l.charon("a", l.NSA)
@@ -168,9 +173,7 @@ func (l *Lab) Nft(ns, ruleset string) {
 // with the non-ESP marker) while ESP-in-UDP keeps flowing: established SAs
 // carry traffic until they expire, every rekey is lost.
 func (l *Lab) DropIKE() {
-	l.Nft(l.NSA, `table inet vwlab_ike { chain pre { type filter hook prerouting priority -450;
-		udp dport 500 drop
-		udp dport 4500 @th,64,32 0 drop } }`)
+	l.Nft(l.NSA, "table inet vwlab_ike {\n chain pre {\n  type filter hook prerouting priority -450;\n  udp dport 500 drop\n  udp dport 4500 @th,64,32 0 drop\n }\n}\n")
 }
 
 // Restore removes DropIKE's rules.
@@ -234,8 +237,11 @@ func (l *Lab) load(side, conf string) {
 	}
 }
 
-// conn renders one connection of swanctl.conf.
-func conn(name, local, remote, lts, rts, dh, frag, start string, ikeRekey, childRekey, childLife time.Duration) string {
+// conn renders one connection of swanctl.conf. unique = never: the AWS
+// stand-in is one charon for two endpoints, and both tunnels authenticate
+// the same customer identity; without it each INITIAL_CONTACT would close
+// the other tunnel's IKE SA (real AWS endpoints are separate hosts).
+func conn(name, local, remote, lts, rts, dh, pfs, frag, start string, ikeRekey, childRekey, childLife time.Duration) string {
 	s := func(d time.Duration) string { return fmt.Sprintf("%ds", int(d.Seconds())) }
 	return fmt.Sprintf(`  %s {
     version = 2
@@ -245,6 +251,8 @@ func conn(name, local, remote, lts, rts, dh, frag, start string, ikeRekey, child
     rekey_time = %s
     dpd_delay = 10s
     fragmentation = %s
+    mobike = no
+    unique = never
     local {
       auth = psk
       id = %s
@@ -266,7 +274,7 @@ func conn(name, local, remote, lts, rts, dh, frag, start string, ikeRekey, child
       }
     }
   }
-`, name, local, remote, dh, s(ikeRekey), frag, local, remote, name, lts, rts, dh, s(childRekey), s(childLife), start)
+`, name, local, remote, dh, s(ikeRekey), frag, local, remote, name, lts, rts, pfs, s(childRekey), s(childLife), start)
 }
 
 const secrets = `secrets {
@@ -287,7 +295,7 @@ func (l *Lab) customerConf() string {
 	b.WriteString("connections {\n")
 	for n, ip := range []string{AWSIP1, AWSIP2} {
 		_, a, c := Inside(n + 1)
-		b.WriteString(conn(fmt.Sprintf("aws-%d", n+1), CustomerIP, ip, c, a, o.DHGroup, o.Fragmentation, "start", o.IKERekey, o.ChildRekey, o.ChildLife))
+		b.WriteString(conn(fmt.Sprintf("aws-%d", n+1), CustomerIP, ip, c, a, o.DHGroup, o.PFSGroup, o.Fragmentation, "start", o.IKERekey, o.ChildRekey, o.ChildLife))
 	}
 	b.WriteString("}\n" + secrets)
 	return b.String()
@@ -301,7 +309,7 @@ func (l *Lab) awsConf() string {
 		_, a, c := Inside(n + 1)
 		// AWS answers fragmented IKE (it supports RFC 7383) and does not
 		// initiate here: its timers are longer than the customer's.
-		b.WriteString(conn(fmt.Sprintf("vgw-%d", n+1), ip, CustomerIP, a, c, o.DHGroup, "yes", "none", 2*o.IKERekey, 2*o.ChildRekey, 2*o.ChildLife))
+		b.WriteString(conn(fmt.Sprintf("vgw-%d", n+1), ip, CustomerIP, a, c, o.DHGroup, o.PFSGroup, "yes", "none", 2*o.IKERekey, 2*o.ChildRekey, 2*o.ChildLife))
 	}
 	b.WriteString("}\n" + secrets)
 	return b.String()

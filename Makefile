@@ -41,7 +41,7 @@ test: test-deps vet
 
 # Installs what the tests need, only when something is missing and only as root.
 test-deps:
-	@missing=""; for b in $(TEST_BINARIES); do [ -x "$$b" ] || missing="$$missing $$b"; done; \
+	@missing=""; for b in $(TEST_BINARIES); do [ -e "$$b" ] || missing="$$missing $$b"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" != 0 ]; then \
 		echo "missing:$$missing — install as root: apt-get install $(TEST_PACKAGES); tests that need them will skip"; exit 0; fi; \

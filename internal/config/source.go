@@ -2,7 +2,7 @@ package config
 
 // Source kinds, the Type of a SourceID.
 const (
-	SourceAWS   = "aws"
+	SourceAWS        = "aws"
 	SourceRTX        = "rtx"
 	SourceStrongSwan = "strongswan"
 	SourceProbe      = "probe"

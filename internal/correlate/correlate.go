@@ -43,7 +43,7 @@ func SeverityRank(s string) int {
 
 // Source kinds, the Type of a SourceRef.
 const (
-	SourceAWS   = config.SourceAWS
+	SourceAWS        = config.SourceAWS
 	SourceRTX        = config.SourceRTX
 	SourceStrongSwan = config.SourceStrongSwan
 	SourceProbe      = config.SourceProbe
@@ -91,8 +91,8 @@ type Subject struct {
 	GatewayKind string `json:"gateway_kind,omitempty"`
 	Tunnel      string `json:"tunnel,omitempty"`
 	Source      string `json:"source,omitempty"` // an AWS source, with Region
-	Region          string `json:"region,omitempty"`
-	Probe           string `json:"probe,omitempty"`
+	Region      string `json:"region,omitempty"`
+	Probe       string `json:"probe,omitempty"`
 }
 
 // String renders the subject as operators name things.

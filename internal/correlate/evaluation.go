@@ -21,7 +21,7 @@ type evaluation struct {
 	obs       Observations
 	now       time.Time
 	state     *State
-	aws       []aws.Snapshot // fresh, good snapshots only
+	aws       []aws.Snapshot     // fresh, good snapshots only
 	gws       []gateway.Snapshot // customer gateways, fresh and good
 	stale     []staleSource
 	staleRefs map[SourceRef]bool

@@ -84,6 +84,9 @@ func (c *evaluation) selectFresh() {
 	for _, s := range gws {
 		if usable(s.Source, s.Err, s.TakenAt) {
 			c.gws = append(c.gws, s)
+			for _, u := range s.Unchecked {
+				c.unchecked = append(c.unchecked, fmt.Sprintf("%s: %s", s.Source, u))
+			}
 		}
 	}
 	for _, p := range c.obs.Probes {

@@ -236,10 +236,7 @@ func inspectFix(ps []pair) string {
 
 // inspectTunnelFix is how to look at one tunnel on its gateway.
 func inspectTunnelFix(p pair) string {
-	if p.gw == nil {
-		return rtx.Dialect().Fix(&gateway.Tunnel{Number: -1}, gateway.Fix{Kind: gateway.FixInspect})
-	}
-	return p.gw.fix(gateway.Fix{Kind: gateway.FixInspect})
+	return dialectOfPair(p).Fix(tunnelOf(p), gateway.Fix{Kind: gateway.FixInspectTunnel})
 }
 
 func rtxSide(p pair) string {
@@ -279,15 +276,7 @@ func bgpDownIPsecUp(c *evaluation) []Finding {
 func bgpFix(p pair) string {
 	var b strings.Builder
 	awsIP, cgwIP, ok := awsInside(p.aws.tunnel.InsideCIDR)
-	kind := "RTX"
-	if p.gw != nil {
-		kind = p.gw.d().Kind()
-	}
-	fmt.Fprintf(&b, "On the %s, the BGP neighbor AWS must show Established.", kind)
-	if kind == "RTX" {
-		b.Reset()
-		b.WriteString("On the RTX, `show status bgp neighbor` must show the AWS neighbor Established.")
-	}
+	b.WriteString(dialectOfPair(p).Fix(tunnelOf(p), gateway.Fix{Kind: gateway.FixBGPCheck}))
 	if !ok {
 		return b.String()
 	}
@@ -296,9 +285,8 @@ func bgpFix(p pair) string {
 		return b.String()
 	}
 	b.WriteString(p.gw.fix(gateway.Fix{Kind: gateway.FixBGP, AWSInside: awsIP, CustomerInside: cgwIP, BGP: p.gw.snap.BGP}))
-	if mss, limit, ok := mssTooBig(p.gw.tunnel.Settings); ok {
+	if _, limit, ok := mssTooBig(p.gw.tunnel.Settings); ok {
 		fmt.Fprintf(&b, " Also: %s exceeds the tunnel MTU %d − 40 = %d; large BGP updates and IKE rekeys can be lost (see MSSExceedsTunnelMTU).", p.gw.setting(gateway.SettingMSS), p.gw.tunnel.Settings.MTU, limit)
-		_ = mss
 	}
 	return b.String()
 }

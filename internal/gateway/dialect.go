@@ -34,8 +34,12 @@ const (
 type FixKind int
 
 const (
-	// FixInspect: how to look at the tunnel (status, SAs, BGP, log).
+	// FixInspect: how to look at the gateway's tunnels (status, SAs, BGP, log).
 	FixInspect FixKind = iota
+	// FixInspectTunnel: how to look at one tunnel.
+	FixInspectTunnel
+	// FixBGPCheck: where the gateway shows its BGP neighbor's state.
+	FixBGPCheck
 	// FixGatewayThinksDown: AWS has the tunnel up, the gateway not.
 	FixGatewayThinksDown
 	// FixAdvertise: AWS received no routes from the gateway.

@@ -17,7 +17,7 @@ import (
 func (s *Snapshot) Gateway() gateway.Snapshot {
 	g := gateway.Snapshot{Source: config.RouterSource(s.Router), TakenAt: s.TakenAt, Err: s.Err,
 		BGP:     gateway.BGPConfig{Known: true, Use: s.Config.BGP.Use, AS: s.Config.BGP.AS},
-		Dialect: dialect{}}
+		Dialect: dialect{}, Tunnels: make([]gateway.Tunnel, 0, len(s.Tunnels))}
 	for _, n := range s.Config.BGP.Neighbors {
 		g.BGP.Neighbors = append(g.BGP.Neighbors, gateway.NeighborConfig{ID: n.ID, Address: n.Address, RemoteAS: n.RemoteAS, LocalAddress: n.LocalAddress})
 	}
@@ -42,6 +42,7 @@ func (s *Snapshot) Gateway() gateway.Snapshot {
 				IKEEncryption: tc.IKEEncryption, IKEHash: tc.IKEHash, IKEGroup: tc.IKEGroup,
 				ESPEncryption: tc.ESPEncryption, ESPAuth: tc.ESPAuth, NATTraversal: tc.NATTraversal},
 			Native: tc}
+		gt.SAs = make([]gateway.SA, 0, len(t.SAs))
 		for _, sa := range t.SAs {
 			gt.SAs = append(gt.SAs, gateway.SA{ID: sa.ID, Direction: sa.Direction, Remaining: sa.Remaining, FirstSeen: sa.FirstSeen})
 		}
@@ -106,10 +107,11 @@ func (d dialect) Fix(t *gateway.Tunnel, f gateway.Fix) string {
 	c := tc(t)
 	switch f.Kind {
 	case gateway.FixInspect:
-		if t.Number == 0 {
-			return "On the RTX: `show ipsec sa`, `show status tunnel N`, `show status bgp neighbor`, `show log | grep IKE`."
-		}
+		return "On the RTX: `show ipsec sa`, `show status tunnel N`, `show status bgp neighbor`, `show log | grep IKE`."
+	case gateway.FixInspectTunnel:
 		return "On the RTX: `show status tunnel N` and `show ipsec sa` for this tunnel; see any SA, BGP or MTU finding for the same tunnel."
+	case gateway.FixBGPCheck:
+		return "On the RTX, `show status bgp neighbor` must show the AWS neighbor Established."
 	case gateway.FixGatewayThinksDown:
 		return "The RTX thinks the tunnel is down while AWS has it up: `show ipsec sa` on the RTX, and `show log` for IKE messages; a stale SA can be removed with `ipsec refresh sa` (administrator)."
 	case gateway.FixAdvertise:

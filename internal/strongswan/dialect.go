@@ -51,6 +51,10 @@ func (d dialect) Fix(t *gateway.Tunnel, f gateway.Fix) string {
 	case gateway.FixInspect:
 		return "On the strongSwan host: `swanctl --list-sas`, `swanctl --list-conns`, and charon's log (`journalctl -u strongswan`)" +
 			"; for BGP `vtysh -c 'show bgp summary'`."
+	case gateway.FixInspectTunnel:
+		return fmt.Sprintf("On the strongSwan host: `swanctl --list-sas --ike %s` and charon's log for this connection; see any SA, BGP or MTU finding for the same tunnel.", conn)
+	case gateway.FixBGPCheck:
+		return "In FRR, `vtysh -c 'show bgp summary'` must show the AWS neighbor Established."
 	case gateway.FixGatewayThinksDown:
 		return fmt.Sprintf("strongSwan has no installed child SA while AWS has the tunnel up: `swanctl --list-sas --ike %s` and charon's log; `swanctl --initiate --child %s` starts it again.", conn, conn)
 	case gateway.FixAdvertise:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os/exec"
 	"slices"
@@ -154,17 +155,16 @@ func tunnelOf(c Conn, sas []IKESA) gateway.Tunnel {
 	}
 	st := &t.Settings
 	st.IKELifetime = c.RekeyTime
-	st.DPD = gateway.DPD{Known: true, Enabled: c.DPDDelay > 0, Interval: c.DPDDelay, Text: "off"}
-	if c.DPDDelay > 0 {
-		st.DPD.Text = fmt.Sprintf("dpd_delay = %s", seconds(c.DPDDelay))
-		for _, ch := range c.Children {
-			if ch.DPDAction != "" {
-				st.DPD.Text += ", dpd_action = " + ch.DPDAction
+	if c.HasDPDDelay { // else unknown: list-conns did not say
+		st.DPD = gateway.DPD{Known: true, Enabled: c.DPDDelay > 0, Interval: c.DPDDelay, Text: "off"}
+		if c.DPDDelay > 0 {
+			st.DPD.Text = fmt.Sprintf("dpd_delay = %s", seconds(c.DPDDelay))
+			for _, ch := range c.Children {
+				if ch.DPDAction != "" {
+					st.DPD.Text += ", dpd_action = " + ch.DPDAction
+				}
 			}
 		}
-	}
-	if !c.HasDPDDelay {
-		st.DPD = gateway.DPD{}
 	}
 	st.NATTraversal = true // kernel-libipsec and most NAT setups encapsulate; refined by the SA below
 	var ike *IKESA
@@ -189,7 +189,7 @@ func tunnelOf(c Conn, sas []IKESA) gateway.Tunnel {
 		}
 		live = true
 		rx += ch.PacketsIn
-		st.ESPEncryption, st.ESPAuth, st.NATTraversal = espName(ch.EncrAlg, ch.EncrKey), strings.ToLower(ch.IntegAlg), ch.Encap
+		st.ESPEncryption, st.ESPAuth, st.NATTraversal = espName(ch.EncrAlg), strings.ToLower(ch.IntegAlg), ch.Encap
 		if life := ch.Installed + ch.ExpiresIn; life > st.ChildLifetime {
 			st.ChildLifetime = life
 		}
@@ -208,7 +208,7 @@ func tunnelOf(c Conn, sas []IKESA) gateway.Tunnel {
 }
 
 // espName renders an ESP cipher as the MTU tables name them ("aes-cbc").
-func espName(alg, keysize string) string {
+func espName(alg string) string {
 	a := strings.ToLower(strings.ReplaceAll(alg, "_", "-"))
 	if strings.HasPrefix(a, "aes-gcm") {
 		return "aes-gcm"
@@ -409,7 +409,7 @@ func ParseBGPSummary(out []byte) (gateway.BGPConfig, []gateway.BGPNeighbor, erro
 	}
 	cfg := gateway.BGPConfig{Known: true, Use: doc.AS != "", AS: doc.AS.String()}
 	var peers []gateway.BGPNeighbor
-	for _, addr := range slices.Sorted(mapsKeys(doc.Peers)) {
+	for _, addr := range slices.Sorted(maps.Keys(doc.Peers)) {
 		p := doc.Peers[addr]
 		n := gateway.BGPNeighbor{Address: addr, RemoteAS: p.RemoteAS.String(), State: p.State, Established: p.State == "Established", ReceivedPrefixes: -1}
 		if p.PfxRcd != nil {
@@ -419,16 +419,6 @@ func ParseBGPSummary(out []byte) (gateway.BGPConfig, []gateway.BGPNeighbor, erro
 		cfg.Neighbors = append(cfg.Neighbors, gateway.NeighborConfig{Address: addr, RemoteAS: n.RemoteAS})
 	}
 	return cfg, peers, nil
-}
-
-func mapsKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // Events are the vici events vpnwatchd listens to.

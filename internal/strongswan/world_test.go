@@ -49,10 +49,7 @@ type world struct {
 }
 
 func newWorld(t *testing.T, o swanlab.Options) *world {
-	if why := swanlab.Usable(); why != "" {
-		t.Skip("real strongSwan lab: " + why)
-	}
-	lab := swanlab.Start(t, o)
+	lab := swanlab.Start(t, o) // skips where the lab cannot run
 	sim := ec2sim.New(nil)
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)

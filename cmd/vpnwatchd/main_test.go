@@ -113,7 +113,7 @@ func runMain(args ...string) (int, string, string) {
 
 func TestConfigValidate(t *testing.T) {
 	code, out, errOut := runMain("config", "validate", "../../configs/example.yaml")
-	if code != 0 || !strings.Contains(out, "../../configs/example.yaml: OK (1 AWS source, 1 router, 1 probe, 4 receivers)") {
+	if code != 0 || !strings.Contains(out, "../../configs/example.yaml: OK (1 AWS source, 1 router, 1 strongSwan gateway, 1 probe, 4 receivers)") {
 		t.Errorf("validate example: %d %q %q", code, out, errOut)
 	}
 	code, _, errOut = runMain("config", "validate", "../../internal/config/testdata/invalid-several.yaml", "../../configs/example.yaml")

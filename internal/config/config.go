@@ -12,14 +12,16 @@ import (
 // Config is one vpnwatchd configuration file. The keys are a contract shared
 // with the README, configs/example.yaml and support bundles.
 type Config struct {
-	Global   Global                  `yaml:"global"`
-	Listen   string                  `yaml:"listen"`
-	AWS      []AWSSource             `yaml:"aws"`
-	Routers  []Router                `yaml:"routers"`
-	Probes   []Probe                 `yaml:"probes"`
-	Rules    map[string]RuleOverride `yaml:"rules"`
-	Syslog   Syslog                  `yaml:"syslog"`
-	Alerting Alerting                `yaml:"alerting"`
+	Global  Global      `yaml:"global"`
+	Listen  string      `yaml:"listen"`
+	AWS     []AWSSource `yaml:"aws"`
+	Routers []Router    `yaml:"routers"`
+	// StrongSwan are the strongSwan customer gateways.
+	StrongSwan []StrongSwan            `yaml:"strongswan"`
+	Probes     []Probe                 `yaml:"probes"`
+	Rules      map[string]RuleOverride `yaml:"rules"`
+	Syslog     Syslog                  `yaml:"syslog"`
+	Alerting   Alerting                `yaml:"alerting"`
 
 	// File is the path the configuration was loaded from.
 	File string `yaml:"-"`
@@ -74,25 +76,64 @@ type Syslog struct {
 
 // Router is one Yamaha RTX router polled over SSH.
 type Router struct {
-	Name                     string        `yaml:"name"`
-	Address                  string        `yaml:"address"`
-	User                     string        `yaml:"user"`
-	PasswordFile             string        `yaml:"password_file"`
-	PrivateKeyFile           string        `yaml:"private_key_file"`
-	PrivateKeyPassphraseFile string        `yaml:"private_key_passphrase_file"`
-	KnownHosts               string        `yaml:"known_hosts"`
-	LegacyAlgorithms         bool          `yaml:"legacy_algorithms"`
-	Timeout                  time.Duration `yaml:"timeout"`
-	Tunnels                  []TunnelJoin  `yaml:"tunnels"`
+	Name             string `yaml:"name"`
+	Address          string `yaml:"address"`
+	User             string `yaml:"user"`
+	SSHLogin         `yaml:",inline"`
+	LegacyAlgorithms bool          `yaml:"legacy_algorithms"`
+	Timeout          time.Duration `yaml:"timeout"`
+	Tunnels          []TunnelJoin  `yaml:"tunnels"`
 	// SyslogSource is the address the router sends syslog from, when it is
 	// not the host of Address.
 	SyslogSource string `yaml:"syslog_source"`
+}
+
+// SSHLogin is how vpnwatchd proves itself to an SSH server: the keys are
+// the same for routers and gateways reached over SSH.
+type SSHLogin struct {
+	PasswordFile             string `yaml:"password_file"`
+	PrivateKeyFile           string `yaml:"private_key_file"`
+	PrivateKeyPassphraseFile string `yaml:"private_key_passphrase_file"`
+	KnownHosts               string `yaml:"known_hosts"`
 
 	// Password, PrivateKey and PrivateKeyPassphrase are read from the *_file
 	// keys at load time.
 	Password             Secret `yaml:"-"`
 	PrivateKey           Secret `yaml:"-"`
 	PrivateKeyPassphrase Secret `yaml:"-"`
+}
+
+// StrongSwan is one strongSwan customer gateway, read over charon's vici
+// socket: on this host, or on the gateway through SSH (stream-local
+// forwarding, as `ssh -L` does for a unix socket).
+type StrongSwan struct {
+	Name string `yaml:"name"`
+	// Vici is the socket: a path such as /var/run/charon.vici when
+	// vpnwatchd runs on the gateway, or ssh://USER@HOST[:PORT]/PATH.
+	Vici string `yaml:"vici"`
+	// FRR reads BGP from FRR with read-only vtysh commands (on the gateway,
+	// over the same SSH connection when Vici is ssh://).
+	FRR bool `yaml:"frr"`
+	// VtySocket is vtysh's --vty_socket directory when FRR's is not the
+	// default one.
+	VtySocket string `yaml:"vty_socket"`
+	// NetNS runs the read-only ip, nft and vtysh commands in this network
+	// namespace (charon running in one); local gateways only.
+	NetNS    string `yaml:"netns"`
+	SSHLogin `yaml:",inline"`
+	// Timeout bounds the SSH login and each read.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// ViciSSH is the parsed ssh:// form of a vici key.
+type ViciSSH struct {
+	User, Address, Path string // Address is host:port
+}
+
+// Remote reports whether the gateway is read over SSH, and where.
+func (s StrongSwan) Remote() (ViciSSH, bool) {
+	r, err := parseViciURL(s.Vici)
+	return r, err == nil && r.Address != ""
 }
 
 // TunnelJoin pins an RTX tunnel to an AWS VPN tunnel when the automatic join
@@ -234,8 +275,12 @@ type WebhookReceiver struct {
 
 // Summary is a one-line description of what the configuration watches.
 func (c *Config) Summary() string {
-	return strings.Join([]string{count(len(c.AWS), "AWS source"), count(len(c.Routers), "router"), count(len(c.Probes), "probe"),
-		count(len(c.Alerting.Slack)+len(c.Alerting.Email)+len(c.Alerting.Alertmanager)+len(c.Alerting.Webhook), "receiver")}, ", ")
+	parts := []string{count(len(c.AWS), "AWS source"), count(len(c.Routers), "router")}
+	if len(c.StrongSwan) > 0 {
+		parts = append(parts, count(len(c.StrongSwan), "strongSwan gateway"))
+	}
+	return strings.Join(append(parts, count(len(c.Probes), "probe"),
+		count(len(c.Alerting.Slack)+len(c.Alerting.Email)+len(c.Alerting.Alertmanager)+len(c.Alerting.Webhook), "receiver")), ", ")
 }
 
 // count is "1 router", "2 routers".

@@ -46,6 +46,18 @@ func TestLoadGood(t *testing.T) {
 	if !c.Alerting.Slack[0].SendResolved || c.Alerting.Email[0].SendResolved {
 		t.Errorf("send_resolved: slack %v (want default true), email %v (want false)", c.Alerting.Slack[0].SendResolved, c.Alerting.Email[0].SendResolved)
 	}
+	if g := c.StrongSwan[0]; g.Timeout != DefaultRouterTimeout || !g.FRR || g.KnownHosts != "" {
+		t.Errorf("local strongSwan gateway = %+v, want default timeout, frr, no SSH login read", g)
+	}
+	if g := c.StrongSwan[1]; g.Password.Reveal() != "rtx-password" || g.KnownHosts != filepath.Join("testdata", "known_hosts") || g.Timeout != 5*time.Second {
+		t.Errorf("remote strongSwan gateway: password %q, known_hosts %q, timeout %s", g.Password.Reveal(), g.KnownHosts, g.Timeout)
+	}
+	if r, ok := c.StrongSwan[1].Remote(); !ok || r != (ViciSSH{User: "monitor", Address: "192.0.2.20:22", Path: "/var/run/charon.vici"}) {
+		t.Errorf("Remote() = %+v, %v", r, ok)
+	}
+	if _, ok := c.StrongSwan[0].Remote(); ok {
+		t.Error("a socket path is remote")
+	}
 	if c.Alerting.Webhook[0].ResolvedURL.Reveal() != "https://hooks.example.com/vpn" {
 		t.Errorf("webhook url = %q", c.Alerting.Webhook[0].ResolvedURL.Reveal())
 	}
@@ -111,6 +123,17 @@ func TestLoadBad(t *testing.T) {
 			`testdata/invalid-maintenance-window.yaml:3: alerting.maintenance_windows[0]: start "tonight" is not an RFC 3339 time such as 2026-12-01T22:00:00+09:00`,
 			`testdata/invalid-maintenance-window.yaml:6: alerting.maintenance_windows[0].matchers.host: unknown label (allowed: rule, severity, vpn_connection_id, outside_ip, router, rtx_tunnel, source, region, probe)`,
 		}},
+		{"invalid-strongswan.yaml", []string{
+			`testdata/invalid-strongswan.yaml:3: strongswan[0].vici: "charon.vici": want a socket path such as /var/run/charon.vici, or ssh://USER@HOST[:PORT]/var/run/charon.vici`,
+			`testdata/invalid-strongswan.yaml:5: strongswan[1].vici: ssh:// address without a user; want a socket path such as /var/run/charon.vici, or ssh://USER@HOST[:PORT]/var/run/charon.vici`,
+			`testdata/invalid-strongswan.yaml:7: strongswan[2].vici: ssh:// address holds a password: put it in password_file (it is not repeated here)`,
+			`testdata/invalid-strongswan.yaml:10: strongswan[3].known_hosts: only with an ssh:// vici address; /var/run/charon.vici is a socket on this host`,
+			`testdata/invalid-strongswan.yaml:11: strongswan[3].vty_socket: only with frr: true`,
+			`testdata/invalid-strongswan.yaml:12: strongswan[4].name: "e" is already the name of routers[0]`,
+			`testdata/invalid-strongswan.yaml:12: strongswan[4].password_file: missing: set password_file or private_key_file`,
+			`testdata/invalid-strongswan.yaml:12: strongswan[4].known_hosts: missing: host keys are always verified; create the file with ssh-keyscan`,
+			`testdata/invalid-strongswan.yaml:14: strongswan[4].netns: only for a gateway on this host; over SSH, vpnwatchd reads the gateway's own namespace`,
+		}},
 		{"invalid-several.yaml", []string{
 			`testdata/invalid-several.yaml:2: global.poll_interval: 100ms is too short (minimum 1s)`,
 			`testdata/invalid-several.yaml:3: listen: ":http-alt": port must be a number from 1 to 65535`,
@@ -170,7 +193,7 @@ func TestCheckRuleNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = c.CheckRuleNames([]string{"BGPDownIPsecUp", "TunnelDown"})
-	want := "testdata/good.yaml:32: rules.DPDDisabled: unknown rule (known rules: BGPDownIPsecUp, TunnelDown)"
+	want := "testdata/good.yaml:41: rules.DPDDisabled: unknown rule (known rules: BGPDownIPsecUp, TunnelDown)"
 	if err == nil || err.Error() != want {
 		t.Errorf("CheckRuleNames = %v, want %s", err, want)
 	}

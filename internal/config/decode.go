@@ -121,16 +121,26 @@ func (d *decoder) decodeDuration(n *yaml.Node, v reflect.Value, path string) {
 }
 
 // yamlFields maps the yaml keys of a struct type to field indexes.
-func yamlFields(t reflect.Type) (map[string]int, []string) {
-	fields := map[string]int{}
+func yamlFields(t reflect.Type) (map[string][]int, []string) {
+	fields := map[string][]int{}
 	var names []string
 	for i := range t.NumField() {
 		f := t.Field(i)
-		tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		tag, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if opts == "inline" && f.Type.Kind() == reflect.Struct {
+			// An embedded group of keys (SSHLogin): its keys are the
+			// parent's own.
+			sub, subNames := yamlFields(f.Type)
+			for k, idx := range sub {
+				fields[k] = append([]int{i}, idx...)
+			}
+			names = append(names, subNames...)
+			continue
+		}
 		if tag == "" || tag == "-" || !f.IsExported() {
 			continue
 		}
-		fields[tag] = i
+		fields[tag] = []int{i}
 		names = append(names, tag)
 	}
 	return fields, names
@@ -161,7 +171,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		}
 		seen[k.Value] = true
 		d.pos[kp] = k.Line
-		d.decode(val, v.Field(idx), kp)
+		d.decode(val, v.FieldByIndex(idx), kp)
 	}
 }
 

@@ -42,7 +42,8 @@ func (g *Global) setDefaults() {
 	g.StateDir = DefaultStateDir
 }
 
-func (r *Router) setDefaults() { r.Timeout = DefaultRouterTimeout }
+func (r *Router) setDefaults()     { r.Timeout = DefaultRouterTimeout }
+func (s *StrongSwan) setDefaults() { s.Timeout = DefaultRouterTimeout }
 
 func (a *AWSSource) setDefaults() {
 	a.Timeout = DefaultAWSTimeout

@@ -169,23 +169,29 @@ func (c *Config) resolveFiles() error {
 		}
 		return s
 	}
-	for i := range c.Routers {
-		r := &c.Routers[i]
-		p := fmt.Sprintf("routers[%d]", i)
-		r.Password = read(p+".password_file", r.PasswordFile)
-		if r.PrivateKeyFile != "" {
-			kp, err := c.path(r.PrivateKeyFile)
-			if r.PrivateKey, err = readSecretFile(kp, err, true); err != nil {
+	login := func(p string, l *SSHLogin) {
+		l.Password = read(p+".password_file", l.PasswordFile)
+		if l.PrivateKeyFile != "" {
+			kp, err := c.path(l.PrivateKeyFile)
+			if l.PrivateKey, err = readSecretFile(kp, err, true); err != nil {
 				v.errorf(p+".private_key_file", "%v", err)
 			}
 		}
-		r.PrivateKeyPassphrase = read(p+".private_key_passphrase_file", r.PrivateKeyPassphraseFile)
-		if kh, err := c.path(r.KnownHosts); err != nil {
+		l.PrivateKeyPassphrase = read(p+".private_key_passphrase_file", l.PrivateKeyPassphraseFile)
+		if kh, err := c.path(l.KnownHosts); err != nil {
 			v.errorf(p+".known_hosts", "%v", err)
 		} else if _, err := os.Stat(kh); err != nil {
 			v.errorf(p+".known_hosts", "%v (create it with: ssh-keyscan -p PORT HOST > %s)", err, kh)
 		} else {
-			r.KnownHosts = kh
+			l.KnownHosts = kh
+		}
+	}
+	for i := range c.Routers {
+		login(fmt.Sprintf("routers[%d]", i), &c.Routers[i].SSHLogin)
+	}
+	for i := range c.StrongSwan {
+		if _, remote := c.StrongSwan[i].Remote(); remote {
+			login(fmt.Sprintf("strongswan[%d]", i), &c.StrongSwan[i].SSHLogin)
 		}
 	}
 	for i := range c.Alerting.Slack {

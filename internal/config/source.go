@@ -44,7 +44,7 @@ func (s SourceID) String() string {
 }
 
 // Sources lists the configured sources in configuration order: each AWS
-// source's regions, the routers, then the probes.
+// source's regions, the routers, the strongSwan gateways, then the probes.
 func (c *Config) Sources() []SourceID {
 	var out []SourceID
 	for _, a := range c.AWS {
@@ -54,6 +54,9 @@ func (c *Config) Sources() []SourceID {
 	}
 	for _, r := range c.Routers {
 		out = append(out, RouterSource(r.Name))
+	}
+	for _, g := range c.StrongSwan {
+		out = append(out, StrongSwanSource(g.Name))
 	}
 	for _, p := range c.Probes {
 		out = append(out, ProbeSource(p.Name))

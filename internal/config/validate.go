@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"net"
@@ -64,6 +65,14 @@ func (v *validator) validate(c *Config) {
 
 	type kindName struct{ kind, name string }
 	names := map[kindName]string{}
+	// Routers and other gateways share one namespace: findings, metrics
+	// and alert labels name either as "router".
+	namespace := func(kind string) string {
+		if kind == "strongSwan gateway" {
+			return "router"
+		}
+		return kind
+	}
 	unique := func(path, kind, name string) {
 		if name == "" {
 			v.errorf(path+".name", "missing: every %s needs a name (letters, digits, '.', '_', '-')", kind)
@@ -73,7 +82,7 @@ func (v *validator) validate(c *Config) {
 			v.errorf(path+".name", "%q: use only letters, digits, '.', '_' and '-', starting with a letter or digit", name)
 			return
 		}
-		key := kindName{kind, name}
+		key := kindName{namespace(kind), name}
 		if prev, dup := names[key]; dup {
 			v.errorf(path+".name", "%q is already the name of %s", name, prev)
 			return
@@ -89,6 +98,11 @@ func (v *validator) validate(c *Config) {
 		p := fmt.Sprintf("routers[%d]", i)
 		unique(p, "router", r.Name)
 		v.router(p, r)
+	}
+	for i, g := range c.StrongSwan {
+		p := fmt.Sprintf("strongswan[%d]", i)
+		unique(p, "strongSwan gateway", g.Name)
+		v.strongSwan(p, g)
 	}
 	for i, pr := range c.Probes {
 		p := fmt.Sprintf("probes[%d]", i)
@@ -181,18 +195,7 @@ func (v *validator) router(p string, r Router) {
 	if r.User == "" {
 		v.errorf(p+".user", "missing: the SSH login user (a read-only monitoring user)")
 	}
-	switch {
-	case r.PasswordFile == "" && r.PrivateKeyFile == "":
-		v.errorf(p+".password_file", "missing: set password_file or private_key_file")
-	case r.PasswordFile != "" && r.PrivateKeyFile != "":
-		v.errorf(p+".private_key_file", "set password_file or private_key_file, not both")
-	}
-	if r.PrivateKeyPassphraseFile != "" && r.PrivateKeyFile == "" {
-		v.errorf(p+".private_key_passphrase_file", "only allowed with private_key_file")
-	}
-	if r.KnownHosts == "" {
-		v.errorf(p+".known_hosts", "missing: host keys are always verified; create the file with ssh-keyscan")
-	}
+	v.login(p, r.SSHLogin)
 	if r.Timeout <= 0 {
 		v.errorf(p+".timeout", "must be greater than 0")
 	}
@@ -221,6 +224,100 @@ func (v *validator) router(p string, r Router) {
 				v.errorf(tp+".outside_ip", "%q is not an IP address", t.OutsideIP)
 			}
 		}
+	}
+}
+
+// netnsRE is what `ip netns` accepts as a name (a file in /run/netns).
+var netnsRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+
+func (v *validator) strongSwan(p string, g StrongSwan) {
+	remote, err := parseViciURL(g.Vici)
+	if err != nil {
+		v.errorf(p+".vici", "%v", err)
+	}
+	if remote.Address != "" {
+		v.hostPort(p+".vici", remote.Address, true)
+		v.login(p, g.SSHLogin)
+		if g.NetNS != "" {
+			v.errorf(p+".netns", "only for a gateway on this host; over SSH, vpnwatchd reads the gateway's own namespace")
+		}
+	} else if err == nil {
+		for _, k := range []struct{ key, value string }{{"password_file", g.PasswordFile}, {"private_key_file", g.PrivateKeyFile},
+			{"private_key_passphrase_file", g.PrivateKeyPassphraseFile}, {"known_hosts", g.KnownHosts}} {
+			if k.value != "" {
+				v.errorf(p+"."+k.key, "only with an ssh:// vici address; %s is a socket on this host", g.Vici)
+			}
+		}
+	}
+	if g.NetNS != "" && !netnsRE.MatchString(g.NetNS) {
+		v.errorf(p+".netns", "%q is not a network namespace name (as `ip netns list` shows them)", g.NetNS)
+	}
+	if g.VtySocket != "" {
+		switch {
+		case !g.FRR:
+			v.errorf(p+".vty_socket", "only with frr: true")
+		case !strings.HasPrefix(g.VtySocket, "/"):
+			v.errorf(p+".vty_socket", "%q is not an absolute directory path (FRR's default is /var/run/frr)", g.VtySocket)
+		}
+	}
+	if g.Timeout <= 0 {
+		v.errorf(p+".timeout", "must be greater than 0")
+	}
+}
+
+// parseViciURL reads a vici key: an absolute socket path (unix:// allowed)
+// or ssh://USER@HOST[:PORT]/PATH. Errors do not repeat the value: it
+// could hold a password (ssh://user:secret@host).
+func parseViciURL(s string) (ViciSSH, error) {
+	const want = "a socket path such as /var/run/charon.vici, or ssh://USER@HOST[:PORT]/var/run/charon.vici"
+	switch {
+	case s == "":
+		return ViciSSH{}, fmt.Errorf("missing: charon's vici socket, %s", want)
+	case strings.HasPrefix(s, "unix://"):
+		s = strings.TrimPrefix(s, "unix://")
+		fallthrough
+	case strings.HasPrefix(s, "/"):
+		return ViciSSH{Path: s}, nil
+	case !strings.HasPrefix(s, "ssh://"):
+		return ViciSSH{}, fmt.Errorf("%q: want %s", s, want)
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return ViciSSH{}, fmt.Errorf("not a valid ssh:// address; want %s", want)
+	}
+	if _, has := u.User.Password(); has {
+		return ViciSSH{}, errors.New("ssh:// address holds a password: put it in password_file (it is not repeated here)")
+	}
+	r := ViciSSH{User: u.User.Username(), Address: u.Host, Path: u.Path}
+	switch {
+	case r.User == "":
+		return ViciSSH{}, fmt.Errorf("ssh:// address without a user; want %s", want)
+	case u.Hostname() == "":
+		return ViciSSH{}, fmt.Errorf("ssh:// address without a host; want %s", want)
+	case r.Path == "" || r.Path == "/":
+		return ViciSSH{}, fmt.Errorf("ssh:// address without the socket's path; want %s", want)
+	case u.RawQuery != "" || u.Fragment != "":
+		return ViciSSH{}, fmt.Errorf("ssh:// address with a query or fragment; want %s", want)
+	}
+	if u.Port() == "" {
+		r.Address = net.JoinHostPort(u.Hostname(), "22")
+	}
+	return r, nil
+}
+
+// login checks the SSH login keys of a router or a remote gateway.
+func (v *validator) login(p string, l SSHLogin) {
+	switch {
+	case l.PasswordFile == "" && l.PrivateKeyFile == "":
+		v.errorf(p+".password_file", "missing: set password_file or private_key_file")
+	case l.PasswordFile != "" && l.PrivateKeyFile != "":
+		v.errorf(p+".private_key_file", "set password_file or private_key_file, not both")
+	}
+	if l.PrivateKeyPassphraseFile != "" && l.PrivateKeyFile == "" {
+		v.errorf(p+".private_key_passphrase_file", "only allowed with private_key_file")
+	}
+	if l.KnownHosts == "" {
+		v.errorf(p+".known_hosts", "missing: host keys are always verified; create the file with ssh-keyscan")
 	}
 }
 

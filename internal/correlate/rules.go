@@ -12,6 +12,7 @@ import (
 	"github.com/vpnwatchd/vpnwatchd/internal/gateway"
 	"github.com/vpnwatchd/vpnwatchd/internal/probe"
 	"github.com/vpnwatchd/vpnwatchd/internal/rtx"
+	"github.com/vpnwatchd/vpnwatchd/internal/sshlogin"
 	"github.com/vpnwatchd/vpnwatchd/internal/strongswan"
 )
 
@@ -98,7 +99,7 @@ func sourceStale(c *evaluation) []Finding {
 func routerHostKeyChanged(c *evaluation) []Finding {
 	var out []Finding
 	for _, s := range c.stale {
-		var hk *rtx.HostKeyError
+		var hk *sshlogin.HostKeyError
 		if !gatewayKind(s.ref.Type) || !errors.As(s.err, &hk) || hk.Unknown {
 			continue
 		}
@@ -107,8 +108,7 @@ func routerHostKeyChanged(c *evaluation) []Finding {
 		out = append(out, Finding{Subject: subj,
 			Summary:  fmt.Sprintf("%s %s offers a different SSH host key (%s %s) than known_hosts has; vpnwatchd refuses to log in", subj.gatewayLabel(), s.ref.Name, hk.KeyType, hk.Fingerprint),
 			Evidence: Evidence{Detail: map[string]string{"offered": hk.KeyType + " " + hk.Fingerprint, "known": strings.Join(hk.Want, ", ")}},
-			Remediation: "Confirm on the router's console (`show sshd public key`) that the new key is the router's own — a replaced router or a regenerated key — " +
-				"and only then replace its line in " + hk.KnownHosts + ". If you did not change the router, treat this as a possible man-in-the-middle."})
+			Remediation: c.dialectOf(s.ref).Fix(nil, gateway.Fix{Kind: gateway.FixHostKey, Address: hk.KnownHosts})})
 	}
 	return out
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/vpnwatchd/vpnwatchd/internal/aws"
 	"github.com/vpnwatchd/vpnwatchd/internal/config"
 	"github.com/vpnwatchd/vpnwatchd/internal/correlate"
+	"github.com/vpnwatchd/vpnwatchd/internal/gateway"
 	"github.com/vpnwatchd/vpnwatchd/internal/logging"
 	"github.com/vpnwatchd/vpnwatchd/internal/metrics"
 	"github.com/vpnwatchd/vpnwatchd/internal/probe"
@@ -354,6 +355,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	loopCtx, stopLoop := context.WithCancel(context.Background())
 	d.main.probeCtx = loopCtx
 	d.probes.apply(loopCtx, d.cfg.Load().Probes)
+	d.watch(loopCtx, d.main.sources)
 	g.Add(func() error { return d.loop(loopCtx) }, func(error) { stopLoop(); d.probes.stop() })
 
 	if d.syslog != nil {
@@ -519,15 +521,18 @@ func newTriggers() *triggers {
 	return &triggers{wake: make(chan struct{}, 1), waiting: map[string]bool{}, last: map[string]time.Time{}}
 }
 
-// triggerPoll asks the main loop for a poll of router; requests that come
-// before the loop takes them are merged.
-func (d *Daemon) triggerPoll(router string) {
+// triggerPoll asks the main loop for a poll of router (its syslog).
+func (d *Daemon) triggerPoll(router string) { d.trigger(config.RouterSource(router)) }
+
+// trigger asks the main loop for a poll of a customer gateway; requests
+// that come before the loop takes them are merged.
+func (d *Daemon) trigger(gw config.SourceID) {
 	t := d.triggers
 	t.mu.Lock()
-	if t.waiting[router] || time.Since(t.last[router]) < routerTriggerGap {
-		d.metrics.daemon.TriggersDeferred.WithLabelValues(config.SourceRTX, "", "", router).Inc()
+	if t.waiting[gw.Name] || time.Since(t.last[gw.Name]) < routerTriggerGap {
+		d.metrics.daemon.TriggersDeferred.WithLabelValues(gw.Type, "", "", gw.Name).Inc()
 	}
-	t.waiting[router] = true
+	t.waiting[gw.Name] = true
 	t.mu.Unlock()
 	select {
 	case t.wake <- struct{}{}:
@@ -594,7 +599,7 @@ func (d *Daemon) triggeredCycle(ctx context.Context, routers map[string]bool) {
 	for id := range sel.regions {
 		d.main.followUps[id] = now.Add(awsFollowUp)
 	}
-	d.log.Info("syslog event: polling now", zap.Strings("routers", slices.Sorted(maps.Keys(routers))), zap.Stringers("aws_regions", sel.regionList()))
+	d.log.Info("gateway event (syslog or vici): polling now", zap.Strings("routers", slices.Sorted(maps.Keys(routers))), zap.Stringers("aws_regions", sel.regionList()))
 	d.runCycle(ctx, sel)
 }
 
@@ -680,6 +685,7 @@ func (d *Daemon) reload() error {
 	}
 	if d.main.probeCtx != nil {
 		d.probes.apply(d.main.probeCtx, c.Probes)
+		d.watch(d.main.probeCtx, srcs)
 	}
 	d.buildMetrics()
 	d.setConfig(c)
@@ -694,6 +700,9 @@ type Result struct {
 	SourcesFailed int
 	AWS           []aws.Snapshot
 	RTX           []rtx.Snapshot
+	// Gateways are every customer gateway's poll in gateway terms (the
+	// routers' too).
+	Gateways []gateway.Snapshot
 }
 
 // RunOnce polls every source once and evaluates, for check and collect.
@@ -711,7 +720,7 @@ func (d *Daemon) RunOnce(ctx context.Context) Result {
 	cfg := d.cfg.Load()
 	active := d.evaluate(cfg)
 	r := Result{Findings: active, Unchecked: d.main.unchecked, SourcesFailed: failed}
-	r.AWS, r.RTX = d.main.latest.snapshots(cfg)
+	r.AWS, r.Gateways, r.RTX = d.main.latest.snapshots(cfg)
 	return r
 }
 

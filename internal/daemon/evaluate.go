@@ -44,7 +44,9 @@ func Joins(c *config.Config) map[string][]config.TunnelJoin {
 func (d *Daemon) observations(c *config.Config) correlate.Observations {
 	obs := correlate.Observations{Expected: Expected(c), PollInterval: c.Global.PollInterval, Joins: Joins(c), Probes: d.probes.snapshot(),
 		StateDir: c.Global.StateDir}
-	obs.AWS, obs.RTX = d.main.latest.snapshots(c)
+	// Gateways come mapped once per poll (an RTX's too), not again at
+	// every evaluation.
+	obs.AWS, obs.Gateways, _ = d.main.latest.snapshots(c)
 	if d.alerts != nil {
 		if err := d.alerts.StateError(); err != nil {
 			obs.StateError = err.Error()

@@ -9,6 +9,7 @@ import (
 	"github.com/vpnwatchd/vpnwatchd/internal/aws"
 	"github.com/vpnwatchd/vpnwatchd/internal/config"
 	"github.com/vpnwatchd/vpnwatchd/internal/correlate"
+	"github.com/vpnwatchd/vpnwatchd/internal/gateway"
 	"github.com/vpnwatchd/vpnwatchd/internal/rtx"
 	"github.com/vpnwatchd/vpnwatchd/internal/status"
 )
@@ -19,9 +20,18 @@ import (
 // touches it (the /metrics body is built there too).
 type latest struct {
 	aws map[config.SourceID]*record[aws.Snapshot]
-	rtx map[config.SourceID]*record[rtx.Snapshot]
+	// gw are the customer gateways (routers and strongSwan gateways).
+	gw map[config.SourceID]*record[gatewayPoll]
 	// findings are the last evaluation's active findings.
 	findings []correlate.Finding
+}
+
+// gatewayPoll is one poll of a customer gateway: in vendor-neutral terms,
+// mapped once per poll for the correlator, and an RTX's own snapshot for
+// its metrics and `check`.
+type gatewayPoll struct {
+	gateway.Snapshot
+	rtx *rtx.Snapshot
 }
 
 // record is one source's latest snapshot and health.
@@ -43,7 +53,7 @@ const (
 )
 
 func newLatest() *latest {
-	return &latest{aws: map[config.SourceID]*record[aws.Snapshot]{}, rtx: map[config.SourceID]*record[rtx.Snapshot]{}}
+	return &latest{aws: map[config.SourceID]*record[aws.Snapshot]{}, gw: map[config.SourceID]*record[gatewayPoll]{}}
 }
 
 // note records a poll's result in r and says how the health changed.
@@ -78,13 +88,17 @@ func (l *latest) recordAWS(s aws.Snapshot, at time.Time) health {
 	return note(r, !ok, s, s.Err, at)
 }
 
-// recordRTX keeps a router's snapshot.
+// recordRTX keeps a router's snapshot, and its mapping into gateway terms.
 func (l *latest) recordRTX(s rtx.Snapshot, at time.Time) health {
-	id := config.RouterSource(s.Router)
-	r, ok := l.rtx[id]
+	return l.recordGateway(gatewayPoll{Snapshot: s.Gateway(), rtx: &s}, at)
+}
+
+// recordGateway keeps a customer gateway's snapshot.
+func (l *latest) recordGateway(s gatewayPoll, at time.Time) health {
+	r, ok := l.gw[s.Source]
 	if !ok {
-		r = &record[rtx.Snapshot]{}
-		l.rtx[id] = r
+		r = &record[gatewayPoll]{}
+		l.gw[s.Source] = r
 	}
 	return note(r, !ok, s, s.Err, at)
 }
@@ -95,7 +109,7 @@ func (l *latest) has(id config.SourceID) bool {
 		_, ok := l.aws[id]
 		return ok
 	}
-	_, ok := l.rtx[id]
+	_, ok := l.gw[id]
 	return ok
 }
 
@@ -106,20 +120,24 @@ func (l *latest) retain(c *config.Config) {
 		keep[id] = true
 	}
 	maps.DeleteFunc(l.aws, func(id config.SourceID, _ *record[aws.Snapshot]) bool { return !keep[id] })
-	maps.DeleteFunc(l.rtx, func(id config.SourceID, _ *record[rtx.Snapshot]) bool { return !keep[id] })
+	maps.DeleteFunc(l.gw, func(id config.SourceID, _ *record[gatewayPoll]) bool { return !keep[id] })
 }
 
-// snapshots returns the latest snapshots in configuration order.
-func (l *latest) snapshots(c *config.Config) (awsSnaps []aws.Snapshot, rtxSnaps []rtx.Snapshot) {
+// snapshots returns the latest snapshots in configuration order: AWS's,
+// every gateway's in gateway terms, and the routers' own.
+func (l *latest) snapshots(c *config.Config) (awsSnaps []aws.Snapshot, gws []gateway.Snapshot, rtxSnaps []rtx.Snapshot) {
 	for _, id := range c.Sources() {
 		if r, ok := l.aws[id]; ok {
 			awsSnaps = append(awsSnaps, r.snap)
 		}
-		if r, ok := l.rtx[id]; ok {
-			rtxSnaps = append(rtxSnaps, r.snap)
+		if r, ok := l.gw[id]; ok {
+			gws = append(gws, r.snap.Snapshot)
+			if r.snap.rtx != nil {
+				rtxSnaps = append(rtxSnaps, *r.snap.rtx)
+			}
 		}
 	}
-	return awsSnaps, rtxSnaps
+	return awsSnaps, gws, rtxSnaps
 }
 
 // sources lists the health of the configured AWS regions and routers, in
@@ -135,8 +153,8 @@ func (l *latest) sources(c *config.Config) []status.Source {
 			if r, ok := l.aws[id]; ok {
 				lastOK, lastErr, seen = r.lastOK, r.lastErr, true
 			}
-		case config.SourceRTX:
-			if r, ok := l.rtx[id]; ok {
+		case config.SourceRTX, config.SourceStrongSwan:
+			if r, ok := l.gw[id]; ok {
 				lastOK, lastErr, seen = r.lastOK, r.lastErr, true
 			}
 		default:
@@ -147,8 +165,8 @@ func (l *latest) sources(c *config.Config) []status.Source {
 	return out
 }
 
-// EachAWS, EachRTX and ActiveFindings make the store the metrics' Latest,
-// in key order.
+// EachAWS, EachRTX, EachGateway and ActiveFindings make the store the
+// metrics' Latest, in key order.
 func (l *latest) EachAWS(f func(aws.Snapshot, time.Time, bool)) {
 	for _, id := range slices.SortedFunc(maps.Keys(l.aws), compareSources) {
 		r := l.aws[id]
@@ -157,9 +175,20 @@ func (l *latest) EachAWS(f func(aws.Snapshot, time.Time, bool)) {
 }
 
 func (l *latest) EachRTX(f func(rtx.Snapshot, time.Time, bool)) {
-	for _, id := range slices.SortedFunc(maps.Keys(l.rtx), compareSources) {
-		r := l.rtx[id]
-		f(r.snap, r.lastOK, !r.lastOK.IsZero())
+	for _, id := range slices.SortedFunc(maps.Keys(l.gw), compareSources) {
+		if r := l.gw[id]; r.snap.rtx != nil {
+			f(*r.snap.rtx, r.lastOK, !r.lastOK.IsZero())
+		}
+	}
+}
+
+// EachGateway gives the gateways other than routers (whose series are
+// EachRTX's).
+func (l *latest) EachGateway(f func(gateway.Snapshot, time.Time, bool)) {
+	for _, id := range slices.SortedFunc(maps.Keys(l.gw), compareSources) {
+		if r := l.gw[id]; r.snap.rtx == nil {
+			f(r.snap.Snapshot, r.lastOK, !r.lastOK.IsZero())
+		}
 	}
 }
 

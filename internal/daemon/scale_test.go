@@ -116,7 +116,7 @@ func benchmarkScale(b *testing.B, logs bool) {
 	cycles := len(durations)
 	awsAfter, logins := counts()
 	awsCalls := awsAfter - awsBefore
-	awsSnaps, rtxSnaps := d.main.latest.snapshots(d.Config())
+	awsSnaps, _, rtxSnaps := d.main.latest.snapshots(d.Config())
 	for _, s := range awsSnaps {
 		if s.Err != nil {
 			b.Fatal(s.Err)

@@ -16,16 +16,28 @@ import (
 	"github.com/vpnwatchd/vpnwatchd/internal/aws"
 	"github.com/vpnwatchd/vpnwatchd/internal/config"
 	"github.com/vpnwatchd/vpnwatchd/internal/correlate"
+	"github.com/vpnwatchd/vpnwatchd/internal/gateway"
 	"github.com/vpnwatchd/vpnwatchd/internal/rtx"
+	"github.com/vpnwatchd/vpnwatchd/internal/strongswan"
 )
 
 // sources are the pollers built from one configuration.
 type sources struct {
-	aws []*aws.Poller
-	rtx []*rtx.Poller
+	aws  []*aws.Poller
+	rtx  []*rtx.Poller
+	swan []*swanGateway
 }
 
-// close ends the routers' SSH sessions of pollers not in keep.
+// swanGateway is a strongSwan gateway's source and the watch of its events.
+type swanGateway struct {
+	cfg config.StrongSwan
+	src *strongswan.Source
+	// stop ends the watch of its events; nil while none runs.
+	stop context.CancelFunc
+}
+
+// close ends the routers' SSH sessions and the gateways' watches and
+// connections of sources not in keep.
 func (s *sources) closeExcept(keep *sources) {
 	if s == nil {
 		return
@@ -34,6 +46,31 @@ func (s *sources) closeExcept(keep *sources) {
 		if keep == nil || indexFunc(keep.rtx, func(q *rtx.Poller) bool { return q == p }) < 0 {
 			p.Close()
 		}
+	}
+	for _, g := range s.swan {
+		if keep == nil || indexFunc(keep.swan, func(q *swanGateway) bool { return q == g }) < 0 {
+			if g.stop != nil {
+				g.stop()
+			}
+			g.src.Close()
+		}
+	}
+}
+
+// watch starts watching the events of gateways not yet watched: a state
+// change polls that gateway at once, as a router's syslog does.
+func (d *Daemon) watch(ctx context.Context, s *sources) {
+	for _, g := range s.swan {
+		if g.stop != nil {
+			continue
+		}
+		wctx, stop := context.WithCancel(ctx)
+		g.stop = stop
+		id := config.StrongSwanSource(g.cfg.Name)
+		go g.src.Watch(wctx, func(conn string) {
+			d.log.Debug("strongswan event", zap.Stringer("source", id), zap.String("connection", conn))
+			d.trigger(id)
+		})
 	}
 }
 
@@ -86,6 +123,22 @@ func (d *Daemon) buildSources(ctx context.Context, cfg *config.Config, prev *sou
 		}
 		s.rtx = append(s.rtx, rtx.NewPoller(r, opts))
 	}
+	for _, g := range cfg.StrongSwan {
+		if prev != nil {
+			if i := indexFunc(prev.swan, func(p *swanGateway) bool { return reflect.DeepEqual(p.cfg, g) }); i >= 0 {
+				s.swan = append(s.swan, prev.swan[i])
+				continue
+			}
+		}
+		opts := strongswan.OptionsFor(g)
+		opts.Logger, opts.Now = d.log.With(zap.String("gateway", g.Name)), d.now
+		if prev != nil {
+			if i := indexFunc(prev.swan, func(p *swanGateway) bool { return p.cfg.Name == g.Name }); i >= 0 {
+				opts.History = prev.swan[i].src.History()
+			}
+		}
+		s.swan = append(s.swan, &swanGateway{cfg: g, src: strongswan.New(opts)})
+	}
 	return s, errors.Join(errs...)
 }
 
@@ -102,10 +155,10 @@ func indexFunc[T any](s []T, f func(T) bool) int {
 // outputs being read and parsed at once stay a bounded amount of memory.
 const routersAtOnce = 50
 
-// selection names the sources of a targeted poll (a syslog event); nil
-// is every source.
+// selection names the sources of a targeted poll (a syslog or vici
+// event); nil is every source.
 type selection struct {
-	routers map[string]bool
+	routers map[string]bool          // customer gateways by name (routers and others share names)
 	regions map[config.SourceID]bool // AWS regions
 }
 
@@ -150,6 +203,7 @@ func (d *Daemon) poll(ctx context.Context, sel *selection) (ok, failed int) {
 	srcs, latest := d.main.sources, d.main.latest
 	awsResults := make([][]aws.Snapshot, len(srcs.aws))
 	rtxResults := make([]*rtx.Snapshot, len(srcs.rtx))
+	swanResults := make([]*gateway.Snapshot, len(srcs.swan))
 	var wg sync.WaitGroup
 	for i, p := range srcs.aws {
 		var regions []string
@@ -184,6 +238,20 @@ func (d *Daemon) poll(ctx context.Context, sel *selection) (ok, failed int) {
 			rtxResults[i] = &s
 		})
 	}
+	for i, g := range srcs.swan {
+		id := config.StrongSwanSource(g.cfg.Name)
+		if !sel.router(g.cfg.Name) && latest.has(id) {
+			continue
+		}
+		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			d.inFlight.Store(id, time.Now())
+			defer d.inFlight.Delete(id)
+			s := g.src.Poll(ctx)
+			swanResults[i] = &s
+		})
+	}
 	wg.Wait()
 	count := func(err error) {
 		if err != nil {
@@ -211,6 +279,21 @@ func (d *Daemon) poll(ctx context.Context, sel *selection) (ok, failed int) {
 		}
 		for _, u := range s.Config.Unused {
 			d.log.Debug("config line not used", zap.String("router", s.Router), zap.String("line", u))
+		}
+	}
+	for _, s := range swanResults {
+		if s == nil {
+			continue
+		}
+		d.noteSource(s.Source, latest.recordGateway(gatewayPoll{Snapshot: *s}, cmp.Or(s.TakenAt, d.now())), s.Err)
+		count(s.Err)
+		for _, t := range s.Tunnels {
+			if t.Rekeyed {
+				d.events.add(fmt.Sprintf("rekey seen on strongSwan %s connection %s (new child SAs)", s.Source.Name, t.Name))
+			}
+		}
+		for _, w := range s.Warnings {
+			d.log.Debug("gateway output not understood", zap.Stringer("source", s.Source), zap.String("command", w.Command), zap.String("text", w.Text))
 		}
 	}
 	for _, snaps := range awsResults {

@@ -82,6 +82,8 @@ const (
 	FixIKEFragmentation
 	// FixStale: the gateway cannot be read.
 	FixStale
+	// FixHostKey: the SSH host key changed; Address is the known_hosts file.
+	FixHostKey
 )
 
 // Fix is one fix request and what it needs to know.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/vpnwatchd/vpnwatchd/internal/aws"
 	"github.com/vpnwatchd/vpnwatchd/internal/correlate"
+	"github.com/vpnwatchd/vpnwatchd/internal/gateway"
 	"github.com/vpnwatchd/vpnwatchd/internal/rtx"
 	"github.com/vpnwatchd/vpnwatchd/internal/testenv"
 )
@@ -57,8 +58,9 @@ func (l *latestAWS) EachAWS(f func(aws.Snapshot, time.Time, bool)) {
 		f(s, l.lastOK, l.ok)
 	}
 }
-func (l *latestAWS) EachRTX(func(rtx.Snapshot, time.Time, bool)) {}
-func (l *latestAWS) ActiveFindings() []correlate.Finding         { return nil }
+func (l *latestAWS) EachRTX(func(rtx.Snapshot, time.Time, bool))         {}
+func (l *latestAWS) EachGateway(func(gateway.Snapshot, time.Time, bool)) {}
+func (l *latestAWS) ActiveFindings() []correlate.Finding                 { return nil }
 
 func TestAWSCollector(t *testing.T) {
 	reg := prometheus.NewRegistry()

@@ -22,7 +22,9 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/vpnwatchd/vpnwatchd/internal/aws"
+	"github.com/vpnwatchd/vpnwatchd/internal/config"
 	"github.com/vpnwatchd/vpnwatchd/internal/correlate"
+	"github.com/vpnwatchd/vpnwatchd/internal/gateway"
 	"github.com/vpnwatchd/vpnwatchd/internal/rtx"
 )
 
@@ -32,6 +34,7 @@ import (
 type fullLatest struct {
 	aws  []aws.Snapshot
 	rtx  []rtx.Snapshot
+	gw   []gateway.Snapshot
 	find []correlate.Finding
 }
 
@@ -42,6 +45,11 @@ func (l *fullLatest) EachAWS(f func(aws.Snapshot, time.Time, bool)) {
 }
 func (l *fullLatest) EachRTX(f func(rtx.Snapshot, time.Time, bool)) {
 	for _, s := range l.rtx {
+		f(s, at.Add(-time.Minute), s.Err == nil)
+	}
+}
+func (l *fullLatest) EachGateway(f func(gateway.Snapshot, time.Time, bool)) {
+	for _, s := range l.gw {
 		f(s, at.Add(-time.Minute), s.Err == nil)
 	}
 }
@@ -66,6 +74,17 @@ func newFullLatest(routers int) *fullLatest {
 		l.rtx = append(l.rtx, s)
 	}
 	l.rtx = append(l.rtx, rtx.Snapshot{Router: "down", TakenAt: at, Err: errors.New("connect: connection refused")})
+	bgp := gateway.BGPNeighbor{Address: "198.18.100.1", RemoteAS: "64512", State: "Established", Established: true, ReceivedPrefixes: 2}
+	l.gw = []gateway.Snapshot{{Source: config.StrongSwanSource("tokyo-swan"), TakenAt: at, Took: 40 * time.Millisecond,
+		Tunnels: []gateway.Tunnel{
+			{Name: "aws-1", RemoteAddress: "203.0.113.10", Known: true, Up: true, Rekeys: 3, BGP: &bgp,
+				SAs:      []gateway.SA{{ID: 7, Direction: "send", Remaining: 25 * time.Second}, {ID: 7, Direction: "recv", Remaining: 25 * time.Second}},
+				Settings: gateway.Settings{MTU: 1400, MSS: 1360, MSSKnown: true}},
+			{Name: "aws-2", RemoteAddress: "203.0.113.20", Known: true},
+		},
+		Peers:    []gateway.BGPNeighbor{bgp, bgp, {Address: "198.18.100.5", RemoteAS: "64512", State: "Active", ReceivedPrefixes: -1}},
+		Warnings: []gateway.Unreadable{{Command: "list-sas", Text: "life-time: x"}}},
+		{Source: config.StrongSwanSource("nagoya-swan"), TakenAt: at, Err: errors.New("open vici socket: connection refused")}}
 	l.find = []correlate.Finding{{Rule: "TunnelDown", Severity: "critical", Subject: correlate.Subject{Router: "r000", RTXTunnel: 1}}}
 	return l
 }
@@ -116,6 +135,47 @@ func TestBodyIsWhatTheRegistryRenders(t *testing.T) {
 	}
 	if !strings.Contains(got, `router="quote\"back\\slash\nnewline`+"\uFFFD"+`"`) {
 		t.Errorf("label value not escaped:\n%s", got)
+	}
+}
+
+// A strongSwan gateway's series: what each one says, and none for what
+// could not be read.
+func TestGatewaySeries(t *testing.T) {
+	var b Body
+	if err := b.Build(newFullLatest(0)); err != nil {
+		t.Fatal(err)
+	}
+	got := scrape(t, Handler(&b, prometheus.NewRegistry()), "")
+	for _, want := range []string{
+		`vpnwatch_source_up{region="",router="tokyo-swan",source="",type="strongswan"} 1`,
+		`vpnwatch_source_up{region="",router="nagoya-swan",source="",type="strongswan"} 0`,
+		`vpnwatch_gateway_tunnel_up{kind="strongswan",outside_ip="203.0.113.10",router="tokyo-swan",tunnel="aws-1"} 1`,
+		`vpnwatch_gateway_tunnel_up{kind="strongswan",outside_ip="203.0.113.20",router="tokyo-swan",tunnel="aws-2"} 0`,
+		`vpnwatch_gateway_ipsec_sas{direction="send",kind="strongswan",router="tokyo-swan",tunnel="aws-1"} 1`,
+		`vpnwatch_gateway_ipsec_sas{direction="recv",kind="strongswan",router="tokyo-swan",tunnel="aws-2"} 0`,
+		`vpnwatch_gateway_ipsec_sa_remaining_lifetime_seconds{direction="recv",kind="strongswan",router="tokyo-swan",tunnel="aws-1"} 25`,
+		`vpnwatch_gateway_ipsec_rekeys_total{kind="strongswan",router="tokyo-swan",tunnel="aws-1"} 3`,
+		`vpnwatch_gateway_bgp_received_routes{kind="strongswan",router="tokyo-swan",tunnel="aws-1"} 2`,
+		`vpnwatch_gateway_bgp_neighbor_up{kind="strongswan",neighbor="198.18.100.1",remote_as="64512",router="tokyo-swan"} 1`,
+		`vpnwatch_gateway_bgp_neighbor_up{kind="strongswan",neighbor="198.18.100.5",remote_as="64512",router="tokyo-swan"} 0`,
+		`vpnwatch_gateway_tunnel_mtu_bytes{kind="strongswan",router="tokyo-swan",tunnel="aws-1"} 1400`,
+		`vpnwatch_gateway_tcp_mss_clamp_bytes{kind="strongswan",router="tokyo-swan",tunnel="aws-1"} 1360`,
+		`vpnwatch_gateway_tcp_mss_clamp_auto{kind="strongswan",router="tokyo-swan",tunnel="aws-1"} 0`,
+		`vpnwatch_gateway_unreadable_entries{command="list-sas",kind="strongswan",router="tokyo-swan"} 1`,
+	} {
+		if !strings.Contains(got, want+"\n") {
+			t.Errorf("missing %s", want)
+		}
+	}
+	for _, absent := range []string{
+		`vpnwatch_gateway_tunnel_mtu_bytes{kind="strongswan",router="tokyo-swan",tunnel="aws-2"}`,
+		`vpnwatch_gateway_tcp_mss_clamp_auto{kind="strongswan",router="tokyo-swan",tunnel="aws-2"}`,
+		`vpnwatch_gateway_ipsec_sa_remaining_lifetime_seconds{direction="send",kind="strongswan",router="tokyo-swan",tunnel="aws-2"}`,
+		`router="nagoya-swan",tunnel=`,
+	} {
+		if strings.Contains(got, absent) {
+			t.Errorf("series for something unknown: %s", absent)
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/vpnwatchd/vpnwatchd/internal/aws"
 	"github.com/vpnwatchd/vpnwatchd/internal/correlate"
+	"github.com/vpnwatchd/vpnwatchd/internal/gateway"
 	"github.com/vpnwatchd/vpnwatchd/internal/rtx"
 )
 
@@ -20,6 +21,9 @@ type Latest interface {
 	EachAWS(f func(s aws.Snapshot, lastSuccess time.Time, succeeded bool))
 	// EachRTX does the same for the routers.
 	EachRTX(f func(s rtx.Snapshot, lastSuccess time.Time, succeeded bool))
+	// EachGateway does the same for the other customer gateways
+	// (strongSwan), in gateway terms.
+	EachGateway(f func(s gateway.Snapshot, lastSuccess time.Time, succeeded bool))
 	// ActiveFindings are the last evaluation's findings.
 	ActiveFindings() []correlate.Finding
 }
@@ -42,5 +46,6 @@ func (c latestCollector) Collect(ch chan<- prometheus.Metric) { c.collect(newSen
 func (c latestCollector) collect(out *sender) {
 	c.l.EachAWS(func(s aws.Snapshot, last time.Time, ok bool) { collectAWS(out, s, last, ok) })
 	c.l.EachRTX(func(s rtx.Snapshot, last time.Time, ok bool) { collectRTX(out, s, last, ok) })
+	c.l.EachGateway(func(s gateway.Snapshot, last time.Time, ok bool) { collectGateway(out, s, last, ok) })
 	collectFindings(out, c.l.ActiveFindings())
 }

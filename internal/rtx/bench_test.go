@@ -50,8 +50,8 @@ func BenchmarkPoll200Routers(b *testing.B) {
 		r.AddTunnel(rtxsim.Tunnel{Number: 1, Remote: "203.0.113.10", Neighbor: "169.254.10.1", RemoteAS: "64512", Routes: []string{"10.0.0.0/16"}})
 		r.AddTunnel(rtxsim.Tunnel{Number: 2, Remote: "203.0.113.20", Neighbor: "169.254.20.1", RemoteAS: "64512", Routes: []string{"10.0.0.0/16"}})
 		srv, kh := rtxsim.Start(b, r, "monitor", "rtx-pass")
-		pollers[i] = NewPoller(config.Router{Name: fmt.Sprintf("r%03d", i), Address: srv.Addr(), User: "monitor", Password: "rtx-pass",
-			KnownHosts: kh, Timeout: 30 * time.Second}, Options{Location: time.UTC})
+		pollers[i] = NewPoller(config.Router{Name: fmt.Sprintf("r%03d", i), Address: srv.Addr(), User: "monitor",
+			SSHLogin: config.SSHLogin{Password: "rtx-pass", KnownHosts: kh}, Timeout: 30 * time.Second}, Options{Location: time.UTC})
 		defer pollers[i].Close()
 	}
 	pollAll := func() {

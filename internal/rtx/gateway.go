@@ -15,7 +15,7 @@ import (
 // Gateway returns the snapshot in the correlator's vendor-neutral terms.
 // The SA history must have been applied (the poller does).
 func (s *Snapshot) Gateway() gateway.Snapshot {
-	g := gateway.Snapshot{Source: config.RouterSource(s.Router), TakenAt: s.TakenAt, Err: s.Err,
+	g := gateway.Snapshot{Source: config.RouterSource(s.Router), TakenAt: s.TakenAt, Took: s.Took, Err: s.Err,
 		BGP:     gateway.BGPConfig{Known: true, Use: s.Config.BGP.Use, AS: s.Config.BGP.AS},
 		Dialect: dialect{}, Tunnels: make([]gateway.Tunnel, 0, len(s.Tunnels))}
 	for _, n := range s.Config.BGP.Neighbors {
@@ -167,6 +167,9 @@ func (d dialect) Fix(t *gateway.Tunnel, f gateway.Fix) string {
 		return "measure the path with `vpnwatchd probe mtu` (DF ping) and set `ip tunnel mtu` and `ip tunnel tcp mss limit` from it."
 	case gateway.FixStale:
 		return "Check that the router answers SSH (`ssh USER@ROUTER`), the user and password or key, and the known_hosts entry. vpnwatchd reconnects by itself."
+	case gateway.FixHostKey:
+		return "Confirm on the router's console (`show sshd public key`) that the new key is the router's own — a replaced router or a regenerated key — " +
+			"and only then replace its line in " + f.Address + ". If you did not change the router, treat this as a possible man-in-the-middle."
 	}
 	return ""
 }

@@ -69,8 +69,8 @@ func startSim(t *testing.T) *simRouter {
 	kh := filepath.Join(t.TempDir(), "known_hosts")
 	writeKnownHosts(t, kh, srv.Addr(), key.PublicKey())
 	return &simRouter{router: r, server: srv, clock: clock, cfg: config.Router{
-		Name: "osaka-rtx1200", Address: srv.Addr(), User: "monitor", Password: "rtx-pass",
-		KnownHosts: kh, Timeout: 5 * time.Second,
+		Name: "osaka-rtx1200", Address: srv.Addr(), User: "monitor",
+		SSHLogin: config.SSHLogin{Password: "rtx-pass", KnownHosts: kh}, Timeout: 5 * time.Second,
 	}}
 }
 

@@ -109,7 +109,10 @@ func (d dialect) Fix(t *gateway.Tunnel, f gateway.Fix) string {
 	case gateway.FixIKEFragmentation:
 		return fmt.Sprintf("IKE messages larger than the path are fragmented by IP and often lost (a large DH group makes CREATE_CHILD_SA about 1,300 bytes): set `fragmentation = yes` in connections.%s and a lower `charon.fragment_size` (e.g. 1100) in strongswan.conf, or raise the path MTU; measure it with `vpnwatchd probe mtu`.", conn)
 	case gateway.FixStale:
-		return "Check that charon runs and that vpnwatchd may open its vici socket (`swanctl --stats --uri unix://PATH`; the socket's group, usually root, must include the vpnwatchd user)."
+		return "Check that charon runs and that vpnwatchd may open its vici socket (`swanctl --stats --uri unix://PATH`; the socket's group, usually root, must include the vpnwatchd user); for an ssh:// gateway also the SSH login, the known_hosts entry and sshd's `AllowStreamLocalForwarding yes`. vpnwatchd reconnects by itself."
+	case gateway.FixHostKey:
+		return "Confirm on the gateway's console (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`) that the new key is the gateway's own — a reinstalled host or a regenerated key — " +
+			"and only then replace its line in " + f.Address + ". If you did not change the gateway, treat this as a possible man-in-the-middle."
 	}
 	return ""
 }

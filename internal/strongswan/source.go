@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,13 +17,20 @@ import (
 
 	"github.com/vpnwatchd/vpnwatchd/internal/config"
 	"github.com/vpnwatchd/vpnwatchd/internal/gateway"
+	"github.com/vpnwatchd/vpnwatchd/internal/sshlogin"
 )
 
 // Options configure one strongSwan gateway's source.
 type Options struct {
 	Name string
-	// Socket is the vici socket's path (unix:// prefix allowed).
+	// Socket is the vici socket's path (unix:// prefix allowed); on the
+	// gateway when SSH is set.
 	Socket string
+	// SSH, when set, reaches the gateway over SSH: vici through
+	// stream-local forwarding, the read-only commands as exec requests.
+	SSH *sshlogin.Config
+	// Timeout bounds each read (10 s).
+	Timeout time.Duration
 	// FRR reads BGP with `vtysh -c 'show bgp ipv4 unicast summary json'`;
 	// VtySocket is vtysh's --vty_socket directory ("" for FRR's default).
 	FRR       bool
@@ -36,13 +42,16 @@ type Options struct {
 	Now    func() time.Time
 	// LogKept bounds the log lines kept per connection (50).
 	LogKept int
+	// History carries the SA history (rekeys counted, when SAs ran out)
+	// over from an earlier source of the same gateway, after a reload.
+	History *gateway.SAHistory
 }
 
 // Source reads one strongSwan gateway.
 type Source struct {
 	opts    Options
-	dial    dialer
-	history gateway.SAHistory
+	via     transport
+	history *gateway.SAHistory
 
 	mu  sync.Mutex
 	log map[string][]gateway.LogLine // connection → recent events and log lines
@@ -59,7 +68,44 @@ func New(opts Options) *Source {
 	if opts.LogKept <= 0 {
 		opts.LogKept = 50
 	}
-	return &Source{opts: opts, dial: unixDialer(strings.TrimPrefix(opts.Socket, "unix://")), log: map[string][]gateway.LogLine{}}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 10 * time.Second
+	}
+	socket := strings.TrimPrefix(opts.Socket, "unix://")
+	var via transport = local{socket: socket, netns: opts.NetNS}
+	if opts.SSH != nil {
+		via = &remote{login: *opts.SSH, socket: socket}
+	}
+	history := opts.History
+	if history == nil {
+		history = &gateway.SAHistory{}
+	}
+	return &Source{opts: opts, via: via, history: history, log: map[string][]gateway.LogLine{}}
+}
+
+// History returns the source's SA history, for a source that replaces it.
+func (s *Source) History() *gateway.SAHistory { return s.history }
+
+// OptionsFor are the options of a configured gateway.
+func OptionsFor(g config.StrongSwan) Options {
+	o := Options{Name: g.Name, Socket: g.Vici, FRR: g.FRR, VtySocket: g.VtySocket, NetNS: g.NetNS, Timeout: g.Timeout}
+	if r, ok := g.Remote(); ok {
+		o.Socket = r.Path
+		o.SSH = &sshlogin.Config{Address: r.Address, User: r.User, Password: g.Password.Reveal(),
+			PrivateKey: []byte(g.PrivateKey.Reveal()), Passphrase: []byte(g.PrivateKeyPassphrase.Reveal()),
+			KnownHosts: g.KnownHosts, Timeout: g.Timeout}
+	}
+	return o
+}
+
+// Close ends the SSH connection of a remote gateway.
+func (s *Source) Close() { s.via.close() }
+
+// run runs a read-only command on the gateway within the timeout.
+func (s *Source) run(ctx context.Context, c command) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	return s.via.run(ctx, c)
 }
 
 // Poll reads the gateway once.
@@ -69,6 +115,7 @@ func (s *Source) Poll(ctx context.Context) gateway.Snapshot {
 	conns, sas, bad, err := s.read(ctx)
 	if err != nil {
 		snap.Err = fmt.Errorf("strongswan %s: %w", s.opts.Name, err)
+		snap.Took = s.opts.Now().Sub(start)
 		return snap
 	}
 	for _, b := range bad {
@@ -110,6 +157,7 @@ func (s *Source) Poll(ctx context.Context) gateway.Snapshot {
 	}
 	s.mu.Unlock()
 	s.history.Apply(&snap)
+	snap.Took = s.opts.Now().Sub(start)
 	return snap
 }
 
@@ -135,7 +183,9 @@ func (s *Source) read(ctx context.Context) ([]Conn, []IKESA, []string, error) {
 
 // list runs one streaming command on a session of its own.
 func (s *Source) list(ctx context.Context, cmd, event string) ([]*vici.Message, error) {
-	sess, err := session(ctx, s.dial)
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	sess, err := session(ctx, s.via.dial)
 	if err != nil {
 		return nil, err
 	}
@@ -245,26 +295,8 @@ type link struct {
 	} `json:"linkinfo"`
 }
 
-// command runs a read-only command, in the gateway's namespace if any.
-func (s *Source) command(ctx context.Context, name string, args ...string) ([]byte, error) {
-	if s.opts.NetNS != "" {
-		args = append([]string{"netns", "exec", s.opts.NetNS, name}, args...)
-		name = "ip"
-	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, name, args...).Output()
-	if err != nil {
-		if ee, ok := err.(*exec.ExitError); ok && len(ee.Stderr) > 0 {
-			return nil, fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(ee.Stderr)))
-		}
-		return nil, fmt.Errorf("%s %s: %w", name, strings.Join(args, " "), err)
-	}
-	return out, nil
-}
-
 func (s *Source) links(ctx context.Context) ([]link, error) {
-	out, err := s.command(ctx, "ip", "-d", "-j", "addr")
+	out, err := s.run(ctx, cmdAddresses)
 	if err != nil {
 		return nil, err
 	}
@@ -314,7 +346,7 @@ func tunnelMTU(ls []link, c Conn, t gateway.Tunnel) int {
 // by `tcp option maxseg size set N`, or auto for `set rt mtu`; (0, false)
 // when nothing clamps.
 func (s *Source) mssClamp(ctx context.Context) (int, bool, error) {
-	out, err := s.command(ctx, "nft", "-j", "list", "ruleset")
+	out, err := s.run(ctx, cmdRuleset)
 	if err != nil {
 		return 0, false, err
 	}
@@ -375,11 +407,7 @@ func ParseMSSClamp(out []byte) (int, bool, error) {
 
 // frr reads FRR's BGP summary.
 func (s *Source) frr(ctx context.Context) (gateway.BGPConfig, []gateway.BGPNeighbor, error) {
-	args := []string{}
-	if s.opts.VtySocket != "" {
-		args = append(args, "--vty_socket", s.opts.VtySocket)
-	}
-	out, err := s.command(ctx, "vtysh", append(args, "-c", "show bgp ipv4 unicast summary json")...)
+	out, err := s.run(ctx, bgpSummary(s.opts.VtySocket))
 	if err != nil {
 		return gateway.BGPConfig{}, nil, err
 	}
@@ -452,7 +480,7 @@ func (s *Source) watchOnce(ctx context.Context, changed func(string)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	for _, name := range Events {
-		sess, err := session(ctx, s.dial)
+		sess, err := session(ctx, s.via.dial)
 		if err != nil {
 			return err
 		}

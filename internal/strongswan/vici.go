@@ -84,14 +84,6 @@ func (c ChildSA) Live() bool { return c.State == "INSTALLED" || c.State == "REKE
 // dialer opens the vici socket.
 type dialer func(ctx context.Context) (net.Conn, error)
 
-// unixDialer dials a local socket.
-func unixDialer(path string) dialer {
-	return func(ctx context.Context) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "unix", path)
-	}
-}
-
 // session opens a vici session through dial.
 func session(ctx context.Context, dial dialer) (*vici.Session, error) {
 	conn, err := dial(ctx)

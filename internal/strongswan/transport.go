@@ -1,0 +1,240 @@
+package strongswan
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/vpnwatchd/vpnwatchd/internal/sshlogin"
+)
+
+// transport reaches a gateway: its vici socket, and the read-only commands
+// that say what strongSwan does not (interfaces, nftables, FRR).
+type transport interface {
+	dial(ctx context.Context) (net.Conn, error)
+	run(ctx context.Context, c command) ([]byte, error)
+	close()
+}
+
+// command is one read-only command on the gateway.
+type command struct {
+	name string
+	args []string
+}
+
+func (c command) String() string { return c.name + " " + strings.Join(c.args, " ") }
+
+// The only commands vpnwatchd runs on a gateway. Each only reads.
+var (
+	cmdAddresses = command{"ip", []string{"-d", "-j", "addr"}}
+	cmdRuleset   = command{"nft", []string{"-j", "list", "ruleset"}}
+)
+
+// bgpSummary is FRR's BGP summary, with vtysh's socket directory if not
+// the default.
+func bgpSummary(vtySocket string) command {
+	c := command{name: "vtysh"}
+	if vtySocket != "" {
+		c.args = append(c.args, "--vty_socket", vtySocket)
+	}
+	c.args = append(c.args, "-c", "show bgp ipv4 unicast summary json")
+	return c
+}
+
+// allowed checks a command against the allowlist before it is run: what
+// vpnwatchd sends a gateway must not depend on the call sites being right.
+func allowed(c command) error {
+	switch {
+	case c.name == cmdAddresses.name && slices.Equal(c.args, cmdAddresses.args),
+		c.name == cmdRuleset.name && slices.Equal(c.args, cmdRuleset.args):
+		return nil
+	case c.name == "vtysh":
+		args := c.args
+		if len(args) == 4 && args[0] == "--vty_socket" && strings.HasPrefix(args[1], "/") {
+			args = args[2:]
+		}
+		if slices.Equal(args, []string{"-c", "show bgp ipv4 unicast summary json"}) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s: not an allowlisted read-only command", c)
+}
+
+// maxOutput bounds one command's output (nft's ruleset of a busy firewall
+// is the largest; a few MiB).
+const maxOutput = 16 << 20
+
+// local is a gateway on this host, its commands run in netns if set.
+type local struct {
+	socket string
+	netns  string
+}
+
+func (l local) dial(ctx context.Context) (net.Conn, error) {
+	var d net.Dialer
+	return d.DialContext(ctx, "unix", l.socket)
+}
+
+func (l local) run(ctx context.Context, c command) ([]byte, error) {
+	if err := allowed(c); err != nil {
+		return nil, err
+	}
+	name, args := c.name, c.args
+	if l.netns != "" {
+		args = append([]string{"netns", "exec", l.netns, name}, args...)
+		name = "ip"
+	}
+	var stdout, stderr capped
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, commandError(c, err, stderr.String())
+	}
+	if stdout.over {
+		return nil, fmt.Errorf("%s: output larger than %d bytes", c, maxOutput)
+	}
+	return stdout.Bytes(), nil
+}
+
+func (local) close() {}
+
+func commandError(c command, err error, stderr string) error {
+	if s := strings.TrimSpace(stderr); s != "" {
+		return fmt.Errorf("%s: %w: %s", c, err, s)
+	}
+	return fmt.Errorf("%s: %w", c, err)
+}
+
+// capped keeps the first maxOutput bytes written to it.
+type capped struct {
+	bytes.Buffer
+	over bool
+}
+
+func (c *capped) Write(p []byte) (int, error) {
+	if room := maxOutput - c.Len(); len(p) > room {
+		c.over = true
+		c.Buffer.Write(p[:max(room, 0)])
+		return len(p), nil
+	}
+	return c.Buffer.Write(p)
+}
+
+// remote is a gateway reached over SSH: vici through stream-local
+// forwarding (direct-streamlocal@openssh.com, what `ssh -L` does for a
+// unix socket), commands as SSH exec requests. One SSH connection carries
+// every session; it is made again after it breaks.
+type remote struct {
+	login  sshlogin.Config
+	socket string
+
+	mu     sync.Mutex
+	client *ssh.Client
+}
+
+// connect returns the SSH connection, logging in if there is none.
+func (r *remote) connect(ctx context.Context) (*ssh.Client, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.client != nil {
+		return r.client, nil
+	}
+	c, err := sshlogin.Dial(ctx, r.login)
+	if err != nil {
+		return nil, fmt.Errorf("ssh %s@%s: %w", r.login.User, r.login.Address, err)
+	}
+	r.client = c
+	return c, nil
+}
+
+// broken drops c after a failure of the connection itself, so that the
+// next use logs in again.
+func (r *remote) broken(c *ssh.Client) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.client == c {
+		r.client.Close()
+		r.client = nil
+	}
+}
+
+func (r *remote) dial(ctx context.Context) (net.Conn, error) {
+	c, err := r.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := c.DialContext(ctx, "unix", r.socket)
+	if err != nil {
+		// The server refusing the channel (no such socket, forwarding
+		// not allowed) says the connection itself works.
+		var refused *ssh.OpenChannelError
+		if !errors.As(err, &refused) {
+			r.broken(c)
+		}
+		return nil, fmt.Errorf("ssh %s@%s: forward to %s: %w (sshd needs AllowStreamLocalForwarding yes, the user access to the socket)",
+			r.login.User, r.login.Address, r.socket, err)
+	}
+	return conn, nil
+}
+
+func (r *remote) run(ctx context.Context, c command) ([]byte, error) {
+	if err := allowed(c); err != nil {
+		return nil, err
+	}
+	client, err := r.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sess, err := client.NewSession()
+	if err != nil {
+		r.broken(client)
+		return nil, fmt.Errorf("ssh %s@%s: session: %w", r.login.User, r.login.Address, err)
+	}
+	defer sess.Close()
+	var stdout, stderr capped
+	sess.Stdout, sess.Stderr = &stdout, &stderr
+	done := make(chan error, 1)
+	go func() { done <- sess.Run(shellLine(c)) }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		sess.Close()
+		return nil, fmt.Errorf("%s: %w", c, ctx.Err())
+	}
+	if err != nil {
+		return nil, commandError(c, err, stderr.String())
+	}
+	if stdout.over {
+		return nil, fmt.Errorf("%s: output larger than %d bytes", c, maxOutput)
+	}
+	return stdout.Bytes(), nil
+}
+
+func (r *remote) close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.client != nil {
+		r.client.Close()
+		r.client = nil
+	}
+}
+
+// shellLine quotes a command for the remote user's shell: every word in
+// single quotes, so nothing in it is interpreted.
+func shellLine(c command) string {
+	words := []string{quote(c.name)}
+	for _, a := range c.args {
+		words = append(words, quote(a))
+	}
+	return strings.Join(words, " ")
+}
+
+func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

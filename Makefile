@@ -20,9 +20,9 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Real strongSwan (charon with kernel-libipsec: the test machines' kernels
 # have no ESP) and FRR for the strongSwan gateway tests.
 TEST_PACKAGES := prometheus prometheus-alertmanager iproute2 nftables systemd chromium lintian \
-                 strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins frr
+                 strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins frr openssh-server
 TEST_BINARIES := /usr/bin/promtool /usr/bin/prometheus /usr/bin/prometheus-alertmanager /usr/bin/amtool /usr/sbin/ip /usr/sbin/nft /usr/bin/systemd-analyze /usr/bin/chromium /usr/bin/lintian \
-                 /usr/lib/ipsec/charon /usr/sbin/swanctl /usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so /usr/lib/frr/bgpd
+                 /usr/lib/ipsec/charon /usr/sbin/swanctl /usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so /usr/lib/frr/bgpd /usr/sbin/sshd
 
 .PHONY: all build test test-deps vet bench bench-scale bench-rss bench-latency fuzz lint install clean deb dist
 

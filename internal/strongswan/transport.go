@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os/exec"
 	"slices"
@@ -179,10 +180,26 @@ func (r *remote) dial(ctx context.Context) (net.Conn, error) {
 		if !errors.As(err, &refused) {
 			r.broken(c)
 		}
-		return nil, fmt.Errorf("ssh %s@%s: forward to %s: %w (sshd needs AllowStreamLocalForwarding yes, the user access to the socket)",
+		return nil, fmt.Errorf("ssh %s@%s: forward to %s: %w (sshd must allow it: AllowStreamLocalForwarding yes, and AllowTcpForwarding yes or local — OpenSSH applies it to socket forwarding too; the user needs access to the socket)",
 			r.login.User, r.login.Address, r.socket, err)
 	}
-	return conn, nil
+	return withDeadlines(conn), nil
+}
+
+// withDeadlines bridges an SSH channel, which has no deadlines, to an
+// in-memory pipe, which has: govici bounds its reads and writes with them
+// (and fails at once on a connection without them).
+func withDeadlines(ch net.Conn) net.Conn {
+	near, far := net.Pipe()
+	go func() {
+		io.Copy(ch, far)
+		ch.Close()
+	}()
+	go func() {
+		io.Copy(far, ch)
+		far.Close()
+	}()
+	return near
 }
 
 func (r *remote) run(ctx context.Context, c command) ([]byte, error) {

@@ -13,15 +13,21 @@ package swanlab
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/pem"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
 )
 
 // Charon is Debian's charon binary.
@@ -57,7 +63,30 @@ type Options struct {
 	UnderlayMTU int
 	// DropFragments drops IP fragments arriving at the AWS stand-in.
 	DropFragments bool
+	// FRR runs FRR (zebra, bgpd) on both sides: BGP over each tunnel
+	// between the inside addresses, the customer (AS CustomerAS)
+	// announcing CustomerPrefix, the stand-in (AS AWSAS) VPCPrefix.
+	FRR bool
+	// SSH runs OpenSSH's sshd on the customer gateway, reachable from the
+	// test's own namespace at MgmtGateway over a management veth.
+	SSH bool
 }
+
+// BGP of the lab (FRR): AWS's default ASN for a virtual private gateway,
+// a private ASN for the customer, and prefixes from 198.18.0.0/15.
+const (
+	AWSAS          = "64512"
+	CustomerAS     = "65000"
+	VPCPrefix      = "198.19.0.0/16"
+	CustomerPrefix = "198.18.64.0/24"
+)
+
+// The management link (Options.SSH): the test's namespace and the
+// customer gateway.
+const (
+	MgmtHost    = "198.18.2.1"
+	MgmtGateway = "198.18.2.2"
+)
 
 // Lab is a running lab.
 type Lab struct {
@@ -66,6 +95,7 @@ type Lab struct {
 	opts     Options
 	procs    []*exec.Cmd
 	t        testing.TB
+	login    SSHLogin
 }
 
 // Usable says why the lab cannot run here, "" when it can.
@@ -95,6 +125,12 @@ func Start(t testing.TB, o Options) *Lab {
 	t.Helper()
 	if why := Usable(); why != "" {
 		t.Skip("real strongSwan lab: " + why)
+	}
+	if o.FRR && !exists("/usr/lib/frr/bgpd") {
+		t.Skip("real strongSwan lab: FRR missing: apt-get install frr (make test-deps)")
+	}
+	if o.SSH && !exists(Sshd) {
+		t.Skip("real strongSwan lab: " + Sshd + " missing: apt-get install openssh-server (make test-deps)")
 	}
 	if o.ChildRekey == 0 {
 		o.ChildRekey, o.ChildLife, o.IKERekey = 30*time.Second, 40*time.Second, 60*time.Second
@@ -139,8 +175,179 @@ func Start(t testing.TB, o Options) *Lab {
 	l.charon("a", l.NSA)
 	l.load("a", l.awsConf())
 	l.load("c", l.customerConf())
+	if o.FRR {
+		l.frr()
+	}
+	if o.SSH {
+		l.sshd(vc + "m")
+	}
 	return l
 }
+
+// VtySocket is a side's vtysh socket directory (Options.FRR).
+func (l *Lab) VtySocket(side string) string { return filepath.Join(l.Dir, side, "frr") }
+
+// frr starts zebra and bgpd on both sides. FRR does not read strongSwan's
+// routing table 220, so each side gets a main-table route to its peers'
+// inside addresses through libipsec's TUN device (ipsec0).
+func (l *Lab) frr() {
+	l.t.Helper()
+	// FRR's daemons run as the frr user: it must reach the sockets.
+	for d := l.Dir; d != "/" && d != "."; d = filepath.Dir(d) {
+		if st, err := os.Stat(d); err == nil && st.Mode().Perm()&0o005 != 0o005 {
+			os.Chmod(d, st.Mode().Perm()|0o005)
+		}
+	}
+	for _, side := range []struct{ name, ns, as, prefix string }{{"c", l.NSC, CustomerAS, CustomerPrefix}, {"a", l.NSA, AWSAS, VPCPrefix}} {
+		dir := l.VtySocket(side.name)
+		os.MkdirAll(dir, 0o777)
+		os.Chmod(dir, 0o777)
+		var b strings.Builder
+		fmt.Fprintf(&b, "frr defaults traditional\nhostname vwlab-%s\nlog file %s/frr.log\n", side.name, dir)
+		fmt.Fprintf(&b, "router bgp %s\n no bgp ebgp-requires-policy\n no bgp network import-check\n", side.as)
+		for n := 1; n <= 2; n++ {
+			_, a, c := Inside(n)
+			local, peer, peerAS := c, a, AWSAS
+			if side.name == "a" {
+				local, peer, peerAS = a, c, CustomerAS
+			}
+			fmt.Fprintf(&b, " neighbor %s remote-as %s\n neighbor %s update-source %s\n neighbor %s disable-connected-check\n neighbor %s timers 3 9\n neighbor %s timers connect 5\n",
+				peer, peerAS, peer, local, peer, peer, peer)
+			l.run("ip", "-n", side.ns, "route", "add", peer+"/32", "dev", "ipsec0", "src", local)
+		}
+		fmt.Fprintf(&b, " address-family ipv4 unicast\n  network %s\n exit-address-family\n", side.prefix)
+		conf := filepath.Join(dir, "frr.conf")
+		if err := os.WriteFile(conf, []byte(b.String()), 0o644); err != nil {
+			l.t.Fatal(err)
+		}
+		for _, daemon := range []string{"zebra", "bgpd"} {
+			cmd := exec.Command("ip", "netns", "exec", side.ns, "/usr/lib/frr/"+daemon, "-P", "0", "--vty_socket", dir,
+				"-z", filepath.Join(dir, "zserv.api"), "-i", filepath.Join(dir, daemon+".pid"), "-f", conf)
+			out, _ := os.Create(filepath.Join(dir, daemon+".out"))
+			cmd.Stdout, cmd.Stderr = out, out
+			if err := cmd.Start(); err != nil {
+				l.t.Fatalf("start %s: %v", daemon, err)
+			}
+			l.procs = append(l.procs, cmd)
+			deadline := time.Now().Add(15 * time.Second)
+			for !exists(filepath.Join(dir, daemon+".vty")) {
+				if time.Now().After(deadline) {
+					b, _ := os.ReadFile(filepath.Join(dir, daemon+".out"))
+					l.t.Fatalf("%s (%s) did not open its vty socket: %s", daemon, side.name, b)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+	}
+}
+
+// DropBGP makes the AWS stand-in drop BGP (TCP 179) arriving through the
+// tunnels while IPsec stays up, as a firewall rule would; with the lab's
+// 9 s hold time the sessions fall in about ten seconds.
+func (l *Lab) DropBGP() {
+	l.Nft(l.NSA, "table inet vwlab_bgp {\n chain pre {\n  type filter hook prerouting priority -450;\n  tcp dport 179 drop\n  tcp sport 179 drop\n }\n}\n")
+}
+
+// RestoreBGP removes DropBGP's rules.
+func (l *Lab) RestoreBGP() {
+	exec.Command("ip", "netns", "exec", l.NSA, "nft", "delete", "table", "inet", "vwlab_bgp").Run()
+}
+
+// sshd starts OpenSSH's sshd in the customer gateway's namespace, on a
+// management veth (link) from the test's namespace: keys made here, root
+// login by key only, stream-local forwarding allowed (the default).
+func (l *Lab) sshd(link string) {
+	l.t.Helper()
+	dir := filepath.Join(l.Dir, "ssh")
+	os.MkdirAll(dir, 0o700)
+	os.MkdirAll("/run/sshd", 0o755) // sshd's privilege separation directory
+	l.run("ip", "link", "add", link, "type", "veth", "peer", "name", link+"g")
+	l.run("ip", "link", "set", link+"g", "netns", l.NSC)
+	l.run("ip", "addr", "add", MgmtHost+"/30", "dev", link)
+	l.run("ip", "link", "set", link, "up")
+	l.run("ip", "-n", l.NSC, "addr", "add", MgmtGateway+"/30", "dev", link+"g")
+	l.run("ip", "-n", l.NSC, "link", "set", link+"g", "up")
+	l.t.Cleanup(func() { exec.Command("ip", "link", "del", link).Run() })
+	hostKey, hostPub := newKey(l.t)
+	userKey, userPub := newKey(l.t)
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			l.t.Fatal(err)
+		}
+		return p
+	}
+	hk := write("host_key", hostKey)
+	ak := write("authorized_keys", ssh.MarshalAuthorizedKey(userPub))
+	addr := net.JoinHostPort(MgmtGateway, "22")
+	kh := write("known_hosts", []byte(knownhosts.Line([]string{knownhosts.Normalize(addr)}, hostPub)+"\n"))
+	conf := write("sshd_config", []byte(fmt.Sprintf(`ListenAddress %s
+HostKey %s
+AuthorizedKeysFile %s
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+PidFile none
+AllowStreamLocalForwarding yes
+X11Forwarding no
+`, addr, hk, ak)))
+	out, _ := os.Create(filepath.Join(dir, "sshd.out"))
+	cmd := exec.Command("ip", "netns", "exec", l.NSC, Sshd, "-D", "-e", "-f", conf)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		l.t.Fatalf("start sshd: %v", err)
+	}
+	l.procs = append(l.procs, cmd)
+	l.login = SSHLogin{Address: addr, User: "root", PrivateKey: userKey, KnownHosts: kh}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(filepath.Join(dir, "sshd.out"))
+			l.t.Fatalf("sshd does not answer on %s: %v: %s", addr, err, b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// newKey makes an Ed25519 key: the private key in OpenSSH's PEM form, and
+// the public key.
+func newKey(t testing.TB) ([]byte, ssh.PublicKey) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(block), sp
+}
+
+// Sshd is OpenSSH's server.
+const Sshd = "/usr/sbin/sshd"
+
+// SSHLogin is how the test logs in to the customer gateway (Options.SSH):
+// as root with a key, the host key pinned in KnownHosts.
+type SSHLogin struct {
+	Address    string // MgmtGateway:22
+	User       string
+	PrivateKey []byte // OpenSSH PEM
+	KnownHosts string
+}
+
+// SSH is the customer gateway's SSH login (Options.SSH).
+func (l *Lab) SSH() SSHLogin { return l.login }
 
 // Socket is a side's vici socket ("c" customer, "a" AWS stand-in).
 func (l *Lab) Socket(side string) string { return filepath.Join(l.Dir, side, "charon.vici") }

@@ -5,6 +5,7 @@ package strongswan_test
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"strings"
@@ -46,6 +47,8 @@ type world struct {
 
 	mu   sync.Mutex
 	seen map[string][]correlate.Finding // rule → findings seen, in order
+	// awsUp is how many tunnels AWS said UP at the last step.
+	awsUp int
 }
 
 func newWorld(t *testing.T, o swanlab.Options) *world {
@@ -58,7 +61,7 @@ func newWorld(t *testing.T, o swanlab.Options) *world {
 	// lifetimes (a static VPN: AWS says UP when IPsec is up).
 	sim.Update(region, func(r *ec2sim.Region) {
 		r.CustomerGateways = []*ec2sim.CustomerGateway{{ID: "cgw-0a1b2c3d4e5f60001", IP: swanlab.CustomerIP, BGPASN: "65000"}}
-		v := &ec2sim.VPNConnection{ID: vpnID, CustomerGatewayID: "cgw-0a1b2c3d4e5f60001", VPNGatewayID: "vgw-0a1b2c3d4e5f60001", StaticRoutesOnly: true}
+		v := &ec2sim.VPNConnection{ID: vpnID, CustomerGatewayID: "cgw-0a1b2c3d4e5f60001", VPNGatewayID: "vgw-0a1b2c3d4e5f60001", StaticRoutesOnly: !o.FRR}
 		for n, ip := range []string{swanlab.AWSIP1, swanlab.AWSIP2} {
 			cidr, _, _ := swanlab.Inside(n + 1)
 			v.Tunnels = append(v.Tunnels, &ec2sim.Tunnel{OutsideIP: ip, InsideCIDR: cidr, Status: "UP",
@@ -73,12 +76,55 @@ func newWorld(t *testing.T, o swanlab.Options) *world {
 		t.Fatal(err)
 	}
 	w := &world{t: t, lab: lab, sim: sim, awsP: p, ev: correlate.NewEvaluator(nil), seen: map[string][]correlate.Finding{},
-		src: strongswan.New(strongswan.Options{Name: "lab", Socket: lab.Socket("c"), NetNS: lab.NSC})}
+		src: strongswan.New(strongswan.Options{Name: "lab", Socket: lab.Socket("c"), NetNS: lab.NSC, FRR: o.FRR, VtySocket: lab.VtySocket("c")})}
 	w.ev.NoHolds = true
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go w.src.Watch(ctx, func(string) {})
+	if o.FRR {
+		go w.mirrorAWS(ctx)
+	}
 	return w
+}
+
+// mirrorAWS makes the EC2 simulator say what AWS says of a BGP VPN, from
+// the stand-in's real state, every second: UP with "N BGP ROUTES" while
+// IPsec is up and BGP established, DOWN "IPSEC IS UP" while only IPsec
+// is, DOWN "IPSEC IS DOWN" otherwise (the status messages of
+// ../../../shared/aws-samples).
+func (w *world) mirrorAWS(ctx context.Context) {
+	standIn := strongswan.New(strongswan.Options{Name: "aws", Socket: w.lab.Socket("a"), NetNS: w.lab.NSA, FRR: true, VtySocket: w.lab.VtySocket("a")})
+	for ctx.Err() == nil {
+		g := standIn.Poll(ctx)
+		if g.Err == nil {
+			for n := 1; n <= 2; n++ {
+				_, _, customer := swanlab.Inside(n)
+				ipsec := false
+				for _, tn := range g.Tunnels {
+					ipsec = ipsec || (tn.Name == fmt.Sprintf("vgw-%d", n) && tn.Up)
+				}
+				status, msg, routes := "DOWN", "IPSEC IS DOWN", 0
+				for _, p := range g.Peers {
+					if p.Address == customer && p.Established && ipsec {
+						status, routes = "UP", max(p.ReceivedPrefixes, 0)
+						msg = fmt.Sprintf("%d BGP ROUTES", routes)
+					}
+				}
+				if status == "DOWN" && ipsec {
+					msg = "IPSEC IS UP"
+				}
+				ip := []string{swanlab.AWSIP1, swanlab.AWSIP2}[n-1]
+				if err := w.sim.SetTunnel(region, vpnID, ip, status, msg, routes); err != nil {
+					w.t.Error(err)
+					return
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 // setAWS sets what AWS says about tunnel n.
@@ -92,6 +138,16 @@ func (w *world) setAWS(n int, status string) {
 // step polls both sides and evaluates once.
 func (w *world) step() correlate.Result {
 	obs := correlate.Observations{AWS: w.awsP.Poll(context.Background())}
+	w.awsUp = 0
+	for _, a := range obs.AWS {
+		for _, c := range a.Connections {
+			for _, tn := range c.Tunnels {
+				if tn.Status == "UP" {
+					w.awsUp++
+				}
+			}
+		}
+	}
 	gw := w.src.Poll(context.Background())
 	obs.Gateways = append(obs.Gateways, gw)
 	obs.Expected = []correlate.SourceRef{config.AWSRegion("prod", region), config.StrongSwanSource("lab")}
@@ -206,6 +262,76 @@ func TestRealStrongSwanFragmentedIKELost(t *testing.T) {
 	}
 	if !strings.Contains(f.Summary, "retransmit") {
 		t.Errorf("summary lacks charon's evidence: %s", f.Summary)
+	}
+}
+
+// BGP down while IPsec is up, for real: FRR on both ends, AWS's view
+// mirrored from the stand-in; a firewall rule on the stand-in drops BGP.
+func TestRealStrongSwanBGPDownIPsecUp(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, swanlab.Options{FRR: true})
+	// Healthy first: both tunnels up with BGP, AWS says UP, no finding.
+	r := w.run(90*time.Second, func(r correlate.Result) bool { return w.awsUp == 2 && len(r.Findings) == 0 })
+	if w.awsUp != 2 || len(r.Findings) != 0 {
+		t.Fatalf("not healthy with BGP up (AWS: %d tunnels UP): %s", w.awsUp, strings.Join(rules(r.Findings), "; "))
+	}
+	// Up, it stays quiet (a rekey or two on the way).
+	w.mu.Lock()
+	clear(w.seen)
+	w.mu.Unlock()
+	w.run(40*time.Second, nil)
+	for rule, fs := range w.seen {
+		t.Errorf("a finding while BGP and IPsec are up: %s: %s", rule, fs[0].Summary)
+	}
+	w.lab.DropBGP()
+	// Both ends see it: the finding carries FRR's own state of the
+	// session once its hold timer ran out too.
+	r = w.run(90*time.Second, func(r correlate.Result) bool {
+		n := 0
+		for _, f := range r.Findings {
+			if f.Rule == "BGPDownIPsecUp" && !strings.Contains(f.Summary, "BGP Established") {
+				n++
+			}
+		}
+		return n == 2
+	})
+	var got []correlate.Finding
+	for _, f := range r.Findings {
+		if f.Rule == "BGPDownIPsecUp" {
+			got = append(got, f)
+		}
+	}
+	if len(got) != 2 {
+		t.Fatalf("want BGPDownIPsecUp on both tunnels within 90 s; findings:\n%s", strings.Join(rules(r.Findings), "\n"))
+	}
+	for _, f := range got {
+		if f.Subject.GatewayKind != "strongswan" || !strings.HasPrefix(f.Subject.Tunnel, "aws-") {
+			t.Errorf("subject = %+v", f.Subject)
+		}
+		// FRR's own state of the session (Idle, Connect or Active while
+		// TCP 179 is dropped), next to AWS's DOWN / IPSEC IS UP.
+		if !strings.Contains(f.Summary, "DOWN / IPSEC IS UP") || !strings.Contains(f.Summary, "strongSwan lab connection aws-") ||
+			!(strings.Contains(f.Summary, "BGP Idle") || strings.Contains(f.Summary, "BGP Active") || strings.Contains(f.Summary, "BGP Connect")) {
+			t.Errorf("summary: %s", f.Summary)
+		}
+		if !strings.Contains(f.Remediation, "vtysh") || !strings.Contains(f.Remediation, "FRR has `neighbor 198.18.100.") || strings.Contains(f.Remediation, "bgp neighbor 1 ") {
+			t.Errorf("remediation not in FRR's words: %s", f.Remediation)
+		}
+	}
+	// Mended: the sessions come back and the finding ends. (The tunnels
+	// did go DOWN and UP twice within the hour, which TunnelFlapping
+	// rightly reports.)
+	w.lab.RestoreBGP()
+	ended := func(r correlate.Result) bool {
+		for _, f := range r.Findings {
+			if f.Rule != "TunnelFlapping" {
+				return false
+			}
+		}
+		return w.awsUp == 2
+	}
+	if r = w.run(90*time.Second, ended); !ended(r) {
+		t.Errorf("after BGP is allowed again (AWS: %d UP): %s", w.awsUp, strings.Join(rules(r.Findings), "; "))
 	}
 }
 

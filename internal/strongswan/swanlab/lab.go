@@ -241,11 +241,12 @@ func (l *Lab) frr() {
 	}
 }
 
-// DropBGP makes the AWS stand-in drop BGP (TCP 179) arriving through the
-// tunnels while IPsec stays up, as a firewall rule would; with the lab's
-// 9 s hold time the sessions fall in about ten seconds.
+// DropBGP makes the AWS stand-in drop BGP (TCP 179) through the tunnels
+// both ways while IPsec stays up, as a firewall rule would; with the
+// lab's 9 s hold time both ends' sessions fall in about ten seconds.
 func (l *Lab) DropBGP() {
-	l.Nft(l.NSA, "table inet vwlab_bgp {\n chain pre {\n  type filter hook prerouting priority -450;\n  tcp dport 179 drop\n  tcp sport 179 drop\n }\n}\n")
+	l.Nft(l.NSA, "table inet vwlab_bgp {\n chain pre {\n  type filter hook prerouting priority -450;\n  tcp dport 179 drop\n  tcp sport 179 drop\n }\n"+
+		" chain out {\n  type filter hook output priority -450;\n  tcp dport 179 drop\n  tcp sport 179 drop\n }\n}\n")
 }
 
 // RestoreBGP removes DropBGP's rules.

@@ -106,8 +106,8 @@ func routerHostKeyChanged(c *evaluation) []Finding {
 		var subj Subject
 		subj.setGateway(tunnelKey{kind: s.ref.Type, router: s.ref.Name})
 		out = append(out, Finding{Subject: subj,
-			Summary:  fmt.Sprintf("%s %s offers a different SSH host key (%s %s) than known_hosts has; vpnwatchd refuses to log in", subj.gatewayLabel(), s.ref.Name, hk.KeyType, hk.Fingerprint),
-			Evidence: Evidence{Detail: map[string]string{"offered": hk.KeyType + " " + hk.Fingerprint, "known": strings.Join(hk.Want, ", ")}},
+			Summary:     fmt.Sprintf("%s %s offers a different SSH host key (%s %s) than known_hosts has; vpnwatchd refuses to log in", subj.gatewayLabel(), s.ref.Name, hk.KeyType, hk.Fingerprint),
+			Evidence:    Evidence{Detail: map[string]string{"offered": hk.KeyType + " " + hk.Fingerprint, "known": strings.Join(hk.Want, ", ")}},
 			Remediation: c.dialectOf(s.ref).Fix(nil, gateway.Fix{Kind: gateway.FixHostKey, Address: hk.KnownHosts})})
 	}
 	return out

@@ -20,7 +20,7 @@ type Snapshot struct {
 	Source  config.SourceID // Type is the gateway kind (config.SourceRTX, config.SourceStrongSwan)
 	TakenAt time.Time
 	// Took is how long the poll took.
-	Took time.Duration
+	Took    time.Duration
 	Err     error
 	Tunnels []Tunnel
 	BGP     BGPConfig

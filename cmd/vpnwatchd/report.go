@@ -97,7 +97,8 @@ func cmdCollect(o *opts) int {
 		}
 		taken := time.Now().UTC()
 		res := d.RunOnce(context.Background())
-		b := bundle.Bundle{Meta: bundle.Meta{TakenAt: taken, Version: version.Version}, AWS: map[string]map[string]map[string][]byte{}, RTX: d.RouterOutputs()}
+		b := bundle.Bundle{Meta: bundle.Meta{TakenAt: taken, Version: version.Version}, AWS: map[string]map[string]map[string][]byte{}, RTX: d.RouterOutputs(),
+			StrongSwan: d.GatewayOutputs()}
 		for _, a := range d.Config().AWS {
 			if a.Logs {
 				b.Meta.AWSLogs = append(b.Meta.AWSLogs, a.Name)
@@ -114,7 +115,7 @@ func cmdCollect(o *opts) int {
 			}
 			b.AWS[s.Source][s.Region] = rec.For(s.Source).Files(s.Region)
 		}
-		for _, s := range res.RTX {
+		for _, s := range res.Gateways { // the routers' and the other gateways'
 			if s.Err != nil {
 				fmt.Fprintf(stderr, "vpnwatchd collect: %v\n", s.Err)
 				code = exitError
@@ -124,7 +125,11 @@ func cmdCollect(o *opts) int {
 			fmt.Fprintf(stderr, "vpnwatchd collect: %v\n", err)
 			return exitError
 		}
-		fmt.Fprintf(stdout, "%s: %d AWS regions, %d routers, %d findings\n", dir, len(res.AWS), len(b.RTX), len(res.Findings))
+		gws := ""
+		if len(b.StrongSwan) > 0 {
+			gws = fmt.Sprintf(", %d strongSwan gateways", len(b.StrongSwan))
+		}
+		fmt.Fprintf(stdout, "%s: %d AWS regions, %d routers%s, %d findings\n", dir, len(res.AWS), len(b.RTX), gws, len(res.Findings))
 	}
 	return code
 }
@@ -154,7 +159,7 @@ func cmdDiagnose(o *opts) int {
 	var unchecked []string
 	var timelines []correlate.TunnelView
 	var prev time.Time
-	history := bundle.SAHistory{}
+	history := &bundle.SAHistory{}
 	for _, b := range bundles {
 		obs, unc, err := b.Observations(context.Background(), loc)
 		if err != nil {

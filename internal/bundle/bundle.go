@@ -1,5 +1,5 @@
-// Package bundle writes and reads support bundles: the raw EC2 responses and
-// RTX command outputs of one moment, secrets redacted, laid out as
+// Package bundle writes and reads support bundles: the raw EC2 responses,
+// RTX command outputs and strongSwan answers of one moment, secrets redacted, laid out as
 // DESIGN.md specifies, so that `diagnose` can run the correlator offline —
 // on bundles `collect` wrote or on files copied by hand.
 package bundle
@@ -11,11 +11,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/vpnwatchd/vpnwatchd/internal/aws"
 	"github.com/vpnwatchd/vpnwatchd/internal/rtx"
+	"github.com/vpnwatchd/vpnwatchd/internal/strongswan"
 )
 
 // Meta is meta.json.
@@ -37,6 +39,8 @@ type Bundle struct {
 	AWS map[string]map[string]map[string][]byte
 	// RTX: router → command → raw output.
 	RTX map[string]rtx.Outputs
+	// StrongSwan: gateway → file → raw answer (strongswan.Outputs).
+	StrongSwan map[string]strongswan.Outputs
 	// Probes: probe name → JSON result.
 	Probes map[string][]byte
 	// Ignored lists files that are not part of the format.
@@ -87,6 +91,13 @@ func Write(dir string, b Bundle) error {
 			}
 		}
 	}
+	for gw, outs := range b.StrongSwan {
+		for name, data := range outs {
+			if err := write(filepath.Join("strongswan", gw, name), data); err != nil {
+				return err
+			}
+		}
+	}
 	for name, data := range b.Probes {
 		if err := write(filepath.Join("probe", name+".json"), data); err != nil {
 			return err
@@ -98,7 +109,8 @@ func Write(dir string, b Bundle) error {
 // Read loads a bundle directory. Missing parts are fine; files that are not
 // part of the format are listed in Ignored.
 func Read(dir string) (Bundle, error) {
-	b := Bundle{Dir: dir, AWS: map[string]map[string]map[string][]byte{}, RTX: map[string]rtx.Outputs{}, Probes: map[string][]byte{}}
+	b := Bundle{Dir: dir, AWS: map[string]map[string]map[string][]byte{}, RTX: map[string]rtx.Outputs{}, StrongSwan: map[string]strongswan.Outputs{},
+		Probes: map[string][]byte{}}
 	st, err := os.Stat(dir)
 	if err != nil {
 		return b, fmt.Errorf("bundle %s: %w", dir, err)
@@ -144,6 +156,15 @@ func Read(dir string) (Bundle, error) {
 				b.RTX[parts[1]] = rtx.Outputs{}
 			}
 			b.RTX[parts[1]][fileCommand(parts[2])] = string(data)
+		case len(parts) == 3 && parts[0] == "strongswan" && slices.Contains(strongswan.Files(), parts[2]):
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			if b.StrongSwan[parts[1]] == nil {
+				b.StrongSwan[parts[1]] = strongswan.Outputs{}
+			}
+			b.StrongSwan[parts[1]][parts[2]] = data
 		case len(parts) == 2 && parts[0] == "probe" && strings.HasSuffix(parts[1], ".json"):
 			data, err := os.ReadFile(path)
 			if err != nil {
@@ -158,8 +179,8 @@ func Read(dir string) (Bundle, error) {
 	if err != nil {
 		return b, fmt.Errorf("bundle %s: %w", dir, err)
 	}
-	if len(b.AWS) == 0 && len(b.RTX) == 0 {
-		return b, fmt.Errorf("bundle %s: no aws/SOURCE/REGION/*.xml and no rtx/ROUTER/*.txt files", dir)
+	if len(b.AWS) == 0 && len(b.RTX) == 0 && len(b.StrongSwan) == 0 {
+		return b, fmt.Errorf("bundle %s: no aws/SOURCE/REGION/*.xml, rtx/ROUTER/*.txt or strongswan/GATEWAY/*.json files", dir)
 	}
 	if b.Meta.TakenAt.IsZero() {
 		b.Meta.TakenAt = newestFile(dir)

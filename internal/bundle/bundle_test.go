@@ -8,8 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vpnwatchd/vpnwatchd/internal/config"
 	"github.com/vpnwatchd/vpnwatchd/internal/correlate"
 	"github.com/vpnwatchd/vpnwatchd/internal/rtx"
+	"github.com/vpnwatchd/vpnwatchd/internal/strongswan"
 )
 
 func evaluate(t *testing.T, b Bundle) ([]correlate.Finding, []string) {
@@ -18,7 +20,7 @@ func evaluate(t *testing.T, b Bundle) ([]correlate.Finding, []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	SAHistory{}.Apply(&obs)
+	new(SAHistory).Apply(&obs)
 	e := correlate.NewEvaluator(nil)
 	e.NoHolds = true
 	_, r := e.Evaluate(correlate.State{}, obs, b.Meta.TakenAt)
@@ -74,7 +76,7 @@ func TestReadErrors(t *testing.T) {
 		t.Error("missing directory accepted")
 	}
 	empty := t.TempDir()
-	if _, err := Read(empty); err == nil || !strings.Contains(err.Error(), "no aws/SOURCE/REGION/*.xml and no rtx/ROUTER/*.txt") {
+	if _, err := Read(empty); err == nil || !strings.Contains(err.Error(), "no aws/SOURCE/REGION/*.xml, rtx/ROUTER/*.txt or strongswan/GATEWAY/*.json files") {
 		t.Errorf("empty bundle: %v", err)
 	}
 	os.WriteFile(filepath.Join(empty, "meta.json"), []byte("{bad"), 0o600)
@@ -114,5 +116,53 @@ func TestWriteRedactsAndRoundTrips(t *testing.T) {
 	b, _ := evaluate(t, back)
 	if len(a) != len(b) {
 		t.Errorf("findings before %d, after the round trip %d", len(a), len(b))
+	}
+}
+
+// A strongSwan gateway's answers (a real poll of the lab's charon and FRR)
+// go into a bundle and come back as the same snapshot; a file that cannot
+// be read is named.
+func TestStrongSwanInBundle(t *testing.T) {
+	outs := strongswan.Outputs{}
+	files, _ := filepath.Glob("../strongswan/testdata/lab/*")
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		outs[filepath.Base(f)] = b
+	}
+	outs[strongswan.FileRuleset+strongswan.ErrorSuffix] = []byte("nft -j list ruleset: exit status 1: Operation not permitted")
+	delete(outs, strongswan.FileRuleset)
+	dir := filepath.Join(t.TempDir(), "b")
+	if err := Write(dir, Bundle{Meta: Meta{TakenAt: time.Date(2026, 11, 30, 16, 42, 0, 0, time.UTC)}, StrongSwan: map[string]strongswan.Outputs{"tokyo": outs}}); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "strongswan", "tokyo", "notes.txt"), []byte("x"), 0o600)
+	b, err := Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs, unchecked, err := b.Observations(context.Background(), time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(obs.Gateways) != 1 || len(obs.Gateways[0].Tunnels) != 2 || !obs.Gateways[0].Tunnels[0].Up || obs.Gateways[0].Tunnels[0].Settings.MTU != 1400 {
+		t.Fatalf("gateways = %+v", obs.Gateways)
+	}
+	if obs.Expected[0] != config.StrongSwanSource("tokyo") {
+		t.Errorf("expected = %v", obs.Expected)
+	}
+	want := []string{filepath.Join(dir, "strongswan/tokyo/notes.txt") + ": not a support bundle file, ignored",
+		filepath.Join(dir, "strongswan/tokyo") + ": MSS clamping not read: nft -j list ruleset: exit status 1: Operation not permitted"}
+	if strings.Join(unchecked, "\n") != strings.Join(want, "\n") {
+		t.Errorf("unchecked:\n%s\nwant:\n%s", strings.Join(unchecked, "\n"), strings.Join(want, "\n"))
+	}
+	os.WriteFile(filepath.Join(dir, "strongswan", "tokyo", strongswan.FileSAs), []byte(`[{"aws-1":`), 0o600)
+	b, _ = Read(dir)
+	if _, _, err := b.Observations(context.Background(), time.UTC); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "strongswan/tokyo")+": list-sas.json: offset") {
+		t.Errorf("corrupt list-sas.json: %v", err)
+	}
+	h := &SAHistory{}
+	h.Apply(&obs)
+	if obs.Gateways[0].Tunnels[0].SAs[0].FirstSeen.IsZero() {
+		t.Error("SA history not applied to the gateway")
 	}
 }

@@ -12,7 +12,9 @@ import (
 	"github.com/vpnwatchd/vpnwatchd/internal/aws"
 	"github.com/vpnwatchd/vpnwatchd/internal/config"
 	"github.com/vpnwatchd/vpnwatchd/internal/correlate"
+	"github.com/vpnwatchd/vpnwatchd/internal/gateway"
 	"github.com/vpnwatchd/vpnwatchd/internal/rtx"
+	"github.com/vpnwatchd/vpnwatchd/internal/strongswan"
 )
 
 // Observations decodes a bundle into what the correlator evaluates: the EC2
@@ -67,21 +69,47 @@ func (b Bundle) Observations(ctx context.Context, loc *time.Location) (correlate
 		obs.RTX = append(obs.RTX, snap)
 		obs.Expected = append(obs.Expected, correlate.SourceRef{Type: correlate.SourceRTX, Name: router})
 	}
+	for _, gw := range slices.Sorted(maps.Keys(b.StrongSwan)) {
+		dir := filepath.Join(b.Dir, "strongswan", gw)
+		snap, err := strongswan.Build(gw, b.StrongSwan[gw], at)
+		if err != nil {
+			return obs, nil, fmt.Errorf("%s: %w", dir, err)
+		}
+		for _, u := range snap.Unchecked {
+			unchecked = append(unchecked, fmt.Sprintf("%s: %s", dir, u))
+		}
+		snap.Unchecked = nil // said above, with the bundle's path
+		obs.Gateways = append(obs.Gateways, snap)
+		obs.Expected = append(obs.Expected, config.StrongSwanSource(gw))
+	}
 	return obs, unchecked, nil
 }
 
-// SAHistory is what is known of the routers' SAs across the bundles of one
-// diagnosis, as a daemon's pollers keep it across polls: bundles read in
-// order show a rekey that failed between them.
-type SAHistory map[string]*rtx.SAHistory
+// SAHistory is what is known of the gateways' SAs across the bundles of
+// one diagnosis, as a daemon's pollers keep it across polls: bundles read
+// in order show a rekey that failed between them. The zero value is ready.
+type SAHistory struct {
+	routers  map[string]*rtx.SAHistory
+	gateways map[config.SourceID]*gateway.SAHistory
+}
 
-// Apply notes the SAs of obs's router snapshots (SAHistory.Apply).
-func (h SAHistory) Apply(obs *correlate.Observations) {
+// Apply notes the SAs of obs's router and gateway snapshots.
+func (h *SAHistory) Apply(obs *correlate.Observations) {
+	if h.routers == nil {
+		h.routers, h.gateways = map[string]*rtx.SAHistory{}, map[config.SourceID]*gateway.SAHistory{}
+	}
 	for i := range obs.RTX {
 		s := &obs.RTX[i]
-		if h[s.Router] == nil {
-			h[s.Router] = &rtx.SAHistory{}
+		if h.routers[s.Router] == nil {
+			h.routers[s.Router] = &rtx.SAHistory{}
 		}
-		h[s.Router].Apply(s)
+		h.routers[s.Router].Apply(s)
+	}
+	for i := range obs.Gateways {
+		s := &obs.Gateways[i]
+		if h.gateways[s.Source] == nil {
+			h.gateways[s.Source] = &gateway.SAHistory{}
+		}
+		h.gateways[s.Source].Apply(s)
 	}
 }

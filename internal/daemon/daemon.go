@@ -33,6 +33,7 @@ import (
 	"github.com/vpnwatchd/vpnwatchd/internal/probe"
 	"github.com/vpnwatchd/vpnwatchd/internal/rtx"
 	"github.com/vpnwatchd/vpnwatchd/internal/status"
+	"github.com/vpnwatchd/vpnwatchd/internal/strongswan"
 )
 
 // shutdownGrace bounds how long an in-flight poll cycle and open HTTP
@@ -730,6 +731,18 @@ func (d *Daemon) RouterOutputs() map[string]rtx.Outputs {
 	for _, p := range d.main.sources.rtx {
 		if o := p.LastOutputs(); o != nil {
 			out[p.Router().Name] = o
+		}
+	}
+	return out
+}
+
+// GatewayOutputs returns the raw answers of each strongSwan gateway's last
+// poll.
+func (d *Daemon) GatewayOutputs() map[string]strongswan.Outputs {
+	out := map[string]strongswan.Outputs{}
+	for _, g := range d.main.sources.swan {
+		if o := g.src.LastOutputs(); o != nil {
+			out[g.cfg.Name] = o
 		}
 	}
 	return out

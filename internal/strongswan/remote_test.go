@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +40,12 @@ func TestRealStrongSwanOverSSH(t *testing.T) {
 	})
 	if len(snap.Unchecked) > 0 {
 		t.Errorf("not read over SSH: %v", snap.Unchecked)
+	}
+	// VPNWATCHD_SWAN_CAPTURE=DIR keeps the real answers (testdata/lab).
+	if dir := os.Getenv("VPNWATCHD_SWAN_CAPTURE"); dir != "" {
+		for f, b := range src.LastOutputs() {
+			os.WriteFile(filepath.Join(dir, f), b, 0o644)
+		}
 	}
 	for _, tn := range snap.Tunnels {
 		// The MTU is the gateway's (libipsec's ipsec0 in its namespace),

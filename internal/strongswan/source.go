@@ -53,8 +53,9 @@ type Source struct {
 	via     transport
 	history *gateway.SAHistory
 
-	mu  sync.Mutex
-	log map[string][]gateway.LogLine // connection → recent events and log lines
+	mu   sync.Mutex
+	log  map[string][]gateway.LogLine // connection → recent events and log lines
+	last Outputs                      // the last poll's raw answers
 }
 
 // New returns the gateway's source.
@@ -111,74 +112,165 @@ func (s *Source) run(ctx context.Context, c command) ([]byte, error) {
 // Poll reads the gateway once.
 func (s *Source) Poll(ctx context.Context) gateway.Snapshot {
 	start := s.opts.Now()
-	snap := gateway.Snapshot{Source: config.StrongSwanSource(s.opts.Name), TakenAt: start, Dialect: Dialect()}
-	conns, sas, bad, err := s.read(ctx)
+	outs, err := s.gather(ctx)
+	var snap gateway.Snapshot
+	if err == nil {
+		snap, err = Build(s.opts.Name, outs, start)
+	}
 	if err != nil {
-		snap.Err = fmt.Errorf("strongswan %s: %w", s.opts.Name, err)
-		snap.Took = s.opts.Now().Sub(start)
-		return snap
+		snap = gateway.Snapshot{Source: config.StrongSwanSource(s.opts.Name), TakenAt: start, Dialect: Dialect(),
+			Err: fmt.Errorf("strongswan %s: %w", s.opts.Name, err)}
+	} else {
+		s.history.Apply(&snap)
 	}
-	for _, b := range bad {
-		snap.Warnings = append(snap.Warnings, gateway.Unreadable{Command: "list-sas", Text: b})
+	snap.Took = s.opts.Now().Sub(start)
+	s.mu.Lock()
+	s.last = outs
+	s.mu.Unlock()
+	return snap
+}
+
+// LastOutputs returns the raw answers of the last poll, for a support
+// bundle; nil before the first.
+func (s *Source) LastOutputs() Outputs {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last
+}
+
+// gather reads everything a snapshot is built from; only the vici
+// listings must succeed, a command that fails is noted in its
+// FILE+ErrorSuffix.
+func (s *Source) gather(ctx context.Context) (Outputs, error) {
+	outs := Outputs{}
+	cm, err := s.list(ctx, "list-conns", "list-conn")
+	if err != nil {
+		return nil, err
 	}
-	links, linkErr := s.links(ctx)
-	if linkErr != nil {
-		snap.Unchecked = append(snap.Unchecked, "tunnel MTU not read: "+linkErr.Error())
+	outs[FileConns] = EncodeMessages(cm)
+	sm, err := s.list(ctx, "list-sas", "list-sa")
+	if err != nil {
+		return nil, err
 	}
-	mss, mssAuto, mssErr := s.mssClamp(ctx)
-	if mssErr != nil {
-		snap.Unchecked = append(snap.Unchecked, "MSS clamping not read: "+mssErr.Error())
-	}
-	var peers []gateway.BGPNeighbor
+	outs[FileSAs] = EncodeMessages(sm)
+	cmds := map[string]command{FileAddresses: cmdAddresses, FileRuleset: cmdRuleset}
 	if s.opts.FRR {
-		var err error
-		snap.BGP, peers, err = s.frr(ctx)
-		snap.Peers = peers
-		if err != nil {
-			snap.Unchecked = append(snap.Unchecked, "BGP not read from FRR: "+err.Error())
+		cmds[FileBGP] = bgpSummary(s.opts.VtySocket)
+	}
+	for file, c := range cmds {
+		if out, err := s.run(ctx, c); err != nil {
+			outs[file+ErrorSuffix] = []byte(err.Error())
+		} else {
+			outs[file] = out
 		}
 	}
 	s.mu.Lock()
+	events, _ := json.Marshal(s.log)
+	s.mu.Unlock()
+	outs[FileEvents] = events
+	return outs, nil
+}
+
+// Build makes a snapshot of a poll's raw answers: the one way from
+// strongSwan's words to gateway terms, live or from a support bundle. An
+// error names the file that cannot be read; the SA history is the
+// caller's to apply.
+func Build(name string, outs Outputs, takenAt time.Time) (gateway.Snapshot, error) {
+	snap := gateway.Snapshot{Source: config.StrongSwanSource(name), TakenAt: takenAt, Dialect: Dialect()}
+	listing := func(file string) ([]*vici.Message, error) {
+		data, ok := outs[file]
+		if !ok {
+			if e, ok := failed(outs, file); ok {
+				return nil, fmt.Errorf("%s: %s", file, e)
+			}
+			return nil, fmt.Errorf("no %s", file)
+		}
+		msgs, err := DecodeMessages(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		return msgs, nil
+	}
+	cm, err := listing(FileConns)
+	if err != nil {
+		return snap, err
+	}
+	sm, err := listing(FileSAs)
+	if err != nil {
+		return snap, err
+	}
+	sas, bad := ParseSAs(sm)
+	for _, b := range bad {
+		snap.Warnings = append(snap.Warnings, gateway.Unreadable{Command: "list-sas", Text: b})
+	}
+	conns := ParseConns(cm)
+	for _, c := range conns {
+		for _, u := range c.Unknown {
+			snap.Warnings = append(snap.Warnings, gateway.Unreadable{Command: "list-conns", Text: c.Name + ": " + u})
+		}
+	}
+	// read parses one command's output, or says why it cannot be used.
+	read := func(file, what string, parse func([]byte) error) bool {
+		data, ok := outs[file]
+		switch {
+		case ok:
+			if err := parse(data); err != nil {
+				snap.Unchecked = append(snap.Unchecked, what+" not read: "+err.Error())
+				return false
+			}
+			return true
+		default:
+			if e, ok := failed(outs, file); ok {
+				snap.Unchecked = append(snap.Unchecked, what+" not read: "+e)
+			} else {
+				snap.Unchecked = append(snap.Unchecked, what+" not read: no "+file)
+			}
+			return false
+		}
+	}
+	var links []link
+	haveLinks := read(FileAddresses, "tunnel MTU", func(b []byte) error {
+		if err := json.Unmarshal(b, &links); err != nil {
+			return fmt.Errorf("ip -j addr: %w", err)
+		}
+		return nil
+	})
+	var mss int
+	var mssAuto bool
+	haveMSS := read(FileRuleset, "MSS clamping", func(b []byte) (err error) {
+		mss, mssAuto, err = ParseMSSClamp(b)
+		return err
+	})
+	_, frr := outs[FileBGP]
+	if _, failedFRR := failed(outs, FileBGP); frr || failedFRR {
+		read(FileBGP, "BGP (FRR)", func(b []byte) (err error) {
+			snap.BGP, snap.Peers, err = ParseBGPSummary(b)
+			return err
+		})
+	}
+	var events map[string][]gateway.LogLine
+	if data, ok := outs[FileEvents]; ok {
+		if err := json.Unmarshal(data, &events); err != nil {
+			snap.Unchecked = append(snap.Unchecked, "gateway events not read: "+FileEvents+": "+err.Error())
+		}
+	}
 	for _, c := range conns {
 		t := tunnelOf(c, sas)
-		t.Log = slices.Clone(s.log[c.Name])
-		if linkErr == nil {
+		t.Log = events[c.Name]
+		if haveLinks {
 			t.Settings.MTU = tunnelMTU(links, c, t)
 		}
-		if mssErr == nil {
+		if haveMSS {
 			t.Settings.MSS, t.Settings.MSSAuto, t.Settings.MSSKnown = mss, mssAuto, mss > 0 || mssAuto
 		}
-		for i := range peers {
-			if inTS(peers[i].Address, c) {
-				t.BGP = &peers[i]
+		for i := range snap.Peers {
+			if inTS(snap.Peers[i].Address, c) {
+				t.BGP = &snap.Peers[i]
 			}
 		}
 		snap.Tunnels = append(snap.Tunnels, t)
 	}
-	s.mu.Unlock()
-	s.history.Apply(&snap)
-	snap.Took = s.opts.Now().Sub(start)
-	return snap
-}
-
-// read lists the connections and SAs, each over its own vici session.
-func (s *Source) read(ctx context.Context) ([]Conn, []IKESA, []string, error) {
-	cm, err := s.list(ctx, "list-conns", "list-conn")
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	sm, err := s.list(ctx, "list-sas", "list-sa")
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	sas, bad := ParseSAs(sm)
-	conns := ParseConns(cm)
-	for _, c := range conns {
-		for _, u := range c.Unknown {
-			bad = append(bad, "list-conns "+c.Name+": "+u)
-		}
-	}
-	return conns, sas, bad, nil
+	return snap, nil
 }
 
 // list runs one streaming command on a session of its own.
@@ -295,18 +387,6 @@ type link struct {
 	} `json:"linkinfo"`
 }
 
-func (s *Source) links(ctx context.Context) ([]link, error) {
-	out, err := s.run(ctx, cmdAddresses)
-	if err != nil {
-		return nil, err
-	}
-	var ls []link
-	if err := json.Unmarshal(out, &ls); err != nil {
-		return nil, fmt.Errorf("ip -j addr: %w", err)
-	}
-	return ls, nil
-}
-
 // tunnelMTU is the MTU of the interface that carries the tunnel's inside
 // traffic: the one (not lo) holding an address of the child's local
 // traffic selector, else libipsec's TUN device ipsec0, else a route-based
@@ -340,17 +420,6 @@ func tunnelMTU(ls []link, c Conn, t gateway.Tunnel) int {
 		}
 	}
 	return 0
-}
-
-// mssClamp reads the TCP MSS clamp from nftables: the smallest size set
-// by `tcp option maxseg size set N`, or auto for `set rt mtu`; (0, false)
-// when nothing clamps.
-func (s *Source) mssClamp(ctx context.Context) (int, bool, error) {
-	out, err := s.run(ctx, cmdRuleset)
-	if err != nil {
-		return 0, false, err
-	}
-	return ParseMSSClamp(out)
 }
 
 // ParseMSSClamp reads `nft -j list ruleset` for MSS clamping rules.
@@ -403,15 +472,6 @@ func ParseMSSClamp(out []byte) (int, bool, error) {
 		return mss, false, nil
 	}
 	return 0, auto, nil
-}
-
-// frr reads FRR's BGP summary.
-func (s *Source) frr(ctx context.Context) (gateway.BGPConfig, []gateway.BGPNeighbor, error) {
-	out, err := s.run(ctx, bgpSummary(s.opts.VtySocket))
-	if err != nil {
-		return gateway.BGPConfig{}, nil, err
-	}
-	return ParseBGPSummary(out)
 }
 
 // ParseBGPSummary reads `show bgp ipv4 unicast summary json` (FRR 8).

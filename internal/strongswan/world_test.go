@@ -5,7 +5,6 @@ package strongswan_test
 
 import (
 	"context"
-	"fmt"
 	"net/http/httptest"
 	"os"
 	"strings"
@@ -82,49 +81,13 @@ func newWorld(t *testing.T, o swanlab.Options) *world {
 	t.Cleanup(cancel)
 	go w.src.Watch(ctx, func(string) {})
 	if o.FRR {
-		go w.mirrorAWS(ctx)
+		go lab.MirrorAWS(ctx, func(n int, status, msg string, routes int) {
+			if err := sim.SetTunnel(region, vpnID, []string{swanlab.AWSIP1, swanlab.AWSIP2}[n-1], status, msg, routes); err != nil {
+				t.Error(err)
+			}
+		})
 	}
 	return w
-}
-
-// mirrorAWS makes the EC2 simulator say what AWS says of a BGP VPN, from
-// the stand-in's real state, every second: UP with "N BGP ROUTES" while
-// IPsec is up and BGP established, DOWN "IPSEC IS UP" while only IPsec
-// is, DOWN "IPSEC IS DOWN" otherwise (the status messages of
-// ../../../shared/aws-samples).
-func (w *world) mirrorAWS(ctx context.Context) {
-	standIn := strongswan.New(strongswan.Options{Name: "aws", Socket: w.lab.Socket("a"), NetNS: w.lab.NSA, FRR: true, VtySocket: w.lab.VtySocket("a")})
-	for ctx.Err() == nil {
-		g := standIn.Poll(ctx)
-		if g.Err == nil {
-			for n := 1; n <= 2; n++ {
-				_, _, customer := swanlab.Inside(n)
-				ipsec := false
-				for _, tn := range g.Tunnels {
-					ipsec = ipsec || (tn.Name == fmt.Sprintf("vgw-%d", n) && tn.Up)
-				}
-				status, msg, routes := "DOWN", "IPSEC IS DOWN", 0
-				for _, p := range g.Peers {
-					if p.Address == customer && p.Established && ipsec {
-						status, routes = "UP", max(p.ReceivedPrefixes, 0)
-						msg = fmt.Sprintf("%d BGP ROUTES", routes)
-					}
-				}
-				if status == "DOWN" && ipsec {
-					msg = "IPSEC IS UP"
-				}
-				ip := []string{swanlab.AWSIP1, swanlab.AWSIP2}[n-1]
-				if err := w.sim.SetTunnel(region, vpnID, ip, status, msg, routes); err != nil {
-					w.t.Error(err)
-					return
-				}
-			}
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Second):
-		}
-	}
 }
 
 // setAWS sets what AWS says about tunnel n.

@@ -28,6 +28,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/vpnwatchd/vpnwatchd/internal/strongswan"
 )
 
 // Charon is Debian's charon binary.
@@ -333,6 +335,42 @@ func newKey(t testing.TB) ([]byte, ssh.PublicKey) {
 		t.Fatal(err)
 	}
 	return pem.EncodeToMemory(block), sp
+}
+
+// MirrorAWS says every second, until ctx ends, what AWS would say of each
+// tunnel n (1, 2) of a BGP VPN, from the stand-in's real state: UP with
+// "N BGP ROUTES" while IPsec is up and BGP established, DOWN "IPSEC IS UP"
+// while only IPsec is, DOWN "IPSEC IS DOWN" otherwise (AWS's status
+// messages, ../../../../shared/aws-samples). set usually updates the EC2
+// simulator. Needs Options.FRR.
+func (l *Lab) MirrorAWS(ctx context.Context, set func(n int, status, message string, routes int)) {
+	standIn := strongswan.New(strongswan.Options{Name: "aws", Socket: l.Socket("a"), NetNS: l.NSA, FRR: true, VtySocket: l.VtySocket("a")})
+	for ctx.Err() == nil {
+		if g := standIn.Poll(ctx); g.Err == nil {
+			for n := 1; n <= 2; n++ {
+				_, _, customer := Inside(n)
+				ipsec := false
+				for _, tn := range g.Tunnels {
+					ipsec = ipsec || (tn.Name == fmt.Sprintf("vgw-%d", n) && tn.Up)
+				}
+				status, msg, routes := "DOWN", "IPSEC IS DOWN", 0
+				if ipsec {
+					msg = "IPSEC IS UP"
+				}
+				for _, p := range g.Peers {
+					if p.Address == customer && p.Established && ipsec {
+						status, routes = "UP", max(p.ReceivedPrefixes, 0)
+						msg = fmt.Sprintf("%d BGP ROUTES", routes)
+					}
+				}
+				set(n, status, msg, routes)
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 // Sshd is OpenSSH's server.

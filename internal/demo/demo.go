@@ -159,12 +159,17 @@ func (e *env) linkAWS(ctx context.Context) {
 
 // Run runs a scenario and prints what happens.
 func Run(ctx context.Context, o Options) error {
+	if o.Out == nil {
+		o.Out = os.Stdout
+	}
+	if o.Scenario == "strongswan" {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		return runStrongSwan(ctx, o)
+	}
 	sc, ok := scenarios[o.Scenario]
 	if !ok {
 		return fmt.Errorf("unknown scenario %q (choose from: %s)", o.Scenario, strings.Join(ScenarioNames(), ", "))
-	}
-	if o.Out == nil {
-		o.Out = os.Stdout
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/vpnwatchd/vpnwatchd/internal/strongswan/swanlab"
 )
 
 // TestSeedScenario runs the README's first command end to end: the real
@@ -93,5 +95,37 @@ func TestUnknownScenario(t *testing.T) {
 	err := Run(context.Background(), Options{Scenario: "nope"})
 	if err == nil || !strings.Contains(err.Error(), "seed") {
 		t.Errorf("unknown scenario: %v", err)
+	}
+}
+
+// The strongswan scenario runs real charon and FRR daemons where it can
+// (root, the packages); elsewhere it says why and what runs instead.
+func TestStrongSwanScenario(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	err := Run(context.Background(), Options{Scenario: "strongswan", Out: &out})
+	if why := swanlab.Usable(); why != "" {
+		if err == nil || !strings.Contains(err.Error(), "needs root") || !strings.Contains(err.Error(), why) {
+			t.Errorf("without the lab (%s): %v", why, err)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	text := out.String()
+	summary := text[strings.Index(text, "=== Summary"):]
+	for _, want := range []string{"BGPDownIPsecUp", "SARekeyFailed", "strongSwan tokyo-swan connection aws-1"} {
+		if !strings.Contains(summary, want) {
+			t.Errorf("summary lacks %s:\n%s", want, text)
+		}
+	}
+	if strings.Contains(summary, "SALifetimeMismatch") {
+		t.Errorf("AWS's lifetimes are the office's, yet:\n%s", summary)
+	}
+	for _, want := range []string{"FRR has `neighbor 198.18.100.1 remote-as 64512`", "swanctl --initiate --child aws-1"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q:\n%s", want, text)
+		}
 	}
 }

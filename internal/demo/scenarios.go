@@ -25,8 +25,7 @@ type scenario struct {
 
 // ScenarioNames lists the scenarios, for --help.
 func ScenarioNames() []string {
-	names := slices.Sorted(maps.Keys(scenarios))
-	return names
+	return slices.Sorted(slices.Values(append(slices.Collect(maps.Keys(scenarios)), "strongswan")))
 }
 
 func bothTunnels(f func(n int)) {

@@ -13,6 +13,7 @@ package swanlab
 import (
 	"bytes"
 	"context"
+	"errors"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
@@ -23,7 +24,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"testing"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -90,14 +90,103 @@ const (
 	MgmtGateway = "198.18.2.2"
 )
 
+// T is what the lab needs of its user: a test's testing.TB, or the
+// demo's host (New).
+type T interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Skip(args ...any)
+	Cleanup(func())
+	TempDir() string
+}
+
+// New starts a lab outside a test (the demo): an error instead of a
+// failed test. Close removes it. Lab methods that fail later panic with
+// an Error; Do turns that into an error.
+func New(o Options) (l *Lab, err error) {
+	if why := Usable(); why != "" {
+		return nil, errors.New(why)
+	}
+	h := &host{}
+	defer func() {
+		if r := recover(); r != nil {
+			e, ok := r.(Error)
+			if !ok {
+				panic(r)
+			}
+			h.close()
+			l, err = nil, e
+		}
+	}()
+	l = Start(h, o)
+	l.host = h
+	return l, nil
+}
+
+// Close stops the daemons and removes the namespaces and files of a lab
+// made by New.
+func (l *Lab) Close() {
+	if l.host != nil {
+		l.host.close()
+	}
+}
+
+// Do runs f, which calls the lab's methods, and returns their failure.
+func (l *Lab) Do(f func()) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			e, ok := r.(Error)
+			if !ok {
+				panic(r)
+			}
+			err = e
+		}
+	}()
+	f()
+	return nil
+}
+
+// Error is a lab failure outside a test.
+type Error struct{ Msg string }
+
+func (e Error) Error() string { return "strongSwan lab: " + e.Msg }
+
+// host is T outside a test.
+type host struct {
+	cleanups []func()
+}
+
+func (*host) Helper()                           {}
+func (*host) Fatal(args ...any)                 { panic(Error{fmt.Sprint(args...)}) }
+func (*host) Fatalf(format string, args ...any) { panic(Error{fmt.Sprintf(format, args...)}) }
+func (*host) Skip(args ...any)                  { panic(Error{fmt.Sprint(args...)}) }
+func (h *host) Cleanup(f func())                { h.cleanups = append(h.cleanups, f) }
+func (h *host) TempDir() string {
+	dir, err := os.MkdirTemp("", "vpnwatchd-swanlab-")
+	if err != nil {
+		panic(Error{err.Error()})
+	}
+	h.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+func (h *host) close() {
+	for i := len(h.cleanups) - 1; i >= 0; i-- {
+		h.cleanups[i]()
+	}
+	h.cleanups = nil
+}
+
 // Lab is a running lab.
 type Lab struct {
 	Dir      string
 	NSC, NSA string // customer and AWS stand-in namespaces
 	opts     Options
 	procs    []*exec.Cmd
-	t        testing.TB
+	t        T
 	login    SSHLogin
+	host     *host // New's
 }
 
 // Usable says why the lab cannot run here, "" when it can.
@@ -123,7 +212,7 @@ func exists(p string) bool { _, err := os.Stat(p); return err == nil }
 // Start builds the namespaces, starts both charons and loads their
 // configurations; the customer side initiates both tunnels. Everything is
 // removed when the test ends.
-func Start(t testing.TB, o Options) *Lab {
+func Start(t T, o Options) *Lab {
 	t.Helper()
 	if why := Usable(); why != "" {
 		t.Skip("real strongSwan lab: " + why)
@@ -321,7 +410,7 @@ X11Forwarding no
 
 // newKey makes an Ed25519 key: the private key in OpenSSH's PEM form, and
 // the public key.
-func newKey(t testing.TB) ([]byte, ssh.PublicKey) {
+func newKey(t T) ([]byte, ssh.PublicKey) {
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)

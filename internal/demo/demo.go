@@ -162,13 +162,8 @@ func Run(ctx context.Context, o Options) error {
 	if o.Out == nil {
 		o.Out = os.Stdout
 	}
-	if o.Scenario == "strongswan" {
-		ctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		return runStrongSwan(ctx, o)
-	}
 	sc, ok := scenarios[o.Scenario]
-	if !ok {
+	if !ok && o.Scenario != "strongswan" {
 		return fmt.Errorf("unknown scenario %q (choose from: %s)", o.Scenario, strings.Join(ScenarioNames(), ", "))
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -183,15 +178,16 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("demo: %w", err)
 	}
 	defer os.RemoveAll(dir)
+	if o.Scenario == "strongswan" {
+		return runStrongSwan(ctx, o, dir)
+	}
 
 	e := &env{out: o.Out, start: time.Now(), sim: ec2sim.New(nil)}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	simAddr, stopSim, err := serve(e.sim)
 	if err != nil {
 		return fmt.Errorf("demo: ec2sim: %w", err)
 	}
-	srv := &http.Server{Handler: e.sim, ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln)
-	defer srv.Close()
+	defer stopSim()
 
 	e.router = rtxsim.New("RTX1200 Rev.10.01.65", routerConfig(sc.wan, sc.mss), nil)
 	e.router.SetRekeyMargin(5 * time.Second)
@@ -219,44 +215,23 @@ func Run(ctx context.Context, o Options) error {
 	})
 	go e.linkAWS(ctx)
 
-	phone := &http.Server{Handler: http.HandlerFunc(e.receive), ReadHeaderTimeout: 5 * time.Second}
-	pl, err := net.Listen("tcp", "127.0.0.1:0")
+	phone, stopPhone, err := serve(http.HandlerFunc(e.receive))
 	if err != nil {
 		return fmt.Errorf("demo: receiver: %w", err)
 	}
-	go phone.Serve(pl)
-	defer phone.Close()
-	cfgFile, err := writeConfig(dir, "http://"+ln.Addr().String(), e.rtxSrv.Addr(), key.PublicKey(), "http://"+pl.Addr().String()+"/hook")
+	defer stopPhone()
+	cfgFile, err := writeConfig(dir, "http://"+simAddr, e.rtxSrv.Addr(), key.PublicKey(), "http://"+phone+"/hook")
 	if err != nil {
 		return err
 	}
-	logFile := o.LogFile
-	if logFile == "" {
-		logFile = filepath.Join(dir, "vpnwatchd.log")
-	}
-	lf, err := os.Create(logFile)
+	logFile, stop, err := e.runDaemon(o, dir, cfgFile)
 	if err != nil {
-		return fmt.Errorf("demo: log file: %w", err)
+		return err
 	}
-	defer lf.Close()
-	logger, _ := logging.New(logging.Config{Level: "info", Format: logging.FormatLogfmt}, lf)
-	d, err := daemon.New(daemon.Options{ConfigFile: cfgFile, ListenAddresses: []string{"127.0.0.1:0"}, Logger: logger,
-		OnFinding: e.onFinding, Notifier: quiet{}})
-	if err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
-	e.metrics = "http://" + d.Addrs()[0].String()
-	dctx, stopDaemon := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(dctx) }()
-	defer func() {
-		stopDaemon()
-		<-done
-		logger.Sync()
-	}()
+	defer stop()
 
 	fmt.Fprintf(o.Out, "vpnwatchd demo — scenario %q: %s\n", o.Scenario, sc.title)
-	fmt.Fprintf(o.Out, "  EC2 API simulator  http://%s   (real AWS SDK, region %s)\n", ln.Addr(), region)
+	fmt.Fprintf(o.Out, "  EC2 API simulator  http://%s   (real AWS SDK, region %s)\n", simAddr, region)
 	fmt.Fprintf(o.Out, "  RTX1200 simulator  ssh %s@%s   (real SSH, password %s)\n", user, e.rtxSrv.Addr(), password)
 	fmt.Fprintf(o.Out, "  vpnwatchd          %s/   (status page; metrics at %s/metrics; daemon log: %s)\n", e.metrics, e.metrics, logFile)
 	fmt.Fprintf(o.Out, "  Time runs for real, with %s IPsec SA lifetimes, a 1 s poll interval and hold times of a few seconds.\n\n", sc.lifetime)
@@ -280,6 +255,47 @@ func Run(ctx context.Context, o Options) error {
 		<-ctx.Done()
 	}
 	return nil
+}
+
+// serve serves h on a loopback port until stop.
+func serve(h http.Handler) (addr string, stop func(), err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	return ln.Addr().String(), func() { srv.Close() }, nil
+}
+
+// runDaemon runs the real daemon on cfgFile with the console notifier,
+// logging to o.LogFile (dir/vpnwatchd.log by default), until stop.
+func (e *env) runDaemon(o Options, dir, cfgFile string) (logFile string, stop func(), err error) {
+	logFile = o.LogFile
+	if logFile == "" {
+		logFile = filepath.Join(dir, "vpnwatchd.log")
+	}
+	lf, err := os.Create(logFile)
+	if err != nil {
+		return "", nil, fmt.Errorf("demo: log file: %w", err)
+	}
+	logger, _ := logging.New(logging.Config{Level: "info", Format: logging.FormatLogfmt}, lf)
+	d, err := daemon.New(daemon.Options{ConfigFile: cfgFile, ListenAddresses: []string{"127.0.0.1:0"}, Logger: logger,
+		OnFinding: e.onFinding, Notifier: quiet{}})
+	if err != nil {
+		lf.Close()
+		return "", nil, fmt.Errorf("demo: %w", err)
+	}
+	e.metrics = "http://" + d.Addrs()[0].String()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	return logFile, func() {
+		cancel()
+		<-done
+		logger.Sync()
+		lf.Close()
+	}, nil
 }
 
 type quiet struct{}

@@ -3,7 +3,6 @@ package demo
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -11,8 +10,6 @@ import (
 	"time"
 
 	"github.com/vpnwatchd/vpnwatchd/internal/aws/ec2sim"
-	"github.com/vpnwatchd/vpnwatchd/internal/daemon"
-	"github.com/vpnwatchd/vpnwatchd/internal/logging"
 	"github.com/vpnwatchd/vpnwatchd/internal/strongswan/swanlab"
 )
 
@@ -32,23 +29,15 @@ var swanScenario = scenario{
 // daemons in network namespaces (swanlab: the office's gateway and a
 // stand-in for AWS's two endpoints), AWS's view in ec2sim following the
 // stand-in's real IPsec and BGP state, and the real daemon reading the
-// gateway over vici, ip, nft and vtysh. It needs root; without it, it
-// says so.
-func runStrongSwan(ctx context.Context, o Options) error {
+// gateway over vici, ip, nft and vtysh, its files in dir. It needs root;
+// without it, it says so.
+func runStrongSwan(ctx context.Context, o Options, dir string) error {
 	if why := swanlab.Usable(); why != "" {
 		return fmt.Errorf("scenario strongswan runs real strongSwan and FRR daemons in network namespaces, which needs root and the packages `make test-deps` installs: %s; the other scenarios need neither", why)
 	}
 	if _, err := os.Stat("/usr/lib/frr/bgpd"); err != nil {
 		return fmt.Errorf("scenario strongswan needs FRR: apt-get install frr (make test-deps)")
 	}
-	for k, v := range ec2sim.Env {
-		os.Setenv(k, v)
-	}
-	dir, err := os.MkdirTemp("", "vpnwatchd-demo-")
-	if err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
-	defer os.RemoveAll(dir)
 	e := &env{out: o.Out, start: time.Now(), sim: ec2sim.New(nil)}
 	fmt.Fprintf(o.Out, "vpnwatchd demo — scenario \"strongswan\": %s\n  starting two charons and two FRRs in network namespaces (198.18.0.0/15)…\n", swanScenario.title)
 	lab, err := swanlab.New(swanlab.Options{FRR: true})
@@ -57,13 +46,11 @@ func runStrongSwan(ctx context.Context, o Options) error {
 	}
 	defer lab.Close()
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	simAddr, stopSim, err := serve(e.sim)
 	if err != nil {
 		return fmt.Errorf("demo: ec2sim: %w", err)
 	}
-	srv := &http.Server{Handler: e.sim, ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln)
-	defer srv.Close()
+	defer stopSim()
 	e.sim.Update(region, func(r *ec2sim.Region) {
 		r.CustomerGateways = []*ec2sim.CustomerGateway{{ID: swanCGWID, IP: swanlab.CustomerIP, BGPASN: swanlab.CustomerAS, DeviceName: "strongswan-tokyo"}}
 		v := &ec2sim.VPNConnection{ID: swanVPNID, CustomerGatewayID: swanCGWID, VPNGatewayID: "vgw-0fedcba9876543210", Tags: map[string]string{"Name": "tokyo-office"}}
@@ -87,13 +74,11 @@ func runStrongSwan(ctx context.Context, o Options) error {
 		}
 	})
 
-	phone := &http.Server{Handler: http.HandlerFunc(e.receive), ReadHeaderTimeout: 5 * time.Second}
-	pl, err := net.Listen("tcp", "127.0.0.1:0")
+	phone, stopPhone, err := serve(http.HandlerFunc(e.receive))
 	if err != nil {
 		return fmt.Errorf("demo: receiver: %w", err)
 	}
-	go phone.Serve(pl)
-	defer phone.Close()
+	defer stopPhone()
 	cfg := fmt.Sprintf(`global:
   poll_interval: 2s
   state_dir: %s
@@ -123,36 +108,18 @@ alerting:
   resolve_hold: 2s
   webhook:
     - url: http://%s/hook
-`, filepath.Join(dir, "state"), region, ln.Addr(), swanVPNID, lab.Socket("c"), lab.NSC, lab.VtySocket("c"), pl.Addr())
+`, filepath.Join(dir, "state"), region, simAddr, swanVPNID, lab.Socket("c"), lab.NSC, lab.VtySocket("c"), phone)
 	cfgFile := filepath.Join(dir, "vpnwatchd.yaml")
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	logFile := o.LogFile
-	if logFile == "" {
-		logFile = filepath.Join(dir, "vpnwatchd.log")
-	}
-	lf, err := os.Create(logFile)
+	logFile, stop, err := e.runDaemon(o, dir, cfgFile)
 	if err != nil {
-		return fmt.Errorf("demo: log file: %w", err)
+		return err
 	}
-	defer lf.Close()
-	logger, _ := logging.New(logging.Config{Level: "info", Format: logging.FormatLogfmt}, lf)
-	d, err := daemon.New(daemon.Options{ConfigFile: cfgFile, ListenAddresses: []string{"127.0.0.1:0"}, Logger: logger, OnFinding: e.onFinding, Notifier: quiet{}})
-	if err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
-	e.metrics = "http://" + d.Addrs()[0].String()
-	dctx, stopDaemon := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(dctx) }()
-	defer func() {
-		stopDaemon()
-		<-done
-		logger.Sync()
-	}()
+	defer stop()
 	fmt.Fprintf(o.Out, "  office gateway     charon (vici %s) and FRR in namespace %s, %s\n", lab.Socket("c"), lab.NSC, swanlab.CustomerIP)
-	fmt.Fprintf(o.Out, "  AWS stand-in       charon and FRR in namespace %s, endpoints %s and %s; AWS's view in the EC2 API simulator http://%s\n", lab.NSA, swanlab.AWSIP1, swanlab.AWSIP2, ln.Addr())
+	fmt.Fprintf(o.Out, "  AWS stand-in       charon and FRR in namespace %s, endpoints %s and %s; AWS's view in the EC2 API simulator http://%s\n", lab.NSA, swanlab.AWSIP1, swanlab.AWSIP2, simAddr)
 	fmt.Fprintf(o.Out, "  vpnwatchd          %s/   (status page; metrics at %s/metrics; daemon log: %s)\n", e.metrics, e.metrics, logFile)
 	fmt.Fprintf(o.Out, "  Time runs for real: child SAs rekey every 30 s, BGP holds 9 s.\n\n")
 

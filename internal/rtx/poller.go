@@ -12,6 +12,7 @@ import (
 
 	"github.com/vpnwatchd/vpnwatchd/internal/backoff"
 	"github.com/vpnwatchd/vpnwatchd/internal/config"
+	"github.com/vpnwatchd/vpnwatchd/internal/sshlogin"
 )
 
 // Snapshot is one poll of one router. A failed poll has Err set and no
@@ -161,11 +162,11 @@ func (p *Poller) poll(ctx context.Context, snap *Snapshot) error {
 		if now := p.opts.Now(); now.Before(p.backoff) {
 			return fmt.Errorf("not reconnecting before %s after %d failed logins", p.backoff.Format(time.RFC3339), p.fails)
 		}
-		sess, err := Dial(ctx, SessionConfig{
+		sess, err := Dial(ctx, SessionConfig{Config: sshlogin.Config{
 			Address: p.r.Address, User: p.r.User, Password: p.r.Password.Reveal(),
 			PrivateKey: []byte(p.r.PrivateKey.Reveal()), Passphrase: []byte(p.r.PrivateKeyPassphrase.Reveal()),
-			KnownHosts: p.r.KnownHosts, Legacy: p.r.LegacyAlgorithms, Timeout: p.r.Timeout, MaxOutput: p.opts.MaxOutput,
-		})
+			KnownHosts: p.r.KnownHosts, Legacy: p.r.LegacyAlgorithms, Timeout: p.r.Timeout,
+		}, MaxOutput: p.opts.MaxOutput})
 		if p.opts.OnConnect != nil {
 			p.opts.OnConnect(p.r.Name, map[bool]string{true: "ok", false: "error"}[err == nil])
 		}

@@ -17,20 +17,10 @@ import (
 	"github.com/vpnwatchd/vpnwatchd/internal/sshlogin"
 )
 
-// SessionConfig says how to log in to one router.
+// SessionConfig says how to log in to one router, and how much output
+// to accept.
 type SessionConfig struct {
-	Address    string // host:port
-	User       string
-	Password   string
-	PrivateKey []byte
-	Passphrase []byte
-	// KnownHosts is the OpenSSH known_hosts file the host key must be in.
-	KnownHosts string
-	// Legacy enables ssh-rsa (SHA-1) host keys, SHA-1 key exchanges and CBC
-	// ciphers for old RTX firmware.
-	Legacy bool
-	// Timeout bounds the login and each command.
-	Timeout time.Duration
+	sshlogin.Config
 	// MaxOutput bounds one command's output; DefaultMaxOutput when zero.
 	MaxOutput int
 }
@@ -71,8 +61,7 @@ var promptRE = regexp.MustCompile(`\n([^\n]{0,64}?[>#] ?)$`)
 // Dial logs in, opens a shell on a PTY, waits for the prompt and turns the
 // pager off.
 func Dial(ctx context.Context, c SessionConfig) (*Session, error) {
-	client, err := sshlogin.Dial(ctx, sshlogin.Config{Address: c.Address, User: c.User, Password: c.Password,
-		PrivateKey: c.PrivateKey, Passphrase: c.Passphrase, KnownHosts: c.KnownHosts, Legacy: c.Legacy, Timeout: c.Timeout})
+	client, err := sshlogin.Dial(ctx, c.Config)
 	if err != nil {
 		return nil, err
 	}

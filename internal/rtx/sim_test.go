@@ -21,6 +21,7 @@ import (
 
 	"github.com/vpnwatchd/vpnwatchd/internal/config"
 	"github.com/vpnwatchd/vpnwatchd/internal/rtx/rtxsim"
+	"github.com/vpnwatchd/vpnwatchd/internal/sshlogin"
 )
 
 // seedConfig is the AWS sample configuration for RTX with the two tunnels
@@ -82,7 +83,7 @@ func writeKnownHosts(t *testing.T, path, addr string, key ssh.PublicKey) {
 }
 
 func (s *simRouter) sessionConfig() SessionConfig {
-	return SessionConfig{Address: s.cfg.Address, User: s.cfg.User, Password: s.cfg.Password.Reveal(), KnownHosts: s.cfg.KnownHosts, Timeout: s.cfg.Timeout}
+	return SessionConfig{Config: sshlogin.Config{Address: s.cfg.Address, User: s.cfg.User, Password: s.cfg.Password.Reveal(), KnownHosts: s.cfg.KnownHosts, Timeout: s.cfg.Timeout}}
 }
 
 func dial(t *testing.T, s *simRouter) *Session {
@@ -461,7 +462,7 @@ func TestLegacyAlgorithmsOnlyWhenConfigured(t *testing.T) {
 	defer srv.Close()
 	kh := filepath.Join(t.TempDir(), "known_hosts")
 	writeKnownHosts(t, kh, srv.Addr(), key.PublicKey())
-	c := SessionConfig{Address: srv.Addr(), User: "monitor", Password: "pw", KnownHosts: kh, Timeout: 5 * time.Second}
+	c := SessionConfig{Config: sshlogin.Config{Address: srv.Addr(), User: "monitor", Password: "pw", KnownHosts: kh, Timeout: 5 * time.Second}}
 	if _, err := Dial(context.Background(), c); err == nil {
 		t.Fatal("logged in with SHA-1 key exchange and CBC without legacy_algorithms")
 	}

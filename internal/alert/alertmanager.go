@@ -36,7 +36,7 @@ func AlertmanagerLabels(a Alert) map[string]string {
 	s := a.Finding.Subject
 	l := map[string]string{"alertname": a.Finding.Rule, "severity": a.Finding.Severity, "job": "vpnwatchd"}
 	for k, v := range map[string]string{"vpn_connection_id": s.VPNConnectionID, "vpn_name": s.VPNName, "outside_ip": s.OutsideIP,
-		"router": s.Router, "source": s.Source, "region": s.Region, "probe": s.Probe} {
+		"router": s.Router, "gateway_kind": s.GatewayKind, "tunnel": s.Tunnel, "source": s.Source, "region": s.Region, "probe": s.Probe} {
 		if v != "" {
 			l[k] = v
 		}

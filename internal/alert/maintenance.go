@@ -32,7 +32,7 @@ func WindowsFrom(a config.Alerting) []Window {
 func labels(a Alert) map[string]string {
 	s := a.Finding.Subject
 	l := map[string]string{"rule": a.Finding.Rule, "severity": a.Finding.Severity, "vpn_connection_id": s.VPNConnectionID,
-		"outside_ip": s.OutsideIP, "router": s.Router, "source": s.Source, "region": s.Region, "probe": s.Probe}
+		"outside_ip": s.OutsideIP, "router": s.Router, "gateway_kind": s.GatewayKind, "tunnel": s.Tunnel, "source": s.Source, "region": s.Region, "probe": s.Probe}
 	if s.RTXTunnel != 0 {
 		l["rtx_tunnel"] = strconv.Itoa(s.RTXTunnel)
 	}

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/vpnwatchd/vpnwatchd/internal/correlate"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -43,5 +45,28 @@ func TestRenderGolden(t *testing.T) {
 	am := AlertmanagerLabels(firing)
 	if am["alertname"] != "BGPDownIPsecUp" || am["rtx_tunnel"] != "1" || am["severity"] != "critical" {
 		t.Errorf("alertmanager labels: %v", am)
+	}
+}
+
+// Two connections of one strongSwan gateway are two alerts in
+// Alertmanager, and maintenance windows can match one of them.
+func TestGatewayTunnelLabels(t *testing.T) {
+	a := Alert{Status: StatusFiring, Finding: correlate.Finding{Rule: "TunnelNotJoined", Severity: "warning",
+		Subject: correlate.Subject{Router: "tokyo-swan", GatewayKind: "strongswan", Tunnel: "aws-1"}}}
+	b := a
+	b.Finding.Subject.Tunnel = "aws-2"
+	la, lb := AlertmanagerLabels(a), AlertmanagerLabels(b)
+	if la["tunnel"] != "aws-1" || la["gateway_kind"] != "strongswan" || lb["tunnel"] != "aws-2" {
+		t.Errorf("labels: %v, %v", la, lb)
+	}
+	if _, ok := AlertmanagerLabels(Alert{Finding: seedFinding()})["tunnel"]; ok {
+		t.Error("an RTX finding has a tunnel label")
+	}
+	w := []Window{{Name: "swan work", Start: t0, End: t0.Add(time.Hour), Matchers: map[string]string{"router": "tokyo-swan", "tunnel": "aws-2"}}}
+	if _, ok := silenced(w, a, t0.Add(time.Minute)); ok {
+		t.Error("aws-1 silenced by a window for aws-2")
+	}
+	if _, ok := silenced(w, b, t0.Add(time.Minute)); !ok {
+		t.Error("aws-2 not silenced")
 	}
 }

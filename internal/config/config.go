@@ -203,8 +203,9 @@ type Alerting struct {
 }
 
 // MaintenanceWindow is a time range (RFC 3339) and label matchers (rule,
-// severity, vpn_connection_id, outside_ip, router, rtx_tunnel, source,
-// region; all must match, none means everything).
+// severity, vpn_connection_id, outside_ip, router, rtx_tunnel,
+// gateway_kind, tunnel, source, region; all must match, none means
+// everything).
 type MaintenanceWindow struct {
 	Name     string            `yaml:"name"`
 	Start    string            `yaml:"start"`
@@ -227,7 +228,7 @@ func (m MaintenanceWindow) Window() (start, end time.Time, err error) {
 }
 
 // MatcherKeys are the labels a maintenance window may match on.
-var MatcherKeys = []string{"rule", "severity", "vpn_connection_id", "outside_ip", "router", "rtx_tunnel", "source", "region", "probe"}
+var MatcherKeys = []string{"rule", "severity", "vpn_connection_id", "outside_ip", "router", "rtx_tunnel", "gateway_kind", "tunnel", "source", "region", "probe"}
 
 // SlackReceiver posts to a Slack incoming webhook.
 type SlackReceiver struct {

@@ -121,7 +121,7 @@ func TestLoadBad(t *testing.T) {
 		{"invalid-credentials-directory-unset.yaml", []string{`testdata/invalid-credentials-directory-unset.yaml:5: routers[0].password_file: "${CREDENTIALS_DIRECTORY}/rtx-osaka": only $CREDENTIALS_DIRECTORY may be used in a path, and only when systemd sets it (LoadCredential=)`}},
 		{"invalid-maintenance-window.yaml", []string{
 			`testdata/invalid-maintenance-window.yaml:3: alerting.maintenance_windows[0]: start "tonight" is not an RFC 3339 time such as 2026-12-01T22:00:00+09:00`,
-			`testdata/invalid-maintenance-window.yaml:6: alerting.maintenance_windows[0].matchers.host: unknown label (allowed: rule, severity, vpn_connection_id, outside_ip, router, rtx_tunnel, source, region, probe)`,
+			`testdata/invalid-maintenance-window.yaml:6: alerting.maintenance_windows[0].matchers.host: unknown label (allowed: rule, severity, vpn_connection_id, outside_ip, router, rtx_tunnel, gateway_kind, tunnel, source, region, probe)`,
 		}},
 		{"invalid-strongswan.yaml", []string{
 			`testdata/invalid-strongswan.yaml:3: strongswan[0].vici: "charon.vici": want a socket path such as /var/run/charon.vici, or ssh://USER@HOST[:PORT]/var/run/charon.vici`,

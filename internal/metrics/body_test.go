@@ -85,7 +85,10 @@ func newFullLatest(routers int) *fullLatest {
 		Peers:    []gateway.BGPNeighbor{bgp, bgp, {Address: "198.18.100.5", RemoteAS: "64512", State: "Active", ReceivedPrefixes: -1}},
 		Warnings: []gateway.Unreadable{{Command: "list-sas", Text: "life-time: x"}}},
 		{Source: config.StrongSwanSource("nagoya-swan"), TakenAt: at, Err: errors.New("open vici socket: connection refused")}}
-	l.find = []correlate.Finding{{Rule: "TunnelDown", Severity: "critical", Subject: correlate.Subject{Router: "r000", RTXTunnel: 1}}}
+	l.find = []correlate.Finding{{Rule: "TunnelDown", Severity: "critical", Subject: correlate.Subject{Router: "r000", RTXTunnel: 1}},
+		// Two connections of one gateway, neither joined to AWS: two series.
+		{Rule: "TunnelNotJoined", Severity: "warning", Subject: correlate.Subject{Router: "tokyo-swan", GatewayKind: "strongswan", Tunnel: "aws-1"}},
+		{Rule: "TunnelNotJoined", Severity: "warning", Subject: correlate.Subject{Router: "tokyo-swan", GatewayKind: "strongswan", Tunnel: "aws-2"}}}
 	return l
 }
 

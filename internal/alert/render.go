@@ -109,7 +109,7 @@ func writeSides(b *strings.Builder, f correlate.Finding, indent string) {
 	for _, side := range []struct {
 		name  string
 		lines []string
-	}{{"AWS side", awsLines(f)}, {"RTX side", rtxLines(f)}, {"Details", detailLines(f)}} {
+	}{{"AWS side", awsLines(f)}, {f.GatewaySide(), rtxLines(f)}, {"Details", detailLines(f)}} {
 		if len(side.lines) == 0 {
 			continue
 		}
@@ -135,7 +135,7 @@ func HTML(a Alert) string {
 	if n := f.StaleNote(); n != "" {
 		fmt.Fprintf(&b, "<p><b>%s</b></p>\n", html.EscapeString(n))
 	}
-	b.WriteString("<table cellpadding=\"6\" style=\"border-collapse:collapse\"><tr><th align=\"left\">AWS side</th><th align=\"left\">RTX side</th></tr><tr>")
+	b.WriteString("<table cellpadding=\"6\" style=\"border-collapse:collapse\"><tr><th align=\"left\">AWS side</th><th align=\"left\">" + f.GatewaySide() + "</th></tr><tr>")
 	for _, lines := range [][]string{awsLines(f), rtxLines(f)} {
 		b.WriteString("<td valign=\"top\">")
 		for _, l := range lines {

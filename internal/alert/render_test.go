@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,6 +62,13 @@ func TestGatewayTunnelLabels(t *testing.T) {
 	}
 	if _, ok := AlertmanagerLabels(Alert{Finding: seedFinding()})["tunnel"]; ok {
 		t.Error("an RTX finding has a tunnel label")
+	}
+	a.Finding.Evidence.RTX = &correlate.RTXEvidence{Kind: "strongSwan", TunnelState: "ESTABLISHED/INSTALLED"}
+	if txt := Text(a); !strings.Contains(txt, "strongSwan side:") || strings.Contains(txt, "RTX side") {
+		t.Errorf("text names the wrong side:\n%s", txt)
+	}
+	if !strings.Contains(HTML(a), ">strongSwan side</th>") {
+		t.Errorf("HTML names the wrong side:\n%s", HTML(a))
 	}
 	w := []Window{{Name: "swan work", Start: t0, End: t0.Add(time.Hour), Matchers: map[string]string{"router": "tokyo-swan", "tunnel": "aws-2"}}}
 	if _, ok := silenced(w, a, t0.Add(time.Minute)); ok {

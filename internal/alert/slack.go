@@ -10,7 +10,7 @@ import (
 )
 
 // Slack posts to a Slack incoming webhook with Block Kit: a header, the
-// summary, AWS side and RTX side in two columns, the fix in a code block,
+// summary, AWS side and the gateway side in two columns, the fix in a code block,
 // and a plain-text fallback for notifications.
 type Slack struct {
 	WebhookURL string
@@ -142,7 +142,7 @@ func slackSides(f correlate.Finding) []slackBlock {
 		fields = append(fields, slackText{"mrkdwn", "*AWS side*\n" + slackEscape(strings.Join(l, "\n"))})
 	}
 	if l := rtxLines(f); len(l) > 0 {
-		fields = append(fields, slackText{"mrkdwn", "*RTX side*\n" + slackEscape(strings.Join(l, "\n"))})
+		fields = append(fields, slackText{"mrkdwn", "*" + f.GatewaySide() + "*\n" + slackEscape(strings.Join(l, "\n"))})
 	}
 	if len(fields) == 0 {
 		return nil

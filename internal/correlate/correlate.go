@@ -220,6 +220,15 @@ type SAEvidence struct {
 	RemainingSeconds int    `json:"remaining_seconds"`
 }
 
+// GatewaySide names the customer gateway's side of a finding as headings
+// say it: "RTX side", "strongSwan side".
+func (f Finding) GatewaySide() string {
+	if x := f.Evidence.RTX; x != nil && x.Kind != "" {
+		return x.Kind + " side"
+	}
+	return "RTX side"
+}
+
 // RTXEvidence is what the customer gateway reported about the tunnel (an
 // RTX or another kind: its JSON key "rtx" is kept for compatibility).
 type RTXEvidence struct {

@@ -3,6 +3,7 @@
 package report
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -67,7 +68,7 @@ func Text(w io.Writer, r Report) error {
 			}
 		}
 		if x := f.Evidence.RTX; x != nil {
-			fmt.Fprintf(&b, "  RTX: tunnel %s", x.TunnelState)
+			fmt.Fprintf(&b, "  %s: tunnel %s", cmp.Or(x.Kind, "RTX"), x.TunnelState)
 			if len(x.SAs) == 0 {
 				b.WriteString(", no IPsec SA")
 			} else {

@@ -168,3 +168,41 @@ func writeFile(t *testing.T, path, body string) {
 		t.Fatal(err)
 	}
 }
+
+// A gateway that cannot be read is unknown, never healthy or down: check
+// says so with the reason and the fix in strongSwan's terms (no root
+// needed: the socket is simply not there).
+func TestStrongSwanGatewayUnreadable(t *testing.T) {
+	_, url := ec2sim.Start(t, nil)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "vpnwatchd.yaml")
+	writeFile(t, cfg, fmt.Sprintf(`global:
+  state_dir: %s/state
+aws:
+  - name: prod
+    regions: [ap-northeast-1]
+    endpoint: %s
+    logs: false
+strongswan:
+  - name: lab
+    vici: %s/charon.vici
+`, dir, url, dir))
+	code, out, errOut := runMain("check", "--config.file", cfg, "--format", "json")
+	r := decode(t, out)
+	if code != checkUnknown {
+		t.Errorf("exit %d, want %d (unknown)\n%s\n%s", code, checkUnknown, out, errOut)
+	}
+	want := "strongswan lab: not checked: strongswan lab: open vici socket: dial unix " + dir + "/charon.vici: connect: no such file or directory"
+	if len(r.Unchecked) != 1 || r.Unchecked[0] != want {
+		t.Errorf("unchecked = %q, want %q", r.Unchecked, want)
+	}
+	stale := false
+	for _, f := range r.Findings {
+		if f.Rule == "SourceStale" && f.Subject["router"] == "lab" {
+			stale = strings.Contains(f.Remediation, "vici socket") && strings.Contains(f.Remediation, "swanctl")
+		}
+	}
+	if !stale {
+		t.Errorf("no SourceStale for the gateway with strongSwan's fix:\n%s", out)
+	}
+}

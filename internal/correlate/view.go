@@ -25,9 +25,12 @@ type TunnelView struct {
 	RTXTunnel int    `json:"rtx_tunnel,omitempty"`
 	// GatewayKind ("strongswan") and Tunnel (its connection name) are set
 	// for gateways that are not an RTX.
-	GatewayKind  string `json:"gateway_kind,omitempty"`
-	Tunnel       string `json:"tunnel,omitempty"`
-	RTXState     string `json:"rtx_state,omitempty"` // the gateway's word for the tunnel's state
+	GatewayKind string `json:"gateway_kind,omitempty"`
+	Tunnel      string `json:"tunnel,omitempty"`
+	RTXState    string `json:"rtx_state,omitempty"` // the gateway's word for the tunnel's state
+	// GatewayUp is whether the gateway has the tunnel up (RTX Online,
+	// strongSwan an installed child SA); false when unknown too.
+	GatewayUp    bool   `json:"gateway_up"`
 	SASendSecond int    `json:"sa_send_remaining_seconds"`
 	SARecvSecond int    `json:"sa_recv_remaining_seconds"`
 	BGPState     string `json:"bgp_state,omitempty"`
@@ -147,7 +150,7 @@ func (c *evaluation) views(active []Finding) []TunnelView {
 		}
 		if r := p.gw; r != nil {
 			t := r.tunnel
-			v.Router, v.RTXTunnel, v.Tunnel, v.RTXState = r.router, t.Number, t.Name, t.State
+			v.Router, v.RTXTunnel, v.Tunnel, v.RTXState, v.GatewayUp = r.router, t.Number, t.Name, t.State, t.Known && t.Up
 			if k := r.snap.Source.Type; k != SourceRTX {
 				v.GatewayKind = k
 			}

@@ -19,10 +19,12 @@ type Connection struct {
 	Label string `json:"label"`
 	// Severity is the worst active finding's; "" when nothing is wrong.
 	Severity string `json:"severity,omitempty"`
-	// Per tunnel, in the tunnels' order: AWS status, RTX state, BGP state.
-	AWS []string `json:"aws"`
-	RTX []string `json:"rtx"`
-	BGP []string `json:"bgp"`
+	// Per tunnel, in the tunnels' order: AWS status, the gateway's state
+	// (RTX or another kind) and whether it is up, BGP state.
+	AWS       []string `json:"aws"`
+	RTX       []string `json:"rtx"`
+	GatewayUp []bool   `json:"gateway_up"`
+	BGP       []string `json:"bgp"`
 	// SAMin is the shortest newest-SA lifetime left over the tunnels (-1:
 	// none known); Routes what AWS accepted over all of them.
 	SAMin  int     `json:"sa_min_remaining_seconds"`
@@ -82,7 +84,7 @@ func Incidents(findings []correlate.Finding, tunnels []correlate.TunnelView) []C
 			return &out[i]
 		}
 		index[k] = len(out)
-		out = append(out, Connection{VPNConnectionID: id, VPNName: name, Label: label, SAMin: -1, AWS: []string{}, RTX: []string{}, BGP: []string{}})
+		out = append(out, Connection{VPNConnectionID: id, VPNName: name, Label: label, SAMin: -1, AWS: []string{}, RTX: []string{}, GatewayUp: []bool{}, BGP: []string{}})
 		return &out[len(out)-1]
 	}
 	for _, t := range tunnels {
@@ -98,6 +100,7 @@ func Incidents(findings []correlate.Finding, tunnels []correlate.TunnelView) []C
 		}
 		c.AWS = append(c.AWS, orDash(t.AWSStatus))
 		c.RTX = append(c.RTX, orDash(t.RTXState))
+		c.GatewayUp = append(c.GatewayUp, t.GatewayUp)
 		c.BGP = append(c.BGP, orDash(t.BGPState))
 		c.Routes += t.AcceptedRoutes
 		for _, s := range []int{t.SASendSecond, t.SARecvSecond} {
@@ -117,6 +120,9 @@ func Incidents(findings []correlate.Finding, tunnels []correlate.TunnelView) []C
 		label := f.Subject.String()
 		if f.Subject.Router != "" {
 			label = "RTX " + f.Subject.Router
+			if f.Subject.GatewayKind == correlate.SourceStrongSwan {
+				label = "strongSwan " + f.Subject.Router
+			}
 		}
 		return row("", "", label)
 	}

@@ -28,7 +28,7 @@ func sampleStatus() Status {
 		Summary: "tunnel 203.0.113.10 changed state 4 times in the last 1h0m0s (aws)", Remediation: "see the MSS finding", ExplainedBy: f.Fingerprint()}
 	return Status{GeneratedAt: t0, Version: "(version=test)", Findings: []correlate.Finding{f, flap},
 		Tunnels: []correlate.TunnelView{{VPNConnectionID: "vpn-0a1b2c3d4e5f67890", VPNName: "osaka-office", OutsideIP: "203.0.113.10", AWSStatus: "DOWN",
-			AWSMessage: "IPSEC IS UP", LastChange: t0, Router: "osaka-rtx1200", RTXTunnel: 1, RTXState: "Online", SASendSecond: 1944, SARecvSecond: 1944,
+			AWSMessage: "IPSEC IS UP", LastChange: t0, Router: "osaka-rtx1200", RTXTunnel: 1, RTXState: "Online", GatewayUp: true, SASendSecond: 1944, SARecvSecond: 1944,
 			BGPState: "Active", MTU: 1280, MSSLimit: "1379", PathMTU: 1280,
 			Timeline: []correlate.TimelineEvent{{Time: t0.Add(-2 * time.Minute), Side: "aws", Text: "BGP log: AWS-side peer BGP session state has changed from Connect to Active with neighbor 169.254.10.2"},
 				{Time: t0.Add(-time.Minute), Side: "rtx", Text: "polled: tunnel Online"}, {Time: t0, Side: "vpnwatchd", Text: "CRITICAL BGPDownIPsecUp firing"}}}},
@@ -149,5 +149,23 @@ func TestIncidents(t *testing.T) {
 	}
 	if n != 3 {
 		t.Errorf("%d findings in the overview, 3 active", n)
+	}
+}
+
+// A strongSwan tunnel is named by its connection and shown up by what
+// the gateway says, not by RTX's word "Online".
+func TestStrongSwanTunnelRow(t *testing.T) {
+	s := Status{GeneratedAt: t0, Tunnels: []correlate.TunnelView{{VPNConnectionID: "vpn-0a1b2c3d4e5f60123", OutsideIP: "198.18.1.2", AWSStatus: "UP",
+		Router: "tokyo-swan", GatewayKind: "strongswan", Tunnel: "aws-1", RTXState: "ESTABLISHED/INSTALLED", GatewayUp: true, SASendSecond: 20, SARecvSecond: 20}},
+		Findings: []correlate.Finding{{Rule: "TunnelNotJoined", Severity: "warning", Subject: correlate.Subject{Router: "tokyo-swan", GatewayKind: "strongswan", Tunnel: "aws-9"}}}}
+	var b strings.Builder
+	if err := HTML(&b, s, 0); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	for _, want := range []string{`<td>tokyo-swan / aws-1</td><td class="up">ESTABLISHED/INSTALLED</td>`, `<span class="up">ESTABLISHED/INSTALLED</span>`, ">strongSwan tokyo-swan</a>"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %s:\n%s", want, page)
+		}
 	}
 }

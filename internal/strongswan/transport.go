@@ -210,10 +210,28 @@ func (r *remote) run(ctx context.Context, c command) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	sess, err := client.NewSession()
-	if err != nil {
-		r.broken(client)
-		return nil, fmt.Errorf("ssh %s@%s: session: %w", r.login.User, r.login.Address, err)
+	// NewSession waits for the server without a deadline: a connection
+	// that died silently would hold the poll forever.
+	type opened struct {
+		s   *ssh.Session
+		err error
+	}
+	ch := make(chan opened, 1)
+	go func() {
+		s, err := client.NewSession()
+		ch <- opened{s, err}
+	}()
+	var sess *ssh.Session
+	select {
+	case o := <-ch:
+		if o.err != nil {
+			r.broken(client)
+			return nil, fmt.Errorf("ssh %s@%s: session: %w", r.login.User, r.login.Address, o.err)
+		}
+		sess = o.s
+	case <-ctx.Done():
+		r.broken(client) // closing it ends the wait
+		return nil, fmt.Errorf("ssh %s@%s: session: %w", r.login.User, r.login.Address, ctx.Err())
 	}
 	defer sess.Close()
 	var stdout, stderr capped

@@ -204,3 +204,15 @@ func FuzzParseBGPSummary(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkBuild is the CPU of one strongSwan poll besides the I/O: a
+// real poll's answers (two connections, FRR) to a snapshot.
+func BenchmarkBuild(b *testing.B) {
+	outs := lab(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Build("lab", outs, time.Time{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -133,6 +133,7 @@ func TestLoadBad(t *testing.T) {
 			`testdata/invalid-strongswan.yaml:12: strongswan[4].password_file: missing: set password_file or private_key_file`,
 			`testdata/invalid-strongswan.yaml:12: strongswan[4].known_hosts: missing: host keys are always verified; create the file with ssh-keyscan`,
 			`testdata/invalid-strongswan.yaml:14: strongswan[4].netns: only for a gateway on this host; over SSH, vpnwatchd reads the gateway's own namespace`,
+			`testdata/invalid-strongswan.yaml:16: strongswan[5].vici: "unix://charon.vici": want a socket path such as /var/run/charon.vici, or ssh://USER@HOST[:PORT]/var/run/charon.vici`,
 		}},
 		{"invalid-several.yaml", []string{
 			`testdata/invalid-several.yaml:2: global.poll_interval: 100ms is too short (minimum 1s)`,
@@ -385,6 +386,33 @@ func TestYAMLSyntaxErrorLines(t *testing.T) {
 		var e *Error
 		if !errors.As(err, &e) || e.Line != tc.line || !strings.Contains(e.Msg, "YAML syntax") {
 			t.Errorf("%q: %v, want line %d", tc.text, err, tc.line)
+		}
+	}
+}
+
+func TestParseViciURL(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want ViciSSH
+		err  string
+	}{
+		{"/var/run/charon.vici", ViciSSH{Path: "/var/run/charon.vici"}, ""},
+		{"unix:///var/run/charon.vici", ViciSSH{Path: "/var/run/charon.vici"}, ""},
+		{"ssh://monitor@gw.example.com/var/run/charon.vici", ViciSSH{User: "monitor", Address: "gw.example.com:22", Path: "/var/run/charon.vici"}, ""},
+		{"ssh://monitor@[2001:db8::1]:2222/run/charon.vici", ViciSSH{User: "monitor", Address: "[2001:db8::1]:2222", Path: "/run/charon.vici"}, ""},
+		{"ssh://monitor@gw/", ViciSSH{}, "without the socket's path"},
+		{"ssh://monitor@/run/charon.vici", ViciSSH{}, "without a host"},
+		{"ssh://monitor@gw/run/charon.vici?x=1", ViciSSH{}, "query or fragment"},
+		{"ssh://monitor:s3cret@gw/run/charon.vici", ViciSSH{}, "holds a password"},
+		{"tcp://gw:4502", ViciSSH{}, "want a socket path"},
+		{"sftp://monitor:s3cret@gw/run/charon.vici", ViciSSH{}, "it is not repeated here"},
+	} {
+		got, err := parseViciURL(tc.in)
+		if tc.err == "" && (err != nil || got != tc.want) || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("%s: %+v, %v", tc.in, got, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%s: the error repeats the password: %v", tc.in, err)
 		}
 	}
 }

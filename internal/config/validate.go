@@ -273,11 +273,10 @@ func parseViciURL(s string) (ViciSSH, error) {
 	switch {
 	case s == "":
 		return ViciSSH{}, fmt.Errorf("missing: charon's vici socket, %s", want)
-	case strings.HasPrefix(s, "unix://"):
-		s = strings.TrimPrefix(s, "unix://")
-		fallthrough
-	case strings.HasPrefix(s, "/"):
-		return ViciSSH{Path: s}, nil
+	case strings.HasPrefix(strings.TrimPrefix(s, "unix://"), "/"):
+		return ViciSSH{Path: strings.TrimPrefix(s, "unix://")}, nil
+	case !strings.HasPrefix(s, "ssh://") && strings.Contains(s, "@"):
+		return ViciSSH{}, fmt.Errorf("not a socket path or an ssh:// address (it is not repeated here: it may hold a password); want %s", want)
 	case !strings.HasPrefix(s, "ssh://"):
 		return ViciSSH{}, fmt.Errorf("%q: want %s", s, want)
 	}

@@ -514,7 +514,7 @@ const (
 type triggers struct {
 	wake    chan struct{} // the main loop's signal that routers wait
 	mu      sync.Mutex
-	waiting map[string]bool      // routers waiting for a triggered poll
+	waiting map[string]bool      // gateways waiting for a triggered poll → whether AWS is asked too
 	last    map[string]time.Time // router → its last triggered poll
 }
 
@@ -523,17 +523,20 @@ func newTriggers() *triggers {
 }
 
 // triggerPoll asks the main loop for a poll of router (its syslog).
-func (d *Daemon) triggerPoll(router string) { d.trigger(config.RouterSource(router)) }
+func (d *Daemon) triggerPoll(router string) { d.trigger(config.RouterSource(router), true) }
 
-// trigger asks the main loop for a poll of a customer gateway; requests
-// that come before the loop takes them are merged.
-func (d *Daemon) trigger(gw config.SourceID) {
+// trigger asks the main loop for a poll of a customer gateway, and of the
+// AWS regions joined to it when withAWS (a tunnel went up or down; a
+// rekey is the gateway's own news); requests that come before the loop
+// takes them are merged.
+func (d *Daemon) trigger(gw config.SourceID, withAWS bool) {
 	t := d.triggers
 	t.mu.Lock()
-	if t.waiting[gw.Name] || time.Since(t.last[gw.Name]) < routerTriggerGap {
+	aws, waiting := t.waiting[gw.Name]
+	if waiting || time.Since(t.last[gw.Name]) < routerTriggerGap {
 		d.metrics.daemon.TriggersDeferred.WithLabelValues(gw.Type, "", "", gw.Name).Inc()
 	}
-	t.waiting[gw.Name] = true
+	t.waiting[gw.Name] = aws || withAWS
 	t.mu.Unlock()
 	select {
 	case t.wake <- struct{}{}:
@@ -541,8 +544,9 @@ func (d *Daemon) trigger(gw config.SourceID) {
 	}
 }
 
-// take returns the waiting routers whose budget allows a poll at now, and
-// when the next of the others will be allowed (zero if none waits).
+// take returns the waiting gateways whose budget allows a poll at now
+// (each with whether AWS is asked too), and when the next of the others
+// will be allowed (zero if none waits).
 func (t *triggers) take(now time.Time) (due map[string]bool, next time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -550,7 +554,7 @@ func (t *triggers) take(now time.Time) (due map[string]bool, next time.Time) {
 	for r := range t.waiting {
 		at := t.last[r].Add(routerTriggerGap)
 		if !at.After(now) {
-			due[r] = true
+			due[r] = t.waiting[r]
 			t.last[r] = now
 			delete(t.waiting, r)
 		} else if next.IsZero() || at.Before(next) {
@@ -588,15 +592,23 @@ func earliest[K comparable](m map[K]time.Time) (time.Time, bool) {
 	return next, !next.IsZero()
 }
 
-// triggeredCycle polls the routers whose syslog asked for it and the AWS
-// regions joined to them, then evaluates everything.
-func (d *Daemon) triggeredCycle(ctx context.Context, routers map[string]bool) {
-	if len(routers) == 0 {
+// triggeredCycle polls the gateways whose events asked for it (due:
+// gateway → whether AWS is asked too) and the AWS regions joined to those
+// that ask, then evaluates everything.
+func (d *Daemon) triggeredCycle(ctx context.Context, due map[string]bool) {
+	if len(due) == 0 {
 		return
 	}
 	cfg := d.cfg.Load()
 	now := time.Now()
-	sel := d.triggered(cfg, routers, now)
+	routers, withAWS := map[string]bool{}, map[string]bool{}
+	for r, aws := range due {
+		routers[r] = true
+		if aws {
+			withAWS[r] = true
+		}
+	}
+	sel := d.triggered(cfg, routers, withAWS, now)
 	for id := range sel.regions {
 		d.main.followUps[id] = now.Add(awsFollowUp)
 	}

@@ -3,8 +3,13 @@ package daemon
 import (
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap/zaptest"
+
+	"github.com/vpnwatchd/vpnwatchd/internal/config"
+	"github.com/vpnwatchd/vpnwatchd/internal/metrics"
 )
 
 // A reload keeps a strongSwan gateway whose settings did not change (its
@@ -40,5 +45,24 @@ func TestStrongSwanSourcesFollowReload(t *testing.T) {
 	}
 	if len(d.main.sources.swan) != 2 {
 		t.Error("a failed reload changed the sources")
+	}
+}
+
+// A rekey asks for a poll of its gateway only; an up or down event, or a
+// router's syslog, asks AWS's side too; merged requests keep the wider.
+func TestTriggersAskAWSOnlyForUpDown(t *testing.T) {
+	d := &Daemon{triggers: newTriggers(), metrics: &exported{daemon: metrics.NewDaemon(prometheus.NewRegistry())}}
+	gw := config.StrongSwanSource("tokyo")
+	d.trigger(gw, false)
+	d.trigger(config.RouterSource("osaka"), true)
+	due, _ := d.triggers.take(time.Now().Add(time.Minute))
+	if len(due) != 2 || due["tokyo"] || !due["osaka"] {
+		t.Errorf("due = %v", due)
+	}
+	d.trigger(gw, false)
+	d.trigger(gw, true)
+	d.trigger(gw, false)
+	if due, _ = d.triggers.take(time.Now().Add(time.Hour)); !due["tokyo"] {
+		t.Errorf("a merged up/down request lost AWS: %v", due)
 	}
 }

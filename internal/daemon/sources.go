@@ -67,9 +67,9 @@ func (d *Daemon) watch(ctx context.Context, s *sources) {
 		wctx, stop := context.WithCancel(ctx)
 		g.stop = stop
 		id := config.StrongSwanSource(g.cfg.Name)
-		go g.src.Watch(wctx, func(conn string) {
-			d.log.Debug("strongswan event", zap.Stringer("source", id), zap.String("connection", conn))
-			d.trigger(id)
+		go g.src.Watch(wctx, func(conn string, upDown bool) {
+			d.log.Debug("strongswan event", zap.Stringer("source", id), zap.String("connection", conn), zap.Bool("up_down", upDown))
+			d.trigger(id, upDown)
 		})
 	}
 }
@@ -305,13 +305,16 @@ func (d *Daemon) poll(ctx context.Context, sel *selection) (ok, failed int) {
 	return ok, failed
 }
 
-// triggered returns what a syslog event of routers asks to poll: those
-// routers, and the AWS regions of the VPN connections the correlator joins
-// to their tunnels, unless asked less than awsTriggerGap ago for an
-// earlier event.
-func (d *Daemon) triggered(c *config.Config, routers map[string]bool, now time.Time) *selection {
+// triggered returns what gateway events ask to poll: those gateways
+// (routers), and the AWS regions of the VPN connections the correlator
+// joins to the tunnels of withAWS, unless asked less than awsTriggerGap
+// ago for an earlier event.
+func (d *Daemon) triggered(c *config.Config, routers, withAWS map[string]bool, now time.Time) *selection {
 	sel := &selection{routers: routers, regions: map[config.SourceID]bool{}}
-	for _, id := range correlate.JoinedRegions(d.observations(c), d.now(), routers) {
+	if len(withAWS) == 0 {
+		return sel
+	}
+	for _, id := range correlate.JoinedRegions(d.observations(c), d.now(), withAWS) {
 		if now.Sub(d.main.regionTriggered[id]) >= awsTriggerGap {
 			sel.regions[id] = true
 			d.main.regionTriggered[id] = now

@@ -28,7 +28,7 @@ func TestRealStrongSwanOverSSH(t *testing.T) {
 	changed := make(chan string, 64)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go src.Watch(ctx, func(conn string) {
+	go src.Watch(ctx, func(conn string, _ bool) {
 		select {
 		case changed <- conn:
 		default:

@@ -514,10 +514,11 @@ var Events = []string{"ike-updown", "ike-rekey", "child-updown", "child-rekey", 
 
 // Watch listens to the gateway's events until ctx ends, reconnecting
 // after a failure; each state change calls changed with its connection's
-// name (the daemon polls the gateway then, as for an RTX's syslog). The
-// events and charon's log lines about IKE are kept per connection for the
-// findings' evidence and the timeline.
-func (s *Source) Watch(ctx context.Context, changed func(conn string)) {
+// name, and upDown set when an SA went up or down rather than rekeyed
+// (the daemon polls the gateway then, as for an RTX's syslog, and AWS's
+// side too for up and down). The events and charon's log lines about IKE
+// are kept per connection for the findings' evidence and the timeline.
+func (s *Source) Watch(ctx context.Context, changed func(conn string, upDown bool)) {
 	for ctx.Err() == nil {
 		err := s.watchOnce(ctx, changed)
 		if ctx.Err() != nil {
@@ -531,7 +532,7 @@ func (s *Source) Watch(ctx context.Context, changed func(conn string)) {
 	}
 }
 
-func (s *Source) watchOnce(ctx context.Context, changed func(string)) error {
+func (s *Source) watchOnce(ctx context.Context, changed func(string, bool)) error {
 	// One session per event: govici v0.8.0 holds its event lock while it
 	// registers an event, so an event of a type registered earlier on the
 	// same session arriving meanwhile deadlocks it (seen with "log").
@@ -570,7 +571,7 @@ func (s *Source) watchOnce(ctx context.Context, changed func(string)) error {
 			if conn, line, state := describe(ev); conn != "" {
 				s.note(conn, gateway.LogLine{Time: ev.Timestamp, Text: line})
 				if state {
-					changed(conn)
+					changed(conn, ev.Name == "ike-updown" || ev.Name == "child-updown")
 				}
 			}
 		}

@@ -79,7 +79,7 @@ func newWorld(t *testing.T, o swanlab.Options) *world {
 	w.ev.NoHolds = true
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	go w.src.Watch(ctx, func(string) {})
+	go w.src.Watch(ctx, func(string, bool) {})
 	if o.FRR {
 		go lab.MirrorAWS(ctx, func(n int, status, msg string, routes int) {
 			if err := sim.SetTunnel(region, vpnID, []string{swanlab.AWSIP1, swanlab.AWSIP2}[n-1], status, msg, routes); err != nil {

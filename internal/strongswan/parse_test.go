@@ -216,3 +216,37 @@ func BenchmarkBuild(b *testing.B) {
 		}
 	}
 }
+
+// The moments of a healthy rekey are not outages: a listing that shows
+// only the REKEYING child SA, or two IKE SAs of one connection (an IKE
+// rekey or a collision) with the children on one of them, is a tunnel up.
+func TestRekeyMomentsAreUp(t *testing.T) {
+	child := func(id, state string) string {
+		return `"aws-1-` + id + `":{"name":"aws-1","uniqueid":"` + id + `","state":"` + state + `","encap":"yes","encr-alg":"AES_CBC","encr-keysize":"128","integ-alg":"HMAC_SHA2_256_128","packets-in":"8","rekey-time":"16","life-time":"37","install-time":"3","local-ts":["198.18.100.2/32"],"remote-ts":["198.18.100.1/32"]}`
+	}
+	ike := func(id, state, children string) string {
+		return `{"aws-1":{"uniqueid":"` + id + `","version":"2","state":"` + state + `","local-host":"198.18.1.1","remote-host":"198.18.1.2","encr-alg":"AES_CBC","encr-keysize":"128","integ-alg":"HMAC_SHA2_256_128","dh-group":"MODP_2048","child-sas":{` + children + `}}}`
+	}
+	for name, sas := range map[string]string{
+		"child REKEYING, successor not yet installed": "[" + ike("1", "ESTABLISHED", child("7", "REKEYING")+","+child("8", "INSTALLING")) + "]",
+		"IKE rekey: children on the first IKE SA":     "[" + ike("1", "ESTABLISHED", child("7", "INSTALLED")) + "," + ike("2", "ESTABLISHED", "") + "]",
+		"IKE rekey: children on the second IKE SA":    "[" + ike("1", "REKEYING", "") + "," + ike("2", "ESTABLISHED", child("7", "INSTALLED")) + "]",
+	} {
+		outs := lab(t)
+		outs[FileSAs] = []byte(sas)
+		snap, err := Build("lab", outs, time.Now())
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if tn := snap.Tunnels[0]; !tn.Up || tn.State != "ESTABLISHED/INSTALLED" || len(tn.SAs) == 0 {
+			t.Errorf("%s: %s up=%v SAs %v", name, tn.State, tn.Up, tn.SAs)
+		}
+	}
+	// Really down: an IKE SA whose only child is being deleted.
+	outs := lab(t)
+	outs[FileSAs] = []byte("[" + ike("1", "ESTABLISHED", child("7", "DELETING")) + "]")
+	snap, _ := Build("lab", outs, time.Now())
+	if tn := snap.Tunnels[0]; tn.Up || tn.State != "ESTABLISHED/no child SA" {
+		t.Errorf("deleting: %s up=%v", tn.State, tn.Up)
+	}
+}

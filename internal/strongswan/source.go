@@ -309,9 +309,28 @@ func tunnelOf(c Conn, sas []IKESA) gateway.Tunnel {
 		}
 	}
 	st.NATTraversal = true // kernel-libipsec and most NAT setups encapsulate; refined by the SA below
+	// A connection may have two IKE SAs for a moment (an IKE rekey, a
+	// rekey collision between two ends on one schedule): the tunnel is what
+	// the best of them says — established with a live child SA, else
+	// established, else any — and its child SAs are those of all of them.
+	rank := func(s *IKESA) int {
+		r := 0
+		if s.State == "ESTABLISHED" {
+			r += 2
+		}
+		if slices.ContainsFunc(s.Children, ChildSA.Live) {
+			r++
+		}
+		return r
+	}
 	var ike *IKESA
+	var children []ChildSA
 	for i := range sas {
-		if sas[i].Conn == c.Name && (ike == nil || sas[i].State == "ESTABLISHED") {
+		if sas[i].Conn != c.Name {
+			continue
+		}
+		children = append(children, sas[i].Children...)
+		if ike == nil || rank(&sas[i]) > rank(ike) {
 			ike = &sas[i]
 		}
 	}
@@ -325,7 +344,7 @@ func tunnelOf(c Conn, sas []IKESA) gateway.Tunnel {
 	st.IKEEncryption, st.IKEHash, st.IKEGroup = strings.TrimSpace(ike.EncrAlg+" "+ike.EncrKey), ike.IntegAlg, ike.DHGroup
 	var rx int64
 	live := false
-	for _, ch := range ike.Children {
+	for _, ch := range children {
 		if !ch.Live() {
 			continue
 		}

@@ -78,8 +78,19 @@ type ChildSA struct {
 	RemoteTS  []string
 }
 
-// Live reports whether the child SA carries traffic.
-func (c ChildSA) Live() bool { return c.State == "INSTALLED" || c.State == "REKEYED" }
+// Live reports whether the child SA carries traffic: installed, being
+// rekeyed (REKEYING: the old SA still carries traffic while its successor
+// is negotiated), replaced but not yet deleted (REKEYED), or having its
+// addresses updated (UPDATING, MOBIKE). A listing taken in the middle of a
+// rekey may show only the REKEYING one (seen with charon 5.9.8: a
+// "no child SA" tunnel for one poll during healthy rekeys).
+func (c ChildSA) Live() bool {
+	switch c.State {
+	case "INSTALLED", "REKEYING", "REKEYED", "UPDATING":
+		return true
+	}
+	return false
+}
 
 // dialer opens the vici socket.
 type dialer func(ctx context.Context) (net.Conn, error)

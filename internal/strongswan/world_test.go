@@ -48,6 +48,9 @@ type world struct {
 	seen map[string][]correlate.Finding // rule → findings seen, in order
 	// awsUp is how many tunnels AWS said UP at the last step.
 	awsUp int
+	// listing is charon's list-sas when each rule was first seen, for
+	// the failure message.
+	listing map[string]string
 }
 
 func newWorld(t *testing.T, o swanlab.Options) *world {
@@ -74,7 +77,7 @@ func newWorld(t *testing.T, o swanlab.Options) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{t: t, lab: lab, sim: sim, awsP: p, ev: correlate.NewEvaluator(nil), seen: map[string][]correlate.Finding{},
+	w := &world{t: t, lab: lab, sim: sim, awsP: p, ev: correlate.NewEvaluator(nil), seen: map[string][]correlate.Finding{}, listing: map[string]string{},
 		src: strongswan.New(strongswan.Options{Name: "lab", Socket: lab.Socket("c"), NetNS: lab.NSC, FRR: o.FRR, VtySocket: lab.VtySocket("c")})}
 	w.ev.NoHolds = true
 	ctx, cancel := context.WithCancel(context.Background())
@@ -118,6 +121,9 @@ func (w *world) step() correlate.Result {
 	w.state, r = w.ev.Evaluate(w.state, obs, time.Now())
 	w.mu.Lock()
 	for _, f := range r.Findings {
+		if _, ok := w.seen[f.Rule]; !ok {
+			w.listing[f.Rule] = string(w.src.LastOutputs()[strongswan.FileSAs])
+		}
 		w.seen[f.Rule] = append(w.seen[f.Rule], f)
 	}
 	w.mu.Unlock()
@@ -158,7 +164,7 @@ func TestRealStrongSwanHealthyRekeysNoFindings(t *testing.T) {
 		t.Errorf("healthy tunnels, findings:\n%s", strings.Join(rules(r.Findings), "\n"))
 	}
 	for rule, fs := range w.seen {
-		t.Errorf("a finding during healthy rekeys: %s (%d times), first: %s", rule, len(fs), fs[0].Summary)
+		t.Errorf("a finding during healthy rekeys: %s (%d times), first: %s\nlist-sas then:\n%s", rule, len(fs), fs[0].Summary, w.listing[rule])
 	}
 	g := w.src.Poll(context.Background())
 	for _, tn := range g.Tunnels {

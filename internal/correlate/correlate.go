@@ -378,6 +378,9 @@ type State struct {
 	changes map[sideKey][]stateChange // … and its recent state changes
 	active  map[FindingID]Finding     // reported by the last evaluation
 	joins   map[tunnelKey]joinMemo    // gateway tunnel → the AWS tunnel last joined to it
+	// dropsSeen is the newest drop a gateway reported itself that was
+	// counted (trackDrops), per side.
+	dropsSeen map[sideKey]time.Time
 }
 
 // Resume returns the state of a correlator that reported findings before a
@@ -415,6 +418,9 @@ type sideKey struct {
 type stateChange struct {
 	at time.Time
 	up bool
+	// reported: the gateway's own event, not a poll (its log lines tell
+	// the timeline about it already).
+	reported bool
 }
 
 // joinMemo is one remembered join of a gateway tunnel and an AWS tunnel.
@@ -427,7 +433,10 @@ type joinMemo struct {
 
 func (s State) clone() State {
 	c := State{since: maps.Clone(s.since), up: maps.Clone(s.up), changes: maps.Clone(s.changes),
-		active: map[FindingID]Finding{}, joins: maps.Clone(s.joins)}
+		active: map[FindingID]Finding{}, joins: maps.Clone(s.joins), dropsSeen: maps.Clone(s.dropsSeen)}
+	if c.dropsSeen == nil {
+		c.dropsSeen = map[sideKey]time.Time{}
+	}
 	if c.joins == nil {
 		c.joins = map[tunnelKey]joinMemo{}
 	}

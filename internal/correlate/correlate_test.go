@@ -13,6 +13,7 @@ import (
 	"github.com/vpnwatchd/vpnwatchd/internal/aws"
 	"github.com/vpnwatchd/vpnwatchd/internal/aws/vpnlog"
 	"github.com/vpnwatchd/vpnwatchd/internal/config"
+	"github.com/vpnwatchd/vpnwatchd/internal/gateway"
 	"github.com/vpnwatchd/vpnwatchd/internal/probe"
 	"github.com/vpnwatchd/vpnwatchd/internal/rtx"
 	"github.com/vpnwatchd/vpnwatchd/internal/rtx/rtxsim"
@@ -973,5 +974,54 @@ func TestRootCause(t *testing.T) {
 	}
 	if n < 3 {
 		t.Errorf("symptoms: %v", rulesOf(fs))
+	}
+}
+
+// A gateway that reports its own drops (strongSwan's vici events) flaps
+// even when every poll finds it up: a drop and recovery between two polls
+// count as two changes, once each, and not again when polling saw them.
+func TestFlappingFromGatewayDrops(t *testing.T) {
+	w := newWorld(t, healthyConfig)
+	e := NewEvaluator(nil)
+	var st State
+	var fs []Finding
+	eval := func(up bool, drops ...time.Time) {
+		obs := w.observations()
+		g := obs.RTX[0].Gateway()
+		obs.RTX = nil
+		g.Tunnels = slices.Clone(g.Tunnels)
+		g.Tunnels[0].Drops = drops
+		if !up {
+			g.Tunnels[0].Up = false
+		}
+		obs.Gateways = []gateway.Snapshot{g}
+		st, fs = findingsOf(e.Evaluate(st, obs, w.now))
+		w.now = w.now.Add(30 * time.Second)
+	}
+	t0 := w.now
+	eval(true)
+	d1, d2 := t0.Add(10*time.Second), t0.Add(40*time.Second)
+	eval(true, d1)
+	if n := len(st.changes[sideKey{gw: tunnelKey{kind: SourceRTX, router: "osaka-rtx1200", number: 1}}]); n != 2 {
+		t.Fatalf("one drop between polls: %d changes, want 2", n)
+	}
+	eval(true, d1) // the same drop again: not counted twice
+	if len(byRule(fs)["TunnelFlapping"]) != 0 {
+		t.Fatalf("one drop is not flapping: %v", rulesOf(fs))
+	}
+	eval(true, d1, d2)
+	if got := byRule(fs)["TunnelFlapping"]; len(got) != 1 || got[0].Subject.RTXTunnel != 1 || !strings.Contains(got[0].Summary, "changed state 4 times") {
+		t.Fatalf("two drops between polls: %v", rulesOf(fs))
+	}
+
+	// A drop the poll saw is the poll's: down, then up, two changes.
+	w2 := newWorld(t, healthyConfig)
+	w, st = w2, State{}
+	t1 := w.now
+	eval(true)
+	eval(false, t1.Add(20*time.Second))
+	eval(true, t1.Add(20*time.Second))
+	if n := len(st.changes[sideKey{gw: tunnelKey{kind: SourceRTX, router: "osaka-rtx1200", number: 1}}]); n != 2 {
+		t.Errorf("a drop polling saw: %d changes, want 2", n)
 	}
 }

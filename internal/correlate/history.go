@@ -5,6 +5,7 @@ package correlate
 
 import (
 	"cmp"
+	"time"
 
 	"github.com/vpnwatchd/vpnwatchd/internal/aws"
 )
@@ -22,7 +23,8 @@ type side struct {
 	key    sideKey
 	seenBy string // "aws" or the gateway's kind ("rtx", "strongswan")
 	up     bool
-	known  bool // the side says up or down (an AWS connection not available, or an RTX output not understood, says neither)
+	known  bool        // the side says up or down (an AWS connection not available, or an RTX output not understood, says neither)
+	drops  []time.Time // the gateway's own reports of the tunnel going down
 }
 
 // sides lists the views of a pair's tunnel state, AWS first; the history
@@ -35,7 +37,7 @@ func (p pair) sides() []side {
 	}
 	if p.gw != nil {
 		out = append(out, side{key: sideKey{gw: keyOf(p.gw)}, seenBy: p.gw.snap.Source.Type,
-			up: p.gw.tunnel.Up, known: p.gw.tunnel.Known})
+			up: p.gw.tunnel.Up, known: p.gw.tunnel.Known, drops: p.gw.tunnel.Drops})
 	}
 	return out
 }
@@ -46,8 +48,14 @@ func (c *evaluation) track() {
 	for _, p := range c.pairs {
 		for _, s := range p.sides() {
 			if s.known {
-				c.trackChange(s.key, s.up)
+				changed := c.trackChange(s.key, s.up)
+				c.trackDrops(s, changed)
 			}
+		}
+	}
+	for k, t := range st.dropsSeen {
+		if c.now.Sub(t) > flapWindow {
+			delete(st.dropsSeen, k) // a drop this old counts for nothing
 		}
 	}
 	for k, times := range st.changes {
@@ -65,10 +73,37 @@ func (c *evaluation) track() {
 	}
 }
 
-func (c *evaluation) trackChange(key sideKey, up bool) {
+// trackChange records a side's polled state and reports whether it
+// changed.
+func (c *evaluation) trackChange(key sideKey, up bool) bool {
 	st := c.state
-	if prev, ok := st.up[key]; ok && prev != up {
-		st.changes[key] = append(append([]stateChange(nil), st.changes[key]...), stateChange{c.now, up})
+	prev, ok := st.up[key]
+	changed := ok && prev != up
+	if changed {
+		st.changes[key] = append(append([]stateChange(nil), st.changes[key]...), stateChange{at: c.now, up: up})
 	}
 	st.up[key] = up
+	return changed
+}
+
+// trackDrops counts the drops a gateway reported itself that polling did
+// not see: a tunnel up now, and not seen changing by this poll, that went
+// down and came back since the last look was down and up once.
+func (c *evaluation) trackDrops(s side, changed bool) {
+	st := c.state
+	seen := st.dropsSeen[s.key]
+	latest := seen
+	for _, t := range s.drops {
+		if !t.After(seen) {
+			continue
+		}
+		latest = t
+		if changed || !s.up {
+			continue // polling saw this outage, or it is still going on
+		}
+		st.changes[s.key] = append(append([]stateChange(nil), st.changes[s.key]...), stateChange{t, false, true}, stateChange{t, true, true})
+	}
+	if latest.After(seen) {
+		st.dropsSeen[s.key] = latest
+	}
 }

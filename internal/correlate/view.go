@@ -108,6 +108,9 @@ func (c *evaluation) timeline(p pair, active []Finding, v TunnelView) []Timeline
 	}
 	for _, s := range p.sides() {
 		for _, ch := range c.state.changes[s.key] {
+			if ch.reported {
+				continue // the gateway's own log line is in the timeline
+			}
 			state := map[bool]string{true: "UP", false: "DOWN"}[ch.up]
 			switch s.seenBy {
 			case SourceRTX:

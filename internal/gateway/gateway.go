@@ -70,6 +70,11 @@ type Tunnel struct {
 	// Log lists the gateway's recent log lines about this tunnel, newest
 	// last, with their times.
 	Log []LogLine
+	// Drops are the times the gateway itself reported the tunnel down (its
+	// events), oldest first: a drop and recovery between two polls is
+	// invisible to polling, and a tunnel that flaps so fast is still
+	// flapping.
+	Drops []time.Time
 	// Native is the kind's own record of the tunnel, for its Dialect only.
 	Native any
 }
@@ -143,6 +148,8 @@ type NeighborConfig struct {
 type LogLine struct {
 	Time time.Time
 	Text string
+	// Down marks the gateway's report that the tunnel went down.
+	Down bool `json:",omitempty"`
 }
 
 // Unreadable is one line of output vpnwatchd did not understand.

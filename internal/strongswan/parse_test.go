@@ -250,3 +250,26 @@ func TestRekeyMomentsAreUp(t *testing.T) {
 		t.Errorf("deleting: %s up=%v", tn.State, tn.Up)
 	}
 }
+
+// One outage is one drop, however many down events it made (the IKE SA's
+// and each child SA's arrive together); events.json keeps them for
+// diagnose.
+func TestDropsFromEvents(t *testing.T) {
+	outs := lab(t)
+	outs[FileEvents] = []byte(`{"aws-1":[
+	 {"Time":"2026-11-30T17:33:50.100Z","Text":"vici ike-updown: IKE SA down (IKE state DESTROYING)","Down":true},
+	 {"Time":"2026-11-30T17:33:50.101Z","Text":"vici child-updown: child SA down (IKE state DESTROYING)","Down":true},
+	 {"Time":"2026-11-30T17:33:50.300Z","Text":"vici ike-updown: IKE SA up (IKE state ESTABLISHED)"},
+	 {"Time":"2026-11-30T17:34:31Z","Text":"vici ike-updown: IKE SA down (IKE state DESTROYING)","Down":true}]}`)
+	snap, err := Build("lab", outs, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := snap.Tunnels[0].Drops
+	if len(d) != 2 || !d[0].Equal(time.Date(2026, 11, 30, 17, 33, 50, 100e6, time.UTC)) || !d[1].Equal(time.Date(2026, 11, 30, 17, 34, 31, 0, time.UTC)) {
+		t.Errorf("drops = %v", d)
+	}
+	if len(snap.Tunnels[1].Drops) != 0 {
+		t.Errorf("aws-2 drops = %v", snap.Tunnels[1].Drops)
+	}
+}

@@ -257,6 +257,7 @@ func Build(name string, outs Outputs, takenAt time.Time) (gateway.Snapshot, erro
 	for _, c := range conns {
 		t := tunnelOf(c, sas)
 		t.Log = events[c.Name]
+		t.Drops = drops(t.Log)
 		if haveLinks {
 			t.Settings.MTU = tunnelMTU(links, c, t)
 		}
@@ -588,7 +589,8 @@ func (s *Source) watchOnce(ctx context.Context, changed func(string, bool)) erro
 			return fmt.Errorf("vici %s event stream closed", name)
 		case ev := <-ch:
 			if conn, line, state := describe(ev); conn != "" {
-				s.note(conn, gateway.LogLine{Time: ev.Timestamp, Text: line})
+				down := (ev.Name == "ike-updown" || ev.Name == "child-updown") && str(ev.Message, "up") != "yes"
+				s.note(conn, gateway.LogLine{Time: ev.Timestamp, Text: line, Down: down})
 				if state {
 					changed(conn, ev.Name == "ike-updown" || ev.Name == "child-updown")
 				}
@@ -640,4 +642,20 @@ func describe(ev vici.Event) (conn, line string, state bool) {
 		}
 	}
 	return "", "", false
+}
+
+// dropWindow merges the down events of one outage (the IKE SA's and its
+// child SAs' arrive within milliseconds) into one drop.
+const dropWindow = 5 * time.Second
+
+// drops are the times a connection went down by its events, one per
+// outage.
+func drops(log []gateway.LogLine) []time.Time {
+	var out []time.Time
+	for _, l := range log {
+		if l.Down && (len(out) == 0 || l.Time.Sub(out[len(out)-1]) > dropWindow) {
+			out = append(out, l.Time)
+		}
+	}
+	return out
 }

@@ -705,7 +705,7 @@ func dpdDisabled(c *evaluation) []Finding {
 			continue
 		}
 		out = append(out, Finding{Subject: p.subject(), Evidence: p.evidence(),
-			Summary:     fmt.Sprintf("%s has no IKE keepalive (DPD): a dead tunnel is not noticed or restarted by the router", p.gw.label()),
+			Summary:     fmt.Sprintf("%s has no IKE keepalive (DPD): a dead tunnel is not noticed or restarted by the %s", p.gw.label(), map[bool]string{true: "router", false: "gateway"}[p.gw.snap.Source.Type == SourceRTX]),
 			Remediation: p.gw.fix(gateway.Fix{Kind: gateway.FixDPD})})
 	}
 	return out

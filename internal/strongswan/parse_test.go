@@ -273,3 +273,31 @@ func TestDropsFromEvents(t *testing.T) {
 		t.Errorf("aws-2 drops = %v", snap.Tunnels[1].Drops)
 	}
 }
+
+// charon leaves dpd_delay out of list-conns when it is 0 (unset or
+// `dpd_delay = 0s`): DPD is off, not unknown (a real listing).
+func TestDPDOffWhenListConnsOmitsIt(t *testing.T) {
+	b, err := os.ReadFile("testdata/list-conns-dpd.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	outs := lab(t)
+	outs[FileConns] = b
+	snap, err := Build("lab", outs, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Tunnels) != 2 {
+		t.Fatalf("tunnels: %+v", snap.Tunnels)
+	}
+	for _, tn := range snap.Tunnels {
+		if d := tn.Settings.DPD; !d.Known || d.Enabled || d.Text != "off (no dpd_delay)" {
+			t.Errorf("%s: DPD %+v", tn.Name, d)
+		}
+	}
+	// With dpd_delay: on, with the action.
+	snap, _ = Build("lab", lab(t), time.Now())
+	if d := snap.Tunnels[0].Settings.DPD; !d.Enabled || d.Interval != 10*time.Second || d.Text != "dpd_delay = 10s, dpd_action = start" {
+		t.Errorf("aws-1: DPD %+v", d)
+	}
+}

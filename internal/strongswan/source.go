@@ -298,14 +298,14 @@ func tunnelOf(c Conn, sas []IKESA) gateway.Tunnel {
 	}
 	st := &t.Settings
 	st.IKELifetime = c.RekeyTime
-	if c.HasDPDDelay { // else unknown: list-conns did not say
-		st.DPD = gateway.DPD{Known: true, Enabled: c.DPDDelay > 0, Interval: c.DPDDelay, Text: "off"}
-		if c.DPDDelay > 0 {
-			st.DPD.Text = fmt.Sprintf("dpd_delay = %s", seconds(c.DPDDelay))
-			for _, ch := range c.Children {
-				if ch.DPDAction != "" {
-					st.DPD.Text += ", dpd_action = " + ch.DPDAction
-				}
+	// list-conns leaves dpd_delay out when it is 0, DPD's default: off
+	// (charon 5.9.8, testdata/list-conns-dpd.json).
+	st.DPD = gateway.DPD{Known: true, Enabled: c.DPDDelay > 0, Interval: c.DPDDelay, Text: "off (no dpd_delay)"}
+	if c.DPDDelay > 0 {
+		st.DPD.Text = fmt.Sprintf("dpd_delay = %s", seconds(c.DPDDelay))
+		for _, ch := range c.Children {
+			if ch.DPDAction != "" {
+				st.DPD.Text += ", dpd_action = " + ch.DPDAction
 			}
 		}
 	}

@@ -34,7 +34,6 @@ type Conn struct {
 	DPDDelay    time.Duration // 0: DPD off
 	Children    []ChildConf
 	Unknown     []string // keys of values that could not be read
-	HasDPDDelay bool
 }
 
 // ChildConf is one child of a connection.
@@ -209,8 +208,7 @@ func ParseConns(msgs []*vici.Message) []Conn {
 			}
 			conn := Conn{Name: name, LocalAddrs: list(c, "local_addrs"), RemoteAddrs: list(c, "remote_addrs"), Version: str(c, "version")}
 			conn.RekeyTime = secs(c, "rekey_time", &conn.Unknown)
-			if c.Get("dpd_delay") != nil {
-				conn.HasDPDDelay = true
+			if c.Get("dpd_delay") != nil { // absent: 0, off
 				conn.DPDDelay = secs(c, "dpd_delay", &conn.Unknown)
 			}
 			if ch := sect(c, "children"); ch != nil {

@@ -134,6 +134,7 @@ type exported struct {
 	daemon *metrics.Daemon
 	aws    *metrics.AWS
 	rtx    *metrics.RTX
+	gw     *metrics.Gateways
 }
 
 // New loads the configuration, prepares the state directory and binds the
@@ -163,7 +164,7 @@ func New(opts Options) (*Daemon, error) {
 	}
 	d.events = &eventLog{now: d.now}
 	reg := metrics.NewRegistry()
-	d.metrics = &exported{reg: reg, daemon: metrics.NewDaemon(reg), aws: metrics.NewAWS(reg), rtx: metrics.NewRTX(reg)}
+	d.metrics = &exported{reg: reg, daemon: metrics.NewDaemon(reg), aws: metrics.NewAWS(reg), rtx: metrics.NewRTX(reg), gw: metrics.NewGateways(reg)}
 	metrics.NewProbes(reg, d.probes.snapshot)
 	cfg, err := LoadConfig(opts.ConfigFile)
 	if err != nil {

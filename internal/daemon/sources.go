@@ -132,6 +132,7 @@ func (d *Daemon) buildSources(ctx context.Context, cfg *config.Config, prev *sou
 		}
 		opts := strongswan.OptionsFor(g)
 		opts.Logger, opts.Now = d.log.With(zap.String("gateway", g.Name)), d.now
+		opts.OnConnect = func(result string) { d.metrics.gw.CountConnect(config.SourceStrongSwan, g.Name, result) }
 		if prev != nil {
 			if i := indexFunc(prev.swan, func(p *swanGateway) bool { return p.cfg.Name == g.Name }); i >= 0 {
 				opts.History = prev.swan[i].src.History()

@@ -93,3 +93,25 @@ func collectGateway(out *sender, s gateway.Snapshot, last time.Time, ok bool) {
 		}
 	}
 }
+
+// Gateways counts the SSH logins to gateways read over SSH; the series of
+// what they said are the Latest collector's.
+type Gateways struct {
+	// Connects counts SSH logins by result.
+	Connects *prometheus.CounterVec
+}
+
+// NewGateways creates the counters and registers them.
+func NewGateways(r prometheus.Registerer) *Gateways {
+	g := &Gateways{Connects: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "gateway_ssh_connects_total",
+		Help: "SSH logins to a gateway read over SSH (strongSwan's ssh:// vici) by result (ok, error); more than one ok means the connection was made again.",
+	}, []string{"kind", "router", "result"})}
+	r.MustRegister(g.Connects)
+	return g
+}
+
+// CountConnect is a strongswan.Options.OnConnect hook.
+func (g *Gateways) CountConnect(kind, router, result string) {
+	g.Connects.WithLabelValues(kind, router, result).Inc()
+}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,7 +24,15 @@ func TestRealStrongSwanOverSSH(t *testing.T) {
 	lab := swanlab.Start(t, swanlab.Options{FRR: true, SSH: true})
 	login := lab.SSH()
 	ssh := &sshlogin.Config{Address: login.Address, User: login.User, PrivateKey: login.PrivateKey, KnownHosts: login.KnownHosts, Timeout: 5 * time.Second}
-	src := strongswan.New(strongswan.Options{Name: "remote", Socket: lab.Socket("c"), SSH: ssh, FRR: true, VtySocket: lab.VtySocket("c")})
+	var logins, failed atomic.Int32
+	count := func(result string) {
+		if result == "ok" {
+			logins.Add(1)
+		} else {
+			failed.Add(1)
+		}
+	}
+	src := strongswan.New(strongswan.Options{Name: "remote", Socket: lab.Socket("c"), SSH: ssh, FRR: true, VtySocket: lab.VtySocket("c"), OnConnect: count})
 	defer src.Close()
 	changed := make(chan string, 64)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -67,17 +76,25 @@ func TestRealStrongSwanOverSSH(t *testing.T) {
 		t.Error("no vici event through SSH within 60 s")
 	}
 
+	// One SSH login carried every poll, command and event session.
+	if logins.Load() != 1 || failed.Load() != 0 {
+		t.Errorf("SSH logins: %d ok, %d failed; want one", logins.Load(), failed.Load())
+	}
+
 	// A wrong host key is refused with the error the host-key finding reads.
 	other := *ssh
 	other.KnownHosts = t.TempDir() + "/known_hosts"
 	key, _ := os.ReadFile(login.KnownHosts)
 	os.WriteFile(other.KnownHosts, []byte(strings.Fields(string(key))[0]+" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n"), 0o600)
-	bad := strongswan.New(strongswan.Options{Name: "remote", Socket: lab.Socket("c"), SSH: &other})
+	bad := strongswan.New(strongswan.Options{Name: "remote", Socket: lab.Socket("c"), SSH: &other, OnConnect: count})
 	defer bad.Close()
 	s := bad.Poll(context.Background())
 	var hk *sshlogin.HostKeyError
 	if !errors.As(s.Err, &hk) || hk.Unknown {
 		t.Errorf("changed host key: err = %v", s.Err)
+	}
+	if failed.Load() != 1 {
+		t.Errorf("a refused login counted %d times", failed.Load())
 	}
 	// A socket that is not there: the SSH login works, the forward fails
 	// and says what sshd needs.

@@ -45,6 +45,8 @@ type Options struct {
 	// History carries the SA history (rekeys counted, when SAs ran out)
 	// over from an earlier source of the same gateway, after a reload.
 	History *gateway.SAHistory
+	// OnConnect hears each SSH login to a remote gateway: "ok" or "error".
+	OnConnect func(result string)
 }
 
 // Source reads one strongSwan gateway.
@@ -75,7 +77,7 @@ func New(opts Options) *Source {
 	socket := strings.TrimPrefix(opts.Socket, "unix://")
 	var via transport = local{socket: socket, netns: opts.NetNS}
 	if opts.SSH != nil {
-		via = &remote{login: *opts.SSH, socket: socket}
+		via = &remote{login: *opts.SSH, socket: socket, onConnect: opts.OnConnect}
 	}
 	history := opts.History
 	if history == nil {

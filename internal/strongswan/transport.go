@@ -134,8 +134,9 @@ func (c *capped) Write(p []byte) (int, error) {
 // unix socket), commands as SSH exec requests. One SSH connection carries
 // every session; it is made again after it breaks.
 type remote struct {
-	login  sshlogin.Config
-	socket string
+	login     sshlogin.Config
+	socket    string
+	onConnect func(result string) // nil: not counted
 
 	mu     sync.Mutex
 	client *ssh.Client
@@ -149,6 +150,9 @@ func (r *remote) connect(ctx context.Context) (*ssh.Client, error) {
 		return r.client, nil
 	}
 	c, err := sshlogin.Dial(ctx, r.login)
+	if r.onConnect != nil {
+		r.onConnect(map[bool]string{true: "ok", false: "error"}[err == nil])
+	}
 	if err != nil {
 		return nil, fmt.Errorf("ssh %s@%s: %w", r.login.User, r.login.Address, err)
 	}

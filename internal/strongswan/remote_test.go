@@ -96,6 +96,12 @@ func TestRealStrongSwanOverSSH(t *testing.T) {
 	if failed.Load() != 1 {
 		t.Errorf("a refused login counted %d times", failed.Load())
 	}
+	// The next poll does not log in again at once (fail2ban on gateways);
+	// the host-key error stays visible.
+	s = bad.Poll(context.Background())
+	if failed.Load() != 1 || !errors.As(s.Err, &hk) || !strings.Contains(s.Err.Error(), "not logging in again before") {
+		t.Errorf("after a failed login: %d attempts, err = %v", failed.Load(), s.Err)
+	}
 	// A socket that is not there: the SSH login works, the forward fails
 	// and says what sshd needs.
 	missing := strongswan.New(strongswan.Options{Name: "remote", Socket: "/nonexistent/charon.vici", SSH: ssh})

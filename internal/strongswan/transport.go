@@ -11,9 +11,11 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/vpnwatchd/vpnwatchd/internal/backoff"
 	"github.com/vpnwatchd/vpnwatchd/internal/sshlogin"
 )
 
@@ -140,7 +142,19 @@ type remote struct {
 
 	mu     sync.Mutex
 	client *ssh.Client
+	// After a failed login the next waits (5 s doubling to 5 min, as for
+	// routers): the event watch retries every few seconds, and a gateway
+	// that locks out repeated failures (fail2ban) must not see them.
+	fails   int
+	lastErr error
+	until   time.Time
 }
+
+// Reconnecting after failed logins, as routers are.
+const (
+	reconnectBase = 5 * time.Second
+	reconnectMax  = 5 * time.Minute
+)
 
 // connect returns the SSH connection, logging in if there is none.
 func (r *remote) connect(ctx context.Context) (*ssh.Client, error) {
@@ -149,13 +163,21 @@ func (r *remote) connect(ctx context.Context) (*ssh.Client, error) {
 	if r.client != nil {
 		return r.client, nil
 	}
+	if time.Now().Before(r.until) {
+		return nil, fmt.Errorf("ssh %s@%s: not logging in again before %s after %d failed logins: %w",
+			r.login.User, r.login.Address, r.until.Format(time.RFC3339), r.fails, r.lastErr)
+	}
 	c, err := sshlogin.Dial(ctx, r.login)
 	if r.onConnect != nil {
 		r.onConnect(map[bool]string{true: "ok", false: "error"}[err == nil])
 	}
 	if err != nil {
+		r.fails++
+		r.lastErr = err
+		r.until = time.Now().Add(backoff.Policy{Base: reconnectBase, Max: reconnectMax}.Jittered(r.fails))
 		return nil, fmt.Errorf("ssh %s@%s: %w", r.login.User, r.login.Address, err)
 	}
+	r.fails, r.lastErr = 0, nil
 	r.client = c
 	return c, nil
 }

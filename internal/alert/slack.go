@@ -156,5 +156,5 @@ func slackSides(f correlate.Finding) []slackBlock {
 // backquotes cannot close the fix's code block.
 func slackEscape(s string) string {
 	s = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
-	return strings.ReplaceAll(s, "```", "`​`​`")
+	return strings.ReplaceAll(s, "```", "`\u200b`\u200b`") // zero-width spaces
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -523,16 +522,6 @@ func TestEvaluateView(t *testing.T) {
 		v.Router != "osaka-rtx1200" || v.RTXTunnel != 1 || v.BGPState != "Active" || v.MTU != 1280 || v.MSSLimit != "1379" || v.SASendSecond <= 0 {
 		t.Errorf("tunnel 1: %+v", v)
 	}
-}
-
-// fingerprints lists the fingerprints of findings, sorted.
-func fingerprints(fs []Finding) []string {
-	var out []string
-	for _, f := range fs {
-		out = append(out, f.Fingerprint())
-	}
-	sort.Strings(out)
-	return out
 }
 
 // Losing sight is not recovery. A router whose tunnel failed its rekey goes

@@ -93,14 +93,6 @@ func newWorld(t *testing.T, o swanlab.Options) *world {
 	return w
 }
 
-// setAWS sets what AWS says about tunnel n.
-func (w *world) setAWS(n int, status string) {
-	ip := []string{swanlab.AWSIP1, swanlab.AWSIP2}[n-1]
-	if err := w.sim.SetTunnel(region, vpnID, ip, status, "", 0); err != nil {
-		w.t.Fatal(err)
-	}
-}
-
 // step polls both sides and evaluates once.
 func (w *world) step() correlate.Result {
 	obs := correlate.Observations{AWS: w.awsP.Poll(context.Background())}

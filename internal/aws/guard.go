@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"strings"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 )
@@ -52,6 +53,9 @@ type guardedClient struct {
 	// cbor: the answers are CloudWatch's (Smithy RPC v2 CBOR), which say so
 	// in their Smithy-Protocol header, not EC2's XML.
 	cbor bool
+	// jsonObject: the answers are CloudWatch Logs' (AWS JSON 1.1): a JSON
+	// object, application/x-amz-json-1.1.
+	jsonObject bool
 }
 
 const peekBytes = 1 << 10
@@ -69,6 +73,12 @@ func (g guardedClient) Do(req *http.Request) (*http.Response, error) {
 			head, _ := br.Peek(peekBytes)
 			resp.Body.Close()
 			return nil, &NotEC2Error{ContentType: resp.Header.Get("Content-Type"), Start: quoteStart(head), Service: "CloudWatch"}
+		}
+	} else if resp.StatusCode == http.StatusOK && g.jsonObject {
+		head, _ := br.Peek(peekBytes)
+		if t := bytes.TrimLeft(head, " \t\r\n"); len(t) == 0 || t[0] != '{' || !strings.Contains(resp.Header.Get("Content-Type"), "json") {
+			resp.Body.Close()
+			return nil, &NotEC2Error{ContentType: resp.Header.Get("Content-Type"), Start: quoteStart(head), Service: "CloudWatch Logs"}
 		}
 	} else if resp.StatusCode == http.StatusOK {
 		head, _ := br.Peek(peekBytes)

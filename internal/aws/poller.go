@@ -253,6 +253,7 @@ func (p *Poller) newLogsClient(cfg awssdk.Config, regionName string) vpnlog.Filt
 		if p.opts.HTTPClient != nil {
 			o.HTTPClient = p.opts.HTTPClient
 		}
+		o.HTTPClient = guardedClient{base: o.HTTPClient, limit: p.opts.MaxResponseBytes, jsonObject: true}
 		o.APIOptions = append(o.APIOptions, p.countRequests(regionName))
 	})
 	return c.FilterLogEvents

@@ -708,3 +708,33 @@ func TestTunnelLogsKept(t *testing.T) {
 		t.Errorf("kept %+v, want the newest one", ev)
 	}
 }
+
+// CloudWatch Logs answers are guarded as EC2's are: an HTTP 200 that is
+// not a JSON object (a captive portal) is an error counted as such, never
+// read as "no log events", and the events already read stay.
+func TestLogsGarbageThatLooksLikeSuccess(t *testing.T) {
+	now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	sim, url := ec2sim.Start(t, clock)
+	const g = "arn:aws:logs:ap-northeast-1:123456789012:log-group:/aws/vpn/g"
+	sim.Update(tokyo, func(r *ec2sim.Region) {
+		r.CustomerGateways = []*ec2sim.CustomerGateway{{ID: "cgw-0123456789abcdef0", IP: "198.51.100.7", BGPASN: "65000"}}
+		r.VPNConnections = []*ec2sim.VPNConnection{{ID: "vpn-0123456789abcdef0", CustomerGatewayID: "cgw-0123456789abcdef0", VPNGatewayID: "vgw-1",
+			Tunnels: []*ec2sim.Tunnel{{OutsideIP: "203.0.113.1", InsideCIDR: "169.254.10.0/30", Status: "UP", StatusMessage: "1 BGP ROUTES", LogGroup: g + ":*"}}}}
+	})
+	sim.AddLogEvent(g, "vpn-0123456789abcdef0_203.0.113.1-IKE.log", now.Add(-30*time.Second), `{"details":"AWS tunnel DPD timed out after 3 retransmits"}`)
+	log := &requestLog{}
+	p := newPoller(t, source(url, tokyo), Options{Now: clock, OnRequest: log.record})
+	if s := p.Poll(context.Background())[0]; s.Err != nil || len(s.Connections[0].Tunnels[0].LogEvents) != 1 {
+		t.Fatalf("first poll: %v", s.Err)
+	}
+	sim.ServeRaw("FilterLogEvents", 200, []byte(`<!DOCTYPE html><html><body>Please log in</body></html>`))
+	now = now.Add(30 * time.Second)
+	s := p.Poll(context.Background())[0]
+	if s.Err != nil || len(s.Connections[0].Tunnels[0].LogEvents) != 1 {
+		t.Errorf("a portal page for the logs: EC2 poll %v, %d events kept", s.Err, len(s.Connections[0].Tunnels[0].LogEvents))
+	}
+	if log.count("ap-northeast-1 FilterLogEvents NotAnEC2Response") == 0 {
+		t.Errorf("not counted: %v", log)
+	}
+}

@@ -185,6 +185,12 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.requests["FilterLogEvents"]++
+		if raw, ok := s.raw["FilterLogEvents"]; ok {
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(raw.status)
+			w.Write(raw.body)
+			return
+		}
 		s.serveLogs(w, target, body)
 		return
 	}

@@ -145,7 +145,7 @@ func MessageText(alerts []Alert) string {
 			for _, x := range under {
 				fmt.Fprintf(&b, "  - %s %s — %s%s\n", strings.ToUpper(x.lead().Finding.Severity), x.lead().Finding.Rule, subjects(x), newMark(x))
 				for _, a := range x.alerts {
-					fmt.Fprintf(&b, "      %s\n", printable(a.Finding.Summary))
+					fmt.Fprintf(&b, "      %s\n", correlate.Printable(a.Finding.Summary))
 				}
 			}
 		}
@@ -183,7 +183,7 @@ func writeRoot(b *strings.Builder, e entry) {
 	fmt.Fprintf(b, "\n● %s %s — %s%s\n", status, f.Rule, subjects(e), newMark(e))
 	fmt.Fprintf(b, "  since %s\n", l.StartsAt.UTC().Format(time.RFC3339))
 	for _, a := range e.alerts {
-		fmt.Fprintf(b, "  %s\n", printable(a.Finding.Summary))
+		fmt.Fprintf(b, "  %s\n", correlate.Printable(a.Finding.Summary))
 		if n := a.Finding.StaleNote(); n != "" {
 			fmt.Fprintf(b, "  %s\n", n)
 		}

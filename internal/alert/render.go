@@ -38,7 +38,7 @@ func awsLines(f correlate.Finding) []string {
 		l = append(l, "customer gateway: "+a.CustomerGatewayIP)
 	}
 	for _, line := range a.Log {
-		l = append(l, "AWS log: "+clip(printable(line)))
+		l = append(l, "AWS log: "+clip(correlate.Printable(line)))
 	}
 	return l
 }
@@ -67,7 +67,7 @@ func rtxLines(f correlate.Finding) []string {
 	// (syslog over UDP can be spoofed), escaped by each renderer.
 	if n := len(x.Syslog); n > 0 {
 		for _, line := range x.Syslog[max(0, n-3):] {
-			l = append(l, "log: "+clip(printable(line)))
+			l = append(l, "log: "+clip(correlate.Printable(line)))
 		}
 	}
 	return l
@@ -92,7 +92,7 @@ func Text(a Alert) string {
 	} else {
 		fmt.Fprintf(&b, "Since %s.\n\n", a.StartsAt.UTC().Format(time.RFC3339))
 	}
-	b.WriteString(printable(f.Summary) + "\n")
+	b.WriteString(correlate.Printable(f.Summary) + "\n")
 	if n := f.StaleNote(); n != "" {
 		b.WriteString(n + "\n")
 	}
@@ -151,18 +151,6 @@ func HTML(a Alert) string {
 		fmt.Fprintf(&b, "<h3>Fix</h3>\n<pre>%s</pre>\n", html.EscapeString(f.Remediation))
 	}
 	return b.String()
-}
-
-// printable replaces control characters (terminal escapes, newlines) in
-// untrusted text with spaces.
-func printable(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
-	return s
 }
 
 // clip shortens an untrusted line to at most 200 bytes.

@@ -57,7 +57,7 @@ func SlackPayload(channel string, alerts []Alert) SlackMessage {
 		}
 		m.Blocks = append(m.Blocks,
 			slackBlock{Type: "header", Text: &slackText{"plain_text", header}},
-			slackBlock{Type: "section", Text: &slackText{"mrkdwn", "*" + slackEscape(f.Subject.String()) + "*\n" + slackEscape(strings.TrimSpace(printable(f.Summary)+"\n"+f.StaleNote()))}})
+			slackBlock{Type: "section", Text: &slackText{"mrkdwn", "*" + slackEscape(f.Subject.String()) + "*\n" + slackEscape(strings.TrimSpace(correlate.Printable(f.Summary)+"\n"+f.StaleNote()))}})
 		m.Blocks = append(m.Blocks, slackSides(f)...)
 		if a.Status == StatusFiring && f.Remediation != "" {
 			m.Blocks = append(m.Blocks, slackBlock{Type: "section", Text: &slackText{"mrkdwn", "*Fix*\n```" + slackEscape(f.Remediation) + "```"}})
@@ -86,7 +86,7 @@ func SlackGroupPayload(channel string, alerts []Alert) SlackMessage {
 		emoji := map[string]string{"critical": ":red_circle:", "warning": ":large_orange_circle:", "info": ":large_blue_circle:"}[f.Severity]
 		var sums []string
 		for _, a := range e.alerts {
-			sums = append(sums, slackEscape(strings.TrimSpace(printable(a.Finding.Summary)+"\n"+a.Finding.StaleNote())))
+			sums = append(sums, slackEscape(strings.TrimSpace(correlate.Printable(a.Finding.Summary)+"\n"+a.Finding.StaleNote())))
 		}
 		m.Blocks = append(m.Blocks, slackBlock{Type: "divider"},
 			slackBlock{Type: "section", Text: &slackText{"mrkdwn", emoji + " *" + strings.ToUpper(f.Severity) + " " + f.Rule + "* — " + slackEscape(subjects(e)) + newMark(e) + "\n" + strings.Join(sums, "\n")}})
@@ -101,7 +101,7 @@ func SlackGroupPayload(channel string, alerts []Alert) SlackMessage {
 		var under []string
 		for _, x := range es {
 			if !x.root && x.lead().Status == StatusFiring && slices.ContainsFunc(e.alerts, func(a Alert) bool { return a.Fingerprint == x.lead().Finding.ExplainedBy }) {
-				under = append(under, "• "+strings.ToUpper(x.lead().Finding.Severity)+" "+x.lead().Finding.Rule+" — "+slackEscape(subjects(x))+newMark(x)+": "+slackEscape(printable(x.lead().Finding.Summary)))
+				under = append(under, "• "+strings.ToUpper(x.lead().Finding.Severity)+" "+x.lead().Finding.Rule+" — "+slackEscape(subjects(x))+newMark(x)+": "+slackEscape(correlate.Printable(x.lead().Finding.Summary)))
 			}
 		}
 		if len(under) > 0 {

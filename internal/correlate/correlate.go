@@ -606,3 +606,15 @@ func RuleDefaults(name string) (RuleSettings, bool) {
 	}
 	return RuleSettings{}, false
 }
+
+// Printable makes untrusted text from evidence (AWS's log lines, a
+// gateway's) one line a terminal or a message shows as it is: control
+// characters (escapes, newlines, DEL) become spaces.
+func Printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+}

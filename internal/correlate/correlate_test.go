@@ -1014,3 +1014,9 @@ func TestFlappingFromGatewayDrops(t *testing.T) {
 		t.Errorf("a drop polling saw: %d changes, want 2", n)
 	}
 }
+
+func TestPrintable(t *testing.T) {
+	if got := Printable("AWS tunnel\x1b[2J down\r\nfake line\x7f"); got != "AWS tunnel [2J down  fake line " {
+		t.Errorf("Printable = %q", got)
+	}
+}

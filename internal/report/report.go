@@ -59,12 +59,7 @@ func Text(w io.Writer, r Report) error {
 			}
 			b.WriteString("\n")
 			for _, l := range a.Log {
-				fmt.Fprintf(&b, "  AWS log: %s\n", strings.Map(func(r rune) rune {
-					if r < 0x20 {
-						return ' '
-					}
-					return r
-				}, l))
+				fmt.Fprintf(&b, "  AWS log: %s\n", correlate.Printable(l))
 			}
 		}
 		if x := f.Evidence.RTX; x != nil {

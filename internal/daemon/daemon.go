@@ -713,7 +713,6 @@ type Result struct {
 	Unchecked     []string
 	SourcesFailed int
 	AWS           []aws.Snapshot
-	RTX           []rtx.Snapshot
 	// Gateways are every customer gateway's poll in gateway terms (the
 	// routers' too).
 	Gateways []gateway.Snapshot
@@ -734,7 +733,7 @@ func (d *Daemon) RunOnce(ctx context.Context) Result {
 	cfg := d.cfg.Load()
 	active := d.evaluate(cfg)
 	r := Result{Findings: active, Unchecked: d.main.unchecked, SourcesFailed: failed}
-	r.AWS, r.Gateways, r.RTX = d.main.latest.snapshots(cfg)
+	r.AWS, r.Gateways = d.main.latest.snapshots(cfg)
 	return r
 }
 

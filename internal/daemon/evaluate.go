@@ -46,7 +46,7 @@ func (d *Daemon) observations(c *config.Config) correlate.Observations {
 		StateDir: c.Global.StateDir}
 	// Gateways come mapped once per poll (an RTX's too), not again at
 	// every evaluation.
-	obs.AWS, obs.Gateways, _ = d.main.latest.snapshots(c)
+	obs.AWS, obs.Gateways = d.main.latest.snapshots(c)
 	if d.alerts != nil {
 		if err := d.alerts.StateError(); err != nil {
 			obs.StateError = err.Error()

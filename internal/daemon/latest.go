@@ -28,7 +28,7 @@ type latest struct {
 
 // gatewayPoll is one poll of a customer gateway: in vendor-neutral terms,
 // mapped once per poll for the correlator, and an RTX's own snapshot for
-// its metrics and `check`.
+// its metrics.
 type gatewayPoll struct {
 	gateway.Snapshot
 	rtx *rtx.Snapshot
@@ -124,20 +124,17 @@ func (l *latest) retain(c *config.Config) {
 }
 
 // snapshots returns the latest snapshots in configuration order: AWS's,
-// every gateway's in gateway terms, and the routers' own.
-func (l *latest) snapshots(c *config.Config) (awsSnaps []aws.Snapshot, gws []gateway.Snapshot, rtxSnaps []rtx.Snapshot) {
+// and every gateway's in gateway terms.
+func (l *latest) snapshots(c *config.Config) (awsSnaps []aws.Snapshot, gws []gateway.Snapshot) {
 	for _, id := range c.Sources() {
 		if r, ok := l.aws[id]; ok {
 			awsSnaps = append(awsSnaps, r.snap)
 		}
 		if r, ok := l.gw[id]; ok {
 			gws = append(gws, r.snap.Snapshot)
-			if r.snap.rtx != nil {
-				rtxSnaps = append(rtxSnaps, *r.snap.rtx)
-			}
 		}
 	}
-	return awsSnaps, gws, rtxSnaps
+	return awsSnaps, gws
 }
 
 // sources lists the health of the configured AWS regions and routers, in

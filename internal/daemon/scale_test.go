@@ -116,13 +116,13 @@ func benchmarkScale(b *testing.B, logs bool) {
 	cycles := len(durations)
 	awsAfter, logins := counts()
 	awsCalls := awsAfter - awsBefore
-	awsSnaps, _, rtxSnaps := d.main.latest.snapshots(d.Config())
+	awsSnaps, gwSnaps := d.main.latest.snapshots(d.Config())
 	for _, s := range awsSnaps {
 		if s.Err != nil {
 			b.Fatal(s.Err)
 		}
 	}
-	for _, s := range rtxSnaps {
+	for _, s := range gwSnaps {
 		if s.Err != nil {
 			b.Fatal(s.Err)
 		}

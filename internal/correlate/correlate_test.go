@@ -979,7 +979,9 @@ func TestFlappingFromGatewayDrops(t *testing.T) {
 		g := obs.RTX[0].Gateway()
 		obs.RTX = nil
 		g.Tunnels = slices.Clone(g.Tunnels)
-		g.Tunnels[0].Drops = drops
+		for _, d := range drops {
+			g.Tunnels[0].Log = append(g.Tunnels[0].Log, gateway.LogLine{Time: d, Text: "vici ike-updown: IKE SA down", Down: true})
+		}
 		if !up {
 			g.Tunnels[0].Up = false
 		}

@@ -37,7 +37,7 @@ func (p pair) sides() []side {
 	}
 	if p.gw != nil {
 		out = append(out, side{key: sideKey{gw: keyOf(p.gw)}, seenBy: p.gw.snap.Source.Type,
-			up: p.gw.tunnel.Up, known: p.gw.tunnel.Known, drops: p.gw.tunnel.Drops})
+			up: p.gw.tunnel.Up, known: p.gw.tunnel.Known, drops: p.gw.tunnel.Drops()})
 	}
 	return out
 }

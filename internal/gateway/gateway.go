@@ -70,11 +70,6 @@ type Tunnel struct {
 	// Log lists the gateway's recent log lines about this tunnel, newest
 	// last, with their times.
 	Log []LogLine
-	// Drops are the times the gateway itself reported the tunnel down (its
-	// events), oldest first: a drop and recovery between two polls is
-	// invisible to polling, and a tunnel that flaps so fast is still
-	// flapping.
-	Drops []time.Time
 	// Native is the kind's own record of the tunnel, for its Dialect only.
 	Native any
 }
@@ -143,6 +138,24 @@ type NeighborConfig struct {
 	RemoteAS     string
 	LocalAddress string
 }
+
+// Drops are the times the gateway itself reported the tunnel down (its
+// log lines marked Down), one per outage, oldest first: a drop and
+// recovery between two polls is invisible to polling, and a tunnel that
+// flaps so fast is still flapping.
+func (t *Tunnel) Drops() []time.Time {
+	var out []time.Time
+	for _, l := range t.Log {
+		if l.Down && (len(out) == 0 || l.Time.Sub(out[len(out)-1]) > dropWindow) {
+			out = append(out, l.Time)
+		}
+	}
+	return out
+}
+
+// dropWindow merges the down reports of one outage (strongSwan's IKE SA
+// and its child SAs arrive within milliseconds) into one drop.
+const dropWindow = 5 * time.Second
 
 // LogLine is one line of the gateway's log about a tunnel.
 type LogLine struct {

@@ -265,12 +265,12 @@ func TestDropsFromEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := snap.Tunnels[0].Drops
+	d := snap.Tunnels[0].Drops()
 	if len(d) != 2 || !d[0].Equal(time.Date(2026, 11, 30, 17, 33, 50, 100e6, time.UTC)) || !d[1].Equal(time.Date(2026, 11, 30, 17, 34, 31, 0, time.UTC)) {
 		t.Errorf("drops = %v", d)
 	}
-	if len(snap.Tunnels[1].Drops) != 0 {
-		t.Errorf("aws-2 drops = %v", snap.Tunnels[1].Drops)
+	if d := snap.Tunnels[1].Drops(); len(d) != 0 {
+		t.Errorf("aws-2 drops = %v", d)
 	}
 }
 

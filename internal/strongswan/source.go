@@ -259,7 +259,6 @@ func Build(name string, outs Outputs, takenAt time.Time) (gateway.Snapshot, erro
 	for _, c := range conns {
 		t := tunnelOf(c, sas)
 		t.Log = events[c.Name]
-		t.Drops = drops(t.Log)
 		if haveLinks {
 			t.Settings.MTU = tunnelMTU(links, c, t)
 		}
@@ -644,20 +643,4 @@ func describe(ev vici.Event) (conn, line string, state bool) {
 		}
 	}
 	return "", "", false
-}
-
-// dropWindow merges the down events of one outage (the IKE SA's and its
-// child SAs' arrive within milliseconds) into one drop.
-const dropWindow = 5 * time.Second
-
-// drops are the times a connection went down by its events, one per
-// outage.
-func drops(log []gateway.LogLine) []time.Time {
-	var out []time.Time
-	for _, l := range log {
-		if l.Down && (len(out) == 0 || l.Time.Sub(out[len(out)-1]) > dropWindow) {
-			out = append(out, l.Time)
-		}
-	}
-	return out
 }

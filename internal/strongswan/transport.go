@@ -98,22 +98,24 @@ func (l local) run(ctx context.Context, c command) ([]byte, error) {
 	var stdout, stderr capped
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return nil, commandError(c, err, stderr.String())
+	return output(c, cmd.Run(), &stdout, &stderr)
+}
+
+func (local) close() {}
+
+// output is what a command that ended with err gave: its output, or an
+// error with what it said on stderr, or that it said too much.
+func output(c command, err error, stdout, stderr *capped) ([]byte, error) {
+	if err != nil {
+		if s := strings.TrimSpace(stderr.String()); s != "" {
+			return nil, fmt.Errorf("%s: %w: %s", c, err, s)
+		}
+		return nil, fmt.Errorf("%s: %w", c, err)
 	}
 	if stdout.over {
 		return nil, fmt.Errorf("%s: output larger than %d bytes", c, maxOutput)
 	}
 	return stdout.Bytes(), nil
-}
-
-func (local) close() {}
-
-func commandError(c command, err error, stderr string) error {
-	if s := strings.TrimSpace(stderr); s != "" {
-		return fmt.Errorf("%s: %w: %s", c, err, s)
-	}
-	return fmt.Errorf("%s: %w", c, err)
 }
 
 // capped keeps the first maxOutput bytes written to it.
@@ -270,13 +272,7 @@ func (r *remote) run(ctx context.Context, c command) ([]byte, error) {
 		sess.Close()
 		return nil, fmt.Errorf("%s: %w", c, ctx.Err())
 	}
-	if err != nil {
-		return nil, commandError(c, err, stderr.String())
-	}
-	if stdout.over {
-		return nil, fmt.Errorf("%s: output larger than %d bytes", c, maxOutput)
-	}
-	return stdout.Bytes(), nil
+	return output(c, err, &stdout, &stderr)
 }
 
 func (r *remote) close() {

@@ -168,7 +168,7 @@ func (p *Poller) poll(ctx context.Context, snap *Snapshot) error {
 			KnownHosts: p.r.KnownHosts, Legacy: p.r.LegacyAlgorithms, Timeout: p.r.Timeout,
 		}, MaxOutput: p.opts.MaxOutput})
 		if p.opts.OnConnect != nil {
-			p.opts.OnConnect(p.r.Name, map[bool]string{true: "ok", false: "error"}[err == nil])
+			p.opts.OnConnect(p.r.Name, sshlogin.Result(err))
 		}
 		if err != nil {
 			p.fails++

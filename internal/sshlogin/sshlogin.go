@@ -55,6 +55,15 @@ func (e *HostKeyError) Error() string {
 		e.Address, e.KeyType, e.Fingerprint, e.KnownHosts, strings.Join(e.Want, ", "), e.keyscan)
 }
 
+// Result is a login's outcome as the connect counters label it: "ok" or
+// "error".
+func Result(err error) string {
+	if err != nil {
+		return "error"
+	}
+	return "ok"
+}
+
 // Dial connects and logs in.
 func Dial(ctx context.Context, c Config) (*ssh.Client, error) {
 	hostKeyCB, algos, err := hostKeyCheck(c)

@@ -171,7 +171,7 @@ func (r *remote) connect(ctx context.Context) (*ssh.Client, error) {
 	}
 	c, err := sshlogin.Dial(ctx, r.login)
 	if r.onConnect != nil {
-		r.onConnect(map[bool]string{true: "ok", false: "error"}[err == nil])
+		r.onConnect(sshlogin.Result(err))
 	}
 	if err != nil {
 		r.fails++

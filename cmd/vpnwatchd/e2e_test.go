@@ -216,6 +216,24 @@ func TestCheckSaysWhatItWaitsFor(t *testing.T) {
 	}
 }
 
+// check on a router that takes the SSH login and never answers the session
+// channel returns within the router's timeout, unknown, naming the step.
+func TestCheckStalledRouter(t *testing.T) {
+	router := rtxsim.New("RTX1200 Rev.10.01.65", seedRouterConfig, nil)
+	router.AddTunnel(rtxsim.Tunnel{Number: 1, Remote: "203.0.113.10", Neighbor: "169.254.10.1", RemoteAS: "64512"})
+	srv, kh := rtxsim.Start(t, router, "monitor", "rtx-pass")
+	srv.SetStall(rtxsim.StallChannelOpen)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "rtx.password"), []byte("rtx-pass\n"), 0o600)
+	cfg := filepath.Join(dir, "vpnwatchd.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("global:\n  state_dir: %s/state\nrouters:\n  - name: osaka-rtx1200\n    address: %s\n    user: monitor\n    password_file: rtx.password\n    known_hosts: %s\n    timeout: 2s\n",
+		dir, srv.Addr(), kh)), 0o600)
+	code, out, errOut := runMain("check", "--config.file", cfg)
+	if code != checkUnknown || !strings.Contains(out+errOut, "ssh session: no answer within 2s") {
+		t.Errorf("exit %d, stderr %q\n%s", code, errOut, out)
+	}
+}
+
 // AWS's own log lines reach the findings of check, go into the bundle as
 // AWS sent them, and diagnose of the bundle quotes them the same.
 func TestCollectKeepsAWSLogs(t *testing.T) {

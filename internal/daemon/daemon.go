@@ -85,7 +85,7 @@ type Daemon struct {
 	// What the HTTP handlers and `check` read while the main loop runs.
 	ready     atomic.Bool
 	lastCycle atomic.Int64 // UnixNano of the last completed cycle, or of the start
-	inFlight  sync.Map     // config.SourceID being polled → when it started
+	inFlight  sync.Map     // config.SourceID being polled → *polling
 	page      atomic.Pointer[status.Status]
 	events    *eventLog
 	metrics   *exported
@@ -384,7 +384,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 	err := g.Run()
 	d.notify.Notify("STOPPING=1")
-	d.main.sources.closeExcept(nil)
+	d.main.sources.closeExcept(nil, d.whenIdle)
 	var sig *run.SignalError
 	if errors.As(err, &sig) {
 		d.log.Info("vpnwatchd stopping", zap.String("signal", sig.Signal.String()))
@@ -480,10 +480,12 @@ func (d *Daemon) loop(ctx context.Context) error {
 }
 
 // stuckAfter is how long the main loop may go without completing a cycle
-// before /-/healthy says it is stuck: three poll intervals, and at least two
-// minutes (a cycle waits for slow routers up to their timeouts).
+// before /-/healthy says it is stuck: three poll intervals, at least two
+// minutes, and longer than a cycle can wait for its slowest source (each
+// source's poll is abandoned after its budget: runBounded).
 func (d *Daemon) stuckAfter() time.Duration {
-	return max(3*d.cfg.Load().Global.PollInterval, 2*time.Minute)
+	cfg := d.cfg.Load()
+	return max(3*cfg.Global.PollInterval, 2*time.Minute, longestBudget(cfg)+cfg.Global.PollInterval)
 }
 
 // loopStuck reports how long the main loop has gone without a cycle, when
@@ -685,7 +687,7 @@ func (d *Daemon) reload() error {
 	if len(d.opts.ListenAddresses) == 0 && c.Listen != old.Listen {
 		d.log.Warn("listen changed; restart vpnwatchd to apply it", zap.String("running", old.Listen), zap.String("new", c.Listen))
 	}
-	d.main.sources.closeExcept(srcs)
+	d.main.sources.closeExcept(srcs, d.whenIdle)
 	d.main.sources = srcs
 	d.main.latest.retain(c)
 	if d.syslog != nil {
@@ -761,7 +763,7 @@ func (d *Daemon) GatewayOutputs() map[string]strongswan.Outputs {
 }
 
 // Close ends the routers' SSH sessions of a daemon that was not Run.
-func (d *Daemon) Close() { d.main.sources.closeExcept(nil) }
+func (d *Daemon) Close() { d.main.sources.closeExcept(nil, d.whenIdle) }
 
 // Reload asks the main loop to reload the configuration and waits for the
 // result.

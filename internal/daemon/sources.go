@@ -36,15 +36,16 @@ type swanGateway struct {
 	stop context.CancelFunc
 }
 
-// close ends the routers' SSH sessions and the gateways' watches and
-// connections of sources not in keep.
-func (s *sources) closeExcept(keep *sources) {
+// closeExcept ends the routers' SSH sessions and the gateways' watches and
+// connections of sources not in keep; a source whose abandoned poll still
+// runs is closed when that poll returns (whenIdle).
+func (s *sources) closeExcept(keep *sources, whenIdle func(config.SourceID, func())) {
 	if s == nil {
 		return
 	}
 	for _, p := range s.rtx {
 		if keep == nil || indexFunc(keep.rtx, func(q *rtx.Poller) bool { return q == p }) < 0 {
-			p.Close()
+			whenIdle(config.RouterSource(p.Router().Name), p.Close)
 		}
 	}
 	for _, g := range s.swan {
@@ -52,7 +53,7 @@ func (s *sources) closeExcept(keep *sources) {
 			if g.stop != nil {
 				g.stop()
 			}
-			g.src.Close()
+			whenIdle(config.StrongSwanSource(g.cfg.Name), func() { g.src.Close() })
 		}
 	}
 }
@@ -189,7 +190,7 @@ func (p Polling) String() string { return fmt.Sprintf("%s (%s)", p.Source, p.For
 func (d *Daemon) InFlight(after time.Duration) []Polling {
 	var out []Polling
 	d.inFlight.Range(func(k, v any) bool {
-		if since := time.Since(v.(time.Time)); since >= after {
+		if since := time.Since(v.(*polling).start); since >= after {
 			out = append(out, Polling{Source: k.(config.SourceID), For: since})
 		}
 		return true
@@ -199,7 +200,9 @@ func (d *Daemon) InFlight(after time.Duration) []Polling {
 }
 
 // poll polls the selected sources, and any not polled since they were
-// configured, and records their snapshots.
+// configured, and records their snapshots. Each source's poll is bounded
+// (runBounded): one that overruns is recorded as failing and the cycle goes
+// on without it.
 func (d *Daemon) poll(ctx context.Context, sel *selection) (ok, failed int) {
 	srcs, latest := d.main.sources, d.main.latest
 	awsResults := make([][]aws.Snapshot, len(srcs.aws))
@@ -213,29 +216,51 @@ func (d *Daemon) poll(ctx context.Context, sel *selection) (ok, failed int) {
 				regions = append(regions, r)
 			}
 		}
-		if len(regions) > 0 {
-			wg.Go(func() {
-				id := config.SourceID{Type: config.SourceAWS, Name: p.Source().Name}
-				d.inFlight.Store(id, time.Now())
-				defer d.inFlight.Delete(id)
-				awsResults[i] = p.PollRegions(ctx, regions)
-			})
+		if len(regions) == 0 {
+			continue
 		}
+		id := config.SourceID{Type: config.SourceAWS, Name: p.Source().Name}
+		overran := func(err error) []aws.Snapshot {
+			out := make([]aws.Snapshot, len(regions))
+			for j, r := range regions {
+				out[j] = aws.Snapshot{Source: p.Source().Name, Region: r, TakenAt: d.now(), Err: fmt.Errorf("aws %s %s: %w", p.Source().Name, r, err)}
+			}
+			return out
+		}
+		if err := d.overrunning(id); err != nil {
+			awsResults[i] = overran(err)
+			continue
+		}
+		wg.Go(func() {
+			snaps, err := runBounded(ctx, d, id, pollBudget(p.Source().Timeout), func(ctx context.Context) []aws.Snapshot {
+				return p.PollRegions(ctx, regions)
+			})
+			if err != nil {
+				snaps = overran(err)
+			}
+			awsResults[i] = snaps
+		})
 	}
-	// Each router has its own timeouts: a hung router holds up only itself
-	// and one of the slots.
+	// Each router has its own timeouts and budget: a hung router holds up
+	// only itself and one of the slots, for its budget at most.
 	slots := make(chan struct{}, routersAtOnce)
 	for i, p := range srcs.rtx {
-		if !sel.router(p.Router().Name) && latest.has(config.RouterSource(p.Router().Name)) {
+		name := p.Router().Name
+		id := config.RouterSource(name)
+		if !sel.router(name) && latest.has(id) {
+			continue
+		}
+		if err := d.overrunning(id); err != nil {
+			rtxResults[i] = &rtx.Snapshot{Router: name, TakenAt: d.now(), Err: fmt.Errorf("rtx %s: %w", name, err)}
 			continue
 		}
 		wg.Go(func() {
 			slots <- struct{}{}
 			defer func() { <-slots }()
-			id := config.RouterSource(p.Router().Name)
-			d.inFlight.Store(id, time.Now())
-			defer d.inFlight.Delete(id)
-			s := p.Poll(ctx)
+			s, err := runBounded(ctx, d, id, pollBudget(p.Router().Timeout), p.Poll)
+			if err != nil {
+				s = rtx.Snapshot{Router: name, TakenAt: d.now(), Err: fmt.Errorf("rtx %s: %w", name, err)}
+			}
 			rtxResults[i] = &s
 		})
 	}
@@ -244,12 +269,21 @@ func (d *Daemon) poll(ctx context.Context, sel *selection) (ok, failed int) {
 		if !sel.router(g.cfg.Name) && latest.has(id) {
 			continue
 		}
+		overran := func(err error) *gateway.Snapshot {
+			return &gateway.Snapshot{Source: id, TakenAt: d.now(), Dialect: strongswan.Dialect(), Err: fmt.Errorf("strongswan %s: %w", g.cfg.Name, err)}
+		}
+		if err := d.overrunning(id); err != nil {
+			swanResults[i] = overran(err)
+			continue
+		}
 		wg.Go(func() {
 			slots <- struct{}{}
 			defer func() { <-slots }()
-			d.inFlight.Store(id, time.Now())
-			defer d.inFlight.Delete(id)
-			s := g.src.Poll(ctx)
+			s, err := runBounded(ctx, d, id, pollBudget(g.cfg.Timeout), g.src.Poll)
+			if err != nil {
+				swanResults[i] = overran(err)
+				return
+			}
 			swanResults[i] = &s
 		})
 	}

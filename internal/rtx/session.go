@@ -77,14 +77,26 @@ func Dial(ctx context.Context, c SessionConfig) (*Session, error) {
 }
 
 func (s *Session) open(ctx context.Context, timeout time.Duration) error {
+	// Every step from the session channel to the first prompt is bounded:
+	// a router that takes the login and then leaves the channel open, the
+	// PTY or the shell request unanswered would hold the poll for ever.
+	tctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	defer s.bound(tctx)()
+	step := func(what string, err error) error {
+		if tctx.Err() != nil {
+			return &NoAnswerError{Step: what, Timeout: timeout, err: tctx.Err()}
+		}
+		return fmt.Errorf("%s: %w", what, err)
+	}
 	sess, err := s.client.NewSession()
 	if err != nil {
-		return fmt.Errorf("ssh session: %w", err)
+		return step("ssh session", err)
 	}
 	s.sess = sess
 	modes := ssh.TerminalModes{ssh.ECHO: 1, ssh.TTY_OP_ISPEED: 38400, ssh.TTY_OP_OSPEED: 38400}
 	if err := sess.RequestPty("vt100", 200, 200, modes); err != nil {
-		return fmt.Errorf("ssh pty: %w", err)
+		return step("ssh pty", err)
 	}
 	if s.stdin, err = sess.StdinPipe(); err != nil {
 		return fmt.Errorf("ssh stdin: %w", err)
@@ -102,20 +114,48 @@ func (s *Session) open(ctx context.Context, timeout time.Duration) error {
 		return fmt.Errorf("ssh stderr: %w", err)
 	}
 	if err := sess.Shell(); err != nil {
-		return fmt.Errorf("ssh shell: %w", err)
+		return step("ssh shell", err)
 	}
 	// The login banner ends with the first prompt.
-	tctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	if _, err := s.readUntilPrompt(tctx, ""); err != nil {
-		return fmt.Errorf("waiting for the first prompt: %w", err)
+		return step("waiting for the first prompt", err)
 	}
 	for _, cmd := range []string{"console lines infinity", "console columns 200"} {
-		if _, err := s.Run(tctx, cmd); err != nil {
-			return err
+		if _, err := s.run(tctx, cmd); err != nil {
+			return step(cmd, err)
 		}
 	}
 	return nil
+}
+
+// NoAnswerError is a step of opening the session (the channel, the PTY,
+// the shell, the first prompt) that the router did not answer in time.
+type NoAnswerError struct {
+	Step    string
+	Timeout time.Duration
+	err     error // the context's
+}
+
+func (e *NoAnswerError) Error() string {
+	return fmt.Sprintf("%s: no answer within %s", e.Step, e.Timeout)
+}
+
+// Unwrap returns the context's error (context.DeadlineExceeded when the
+// timeout ran out).
+func (e *NoAnswerError) Unwrap() error { return e.err }
+
+// bound closes the connection when ctx ends, which ends whatever step is
+// waiting on the router: a read, a write into a channel window the router
+// never opens, a request it never answers. The function it returns stops
+// the watch; when the context had ended, the session is closed for good
+// (its console is in an unknown state).
+func (s *Session) bound(ctx context.Context) func() {
+	stop := context.AfterFunc(ctx, func() { s.client.Close() })
+	return func() {
+		if !stop() {
+			s.Close()
+		}
+	}
 }
 
 // Run sends one allowlisted command and returns its output without the
@@ -124,17 +164,27 @@ func (s *Session) Run(ctx context.Context, cmd string) (string, error) {
 	if err := CheckAllowed(cmd); err != nil {
 		return "", err
 	}
+	defer s.bound(ctx)()
+	out, err := s.run(ctx, cmd)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", cmd, err)
+	}
+	return out, nil
+}
+
+// run sends cmd and reads its output; the caller bounds it (bound).
+func (s *Session) run(ctx context.Context, cmd string) (string, error) {
 	if s.closed {
 		return "", errors.New("session closed")
 	}
 	if _, err := io.WriteString(s.stdin, cmd+"\r"); err != nil {
 		s.Close()
-		return "", fmt.Errorf("%s: write: %w", cmd, err)
+		return "", fmt.Errorf("write: %w", err)
 	}
 	out, err := s.readUntilPrompt(ctx, cmd)
 	if err != nil {
 		s.Close() // the console is in an unknown state: start afresh next time
-		return "", fmt.Errorf("%s: %w", cmd, err)
+		return "", err
 	}
 	return out, nil
 }
@@ -142,15 +192,8 @@ func (s *Session) Run(ctx context.Context, cmd string) (string, error) {
 // readUntilPrompt collects output until the prompt returns, answering pager
 // prompts with a space.
 func (s *Session) readUntilPrompt(ctx context.Context, cmd string) (string, error) {
-	// A read waits for the router as long as it takes; when the context
-	// ends first, closing the connection ends the read (and the session:
-	// its console is in an unknown state).
-	stop := context.AfterFunc(ctx, func() { s.client.Close() })
-	defer func() {
-		if !stop() {
-			s.Close() // closed under the read: not for the next command
-		}
-	}()
+	// A read waits for the router as long as it takes; the caller's bound
+	// closes the connection under it when the context ends.
 	for {
 		if out, pager, done := s.atPrompt(cmd); done {
 			return out, nil
@@ -303,8 +346,11 @@ func (s *Session) Close() error {
 		return nil
 	}
 	s.closed = true
+	// The connection first: closing the channel alone writes to a router
+	// that may not be reading.
+	err := s.client.Close()
 	if s.sess != nil {
 		s.sess.Close()
 	}
-	return s.client.Close()
+	return err
 }

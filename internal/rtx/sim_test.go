@@ -590,3 +590,39 @@ func TestSimConsoleCharacterPerSession(t *testing.T) {
 		t.Errorf("after console character ascii: %q", second)
 	}
 }
+
+// A router that takes the login and then leaves a step of the session
+// unanswered (the channel open, the PTY or the shell request) costs a poll
+// its timeout, not the poll: each step is bounded by the router's timeout,
+// the error names the step, and the next poll logs in afresh.
+func TestSessionStepsBounded(t *testing.T) {
+	for name, stall := range map[string]rtxsim.Stall{
+		"channel open never answered":  rtxsim.StallChannelOpen,
+		"PTY request never answered":   rtxsim.StallPTY,
+		"shell request never answered": rtxsim.StallShell,
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := startSim(t)
+			s.cfg.Timeout = 300 * time.Millisecond
+			s.server.SetStall(stall)
+			p := NewPoller(s.cfg, Options{Now: s.clock.Now, Location: time.UTC})
+			defer p.Close()
+			done := make(chan Snapshot, 1)
+			go func() { done <- p.Poll(context.Background()) }()
+			var snap Snapshot
+			select {
+			case snap = <-done:
+			case <-time.After(30 * time.Second):
+				t.Fatal("the poll still waits 30 s into a router timeout of 300 ms")
+			}
+			if !errors.Is(snap.Err, context.DeadlineExceeded) || !strings.Contains(snap.Err.Error(), "no answer within 300ms") {
+				t.Errorf("poll error: %v", snap.Err)
+			}
+			s.server.SetStall(rtxsim.StallNone)
+			s.clock.Add(reconnectMax + time.Minute) // past the login backoff
+			if snap := p.Poll(context.Background()); snap.Err != nil || len(snap.Tunnels) != 2 {
+				t.Errorf("after the stall: %v, %d tunnels", snap.Err, len(snap.Tunnels))
+			}
+		})
+	}
+}

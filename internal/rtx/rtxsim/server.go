@@ -69,7 +69,26 @@ type Server struct {
 	commands []string
 	// unreachable: see SetUnreachable.
 	unreachable atomic.Bool
+	// stall: see SetStall.
+	stall atomic.Int32
 }
+
+// Stall is a step of an SSH session, after the login, that a wedged router
+// never answers.
+type Stall int32
+
+// The steps SetStall can leave unanswered.
+const (
+	StallNone        Stall = iota
+	StallChannelOpen       // the session channel is neither accepted nor refused
+	StallPTY               // the channel opens; the PTY request gets no reply
+	StallShell             // the PTY is granted; the shell request gets no reply
+)
+
+// SetStall makes the router take logins and then leave one step of every
+// new session unanswered, as a router whose SSH daemon is wedged (or out of
+// sessions) does: the login succeeds and nothing follows.
+func (s *Server) SetStall(st Stall) { s.stall.Store(int32(st)) }
 
 // NewHostKey returns a fresh Ed25519 host key.
 func NewHostKey() (ssh.Signer, error) {
@@ -221,14 +240,22 @@ func (s *Server) serve(c net.Conn) {
 			nc.Reject(ssh.UnknownChannelType, "only session channels")
 			continue
 		}
+		if Stall(s.stall.Load()) == StallChannelOpen {
+			continue // never answered: the client waits for a confirmation
+		}
 		ch, creqs, err := nc.Accept()
 		if err != nil {
 			return
 		}
-		shell := make(chan struct{})
+		shell, gone := make(chan struct{}), make(chan struct{})
 		go func() {
+			defer close(gone) // the client left: its connection closed
 			started := false
 			for req := range creqs {
+				switch st := Stall(s.stall.Load()); {
+				case req.Type == "pty-req" && st == StallPTY, req.Type == "shell" && st == StallShell:
+					continue // no reply: the client waits for one
+				}
 				switch req.Type {
 				case "pty-req", "window-change", "env":
 					req.Reply(true, nil)
@@ -243,9 +270,18 @@ func (s *Server) serve(c net.Conn) {
 				}
 			}
 		}()
+		// A client that never asks for a shell is dropped after a while;
+		// a stalled router waits for as long as the client does.
+		giveUp := time.After(10 * time.Second)
+		if Stall(s.stall.Load()) != StallNone {
+			giveUp = nil
+		}
 		select {
 		case <-shell:
-		case <-time.After(10 * time.Second):
+		case <-gone:
+			ch.Close()
+			continue
+		case <-giveUp:
 			ch.Close()
 			continue
 		}

@@ -109,7 +109,7 @@ func TestPackages(t *testing.T) {
 	if st, err := os.Stat("/etc/vpnwatchd/credentials"); err != nil || st.Mode().Perm() != 0o700 {
 		t.Errorf("credentials directory: %v", err)
 	}
-	for _, f := range []string{"/etc/default/vpnwatchd", "/usr/share/doc/vpnwatchd/examples/probes.conf", "/usr/share/man/man1/vpnwatchd.1.gz", "/usr/share/doc/vpnwatchd/copyright"} {
+	for _, f := range []string{"/etc/default/vpnwatchd", "/usr/share/doc/vpnwatchd/examples/probes.conf", "/usr/share/doc/vpnwatchd/examples/alertmanager.yml", "/usr/share/man/man1/vpnwatchd.1.gz", "/usr/share/doc/vpnwatchd/copyright"} {
 		if _, err := os.Stat(f); err != nil {
 			t.Errorf("not installed: %s", f)
 		}

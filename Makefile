@@ -139,12 +139,16 @@ deb: $(DIST)/changelog.gz $(DIST)/vpnwatchd.1.gz $(foreach a,$(ARCHES),$(DIST)/$
 	done
 
 # make dist: vpnwatchd-VERSION-linux-ARCH.tar.gz (binary, units, example
-# config, README, LICENSE) and SHA256SUMS.
+# config, README, LICENSE; Prometheus rules, Alertmanager example, Grafana
+# dashboard and IAM policies in examples/) and SHA256SUMS.
 dist: $(foreach a,$(ARCHES),$(DIST)/$(a)/vpnwatchd)
 	@set -e; for a in $(ARCHES); do \
 		d=vpnwatchd-$(DEB_VERSION)-linux-$$a; rm -rf $(DIST)/$$d; mkdir -p $(DIST)/$$d; \
 		cp $(DIST)/$$a/vpnwatchd deploy/systemd/vpnwatchd.service deploy/systemd/vpnwatchd-syslog.socket deploy/systemd/probes.conf \
 			configs/vpnwatchd.yaml configs/example.yaml README.md LICENSE $(DIST)/$$d/; \
+		mkdir -p $(DIST)/$$d/examples; \
+		cp deploy/prometheus/vpnwatchd-rules.yml deploy/alertmanager/alertmanager.yml deploy/grafana/vpnwatchd.json \
+			deploy/aws/iam-policy.json deploy/aws/iam-policy-cloudwatch.json $(DIST)/$$d/examples/; \
 		tar --sort=name --mtime=@$(SOURCE_DATE_EPOCH) --owner=0 --group=0 --numeric-owner -C $(DIST) -cf - $$d | gzip -n -9 > $(DIST)/$$d.tar.gz; \
 		rm -rf $(DIST)/$$d; \
 	done; cd $(DIST) && sha256sum vpnwatchd-$(DEB_VERSION)-linux-*.tar.gz > SHA256SUMS

@@ -73,7 +73,8 @@ func TestPackages(t *testing.T) {
 		t.Fatalf("tar: %v %s", err, out)
 	}
 	dir := filepath.Join(x, strings.TrimSuffix(tars[0], ".tar.gz"))
-	for _, want := range []string{"vpnwatchd", "vpnwatchd.service", "vpnwatchd-syslog.socket", "vpnwatchd.yaml", "example.yaml", "README.md", "LICENSE"} {
+	for _, want := range []string{"vpnwatchd", "vpnwatchd.service", "vpnwatchd-syslog.socket", "vpnwatchd.yaml", "example.yaml", "README.md", "LICENSE",
+		"examples/vpnwatchd-rules.yml", "examples/alertmanager.yml", "examples/vpnwatchd.json", "examples/iam-policy.json", "examples/iam-policy-cloudwatch.json"} {
 		if _, err := os.Stat(filepath.Join(dir, want)); err != nil {
 			t.Errorf("archive lacks %s", want)
 		}

@@ -113,3 +113,29 @@ func TestAbandonedPoll(t *testing.T) {
 		t.Errorf("a poll that honours its context: %v, %v", got, err)
 	}
 }
+
+// A reload cannot move the syslog receiver's socket: it says so (log,
+// systemd status, the page's events) instead of pretending to listen on the
+// new address.
+func TestReloadSaysSyslogListenNotApplied(t *testing.T) {
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "vpnwatchd.yaml")
+	writeConfig(t, cfgFile, minimalConfig(dir, "1h")+"syslog:\n  listen: 127.0.0.1:0\n")
+	rec := &recorder{}
+	d, addr := start(t, Options{ConfigFile: cfgFile, Notifier: rec, EnableLifecycle: true})
+	waitReady(t, http.DefaultClient, "http://"+addr)
+	running := d.syslog.addr()
+	writeConfig(t, cfgFile, minimalConfig(dir, "1h")+"syslog:\n  listen: 127.0.0.1:5140\n")
+	resp, err := http.Post("http://"+addr+"/-/reload", "", nil)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("reload: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	want := fmt.Sprintf(`STATUS=syslog.listen changed from "127.0.0.1:0" to "127.0.0.1:5140": not applied; restart vpnwatchd to apply it (syslog now: %s)`, running)
+	if !rec.has(want) {
+		t.Errorf("no %q in %q", want, rec.states)
+	}
+	if d.syslog.addr() != running {
+		t.Errorf("the receiver moved to %s", d.syslog.addr())
+	}
+}

@@ -687,6 +687,18 @@ func (d *Daemon) reload() error {
 	if len(d.opts.ListenAddresses) == 0 && c.Listen != old.Listen {
 		d.log.Warn("listen changed; restart vpnwatchd to apply it", zap.String("running", old.Listen), zap.String("new", c.Listen))
 	}
+	if c.Syslog.Listen != old.Syslog.Listen {
+		// The receiver's socket is opened once, at start (or passed by
+		// systemd): a reload cannot move it.
+		running := "off"
+		if d.syslog != nil {
+			running = d.syslog.addr()
+		}
+		msg := fmt.Sprintf("syslog.listen changed from %q to %q: not applied; restart vpnwatchd to apply it (syslog now: %s)", old.Syslog.Listen, c.Syslog.Listen, running)
+		d.log.Warn("syslog.listen changed; restart vpnwatchd to apply it", zap.String("running", running), zap.String("new", c.Syslog.Listen))
+		d.events.add(msg)
+		d.notify.Notify("STATUS=" + msg)
+	}
 	d.main.sources.closeExcept(srcs, d.whenIdle)
 	d.main.sources = srcs
 	d.main.latest.retain(c)

@@ -47,6 +47,9 @@ func newSyslogReceiverOn(conn net.PacketConn, log *zap.Logger, reg prometheus.Re
 	return s
 }
 
+// addr is the address the receiver listens on, for the operator.
+func (s *syslogReceiver) addr() string { return s.conn.LocalAddr().String() }
+
 // setRouters maps each router's syslog source address (syslog_source, else
 // the host of address when it is an IP) to its name.
 func (s *syslogReceiver) setRouters(routers []config.Router) {

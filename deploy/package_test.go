@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/vpnwatchd/vpnwatchd/internal/testenv"
@@ -115,6 +116,7 @@ func TestPackages(t *testing.T) {
 			t.Errorf("not installed: %s", f)
 		}
 	}
+	serviceReadsSecrets(t)
 	// Removing keeps the configuration; purging leaves nothing.
 	os.WriteFile("/etc/vpnwatchd/credentials/rtx", []byte("s3cret\n"), 0o600)
 	run(dpkg, "--remove", "vpnwatchd")
@@ -137,4 +139,59 @@ func globBase(t *testing.T, dir, pattern string) []string {
 		m[i] = filepath.Base(m[i])
 	}
 	return m
+}
+
+// serviceReadsSecrets checks the installed layout for secrets: the file in
+// /etc/vpnwatchd/credentials/ (root only), the configuration naming it
+// credentials/NAME, the unit loading that folder. The service's dynamic user
+// (some uid, no groups) cannot read the folder; it reads the copy systemd
+// hands it at start, $CREDENTIALS_DIRECTORY/vpnwatchd_NAME (its own, mode
+// 0400) — made here by hand, as systemd would, since no systemd runs here.
+func serviceReadsSecrets(t *testing.T) {
+	t.Helper()
+	unit, err := os.ReadFile("/usr/lib/systemd/system/vpnwatchd.service")
+	if err != nil || !strings.Contains(string(unit), "\nLoadCredential=vpnwatchd:/etc/vpnwatchd/credentials\n") {
+		t.Errorf("the installed unit does not load the credentials folder: %v", err)
+	}
+	const uid = 61234 // as DynamicUser= picks: no name, no groups
+	os.WriteFile("/etc/vpnwatchd/credentials/rtx-osaka", []byte("s3cret\n"), 0o600)
+	os.WriteFile("/etc/vpnwatchd/known_hosts", []byte("192.0.2.10 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n"), 0o644)
+	cfg := "/etc/vpnwatchd/secrets-test.yaml"
+	os.WriteFile(cfg, []byte("routers:\n  - name: osaka-rtx1200\n    address: 192.0.2.10:22\n    user: monitor\n    password_file: credentials/rtx-osaka\n    known_hosts: known_hosts\n"), 0o644)
+	validate := func(env ...string) (string, error) {
+		cmd := exec.Command("/usr/bin/vpnwatchd", "config", "validate", cfg)
+		cmd.Env = append([]string{"PATH=/usr/bin:/bin"}, env...) // not the test's environment
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid, Groups: []uint32{}}}
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := validate(); err == nil || !strings.Contains(out, "permission denied") {
+		t.Errorf("the service's user reads /etc/vpnwatchd/credentials itself: %v\n%s", err, out)
+	}
+	creds, err := os.MkdirTemp("/run", "vpnwatchd-credentials-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(creds)
+	os.WriteFile(filepath.Join(creds, "vpnwatchd_rtx-osaka"), []byte("s3cret\n"), 0o400)
+	for _, p := range []string{creds, filepath.Join(creds, "vpnwatchd_rtx-osaka")} {
+		os.Chown(p, uid, uid)
+	}
+	if out, err := validate("CREDENTIALS_DIRECTORY=" + creds); err != nil || !strings.Contains(out, "secrets-test.yaml: OK") || strings.Contains(out, "warning") {
+		t.Errorf("the service's user with its credentials: %v\n%s", err, out)
+	}
+	out, err := exec.Command("/usr/bin/vpnwatchd", "config", "validate", cfg).CombinedOutput()
+	if err != nil || strings.Contains(string(out), "warning") {
+		t.Errorf("root validates the service's layout with a warning: %v\n%s", err, out)
+	}
+	// A secret where the service cannot read it: root is told.
+	os.MkdirAll("/etc/vpnwatchd/secrets", 0o700)
+	os.WriteFile("/etc/vpnwatchd/secrets/rtx-osaka", []byte("s3cret\n"), 0o600)
+	os.WriteFile(cfg, []byte("routers:\n  - name: osaka-rtx1200\n    address: 192.0.2.10:22\n    user: monitor\n    password_file: secrets/rtx-osaka\n    known_hosts: known_hosts\n"), 0o644)
+	out, _ = exec.Command("/usr/bin/vpnwatchd", "config", "validate", cfg).CombinedOutput()
+	if !strings.Contains(string(out), "warning: as the service: routers[0].password_file: /etc/vpnwatchd/secrets/rtx-osaka: the service cannot read it: its folder /etc/vpnwatchd/secrets is mode 0700") {
+		t.Errorf("no warning for a secret the service cannot read:\n%s", out)
+	}
+	os.RemoveAll("/etc/vpnwatchd/secrets")
+	os.Remove(cfg)
 }

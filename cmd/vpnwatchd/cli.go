@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -59,6 +61,7 @@ type opts struct {
 	scenario, demoLog         string
 	keepRunning               bool
 	validate                  []string
+	asService                 bool
 	exitCode                  int
 	stdout, stderr            io.Writer
 }
@@ -142,6 +145,8 @@ func app(o *opts) *kingpin.Application {
 	cfgCmd := a.Command("config", "Configuration files.")
 	validate := cfgCmd.Command("validate", "Check configuration files: keys, values, and the secret and known_hosts files they name; every problem as FILE:LINE: KEY: MESSAGE.")
 	validate.Arg("file", "Configuration files (default: --config.file).").StringsVar(&o.validate)
+	validate.Flag("as-service", "Also warn about files the installed service (DynamicUser, ProtectHome, PrivateTmp) could not read though this command can; on by default when run by root outside the service.").
+		Default(strconv.FormatBool(os.Geteuid() == 0 && os.Getenv("CREDENTIALS_DIRECTORY") == "")).BoolVar(&o.asService)
 
 	a.Command("version", "Print the version.")
 	return a

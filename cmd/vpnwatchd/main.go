@@ -124,6 +124,11 @@ func cmdConfigValidate(o *opts) int {
 		for _, w := range c.Warnings {
 			fmt.Fprintf(o.stderr, "%s: warning: %s\n", f, w)
 		}
+		if o.asService {
+			for _, w := range c.ServiceWarnings() {
+				fmt.Fprintf(o.stderr, "%s: warning: as the service: %s\n", f, w)
+			}
+		}
 		fmt.Fprintf(o.stdout, "%s: OK (%s)\n", f, c.Summary())
 	}
 	return code

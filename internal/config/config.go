@@ -29,6 +29,9 @@ type Config struct {
 	// group or others can read); the daemon logs them, `config validate`
 	// prints them.
 	Warnings []string `yaml:"-"`
+	// files are the files the configuration names, as resolved
+	// (ServiceWarnings).
+	files []fileUse
 
 	pos map[string]int // key path → line, for errors found after loading
 }

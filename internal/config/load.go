@@ -161,9 +161,12 @@ func (c *Config) resolveFiles() error {
 			return ""
 		}
 		fp, err := c.path(name)
+		if err == nil {
+			c.files = append(c.files, fileUse{key: path, path: fp, secret: true})
+		}
 		s, err := readSecret(fp, err)
 		if err != nil {
-			v.errorf(path, "%v", err)
+			v.errorf(path, "%v%s", err, c.credentialsHint(fp))
 		} else if st, err := os.Stat(fp); err == nil && st.Mode().Perm()&0o077 != 0 {
 			c.Warnings = append(c.Warnings, fmt.Sprintf("%s: %s: permissions %04o let group or others read a secret (chmod 600 %s)", path, fp, st.Mode().Perm(), fp))
 		}
@@ -173,17 +176,21 @@ func (c *Config) resolveFiles() error {
 		l.Password = read(p+".password_file", l.PasswordFile)
 		if l.PrivateKeyFile != "" {
 			kp, err := c.path(l.PrivateKeyFile)
+			if err == nil {
+				c.files = append(c.files, fileUse{key: p + ".private_key_file", path: kp, secret: true})
+			}
 			if l.PrivateKey, err = readSecretFile(kp, err, true); err != nil {
-				v.errorf(p+".private_key_file", "%v", err)
+				v.errorf(p+".private_key_file", "%v%s", err, c.credentialsHint(kp))
 			}
 		}
 		l.PrivateKeyPassphrase = read(p+".private_key_passphrase_file", l.PrivateKeyPassphraseFile)
 		if kh, err := c.path(l.KnownHosts); err != nil {
 			v.errorf(p+".known_hosts", "%v", err)
 		} else if _, err := os.Stat(kh); err != nil {
-			v.errorf(p+".known_hosts", "%v (create it with: ssh-keyscan -p PORT HOST > %s)", err, kh)
+			v.errorf(p+".known_hosts", "%v (create it with: ssh-keyscan -p PORT HOST >> %s)", err, kh)
 		} else {
 			l.KnownHosts = kh
+			c.files = append(c.files, fileUse{key: p + ".known_hosts", path: kh})
 		}
 	}
 	for i := range c.Routers {
@@ -214,6 +221,7 @@ func (c *Config) resolveFiles() error {
 				v.errorf(fmt.Sprintf("alerting.email[%d].ca_file", i), "%v", err)
 			} else {
 				e.CAFile = p
+				c.files = append(c.files, fileUse{key: fmt.Sprintf("alerting.email[%d].ca_file", i), path: p})
 			}
 		}
 	}
@@ -255,7 +263,7 @@ func (c *Config) path(name string) (string, error) {
 	if !filepath.IsAbs(p) {
 		p = filepath.Join(filepath.Dir(c.File), p)
 	}
-	return p, nil
+	return c.fromCredentials(p), nil
 }
 
 // readSecret reads a small regular file and trims the trailing newline that

@@ -55,7 +55,8 @@ type Status struct {
 var files embed.FS
 
 var page = template.Must(template.New("page.html").Funcs(template.FuncMap{
-	// prose renders a remediation with its `quoted` commands as code.
+	// prose renders a summary or a remediation with its `quoted` settings
+	// and commands as code.
 	"prose": func(s string) template.HTML {
 		parts := strings.Split(s, "`")
 		var b strings.Builder

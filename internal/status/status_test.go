@@ -169,3 +169,26 @@ func TestStrongSwanTunnelRow(t *testing.T) {
 		}
 	}
 }
+
+// Summaries quote settings and commands in backticks, as the remediations
+// do: the page shows them as code, escaped, and a lone backtick as typed.
+func TestPageQuotedCommandsAsCode(t *testing.T) {
+	s := sampleStatus()
+	s.Findings[1].Summary = "tunnel 203.0.113.10 flapped; AWS logged \"a ` b\" and `<b>x</b>`"
+	var b strings.Builder
+	if err := HTML(&b, s, 0); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	for _, want := range []string{
+		"<p>RTX osaka-rtx1200 tunnel 1: <code>ip tunnel tcp mss limit 1379</code> exceeds tunnel MTU 1280 − 40 = 1240</p>",
+		"tunnel 203.0.113.10 flapped; AWS logged &#34;a <code> b&#34; and </code>&lt;b&gt;x&lt;/b&gt;`",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %s:\n%s", want, page)
+		}
+	}
+	if strings.Contains(page, "`ip tunnel") || strings.Contains(page, "<b>x</b>") {
+		t.Errorf("page shows Markdown backticks or unescaped markup:\n%s", page)
+	}
+}

@@ -192,3 +192,38 @@ func TestPageQuotedCommandsAsCode(t *testing.T) {
 		t.Errorf("page shows Markdown backticks or unescaped markup:\n%s", page)
 	}
 }
+
+// Names, tags, ids and what the routers and AWS said are untrusted: an
+// invisible or right-to-left character shows escaped, so that a name
+// cannot pose as another; control characters are no longer there.
+func TestPageEscapesInvisibleCharacters(t *testing.T) {
+	const rlo, zwsp = "\u202e", "\u200b"
+	s := sampleStatus()
+	s.Findings[0].Subject.VPNName = "osaka" + rlo + "eciffo"
+	s.Findings[0].Summary += " (" + zwsp + ")"
+	s.Findings[1].Subject.VPNName = s.Findings[0].Subject.VPNName
+	s.Findings[1].Summary = "flap\u0085\u009b31m" + rlo
+	tu := &s.Tunnels[0]
+	tu.VPNName, tu.VPNConnectionID, tu.Router = s.Findings[0].Subject.VPNName, "vpn-"+zwsp+"0a1b2c3d4e5f67890", "osaka"+rlo+"-rtx"
+	tu.AWSMessage, tu.RTXState, tu.BGPState, tu.MSSLimit = "IPSEC"+rlo, "Online"+zwsp, "Active\ufeff", "1379\u2066"
+	tu.Timeline[0].Text += rlo
+	s.Unjoined[0].VPNName = "spoof" + rlo
+	s.Sources[1].LastError = "connect: " + rlo + "refused"
+	s.Events[0].Text += zwsp
+	s.Unchecked = []string{"vpn-" + rlo}
+	var b strings.Builder
+	if err := HTML(&b, s, 0); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	for _, raw := range []string{rlo, zwsp, "\u0085", "\u009b", "\ufeff", "\u2066"} {
+		if n := strings.Count(page, raw); n > 0 {
+			t.Errorf("page has %d raw %U", n, []rune(raw)[0])
+		}
+	}
+	for _, want := range []string{`osaka\u202eeciffo`, `vpn-\u200b0a1b2c3d4e5f67890`, `osaka\u202e-rtx`, `connect: \u202erefused`, `flap  31m\u202e`, `Active\ufeff`, `1379\u2066`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %s", want)
+		}
+	}
+}

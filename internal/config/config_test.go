@@ -416,3 +416,79 @@ func TestParseViciURL(t *testing.T) {
 		}
 	}
 }
+
+// A configuration over MaxFileSize is refused by its size, before it is
+// read or decoded (decoding 100 MiB took 500 MiB to 2.4 GiB of memory);
+// one of exactly MaxFileSize loads. A pipe, which has no size, is read no
+// further than the limit.
+func TestConfigTooLarge(t *testing.T) {
+	dir := t.TempDir()
+	padded := func(name string, size int) string {
+		head := "global:\n  poll_interval: 30s\n"
+		line := "# " + strings.Repeat("x", 77) + "\n"
+		body := head + strings.Repeat(line, (size-len(head))/len(line))
+		body += "#" + strings.Repeat("x", size-len(body)-2) + "\n"
+		if len(body) != size {
+			t.Fatalf("padded to %d bytes, want %d", len(body), size)
+		}
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	sparse := filepath.Join(dir, "sparse.yaml")
+	f, err := os.Create(sparse)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(100 << 20); err != nil { // no disk space used
+		t.Fatal(err)
+	}
+	f.Close()
+	for _, tc := range []struct{ path, want string }{
+		{sparse, sparse + ": the configuration is 100 MiB; vpnwatchd reads at most 4 MiB"},
+		{padded("over.yaml", MaxFileSize+1), dir + "/over.yaml: the configuration is 4.1 MiB; vpnwatchd reads at most 4 MiB"},
+		{padded("limit.yaml", MaxFileSize), ""},
+	} {
+		_, err := Load(tc.path)
+		var ce *Error
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", tc.path, err)
+		case tc.want != "" && (err == nil || err.Error() != tc.want || !errors.As(err, &ce)):
+			t.Errorf("%s:\n got: %v\nwant: %s", tc.path, err, tc.want)
+		}
+	}
+	if _, err := Parse(make([]byte, MaxFileSize+1), "big.yaml"); err == nil || err.Error() != "big.yaml: the configuration is 4.1 MiB; vpnwatchd reads at most 4 MiB" {
+		t.Errorf("Parse of more than the limit: %v", err)
+	}
+
+	fifo := filepath.Join(dir, "fifo.yaml")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+		if err != nil {
+			return
+		}
+		defer w.Close()
+		line := []byte("# " + strings.Repeat("x", 77) + "\n")
+		for range (MaxFileSize * 2) / len(line) {
+			if _, err := w.Write(line); err != nil {
+				return // the reader stopped at the limit
+			}
+		}
+	}()
+	done := make(chan error, 1)
+	go func() { _, err := Load(fifo); done <- err }()
+	select {
+	case err := <-done:
+		if want := fifo + ": the configuration is more than 4 MiB; vpnwatchd reads at most 4 MiB"; err == nil || err.Error() != want {
+			t.Errorf("pipe:\n got: %v\nwant: %s", err, want)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Load of a pipe did not return within 20 s")
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -51,9 +52,9 @@ func Load(path string) (*Config, error) { return LoadChecked(path, nil) }
 // rules there are (they live downstream of the configuration, so their
 // owner names them), reporting the problems of every phase at once.
 func LoadChecked(path string, ruleNames []string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := readConfig(path)
 	if err != nil {
-		return nil, fmt.Errorf("load config: %w", err)
+		return nil, err
 	}
 	c, err := Parse(data, path)
 	if c == nil {
@@ -75,10 +76,55 @@ func LoadChecked(path string, ruleNames []string) (*Config, error) {
 	return c, nil
 }
 
+// MaxFileSize bounds a configuration file. Decoding costs several times
+// the file's size in memory (100 MiB of comments took 500 MiB, 100 MiB of
+// list items 2.4 GiB), and the configuration of a large estate is tens of
+// KiB: a bigger file is a mistake (a log or a dump named by --config.file),
+// refused before it is read.
+const MaxFileSize = 4 << 20
+
+// readConfig reads the configuration file, refusing one over MaxFileSize
+// by its size before reading it, and reading at most that much of what
+// has no size (a pipe).
+func readConfig(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("load config: %w", err)
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > MaxFileSize {
+		return nil, tooLarge(path, st.Size())
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("load config: read %s: %w", path, err)
+	}
+	if len(data) > MaxFileSize {
+		return nil, tooLarge(path, -1)
+	}
+	return data, nil
+}
+
+// tooLarge is the error for a configuration of size bytes (-1: unknown,
+// more than MaxFileSize).
+func tooLarge(file string, size int64) error {
+	const mib = 1 << 20
+	is := fmt.Sprintf("more than %d MiB", MaxFileSize/mib)
+	if size >= 0 {
+		// Rounded up, so that a file just over the limit does not read as
+		// the limit itself.
+		is = strings.TrimSuffix(fmt.Sprintf("%.1f", math.Ceil(float64(size)*10/mib)/10), ".0") + " MiB"
+	}
+	return &Error{File: file, Msg: fmt.Sprintf("the configuration is %s; vpnwatchd reads at most %d MiB", is, MaxFileSize/mib)}
+}
+
 // Parse decodes and validates a configuration without touching the file
 // system; file names the source in error messages. Secrets are not read: use
 // Load for a configuration the daemon can run with.
 func Parse(data []byte, file string) (*Config, error) {
+	if len(data) > MaxFileSize {
+		return nil, tooLarge(file, int64(len(data)))
+	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {

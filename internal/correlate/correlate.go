@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/vpnwatchd/vpnwatchd/internal/aws"
 	"github.com/vpnwatchd/vpnwatchd/internal/config"
@@ -607,14 +609,53 @@ func RuleDefaults(name string) (RuleSettings, bool) {
 	return RuleSettings{}, false
 }
 
-// Printable makes untrusted text from evidence (AWS's log lines, a
-// gateway's) one line a terminal or a message shows as it is: control
-// characters (escapes, newlines, DEL) become spaces.
-func Printable(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
+// Printable makes untrusted text (AWS's names, tags and log lines, a
+// gateway's output) one line that a terminal, a message or a page shows as
+// it is and that cannot pose as other text. Control characters (C0 such as
+// escapes and newlines, DEL, C1 such as the 8-bit CSI) and the Unicode line
+// and paragraph separators become spaces. Invisible format characters —
+// bidirectional marks, embeddings, overrides and isolates (U+202E), zero-width
+// spaces and joiners (U+200B), the word joiner, the byte order mark, soft
+// hyphens, tag characters — are shown escaped as `\u202e`, so that
+// "prod\u200b" does not read as "prod" nor an override turn a name around.
+// Invalid UTF-8 becomes U+FFFD.
+func Printable(s string) string { return printable(s, false) }
+
+// PrintableLines is Printable for text laid out in lines (a rendered page
+// or report): newlines and tabs are kept.
+func PrintableLines(s string) string { return printable(s, true) }
+
+func printable(s string, lines bool) string {
+	clean := true
+	for _, r := range s {
+		if r < 0x20 && !(lines && (r == '\n' || r == '\t')) || r >= 0x7f && unprintable(r) {
+			clean = false
+			break
 		}
-		return r
-	}, s)
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 16)
+	for _, r := range s {
+		switch {
+		case lines && (r == '\n' || r == '\t'):
+			b.WriteRune(r)
+		case r < 0x20, r == 0x7f, r >= 0x80 && r <= 0x9f, r == '\u2028', r == '\u2029':
+			b.WriteByte(' ')
+		case r > 0xffff && unicode.Is(unicode.Cf, r):
+			fmt.Fprintf(&b, `\U%08x`, r)
+		case unicode.Is(unicode.Cf, r):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r) // invalid UTF-8 arrives as utf8.RuneError
+		}
+	}
+	return b.String()
+}
+
+// unprintable reports whether printable changes r (at or above DEL).
+func unprintable(r rune) bool {
+	return r <= 0x9f || r == '\u2028' || r == '\u2029' || r == utf8.RuneError || unicode.Is(unicode.Cf, r)
 }

@@ -1017,8 +1017,35 @@ func TestFlappingFromGatewayDrops(t *testing.T) {
 	}
 }
 
+// Untrusted text (AWS names and tags, log lines, a gateway's output) is
+// shown on one line, as it is, and cannot pose as other text.
 func TestPrintable(t *testing.T) {
-	if got := Printable("AWS tunnel\x1b[2J down\r\nfake line\x7f"); got != "AWS tunnel [2J down  fake line " {
-		t.Errorf("Printable = %q", got)
+	for _, tc := range []struct{ name, in, want, lines string }{
+		{"plain", "osaka-office 大阪", "osaka-office 大阪", ""},
+		{"escape sequence, newline, DEL", "AWS tunnel\x1b[2J down\r\nfake line\x7f", "AWS tunnel [2J down  fake line ", "AWS tunnel [2J down \nfake line "},
+		{"tab", "a\tb", "a b", "a\tb"},
+		{"C1 controls: NEL, 8-bit CSI", "a\u0085b\u009b31mc\u0080", "a b 31mc ", ""},
+		{"line and paragraph separators", "a\u2028b\u2029c", "a b c", ""},
+		{"right-to-left override", "prod-\u202egnp.exe", `prod-\u202egnp.exe`, ""},
+		{"bidi marks and embeddings", "\u200e\u200f\u202a\u202b\u202c\u202d\u061c", `\u200e\u200f\u202a\u202b\u202c\u202d\u061c`, ""},
+		{"bidi isolates", "\u2066x\u2067y\u2068z\u2069", `\u2066x\u2067y\u2068z\u2069`, ""},
+		{"zero-width space, joiners, word joiner, BOM", "prod\u200b\u200c\u200d\u2060\ufeff", `prod\u200b\u200c\u200d\u2060\ufeff`, ""},
+		{"soft hyphen", "pro\u00addb", `pro\u00addb`, ""},
+		{"tag characters", "vpn\U000e0041", `vpn\U000e0041`, ""},
+		{"invalid UTF-8", "a\xffb", "a\ufffdb", ""},
+		{"a backslash stays", `C:\u202e`, `C:\u202e`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Printable(tc.in); got != tc.want {
+				t.Errorf("Printable(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+			lines := tc.lines
+			if lines == "" {
+				lines = tc.want
+			}
+			if got := PrintableLines(tc.in); got != lines {
+				t.Errorf("PrintableLines(%q) = %q, want %q", tc.in, got, lines)
+			}
+		})
 	}
 }

@@ -379,6 +379,13 @@ func simDaemon(t *testing.T) string {
 // simDaemonWith is simDaemon with more configuration appended.
 func simDaemonWith(t *testing.T, extra string) string {
 	t.Helper()
+	return simDaemonRouter(t, extra, nil)
+}
+
+// simDaemonRouter is simDaemonWith with the router changed by setup (when
+// not nil) before the daemon starts.
+func simDaemonRouter(t *testing.T, extra string, setup func(*rtxsim.Router)) string {
+	t.Helper()
 	sim, url := ec2sim.Start(t, nil)
 	sim.Update("ap-northeast-1", func(r *ec2sim.Region) {
 		r.CustomerGateways = []*ec2sim.CustomerGateway{{ID: "cgw-1", IP: "198.51.100.7", BGPASN: "65000"}}
@@ -391,6 +398,9 @@ func simDaemonWith(t *testing.T, extra string) string {
 	})
 	router := rtxsim.New("RTX1200 Rev.10.01.65", "tunnel select 1\n ipsec tunnel 201\n  ipsec sa policy 201 1 esp aes-cbc sha-hmac\n  ipsec ike remote address 1 203.0.113.10\n ip tunnel remote address 169.254.10.1\n ip tunnel tcp mss limit 1379\n tunnel enable 1\n", nil)
 	router.AddTunnel(rtxsim.Tunnel{Number: 1, Remote: "203.0.113.10", Neighbor: "169.254.10.1", RemoteAS: "64512", Routes: []string{"10.0.0.0/16"}})
+	if setup != nil {
+		setup(router)
+	}
 	srv, knownHosts := rtxsim.Start(t, router, "monitor", "rtx-pass")
 	dir := t.TempDir()
 	writeConfig(t, filepath.Join(dir, "rtx.password"), "rtx-pass\n")
@@ -453,6 +463,30 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("promtool check metrics: %v\n%s", err, out.String())
+	}
+}
+
+// A router whose firmware answers received-routes with an error is
+// counted in /metrics and raises no finding: the routes it received are
+// unknown, not unreadable.
+func TestUnsupportedCommandCounted(t *testing.T) {
+	addr := simDaemonRouter(t, "", func(r *rtxsim.Router) { r.SetReceivedRoutesReply("Error: Invalid parameter") })
+	want := `vpnwatch_rtx_unsupported_commands_total{command="show status bgp neighbor ADDR received-routes",router="osaka"} 1`
+	var body string
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		_, body = get(t, http.DefaultClient, "http://"+addr+"/metrics")
+		if strings.Contains(body, want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(body, "vpnwatch_rtx_unreadable_lines{") || strings.Contains(body, "vpnwatch_rtx_bgp_received_routes{") {
+		t.Errorf("an error reply read as unreadable lines or as a route count:\n%s", body)
+	}
+	if _, st := get(t, http.DefaultClient, "http://"+addr+"/api/v1/status"); strings.Contains(st, "RouterOutputUnreadable") {
+		t.Errorf("status has RouterOutputUnreadable:\n%s", st)
 	}
 }
 

@@ -110,11 +110,12 @@ func (d *Daemon) buildSources(ctx context.Context, cfg *config.Config, prev *sou
 			}
 		}
 		opts := rtx.Options{
-			Logger:      d.log.With(zap.String("router", r.Name)),
-			OnConnect:   d.metrics.rtx.CountConnect,
-			OnOversize:  d.metrics.rtx.CountOversize,
-			Now:         d.now,
-			KeepOutputs: d.opts.RecordRTX,
+			Logger:        d.log.With(zap.String("router", r.Name)),
+			OnConnect:     d.metrics.rtx.CountConnect,
+			OnOversize:    d.metrics.rtx.CountOversize,
+			OnUnsupported: d.metrics.rtx.CountUnsupported,
+			Now:           d.now,
+			KeepOutputs:   d.opts.RecordRTX,
 		}
 		if prev != nil {
 			// Its settings changed: what is known of its SAs carries over.

@@ -47,13 +47,16 @@ var (
 		"1 if `ip tunnel tcp mss limit auto` is set.", rtxTunnelLabels...)
 )
 
-// RTX counts SSH logins and oversized outputs; the series of what the
-// routers said are the Latest collector's.
+// RTX counts SSH logins, oversized outputs and commands the firmware does
+// not offer; the series of what the routers said are the Latest
+// collector's.
 type RTX struct {
 	// Connects counts SSH logins by result.
 	Connects *prometheus.CounterVec
 	// Oversize counts commands cut off at the output limit.
 	Oversize *prometheus.CounterVec
+	// Unsupported counts commands the router answered with an error.
+	Unsupported *prometheus.CounterVec
 }
 
 // NewRTX creates the counters and registers them.
@@ -66,8 +69,12 @@ func NewRTX(r prometheus.Registerer) *RTX {
 		Oversize: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Name: "rtx_output_too_large_total",
 			Help: "Commands whose output passed the limit (16 MiB) without the prompt coming back; the session is dropped and the poll fails.",
-		}, []string{"router"})}
-	r.MustRegister(x.Connects, x.Oversize)
+		}, []string{"router"}),
+		Unsupported: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "rtx_unsupported_commands_total",
+			Help: "Commands the router answered with an error (\"Error: Invalid parameter\" to received-routes on older firmware): its firmware does not offer them, so what they tell is unknown. Asked once per SSH session.",
+		}, []string{"router", "command"})}
+	r.MustRegister(x.Connects, x.Oversize, x.Unsupported)
 	return x
 }
 
@@ -76,6 +83,11 @@ func (x *RTX) CountConnect(router, result string) { x.Connects.WithLabelValues(r
 
 // CountOversize is an rtx.Options.OnOversize hook.
 func (x *RTX) CountOversize(router string) { x.Oversize.WithLabelValues(router).Inc() }
+
+// CountUnsupported is an rtx.Options.OnUnsupported hook.
+func (x *RTX) CountUnsupported(router, command string) {
+	x.Unsupported.WithLabelValues(router, command).Inc()
+}
 
 // collectRTX sends the series of one router.
 func collectRTX(out *sender, s rtx.Snapshot, last time.Time, ok bool) {

@@ -127,15 +127,32 @@ var (
 	bgpRowRE   = regexp.MustCompile(`^[*>a-z ]{1,4}\s*(default|[0-9a-fA-F.:]+/\d{1,3})\s`)
 )
 
-// ErrCommandUnknown is a router's answer that it does not know a command
-// ("Invalid command name", "コマンド名を確認してください").
+// ErrCommandUnknown is a router's answer that it does not offer a command
+// or an argument of it ("Invalid command name", "Error: Invalid
+// parameter", "エラー: コマンド名を確認してください").
 var ErrCommandUnknown = errors.New("the router does not know this command")
 
+// errorPrefixes start an RTX error reply: "Error: Invalid parameter" on
+// English consoles, "エラー: …" on Japanese ones (with an ASCII or a
+// full-width colon).
+var errorPrefixes = []string{"Error:", "エラー:", "エラー："}
+
+// rejections are error messages as some firmware prints them without the
+// prefix.
+var rejections = []string{"Invalid command name", "コマンド名を確認してください", "Invalid parameter", "パラメータが範囲を越えています", "Administrator use only"}
+
 // commandRejected reports whether an output is the router refusing the
-// command rather than answering it.
+// command rather than answering it: its first line is an error reply. With
+// the prefix any message counts (the firmware does not offer the command,
+// whatever words it finds for that); without it, only the known messages.
 func commandRejected(text string) bool {
-	s := strings.TrimSpace(text)
-	for _, m := range []string{"Invalid command name", "コマンド名を確認してください", "Invalid parameter", "パラメータが範囲を越えています", "Administrator use only"} {
+	s := firstLine(text)
+	for _, p := range errorPrefixes {
+		if len(s) >= len(p) && strings.EqualFold(s[:len(p)], p) {
+			return true
+		}
+	}
+	for _, m := range rejections {
 		if strings.HasPrefix(s, m) {
 			return true
 		}

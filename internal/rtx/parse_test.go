@@ -196,6 +196,54 @@ func TestParseBGPEstablished(t *testing.T) {
 	}
 }
 
+// An error reply to received-routes is the firmware not offering it, not
+// an output to read: with the prefix whatever the message, without it
+// only the known messages. A support bundle holding such a reply reads the
+// same way.
+func TestReceivedRoutesRefused(t *testing.T) {
+	for _, tc := range []struct {
+		reply   string
+		refused bool
+	}{
+		{"Error: Invalid parameter\n", true},
+		{"ERROR: Invalid parameter\n", true},
+		{"\r\nError: Invalid command name\r\n", true},
+		{"エラー: パラメータが不正です\n", true},
+		{"エラー：コマンド名を確認してください\n", true},
+		{"Invalid parameter\n", true},
+		{"Invalid command name\n", true},
+		{"コマンド名を確認してください\n", true},
+		{"Total routes: 0\n", false},
+		{"Errors: 3\n", false},
+		{"* 10.0.0.0/16  169.254.10.1  100  7224 IGP\nError: Invalid parameter\n", false},
+	} {
+		_, err := ParseReceivedRoutes(tc.reply)
+		if got := errors.Is(err, ErrCommandUnknown); got != tc.refused {
+			t.Errorf("%q: refused %v (%v), want %v", tc.reply, got, err, tc.refused)
+		}
+	}
+	out := Outputs{CmdConfig: sample(t, "aws-yamaha-sample-config.txt"),
+		CmdBGPNeighbor: "BGP neighbor is 169.254.255.1, remote AS 7224, local AS 65000, external link\n  BGP state = Established, up for 00:10:00\n" +
+			"BGP neighbor is 169.254.255.5, remote AS 7224, local AS 65000, external link\n  BGP state = Established, up for 00:10:00\n",
+		ReceivedRoutesCommand("169.254.255.1"): "Error: Invalid parameter\n",
+		ReceivedRoutesCommand("169.254.255.5"): "エラー: パラメータが不正です\n"}
+	snap, _, err := Build("r", out, time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Warnings) > 0 {
+		t.Errorf("bundle with refusals: warnings %v", snap.Warnings)
+	}
+	if len(snap.Tunnels) != 2 {
+		t.Fatalf("tunnels: %+v", snap.Tunnels)
+	}
+	for _, tu := range snap.Tunnels {
+		if tu.BGP == nil || tu.BGP.ReceivedPrefixes != -1 {
+			t.Errorf("tunnel %d: received %+v, want unknown (-1)", tu.Config.Number, tu.BGP)
+		}
+	}
+}
+
 func TestParseIPRouteSamples(t *testing.T) {
 	st, err := ParseIPRoute(sample(t, "show-ip-route.1.txt"))
 	if err != nil {

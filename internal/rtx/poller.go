@@ -80,6 +80,10 @@ type Options struct {
 	// OnOversize is called when a command passes it.
 	MaxOutput  int
 	OnOversize func(router string)
+	// OnUnsupported is called when the router answers a command with an
+	// error: its firmware does not offer it (CmdReceivedRoutes on older
+	// firmware), and what it would tell is unknown.
+	OnUnsupported func(router, command string)
 	// History carries a router's SA history over from an earlier poller
 	// of it (a reload that changed its settings); nil starts a new one.
 	History *SAHistory
@@ -101,8 +105,9 @@ type Poller struct {
 	history *SAHistory
 	backoff time.Time
 	fails   int
-	// noReceived: the router answered that it does not know
-	// received-routes; not asked again.
+	// noReceived: the router answered received-routes with an error; it
+	// is not asked again in this SSH session (a firmware update reboots
+	// the router, so a new session asks again).
 	noReceived bool
 }
 
@@ -177,6 +182,7 @@ func (p *Poller) poll(ctx context.Context, snap *Snapshot) error {
 		}
 		p.fails = 0
 		p.sess = sess
+		p.noReceived = false
 		p.opts.Logger.Info("ssh session open")
 	}
 	run := func(cmd string) (string, error) {
@@ -253,7 +259,11 @@ func (p *Poller) poll(ctx context.Context, snap *Snapshot) error {
 			}
 			if commandRejected(out) {
 				p.noReceived = true
-				p.opts.Logger.Info("the router does not know received-routes; routes received per neighbor are unknown", zap.String("command", cmd))
+				p.opts.Logger.Debug("the router's firmware does not offer received-routes; routes received per neighbor are unknown",
+					zap.String("command", cmd), zap.String("answer", firstLine(out)))
+				if p.opts.OnUnsupported != nil {
+					p.opts.OnUnsupported(p.r.Name, CmdReceivedRoutes)
+				}
 				break
 			}
 			outputs[cmd] = out
@@ -275,6 +285,9 @@ const (
 	CmdIPsecSA     = "show ipsec sa"
 	CmdBGPNeighbor = "show status bgp neighbor"
 	CmdIPRoute     = "show ip route"
+	// CmdReceivedRoutes names ReceivedRoutesCommand in counters and
+	// logs, whatever the neighbor.
+	CmdReceivedRoutes = "show status bgp neighbor ADDR received-routes"
 )
 
 // TunnelStatusCommand is `show status tunnel N`.

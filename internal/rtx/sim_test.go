@@ -243,6 +243,72 @@ func TestPollerActiveStandby(t *testing.T) {
 	}
 }
 
+// A firmware that knows `show status bgp neighbor` but not its
+// received-routes argument answers with an error, in English or (in the
+// console's character set) in Japanese, with or without the "Error:"
+// prefix. It is not a line vpnwatchd failed to read: no warning, the
+// routes received stay unknown, the refusal is counted, and it is not
+// asked again in the session. The Japanese wordings after the prefix are
+// not known from a sample: the prefix is what tells.
+func TestPollerReceivedRoutesRefused(t *testing.T) {
+	for _, tc := range []struct{ name, charset, reply string }{
+		{"older firmware", "ascii", "Error: Invalid parameter"},
+		{"older firmware, Japanese console", "ja.sjis", "エラー: パラメータが不正です"},
+		{"Japanese console in EUC-JP", "ja.euc", "エラー: コマンド名を確認してください"},
+		{"without the prefix", "ascii", "Invalid parameter"},
+		{"without the prefix, Japanese", "ja.sjis", "パラメータが範囲を越えています"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startSim(t)
+			s.router.SetConsoleCharacter(tc.charset)
+			s.router.SetReceivedRoutesReply(tc.reply)
+			var refused []string
+			p := NewPoller(s.cfg, Options{Now: s.clock.Now, Location: time.UTC,
+				OnUnsupported: func(router, cmd string) { refused = append(refused, router+" "+cmd) }})
+			defer p.Close()
+			for range 2 {
+				snap := p.Poll(t.Context())
+				if snap.Err != nil {
+					t.Fatal(snap.Err)
+				}
+				if len(snap.Warnings) > 0 {
+					t.Errorf("warnings (RouterOutputUnreadable): %v", snap.Warnings)
+				}
+				for _, tu := range snap.Tunnels {
+					if tu.BGP == nil || !tu.BGP.Established() || tu.BGP.ReceivedPrefixes != -1 {
+						t.Errorf("tunnel %d: received %+v, want unknown (-1)", tu.Config.Number, tu.BGP)
+					}
+				}
+			}
+			if want := []string{"osaka-rtx1200 " + CmdReceivedRoutes}; strings.Join(refused, "|") != strings.Join(want, "|") {
+				t.Errorf("counted %q, want %q", refused, want)
+			}
+			asked := func() (n int) {
+				for _, c := range s.server.Commands() {
+					if strings.HasSuffix(c, "received-routes") {
+						n++
+					}
+				}
+				return n
+			}
+			if n := asked(); n != 1 {
+				t.Errorf("received-routes asked %d times in two polls, want 1", n)
+			}
+			// A new session (after a reboot, a firmware update) asks again.
+			s.router.DropNext()
+			if snap := p.Poll(t.Context()); snap.Err == nil {
+				t.Fatal("poll over a dropped session did not fail")
+			}
+			if snap := p.Poll(t.Context()); snap.Err != nil || len(snap.Warnings) > 0 {
+				t.Fatalf("poll after reconnect: %v %v", snap.Err, snap.Warnings)
+			}
+			if n := asked(); n != 2 || len(refused) != 2 {
+				t.Errorf("after a new session: asked %d times, counted %d, want 2 and 2", n, len(refused))
+			}
+		})
+	}
+}
+
 // No public sample shows a down tunnel: with the guessed wording the
 // tunnel reads Offline; with any other wording it is unknown and the line
 // is reported — never down, never up.

@@ -55,7 +55,8 @@ type Status struct {
 var files embed.FS
 
 var page = template.Must(template.New("page.html").Funcs(template.FuncMap{
-	// prose renders a remediation with its `quoted` commands as code.
+	// prose renders a summary or a remediation with its `quoted` settings
+	// and commands as code.
 	"prose": func(s string) template.HTML {
 		parts := strings.Split(s, "`")
 		var b strings.Builder
@@ -103,13 +104,21 @@ var page = template.Must(template.New("page.html").Funcs(template.FuncMap{
 }).ParseFS(files, "page.html"))
 
 // HTML writes the page. refresh is the auto-refresh interval in seconds,
-// 0 for none.
+// 0 for none. Names, tags, ids and what the sources said are untrusted:
+// the page is passed through correlate.PrintableLines as a whole (the
+// template's own text has nothing it changes), so that no string shown can
+// carry an invisible or right-to-left character, whichever field it is in.
 func HTML(w io.Writer, s Status, refresh int) error {
 	s.fill()
-	return page.Execute(w, struct {
+	var b strings.Builder
+	if err := page.Execute(&b, struct {
 		Status
 		Refresh int
-	}{s, refresh})
+	}{s, refresh}); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, correlate.PrintableLines(b.String()))
+	return err
 }
 
 // JSON writes the status for scripts.

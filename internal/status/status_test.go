@@ -169,3 +169,61 @@ func TestStrongSwanTunnelRow(t *testing.T) {
 		}
 	}
 }
+
+// Summaries quote settings and commands in backticks, as the remediations
+// do: the page shows them as code, escaped, and a lone backtick as typed.
+func TestPageQuotedCommandsAsCode(t *testing.T) {
+	s := sampleStatus()
+	s.Findings[1].Summary = "tunnel 203.0.113.10 flapped; AWS logged \"a ` b\" and `<b>x</b>`"
+	var b strings.Builder
+	if err := HTML(&b, s, 0); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	for _, want := range []string{
+		"<p>RTX osaka-rtx1200 tunnel 1: <code>ip tunnel tcp mss limit 1379</code> exceeds tunnel MTU 1280 − 40 = 1240</p>",
+		"tunnel 203.0.113.10 flapped; AWS logged &#34;a <code> b&#34; and </code>&lt;b&gt;x&lt;/b&gt;`",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %s:\n%s", want, page)
+		}
+	}
+	if strings.Contains(page, "`ip tunnel") || strings.Contains(page, "<b>x</b>") {
+		t.Errorf("page shows Markdown backticks or unescaped markup:\n%s", page)
+	}
+}
+
+// Names, tags, ids and what the routers and AWS said are untrusted: an
+// invisible or right-to-left character shows escaped, so that a name
+// cannot pose as another; control characters are no longer there.
+func TestPageEscapesInvisibleCharacters(t *testing.T) {
+	const rlo, zwsp = "\u202e", "\u200b"
+	s := sampleStatus()
+	s.Findings[0].Subject.VPNName = "osaka" + rlo + "eciffo"
+	s.Findings[0].Summary += " (" + zwsp + ")"
+	s.Findings[1].Subject.VPNName = s.Findings[0].Subject.VPNName
+	s.Findings[1].Summary = "flap\u0085\u009b31m" + rlo
+	tu := &s.Tunnels[0]
+	tu.VPNName, tu.VPNConnectionID, tu.Router = s.Findings[0].Subject.VPNName, "vpn-"+zwsp+"0a1b2c3d4e5f67890", "osaka"+rlo+"-rtx"
+	tu.AWSMessage, tu.RTXState, tu.BGPState, tu.MSSLimit = "IPSEC"+rlo, "Online"+zwsp, "Active\ufeff", "1379\u2066"
+	tu.Timeline[0].Text += rlo
+	s.Unjoined[0].VPNName = "spoof" + rlo
+	s.Sources[1].LastError = "connect: " + rlo + "refused"
+	s.Events[0].Text += zwsp
+	s.Unchecked = []string{"vpn-" + rlo}
+	var b strings.Builder
+	if err := HTML(&b, s, 0); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	for _, raw := range []string{rlo, zwsp, "\u0085", "\u009b", "\ufeff", "\u2066"} {
+		if n := strings.Count(page, raw); n > 0 {
+			t.Errorf("page has %d raw %U", n, []rune(raw)[0])
+		}
+	}
+	for _, want := range []string{`osaka\u202eeciffo`, `vpn-\u200b0a1b2c3d4e5f67890`, `osaka\u202e-rtx`, `connect: \u202erefused`, `flap  31m\u202e`, `Active\ufeff`, `1379\u2066`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %s", want)
+		}
+	}
+}

@@ -75,9 +75,11 @@ type Router struct {
 	// offlineWording is how `show status tunnel` says a tunnel is down;
 	// see OfflineWording.
 	offlineWording OfflineWording
-	// receivedRoutes: whether the firmware answers `show status bgp
-	// neighbor ADDR received-routes`; see SetReceivedRoutes.
+	// noReceivedRoutes and receivedReply: how the firmware answers `show
+	// status bgp neighbor ADDR received-routes`; see SetReceivedRoutes
+	// and SetReceivedRoutesReply.
 	noReceivedRoutes bool
+	receivedReply    string
 	// prefixLine prints a "Received prefixes: N" line in established
 	// neighbor blocks; see SetPrefixLine.
 	prefixLine bool
@@ -152,6 +154,18 @@ func (r *Router) SetOfflineWording(w OfflineWording) {
 func (r *Router) SetReceivedRoutes(known bool) {
 	r.mu.Lock()
 	r.noReceivedRoutes = !known
+	r.mu.Unlock()
+}
+
+// SetReceivedRoutesReply makes the firmware answer `show status bgp
+// neighbor ADDR received-routes` with reply, as firmware that knows `show
+// status bgp neighbor` but not this argument does. Field data shows an
+// older firmware answering "Error: Invalid parameter", and Japanese
+// consoles "エラー: …"; the reply is sent in the session's console
+// character set. "" restores the firmware's default answer.
+func (r *Router) SetReceivedRoutesReply(reply string) {
+	r.mu.Lock()
+	r.receivedReply = reply
 	r.mu.Unlock()
 }
 

@@ -54,6 +54,9 @@ func (r *Router) OutputIn(cmd, charset string) (string, bool) {
 	case cmd == "show status bgp neighbor":
 		return r.showBGP(now), true
 	case receivedCmdRE.MatchString(cmd):
+		if r.receivedReply != "" {
+			return r.receivedReply + "\n", true
+		}
 		if r.noReceivedRoutes {
 			return "", false
 		}

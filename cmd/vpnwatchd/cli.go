@@ -62,6 +62,7 @@ type opts struct {
 	keepRunning               bool
 	validate                  []string
 	asService                 bool
+	pprof                     bool
 	exitCode                  int
 	stdout, stderr            io.Writer
 }
@@ -91,6 +92,7 @@ func app(o *opts) *kingpin.Application {
 	run := a.Command("run", "Run the daemon.")
 	web := kingpinflag.AddFlags(run, "")
 	run.Flag("web.enable-lifecycle", "Allow reloading over HTTP (POST /-/reload); SIGHUP always reloads.").BoolVar(&o.lifecycle)
+	run.Flag("web.enable-pprof", "Serve Go's runtime profiles under /debug/pprof/ (for a performance report; behind the web config's TLS and basic auth).").BoolVar(&o.pprof)
 	run.Action(func(*kingpin.ParseContext) error {
 		for _, l := range *web.WebListenAddresses {
 			if l != "" { // no --web.listen-address: the configuration's listen

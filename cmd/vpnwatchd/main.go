@@ -85,6 +85,7 @@ func cmdRun(o *opts) int {
 		WebConfigFile:   o.webConfig,
 		SystemdSocket:   o.systemdSocket,
 		EnableLifecycle: o.lifecycle,
+		EnablePprof:     o.pprof,
 		Logger:          logger,
 	})
 	if err != nil {

@@ -68,6 +68,9 @@ type Options struct {
 	// EnableLifecycle serves POST/PUT /-/reload (--web.enable-lifecycle, as
 	// Prometheus has it); SIGHUP always reloads.
 	EnableLifecycle bool
+	// EnablePprof serves Go's profiles under /debug/pprof/
+	// (--web.enable-pprof).
+	EnablePprof bool
 }
 
 // Daemon is a running vpnwatchd.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -53,6 +54,17 @@ func (d *Daemon) handler() http.Handler {
 	}
 	mux.HandleFunc("POST /-/reload", reload)
 	mux.HandleFunc("PUT /-/reload", reload)
+
+	// Go's profiles, only on request (--web.enable-pprof): a profile costs
+	// CPU while it runs and shows the daemon's internals to whoever can reach
+	// the port (the web config's TLS and basic auth apply to it too).
+	if d.opts.EnablePprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 
 	// The status page replaces exporter-toolkit's landing page and links
 	// the same endpoints.

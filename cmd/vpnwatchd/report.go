@@ -145,7 +145,9 @@ func cmdDiagnose(o *opts) int {
 	for _, dir := range o.bundles {
 		b, err := bundle.Read(dir)
 		if err != nil {
-			fmt.Fprintf(stderr, "vpnwatchd diagnose: %v\n", err)
+			// Printable: the error may name a file of the bundle, and the
+			// bundle is someone else's.
+			fmt.Fprintf(stderr, "vpnwatchd diagnose: %s\n", correlate.Printable(err.Error()))
 			return exitError
 		}
 		bundles = append(bundles, b)
@@ -163,7 +165,7 @@ func cmdDiagnose(o *opts) int {
 	for _, b := range bundles {
 		obs, unc, err := b.Observations(context.Background(), loc)
 		if err != nil {
-			fmt.Fprintf(stderr, "vpnwatchd diagnose: %v\n", err)
+			fmt.Fprintf(stderr, "vpnwatchd diagnose: %s\n", correlate.Printable(err.Error()))
 			return exitError
 		}
 		history.Apply(&obs)

@@ -8,11 +8,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/vpnwatchd/vpnwatchd/internal/aws"
@@ -62,19 +64,101 @@ func fileCommand(name string) string {
 	return strings.ReplaceAll(strings.TrimSuffix(name, ".txt"), "_", " ")
 }
 
-// Write creates dir and writes b into it, redacting secrets: tunnel
-// pre-shared keys in EC2 responses, pre-shared keys and passwords in
-// `show config`.
-func Write(dir string, b Bundle) error {
-	write := func(rel string, data []byte) error {
-		p := filepath.Join(dir, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
-			return fmt.Errorf("write bundle: %w", err)
+// Write creates the bundle directory dir and writes b into it, redacting
+// secrets: tunnel pre-shared keys in EC2 responses, pre-shared keys and
+// passwords in `show config`. dir must be new or an empty directory, and
+// not a link (CheckTarget): the bundle is written into a new directory
+// beside it (DIR.tmp-*), through an os.Root so that no link is followed,
+// and renamed to dir when complete, so that no file of an older bundle
+// mixes with it and no link planted in dir — by anyone who can write
+// where dir is, such as /tmp — is written through.
+func Write(dir string, b Bundle) (err error) {
+	dir = filepath.Clean(dir)
+	if err := CheckTarget(dir); err != nil {
+		return err
+	}
+	parent := filepath.Dir(dir)
+	if err := os.MkdirAll(parent, 0o750); err != nil {
+		return fmt.Errorf("write bundle: %w", err)
+	}
+	tmp, err := os.MkdirTemp(parent, filepath.Base(dir)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write bundle: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(tmp)
 		}
-		if err := os.WriteFile(p, data, 0o640); err != nil {
-			return fmt.Errorf("write bundle: %w", err)
+	}()
+	root, err := os.OpenRoot(tmp)
+	if err != nil {
+		return fmt.Errorf("write bundle: %w", err)
+	}
+	defer root.Close()
+	if err := writeFiles(root, b); err != nil {
+		return fmt.Errorf("write bundle %s: %w", dir, err)
+	}
+	if err := os.Chmod(tmp, 0o750); err != nil { // MkdirTemp's is 0700
+		return fmt.Errorf("write bundle: %w", err)
+	}
+	// rename(2), not os.Rename (which refuses any existing directory): in
+	// one step it replaces an empty directory and fails on anything else
+	// made at dir since the check (a directory with files, a link).
+	if err := syscall.Rename(tmp, dir); err != nil {
+		if cerr := CheckTarget(dir); cerr != nil {
+			return cerr
 		}
+		return fmt.Errorf("write bundle: rename %s to %s: %w", tmp, dir, err)
+	}
+	return nil
+}
+
+// CheckTarget says why Write would refuse dir: a link, something that is
+// not a directory, or a directory that is not empty. collect checks before
+// it polls, so that the operator does not wait for a bundle it cannot
+// write.
+func CheckTarget(dir string) error {
+	dir = filepath.Clean(dir)
+	info, err := os.Lstat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return nil
+	case err != nil:
+		return fmt.Errorf("bundle directory %s: %w", dir, err)
+	case info.Mode()&fs.ModeSymlink != 0:
+		return fmt.Errorf("bundle directory %s is a symbolic link; collect does not write through links: give a new directory", dir)
+	case !info.IsDir():
+		return fmt.Errorf("bundle directory %s exists and is not a directory: give a new directory", dir)
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("bundle directory %s: %w", dir, err)
+	}
+	defer d.Close()
+	if names, err := d.Readdirnames(1); len(names) > 0 {
+		return fmt.Errorf("bundle directory %s already exists and is not empty: give a new directory, or remove the old bundle first (its files would mix with the new one's)", dir)
+	} else if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("bundle directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// writeFiles writes b's files into root, creating each: none is there
+// before, and none is reached through a link.
+func writeFiles(root *os.Root, b Bundle) error {
+	write := func(rel string, data []byte) error {
+		if err := root.MkdirAll(filepath.Dir(rel), 0o750); err != nil {
+			return err
+		}
+		f, err := root.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+		if err != nil {
+			return err
+		}
+		_, err = f.Write(data)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return err
 	}
 	meta, _ := json.MarshalIndent(b.Meta, "", "  ")
 	if err := write("meta.json", append(meta, '\n')); err != nil {

@@ -123,7 +123,8 @@ func TestCheckCollectDiagnoseSeedIncident(t *testing.T) {
 		t.Errorf("text report:\n%s", text)
 	}
 
-	bundleDir := filepath.Join(t.TempDir(), "bundle")
+	// An empty directory is a good --out, as a new one is.
+	bundleDir := t.TempDir()
 	code, out, errOut = runMain("collect", "--config.file", cfg, "--out", bundleDir)
 	if code != 0 {
 		t.Fatalf("collect: %d %s %s", code, out, errOut)

@@ -78,6 +78,19 @@ func cmdCollect(o *opts) int {
 		fmt.Fprintln(stderr, "vpnwatchd collect: --count must be 1 or more and --every positive")
 		return exitUsage
 	}
+	dirs := []string{o.out}
+	if o.count > 1 {
+		dirs = nil
+		for i := range o.count {
+			dirs = append(dirs, fmt.Sprintf("%s-%d", o.out, i+1))
+		}
+	}
+	for _, dir := range dirs {
+		if err := bundle.CheckTarget(dir); err != nil {
+			fmt.Fprintf(stderr, "vpnwatchd collect: --out: %v\n", err)
+			return exitUsage
+		}
+	}
 	logger, _ := logging.New(logging.Config{Level: o.level("warn"), Format: o.logFormat}, stderr)
 	rec := &aws.Recorders{}
 	d, err := daemon.New(daemon.Options{ConfigFile: o.configFile, Logger: logger, Once: true, RecordAWS: rec, RecordRTX: true})
@@ -87,13 +100,9 @@ func cmdCollect(o *opts) int {
 	}
 	defer d.Close()
 	code := exitOK
-	for i := range o.count {
+	for i, dir := range dirs {
 		if i > 0 {
 			time.Sleep(o.every)
-		}
-		dir := o.out
-		if o.count > 1 {
-			dir = fmt.Sprintf("%s-%d", o.out, i+1)
 		}
 		taken := time.Now().UTC()
 		res := d.RunOnce(context.Background())
@@ -145,7 +154,9 @@ func cmdDiagnose(o *opts) int {
 	for _, dir := range o.bundles {
 		b, err := bundle.Read(dir)
 		if err != nil {
-			fmt.Fprintf(stderr, "vpnwatchd diagnose: %v\n", err)
+			// Printable: the error may name a file of the bundle, and the
+			// bundle is someone else's.
+			fmt.Fprintf(stderr, "vpnwatchd diagnose: %s\n", correlate.Printable(err.Error()))
 			return exitError
 		}
 		bundles = append(bundles, b)
@@ -163,7 +174,7 @@ func cmdDiagnose(o *opts) int {
 	for _, b := range bundles {
 		obs, unc, err := b.Observations(context.Background(), loc)
 		if err != nil {
-			fmt.Fprintf(stderr, "vpnwatchd diagnose: %v\n", err)
+			fmt.Fprintf(stderr, "vpnwatchd diagnose: %s\n", correlate.Printable(err.Error()))
 			return exitError
 		}
 		history.Apply(&obs)

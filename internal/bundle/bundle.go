@@ -8,14 +8,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/vpnwatchd/vpnwatchd/internal/aws"
+	"github.com/vpnwatchd/vpnwatchd/internal/correlate"
 	"github.com/vpnwatchd/vpnwatchd/internal/rtx"
 	"github.com/vpnwatchd/vpnwatchd/internal/strongswan"
 )
@@ -43,8 +46,15 @@ type Bundle struct {
 	StrongSwan map[string]strongswan.Outputs
 	// Probes: probe name → JSON result.
 	Probes map[string][]byte
-	// Ignored lists files that are not part of the format.
-	Ignored []string
+	// Ignored lists the files and directories that are not part of the
+	// format, and those whose names could not be printed.
+	Ignored []Skipped
+}
+
+// Skipped is a file or directory of a bundle that Read did not read.
+type Skipped struct {
+	Path   string // relative to the bundle, slash-separated
+	Reason string
 }
 
 // CommandFile is the file name of a command's output: spaces become "_".
@@ -54,19 +64,101 @@ func fileCommand(name string) string {
 	return strings.ReplaceAll(strings.TrimSuffix(name, ".txt"), "_", " ")
 }
 
-// Write creates dir and writes b into it, redacting secrets: tunnel
-// pre-shared keys in EC2 responses, pre-shared keys and passwords in
-// `show config`.
-func Write(dir string, b Bundle) error {
-	write := func(rel string, data []byte) error {
-		p := filepath.Join(dir, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
-			return fmt.Errorf("write bundle: %w", err)
+// Write creates the bundle directory dir and writes b into it, redacting
+// secrets: tunnel pre-shared keys in EC2 responses, pre-shared keys and
+// passwords in `show config`. dir must be new or an empty directory, and
+// not a link (CheckTarget): the bundle is written into a new directory
+// beside it (DIR.tmp-*), through an os.Root so that no link is followed,
+// and renamed to dir when complete, so that no file of an older bundle
+// mixes with it and no link planted in dir — by anyone who can write
+// where dir is, such as /tmp — is written through.
+func Write(dir string, b Bundle) (err error) {
+	dir = filepath.Clean(dir)
+	if err := CheckTarget(dir); err != nil {
+		return err
+	}
+	parent := filepath.Dir(dir)
+	if err := os.MkdirAll(parent, 0o750); err != nil {
+		return fmt.Errorf("write bundle: %w", err)
+	}
+	tmp, err := os.MkdirTemp(parent, filepath.Base(dir)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write bundle: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(tmp)
 		}
-		if err := os.WriteFile(p, data, 0o640); err != nil {
-			return fmt.Errorf("write bundle: %w", err)
+	}()
+	root, err := os.OpenRoot(tmp)
+	if err != nil {
+		return fmt.Errorf("write bundle: %w", err)
+	}
+	defer root.Close()
+	if err := writeFiles(root, b); err != nil {
+		return fmt.Errorf("write bundle %s: %w", dir, err)
+	}
+	if err := os.Chmod(tmp, 0o750); err != nil { // MkdirTemp's is 0700
+		return fmt.Errorf("write bundle: %w", err)
+	}
+	// rename(2), not os.Rename (which refuses any existing directory): in
+	// one step it replaces an empty directory and fails on anything else
+	// made at dir since the check (a directory with files, a link).
+	if err := syscall.Rename(tmp, dir); err != nil {
+		if cerr := CheckTarget(dir); cerr != nil {
+			return cerr
 		}
+		return fmt.Errorf("write bundle: rename %s to %s: %w", tmp, dir, err)
+	}
+	return nil
+}
+
+// CheckTarget says why Write would refuse dir: a link, something that is
+// not a directory, or a directory that is not empty. collect checks before
+// it polls, so that the operator does not wait for a bundle it cannot
+// write.
+func CheckTarget(dir string) error {
+	dir = filepath.Clean(dir)
+	info, err := os.Lstat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return nil
+	case err != nil:
+		return fmt.Errorf("bundle directory %s: %w", dir, err)
+	case info.Mode()&fs.ModeSymlink != 0:
+		return fmt.Errorf("bundle directory %s is a symbolic link; collect does not write through links: give a new directory", dir)
+	case !info.IsDir():
+		return fmt.Errorf("bundle directory %s exists and is not a directory: give a new directory", dir)
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("bundle directory %s: %w", dir, err)
+	}
+	defer d.Close()
+	if names, err := d.Readdirnames(1); len(names) > 0 {
+		return fmt.Errorf("bundle directory %s already exists and is not empty: give a new directory, or remove the old bundle first (its files would mix with the new one's)", dir)
+	} else if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("bundle directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// writeFiles writes b's files into root, creating each: none is there
+// before, and none is reached through a link.
+func writeFiles(root *os.Root, b Bundle) error {
+	write := func(rel string, data []byte) error {
+		if err := root.MkdirAll(filepath.Dir(rel), 0o750); err != nil {
+			return err
+		}
+		f, err := root.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+		if err != nil {
+			return err
+		}
+		_, err = f.Write(data)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return err
 	}
 	meta, _ := json.MarshalIndent(b.Meta, "", "  ")
 	if err := write("meta.json", append(meta, '\n')); err != nil {
@@ -106,40 +198,73 @@ func Write(dir string, b Bundle) error {
 	return nil
 }
 
-// Read loads a bundle directory. Missing parts are fine; files that are not
-// part of the format are listed in Ignored.
-func Read(dir string) (Bundle, error) {
+// Read loads a bundle directory. Missing parts are fine; files and
+// directories that are not part of the format are listed in Ignored. Only
+// regular files inside dir are read (no link is followed, not even within
+// the bundle), each up to the limit of a live poll's answer (16 MiB for a
+// router's or a strongSwan gateway's output, 64 MiB for an AWS answer) and
+// at most MaxBytes in all; anything else where a bundle file or directory
+// belongs is an error naming it.
+func Read(dir string) (Bundle, error) { return read(dir, limits{bytes: MaxBytes, entries: MaxEntries}) }
+
+func read(dir string, l limits) (Bundle, error) {
 	b := Bundle{Dir: dir, AWS: map[string]map[string]map[string][]byte{}, RTX: map[string]rtx.Outputs{}, StrongSwan: map[string]strongswan.Outputs{},
 		Probes: map[string][]byte{}}
+	fail := func(err error) (Bundle, error) { return b, fmt.Errorf("bundle %s: %w", correlate.Printable(dir), err) }
 	st, err := os.Stat(dir)
 	if err != nil {
-		return b, fmt.Errorf("bundle %s: %w", dir, err)
+		return fail(err)
 	}
 	if !st.IsDir() {
-		return b, fmt.Errorf("bundle %s: not a directory", dir)
+		return fail(errors.New("not a directory"))
 	}
-	if data, err := os.ReadFile(filepath.Join(dir, "meta.json")); err == nil {
+	f, err := openFiles(dir, l)
+	if err != nil {
+		return fail(err)
+	}
+	defer f.close()
+	if data, err := f.read("meta.json", metaFile.limit); err == nil {
 		if err := json.Unmarshal(data, &b.Meta); err != nil {
-			return b, fmt.Errorf("%s: %w", filepath.Join(dir, "meta.json"), err)
+			return b, fmt.Errorf("%s: %w", filepath.Join(correlate.Printable(dir), "meta.json"), err)
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return b, err
+		return fail(err)
 	}
-	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
+	err = f.walk(".", func(rel string, d fs.DirEntry) (bool, error) {
+		parts := strings.Split(rel, "/")
+		ignore := func(reason string) (bool, error) {
+			b.Ignored = append(b.Ignored, Skipped{Path: rel, Reason: reason})
+			return false, nil
 		}
-		rel, _ := filepath.Rel(dir, path)
-		parts := strings.Split(filepath.ToSlash(rel), "/")
-		switch {
-		case rel == "meta.json":
-			return nil
-		case len(parts) == 4 && parts[0] == "aws" && strings.HasSuffix(parts[3], ".xml"),
-			len(parts) == 5 && parts[0] == "aws" && parts[3] == "logs" && strings.HasSuffix(parts[4], ".json"):
-			data, err := os.ReadFile(path)
-			if err != nil {
-				return err
+		if !printableName(d.Name()) {
+			return ignore("a name with control characters")
+		}
+		if formatDir(parts) {
+			if d.Type()&fs.ModeSymlink != 0 {
+				return false, f.linkError(rel)
 			}
+			if d.IsDir() {
+				return true, nil
+			}
+		}
+		if d.IsDir() {
+			return ignore("not a support bundle directory")
+		}
+		kind := fileOf(parts)
+		switch {
+		case kind == notAFile && d.Type()&fs.ModeSymlink != 0:
+			return ignore("a symbolic link, not followed")
+		case kind == notAFile:
+			return ignore("not a support bundle file")
+		case kind == metaFile: // read first
+			return false, nil
+		}
+		data, err := f.read(rel, kind.limit)
+		if err != nil {
+			return false, err
+		}
+		switch kind {
+		case awsFile:
 			if b.AWS[parts[1]] == nil {
 				b.AWS[parts[1]] = map[string]map[string][]byte{}
 			}
@@ -147,58 +272,81 @@ func Read(dir string) (Bundle, error) {
 				b.AWS[parts[1]][parts[2]] = map[string][]byte{}
 			}
 			b.AWS[parts[1]][parts[2]][strings.Join(parts[3:], "/")] = data
-		case len(parts) == 3 && parts[0] == "rtx" && strings.HasSuffix(parts[2], ".txt"):
-			data, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
+		case rtxFile:
 			if b.RTX[parts[1]] == nil {
 				b.RTX[parts[1]] = rtx.Outputs{}
 			}
 			b.RTX[parts[1]][fileCommand(parts[2])] = string(data)
-		case len(parts) == 3 && parts[0] == "strongswan" && slices.Contains(strongswan.Files(), parts[2]):
-			data, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
+		case strongSwanFile:
 			if b.StrongSwan[parts[1]] == nil {
 				b.StrongSwan[parts[1]] = strongswan.Outputs{}
 			}
 			b.StrongSwan[parts[1]][parts[2]] = data
-		case len(parts) == 2 && parts[0] == "probe" && strings.HasSuffix(parts[1], ".json"):
-			data, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
+		case probeFile:
 			b.Probes[strings.TrimSuffix(parts[1], ".json")] = data
-		default:
-			b.Ignored = append(b.Ignored, rel)
 		}
-		return nil
+		return false, nil
 	})
 	if err != nil {
-		return b, fmt.Errorf("bundle %s: %w", dir, err)
+		return fail(err)
 	}
 	if len(b.AWS) == 0 && len(b.RTX) == 0 && len(b.StrongSwan) == 0 {
-		return b, fmt.Errorf("bundle %s: no aws/SOURCE/REGION/*.xml, rtx/ROUTER/*.txt or strongswan/GATEWAY/*.json files", dir)
+		return fail(errors.New("no aws/SOURCE/REGION/*.xml, rtx/ROUTER/*.txt or strongswan/GATEWAY/*.json files"))
 	}
 	if b.Meta.TakenAt.IsZero() {
-		b.Meta.TakenAt = newestFile(dir)
+		// A bundle made by hand has no meta.json: the time of its newest
+		// file stands in.
+		b.Meta.TakenAt = f.newest
 	}
 	return b, nil
 }
 
-// newestFile stands in for taken_at when meta.json is absent (a bundle made
-// by hand): the time of its newest file.
-func newestFile(dir string) time.Time {
-	var t time.Time
-	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			if info, err := d.Info(); err == nil && info.ModTime().After(t) {
-				t = info.ModTime()
-			}
-		}
-		return nil
-	})
-	return t
+// formatDir reports whether the bundle path parts names a directory of the
+// format: aws, aws/SOURCE, aws/SOURCE/REGION, aws/SOURCE/REGION/logs,
+// rtx, rtx/ROUTER, strongswan, strongswan/GATEWAY, probe.
+func formatDir(parts []string) bool {
+	switch parts[0] {
+	case "aws":
+		return len(parts) <= 3 || len(parts) == 4 && parts[3] == "logs"
+	case "rtx", "strongswan":
+		return len(parts) <= 2
+	case "probe":
+		return len(parts) == 1
+	}
+	return false
+}
+
+// fileKind is a kind of bundle file and how much of one Read reads: the
+// limit of a live poll's answer of that kind.
+type fileKind struct {
+	name  string
+	limit int64
+}
+
+var (
+	notAFile       = fileKind{}
+	metaFile       = fileKind{"meta.json", maxSmallFile}
+	awsFile        = fileKind{"aws", aws.DefaultMaxResponseBytes}
+	rtxFile        = fileKind{"rtx", rtx.DefaultMaxOutput}
+	strongSwanFile = fileKind{"strongswan", strongswan.MaxOutput}
+	probeFile      = fileKind{"probe", maxSmallFile}
+)
+
+// fileOf says which bundle file the path parts names, if any.
+func fileOf(parts []string) fileKind {
+	n := len(parts)
+	last := parts[n-1]
+	switch {
+	case n == 1 && last == "meta.json":
+		return metaFile
+	case parts[0] == "aws" && (n == 4 && strings.HasSuffix(last, ".xml") || n == 5 && parts[3] == "logs" && strings.HasSuffix(last, ".json")):
+		return awsFile
+	case parts[0] == "rtx" && n == 3 && strings.HasSuffix(last, ".txt"):
+		return rtxFile
+	case parts[0] == "strongswan" && n == 3 && slices.Contains(strongswan.Files(), last):
+		return strongSwanFile
+	case parts[0] == "probe" && n == 2 && strings.HasSuffix(last, ".json"):
+		return probeFile
+	}
+	return notAFile
 }

@@ -26,7 +26,7 @@ func (b Bundle) Observations(ctx context.Context, loc *time.Location) (correlate
 	var obs correlate.Observations
 	var unchecked []string
 	for _, f := range b.Ignored {
-		unchecked = append(unchecked, fmt.Sprintf("%s: not a support bundle file, ignored", filepath.Join(b.Dir, f)))
+		unchecked = append(unchecked, correlate.Printable(fmt.Sprintf("%s: %s, ignored", filepath.Join(b.Dir, f.Path), f.Reason)))
 	}
 	at := b.Meta.TakenAt
 	for _, source := range slices.Sorted(maps.Keys(b.AWS)) {

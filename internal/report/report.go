@@ -38,63 +38,70 @@ func JSON(w io.Writer, r Report) error {
 }
 
 // Text writes the findings as an operator reads them: what, both sides,
-// the fix.
+// the fix. Every line goes through correlate.Printable: names, log lines
+// and error messages come from routers, AWS and support bundles, and an
+// escape sequence or a newline in them must not reach the terminal as one.
 func Text(w io.Writer, r Report) error {
 	var b strings.Builder
+	line := func(format string, args ...any) {
+		b.WriteString(correlate.Printable(fmt.Sprintf(format, args...)))
+		b.WriteString("\n")
+	}
 	counts := map[string]int{}
 	for _, f := range r.Findings {
 		counts[f.Severity]++
-		fmt.Fprintf(&b, "%s %s — %s\n", strings.ToUpper(f.Severity), f.Rule, f.Subject)
-		fmt.Fprintf(&b, "  %s\n", f.Summary)
+		line("%s %s — %s", strings.ToUpper(f.Severity), f.Rule, f.Subject)
+		line("  %s", f.Summary)
 		if n := f.StaleNote(); n != "" {
-			fmt.Fprintf(&b, "  %s\n", n)
+			line("  %s", n)
 		}
 		if a := f.Evidence.AWS; a != nil {
-			fmt.Fprintf(&b, "  AWS: %s %q, %d accepted routes, %s routing", a.Status, a.StatusMessage, a.AcceptedRoutes, a.Routing)
+			l := fmt.Sprintf("  AWS: %s %q, %d accepted routes, %s routing", a.Status, a.StatusMessage, a.AcceptedRoutes, a.Routing)
 			if !a.LastStatusChange.IsZero() {
-				fmt.Fprintf(&b, ", last change %s", a.LastStatusChange.UTC().Format("2006-01-02 15:04:05Z"))
+				l += fmt.Sprintf(", last change %s", a.LastStatusChange.UTC().Format("2006-01-02 15:04:05Z"))
 			}
 			if a.CustomerGatewayIP != "" {
-				fmt.Fprintf(&b, ", customer gateway %s", a.CustomerGatewayIP)
+				l += fmt.Sprintf(", customer gateway %s", a.CustomerGatewayIP)
 			}
-			b.WriteString("\n")
+			line("%s", l)
 			for _, l := range a.Log {
-				fmt.Fprintf(&b, "  AWS log: %s\n", correlate.Printable(l))
+				line("  AWS log: %s", l)
 			}
 		}
 		if x := f.Evidence.RTX; x != nil {
-			fmt.Fprintf(&b, "  %s: tunnel %s", cmp.Or(x.Kind, "RTX"), x.TunnelState)
+			l := fmt.Sprintf("  %s: tunnel %s", cmp.Or(x.Kind, "RTX"), x.TunnelState)
 			if len(x.SAs) == 0 {
-				b.WriteString(", no IPsec SA")
+				l += ", no IPsec SA"
 			} else {
 				var sas []string
 				for _, sa := range x.SAs {
 					sas = append(sas, fmt.Sprintf("#%d %s %ds", sa.ID, sa.Direction, sa.RemainingSeconds))
 				}
-				b.WriteString(", SAs " + strings.Join(sas, " "))
+				l += ", SAs " + strings.Join(sas, " ")
 			}
 			if x.BGPNeighbor != "" {
-				fmt.Fprintf(&b, ", BGP %s %s", x.BGPNeighbor, x.BGPState)
+				l += fmt.Sprintf(", BGP %s %s", x.BGPNeighbor, x.BGPState)
 			}
-			fmt.Fprintf(&b, ", %s, MTU %d, MSS limit %s, DPD %s\n", x.RoutesText(), x.MTU, x.MSSLimit, x.DPD)
+			line("%s, %s, MTU %d, MSS limit %s, DPD %s", l, x.RoutesText(), x.MTU, x.MSSLimit, x.DPD)
 		}
 		for _, k := range slices.Sorted(maps.Keys(f.Evidence.Detail)) {
 			if k == "error" && strings.Contains(f.Summary, errorText(f.Evidence.Detail[k])) {
 				continue // the summary says it already: each error once
 			}
-			fmt.Fprintf(&b, "  %s: %s\n", k, f.Evidence.Detail[k])
+			line("  %s: %s", k, f.Evidence.Detail[k])
 		}
-		fmt.Fprintf(&b, "  Fix: %s\n\n", f.Remediation)
+		line("  Fix: %s", f.Remediation)
+		b.WriteString("\n")
 	}
 	if len(r.Unchecked) > 0 {
 		b.WriteString("Not checked:\n")
 		for _, u := range r.Unchecked {
 			// "SOURCE: not checked: ERROR": the error is in the SourceStale
 			// finding above; name the source only.
-			if src, reason, ok := strings.Cut(u, ": not checked: "); ok && strings.Contains(b.String(), errorText(reason)) {
+			if src, reason, ok := strings.Cut(u, ": not checked: "); ok && strings.Contains(b.String(), correlate.Printable(errorText(reason))) {
 				u = src + " (no current data: see SourceStale above)"
 			}
-			fmt.Fprintf(&b, "  - %s\n", u)
+			line("  - %s", u)
 		}
 		b.WriteString("\n")
 	}
@@ -106,9 +113,9 @@ func Text(w io.Writer, r Report) error {
 		if t.Router != "" {
 			name += fmt.Sprintf(" (RTX %s tunnel %d)", t.Router, t.RTXTunnel)
 		}
-		fmt.Fprintf(&b, "Timeline of %s:\n", name)
+		line("Timeline of %s:", name)
 		for _, e := range t.Timeline {
-			fmt.Fprintf(&b, "  %s  %-9s %s\n", e.Time.UTC().Format(time.RFC3339), e.Side, e.Text)
+			line("  %s  %-9s %s", e.Time.UTC().Format(time.RFC3339), e.Side, e.Text)
 		}
 		b.WriteString("\n")
 	}

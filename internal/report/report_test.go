@@ -57,3 +57,27 @@ func TestText(t *testing.T) {
 		}
 	}
 }
+
+// Names, log lines and errors in a report come from routers, AWS and
+// support bundles: an escape sequence in them (OSC 52 writes the reader's
+// clipboard) or a newline (a forged line) must not reach the terminal.
+func TestTextPrintsUntrustedTextAsOneLine(t *testing.T) {
+	const evil = "\x1b]52;c;cm0gLXJmIH4K\x07\nCRITICAL Forged — line\r\x1b[2J"
+	f := correlate.Finding{Rule: "TunnelDown", Severity: "warning", Subject: correlate.Subject{Router: "osaka" + evil, RTXTunnel: 1},
+		Summary: "summary" + evil, Remediation: "fix" + evil,
+		Evidence: correlate.Evidence{Detail: map[string]string{"error": "detail" + evil},
+			AWS: &correlate.AWSEvidence{Status: "DOWN", Routing: "bgp" + evil, CustomerGatewayIP: "192.0.2.1" + evil, Log: []string{"log" + evil}},
+			RTX: &correlate.RTXEvidence{TunnelState: "Offline" + evil, MSSLimit: "auto" + evil, DPD: "off"}}}
+	var b bytes.Buffer
+	Text(&b, Report{Findings: []correlate.Finding{f}, Unchecked: []string{"unchecked" + evil},
+		Timelines: []correlate.TunnelView{{OutsideIP: "203.0.113.1" + evil, Router: "osaka" + evil, RTXTunnel: 1,
+			Timeline: []correlate.TimelineEvent{{Side: "rtx", Text: "event" + evil}}}}})
+	for _, c := range b.String() {
+		if c < 0x20 && c != '\n' || c == 0x7f {
+			t.Fatalf("control character %q in:\n%s", c, b.String())
+		}
+	}
+	if strings.Contains(b.String(), "\nCRITICAL Forged") {
+		t.Errorf("a newline in untrusted text starts a line of its own:\n%s", b.String())
+	}
+}

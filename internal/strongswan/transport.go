@@ -71,9 +71,9 @@ func allowed(c command) error {
 	return fmt.Errorf("%s: not an allowlisted read-only command", c)
 }
 
-// maxOutput bounds one command's output (nft's ruleset of a busy firewall
-// is the largest; a few MiB).
-const maxOutput = 16 << 20
+// MaxOutput bounds one command's output (nft's ruleset of a busy firewall
+// is the largest; a few MiB), live and in a support bundle.
+const MaxOutput = 16 << 20
 
 // local is a gateway on this host, its commands run in netns if set.
 type local struct {
@@ -113,19 +113,19 @@ func output(c command, err error, stdout, stderr *capped) ([]byte, error) {
 		return nil, fmt.Errorf("%s: %w", c, err)
 	}
 	if stdout.over {
-		return nil, fmt.Errorf("%s: output larger than %d bytes", c, maxOutput)
+		return nil, fmt.Errorf("%s: output larger than %d bytes", c, MaxOutput)
 	}
 	return stdout.Bytes(), nil
 }
 
-// capped keeps the first maxOutput bytes written to it.
+// capped keeps the first MaxOutput bytes written to it.
 type capped struct {
 	bytes.Buffer
 	over bool
 }
 
 func (c *capped) Write(p []byte) (int, error) {
-	if room := maxOutput - c.Len(); len(p) > room {
+	if room := MaxOutput - c.Len(); len(p) > room {
 		c.over = true
 		c.Buffer.Write(p[:max(room, 0)])
 		return len(p), nil

@@ -448,7 +448,7 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 		`vpnwatch_rtx_tunnel_up{outside_ip="203.0.113.10",router="osaka",rtx_tunnel="1"} 1`,
 		`vpnwatch_rtx_tunnel_mtu_bytes{router="osaka",rtx_tunnel="1"} 1280`,
 		`vpnwatch_rtx_tunnel_tcp_mss_limit_bytes{router="osaka",rtx_tunnel="1"} 1379`,
-		`vpnwatch_rtx_bgp_neighbor_up{neighbor="169.254.10.1",remote_as="64512",router="osaka"} 1`,
+		`vpnwatch_rtx_bgp_neighbor_up{neighbor="169.254.10.1",outside_ip="203.0.113.10",remote_as="64512",router="osaka",rtx_tunnel="1"} 1`,
 		`vpnwatch_rtx_bgp_received_routes{router="osaka",rtx_tunnel="1"} 1`,
 		`vpnwatch_rtx_ipsec_sas{direction="send",router="osaka",rtx_tunnel="1"} 1`,
 		`vpnwatch_rtx_ssh_connects_total{result="ok",router="osaka"} 1`,

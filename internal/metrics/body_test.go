@@ -330,3 +330,24 @@ func TestStoredBlocks(t *testing.T) {
 		}
 	}
 }
+
+// An RTX BGP neighbor carries its tunnel's labels, so that BGP joins the
+// tunnel and AWS series; a neighbor of no tunnel has them empty.
+func TestRTXBGPNeighborTunnelLabels(t *testing.T) {
+	l := newFullLatest(1)
+	l.rtx[0].BGP.Neighbors = append(l.rtx[0].BGP.Neighbors, rtx.BGPNeighbor{Address: "10.9.9.9", RemoteAS: "65010", State: "Active"})
+	var b Body
+	if err := b.Build(l); err != nil {
+		t.Fatal(err)
+	}
+	got := scrape(t, Handler(&b, prometheus.NewRegistry()), "")
+	for _, want := range []string{
+		`vpnwatch_rtx_bgp_neighbor_up{neighbor="169.254.1.1",outside_ip="203.0.113.1",remote_as="64512",router="r000",rtx_tunnel="1"} 1`,
+		`vpnwatch_rtx_bgp_neighbor_up{neighbor="169.254.3.1",outside_ip="203.0.113.3",remote_as="64512",router="r000",rtx_tunnel="3"} 1`,
+		`vpnwatch_rtx_bgp_neighbor_up{neighbor="10.9.9.9",outside_ip="",remote_as="65010",router="r000",rtx_tunnel=""} 0`,
+	} {
+		if !strings.Contains(got, want+"\n") {
+			t.Errorf("missing %s", want)
+		}
+	}
+}

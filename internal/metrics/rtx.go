@@ -23,7 +23,7 @@ var (
 	famRTXRekeys = newFamily(prometheus.CounterValue, Namespace+"_rtx_ipsec_rekeys_total",
 		"New IPsec SAs (rekeys or reconnections) seen for the tunnel since vpnwatchd started.", rtxTunnelLabels...)
 	famRTXBGPUp = newGauge(Namespace+"_rtx_bgp_neighbor_up",
-		"1 if the RTX's BGP session with the neighbor is Established.", "router", "neighbor", "remote_as")
+		"1 if the RTX's BGP session with the neighbor is Established; rtx_tunnel and outside_ip name the tunnel whose inside address the neighbor is (empty for a neighbor of no tunnel), so that BGP joins the tunnel series on them.", "router", "neighbor", "remote_as", "rtx_tunnel", "outside_ip")
 	famRTXBGPRoutes = newGauge(Namespace+"_rtx_bgp_received_routes",
 		"Routes the tunnel's BGP neighbor sent, best path or not (show status bgp neighbor ADDR received-routes); absent when the router cannot say.", rtxTunnelLabels...)
 	famRTXInstalled = newGauge(Namespace+"_rtx_tunnel_installed_routes",
@@ -137,11 +137,21 @@ func collectRTX(out *sender, s rtx.Snapshot, last time.Time, ok bool) {
 		out.send(famRTXUnreadable, float64(unreadable[cmd]), name, cmd)
 	}
 	type neighbor struct{ address, remoteAS string }
+	type tunnel struct{ number, outsideIP string }
+	tunnels := map[string]tunnel{} // neighbor address → its tunnel
+	for _, t := range s.Tunnels {
+		if t.BGP != nil {
+			if _, ok := tunnels[t.BGP.Address]; !ok {
+				tunnels[t.BGP.Address] = tunnel{strconv.Itoa(t.Config.Number), t.Config.RemoteAddress}
+			}
+		}
+	}
 	seen := map[neighbor]bool{} // a neighbor listed twice must not break /metrics
 	for _, nb := range s.BGP.Neighbors {
 		if k := (neighbor{nb.Address, nb.RemoteAS}); !seen[k] {
 			seen[k] = true
-			out.send(famRTXBGPUp, boolValue(nb.Established()), name, nb.Address, nb.RemoteAS)
+			t := tunnels[nb.Address]
+			out.send(famRTXBGPUp, boolValue(nb.Established()), name, nb.Address, nb.RemoteAS, t.number, t.outsideIP)
 		}
 	}
 }

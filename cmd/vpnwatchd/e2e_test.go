@@ -195,19 +195,27 @@ func TestDiagnoseHandMadeBundle(t *testing.T) {
 	}
 }
 
+// faultyRouterConfig starts a simulated router with one tunnel, lets fault
+// spoil it, and writes a configuration that watches it with timeout.
+func faultyRouterConfig(t *testing.T, timeout string, fault func(*rtxsim.Router, *rtxsim.Server)) string {
+	t.Helper()
+	router := rtxsim.New("RTX1200 Rev.10.01.65", seedRouterConfig, nil)
+	router.AddTunnel(rtxsim.Tunnel{Number: 1, Remote: "203.0.113.10", Neighbor: "169.254.10.1", RemoteAS: "64512"})
+	srv, kh := rtxsim.Start(t, router, "monitor", "rtx-pass")
+	fault(router, srv)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "rtx.password"), []byte("rtx-pass\n"), 0o600)
+	cfg := filepath.Join(dir, "vpnwatchd.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("global:\n  state_dir: %s/state\nrouters:\n  - name: osaka-rtx1200\n    address: %s\n    user: monitor\n    password_file: rtx.password\n    known_hosts: %s\n    timeout: %s\n",
+		dir, srv.Addr(), kh, timeout)), 0o600)
+	return cfg
+}
+
 // check says what it is still waiting for when a source is slow: a router
 // that takes commands and never answers holds it up to the router's
 // timeout, and the operator sees why.
 func TestCheckSaysWhatItWaitsFor(t *testing.T) {
-	router := rtxsim.New("RTX1200 Rev.10.01.65", seedRouterConfig, nil)
-	router.AddTunnel(rtxsim.Tunnel{Number: 1, Remote: "203.0.113.10", Neighbor: "169.254.10.1", RemoteAS: "64512"})
-	router.Hang()
-	srv, kh := rtxsim.Start(t, router, "monitor", "rtx-pass")
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "rtx.password"), []byte("rtx-pass\n"), 0o600)
-	cfg := filepath.Join(dir, "vpnwatchd.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("global:\n  state_dir: %s/state\nrouters:\n  - name: osaka-rtx1200\n    address: %s\n    user: monitor\n    password_file: rtx.password\n    known_hosts: %s\n    timeout: 4s\n",
-		dir, srv.Addr(), kh)), 0o600)
+	cfg := faultyRouterConfig(t, "4s", func(r *rtxsim.Router, _ *rtxsim.Server) { r.Hang() })
 	code, out, errOut := runMain("check", "--config.file", cfg)
 	if code != checkUnknown || !strings.Contains(errOut, "still waiting for rtx osaka-rtx1200 (") {
 		t.Errorf("exit %d, stderr %q\n%s", code, errOut, out)
@@ -220,15 +228,7 @@ func TestCheckSaysWhatItWaitsFor(t *testing.T) {
 // check on a router that takes the SSH login and never answers the session
 // channel returns within the router's timeout, unknown, naming the step.
 func TestCheckStalledRouter(t *testing.T) {
-	router := rtxsim.New("RTX1200 Rev.10.01.65", seedRouterConfig, nil)
-	router.AddTunnel(rtxsim.Tunnel{Number: 1, Remote: "203.0.113.10", Neighbor: "169.254.10.1", RemoteAS: "64512"})
-	srv, kh := rtxsim.Start(t, router, "monitor", "rtx-pass")
-	srv.SetStall(rtxsim.StallChannelOpen)
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "rtx.password"), []byte("rtx-pass\n"), 0o600)
-	cfg := filepath.Join(dir, "vpnwatchd.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("global:\n  state_dir: %s/state\nrouters:\n  - name: osaka-rtx1200\n    address: %s\n    user: monitor\n    password_file: rtx.password\n    known_hosts: %s\n    timeout: 2s\n",
-		dir, srv.Addr(), kh)), 0o600)
+	cfg := faultyRouterConfig(t, "2s", func(_ *rtxsim.Router, s *rtxsim.Server) { s.SetStall(rtxsim.StallChannelOpen) })
 	code, out, errOut := runMain("check", "--config.file", cfg)
 	if code != checkUnknown || !strings.Contains(out+errOut, "ssh session: no answer within 2s") {
 		t.Errorf("exit %d, stderr %q\n%s", code, errOut, out)

@@ -150,16 +150,12 @@ func cmdDiagnose(o *opts) int {
 		fmt.Fprintf(stderr, "vpnwatchd diagnose: --router-timezone: %v\n", err)
 		return exitUsage
 	}
-	var bundles []bundle.Bundle
-	for _, dir := range o.bundles {
-		b, err := bundle.Read(dir)
-		if err != nil {
-			// Printable: the error may name a file of the bundle, and the
-			// bundle is someone else's.
-			fmt.Fprintf(stderr, "vpnwatchd diagnose: %s\n", correlate.Printable(err.Error()))
-			return exitError
-		}
-		bundles = append(bundles, b)
+	// Printable: an error may name a file of a bundle, and the bundle is
+	// someone else's.
+	bundles, err := bundle.ReadAll(o.bundles)
+	if err != nil {
+		fmt.Fprintf(stderr, "vpnwatchd diagnose: %s\n", correlate.Printable(err.Error()))
+		return exitError
 	}
 	// Time order: meta.json taken_at, else the argument order (stable sort).
 	sort.SliceStable(bundles, func(i, j int) bool { return bundles[i].Meta.TakenAt.Before(bundles[j].Meta.TakenAt) })

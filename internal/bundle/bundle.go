@@ -49,6 +49,8 @@ type Bundle struct {
 	// Ignored lists the files and directories that are not part of the
 	// format, and those whose names could not be printed.
 	Ignored []Skipped
+	// Size is how many bytes of files were read.
+	Size int64
 }
 
 // Skipped is a file or directory of a bundle that Read did not read.
@@ -207,6 +209,30 @@ func writeFiles(root *os.Root, b Bundle) error {
 // belongs is an error naming it.
 func Read(dir string) (Bundle, error) { return read(dir, limits{bytes: MaxBytes, entries: MaxEntries}) }
 
+// ReadAll reads the bundles of one diagnose, each as Read does and at most
+// MaxBytesTogether in all: they are held in memory together to be put in
+// time order.
+func ReadAll(dirs []string) ([]Bundle, error) {
+	return readAll(dirs, limits{bytes: MaxBytes, entries: MaxEntries}, MaxBytesTogether)
+}
+
+func readAll(dirs []string, l limits, together int64) ([]Bundle, error) {
+	var out []Bundle
+	var size int64
+	for _, dir := range dirs {
+		b, err := read(dir, limits{bytes: min(l.bytes, together-size), entries: l.entries})
+		if err != nil {
+			if size > 0 && together-size < l.bytes && errors.Is(err, errTooLarge) {
+				return nil, fmt.Errorf("bundle %s: the bundles up to it are larger than %s together; diagnose reads at most that much at once: give it fewer", correlate.Printable(dir), mib(together))
+			}
+			return nil, err
+		}
+		size += b.Size
+		out = append(out, b)
+	}
+	return out, nil
+}
+
 func read(dir string, l limits) (Bundle, error) {
 	b := Bundle{Dir: dir, AWS: map[string]map[string]map[string][]byte{}, RTX: map[string]rtx.Outputs{}, StrongSwan: map[string]strongswan.Outputs{},
 		Probes: map[string][]byte{}}
@@ -298,6 +324,7 @@ func read(dir string, l limits) (Bundle, error) {
 		// file stands in.
 		b.Meta.TakenAt = f.newest
 	}
+	b.Size = f.taken
 	return b, nil
 }
 

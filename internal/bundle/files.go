@@ -28,6 +28,9 @@ const (
 	// of KiB); 256 MiB leaves room for the largest and keeps a hostile
 	// bundle from costing more than a few hundred MiB of memory.
 	MaxBytes = 256 << 20
+	// MaxBytesTogether bounds the bundles one diagnose reads, all
+	// together: they are kept in memory to be put in time order.
+	MaxBytesTogether = 4 * MaxBytes
 	// MaxEntries bounds the files and directories of one bundle (a bundle
 	// has a handful per router, gateway and AWS region).
 	MaxEntries = 100_000
@@ -188,10 +191,13 @@ func (f *files) fits(rel string, size, limit int64) error {
 		return &fileError{Path: rel, Problem: fmt.Sprintf("larger than %s, not read", mib(limit))}
 	}
 	if f.taken+size > f.limits.bytes {
-		return &fileError{Path: rel, Problem: fmt.Sprintf("the bundle's files are larger than %s in all; diagnose reads at most that much of one bundle", mib(f.limits.bytes))}
+		return &fileError{Path: rel, Problem: fmt.Sprintf("the bundle's files are larger than %s in all; diagnose reads at most that much of one bundle", mib(f.limits.bytes)), Err: errTooLarge}
 	}
 	return nil
 }
+
+// errTooLarge marks a bundle whose files went past the bytes it may take.
+var errTooLarge = errors.New("bundle too large")
 
 // linkError says where a link goes as far as its text shows: out of the
 // bundle, or to another of its files. The target is neither opened nor

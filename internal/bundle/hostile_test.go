@@ -223,3 +223,21 @@ func TestReadErrorNamesBundlePrintably(t *testing.T) {
 		t.Errorf("error: %q", err)
 	}
 }
+
+// diagnose holds its bundles in memory together: past MaxBytesTogether (here
+// made small) it stops at the bundle that goes over, and says so.
+func TestReadAllBoundsTheBundlesTogether(t *testing.T) {
+	dirs := []string{handmade(t), handmade(t), handmade(t)}
+	one, err := read(dirs[0], limits{bytes: MaxBytes, entries: MaxEntries})
+	if err != nil || one.Size == 0 {
+		t.Fatalf("one bundle: %v, %d bytes", err, one.Size)
+	}
+	if bs, err := readAll(dirs, limits{bytes: MaxBytes, entries: MaxEntries}, 3*one.Size); err != nil || len(bs) != 3 {
+		t.Fatalf("three bundles within the limit: %v", err)
+	}
+	together := 2*one.Size + one.Size/2
+	_, err = readAll(dirs, limits{bytes: MaxBytes, entries: MaxEntries}, together)
+	if err == nil || !strings.Contains(err.Error(), "bundle "+dirs[2]+": the bundles up to it are larger than "+strconv.FormatInt(together, 10)+" bytes together") {
+		t.Errorf("over the limit: %v", err)
+	}
+}

@@ -33,9 +33,10 @@ build:
 
 # AWS_EC2_METADATA_DISABLED: no test may ever ask an instance metadata
 # service; the simulators' tests set static credentials themselves.
+# lint (gofmt, go vet, staticcheck) runs first: a lint failure fails the run.
 # The package test (two cross-compiled builds, twice) runs after the others
 # rather than beside them: its load would only slow their timed parts.
-test: test-deps vet
+test: test-deps lint
 	AWS_EC2_METADATA_DISABLED=true $(GO) test -race -count=1 -skip '^TestPackages$$' ./...
 	AWS_EC2_METADATA_DISABLED=true $(GO) test -count=1 -timeout 20m -run '^TestPackages$$' ./deploy
 

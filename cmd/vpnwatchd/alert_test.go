@@ -47,3 +47,28 @@ func TestAlertTest(t *testing.T) {
 		t.Errorf("unknown receiver: %d %s", code, errOut)
 	}
 }
+
+// A receiver that answers the test with a redirect fails it, naming where
+// the redirect points (a secret URL's path redacted on both ends); the
+// other host hears nothing.
+func TestAlertTestRedirectFails(t *testing.T) {
+	var elsewhere atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { elsewhere.Add(1) }))
+	defer other.Close()
+	moved := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+"/services/T/B/NEWTOKEN", http.StatusTemporaryRedirect)
+	}))
+	defer moved.Close()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "slack.url"), []byte(moved.URL+"/services/T/B/OLDTOKEN\n"), 0o600)
+	cfg := filepath.Join(dir, "vpnwatchd.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("global:\n  state_dir: %s/state\nalerting:\n  slack: [{webhook_url_file: slack.url}]\n", dir)), 0o600)
+	code, out, _ := runMain("alert", "test", "--config.file", cfg)
+	want := "slack[0]           FAILED: POST " + moved.URL + "/<redacted>: 307 Temporary Redirect: redirect to " + other.URL + "/<redacted> not followed"
+	if code != 1 || !strings.Contains(out, want) || strings.Contains(out, "TOKEN") {
+		t.Errorf("exit %d, want 1 and %q:\n%s", code, want, out)
+	}
+	if n := elsewhere.Load(); n != 0 {
+		t.Errorf("the redirect target received %d requests", n)
+	}
+}

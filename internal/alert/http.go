@@ -15,6 +15,12 @@ import (
 // integration needs: 2xx done; 429 and 5xx retry (honouring Retry-After);
 // other 4xx fail for good. Errors name the URL as shownURL renders it: for
 // a secret URL (Slack's, a webhook's url_file) scheme and host only.
+//
+// Redirects are not followed, whatever client is given: a 301/302 would
+// turn the POST into a GET without the alert and count it delivered, and a
+// 307/308 would send the alert, its signature and (in Referer) the secret
+// URL to a host nobody configured. A 3xx is a failure naming the new
+// location, retried like any other until the URL is fixed.
 func post(ctx context.Context, client *http.Client, rawURL string, secret bool, body []byte, header http.Header) (bool, error) {
 	redactURL := func(s string) string { return shownURL(s, secret) }
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rawURL, bytes.NewReader(body))
@@ -26,7 +32,7 @@ func post(ctx context.Context, client *http.Client, rawURL string, secret bool, 
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	resp, err := client.Do(req)
+	resp, err := noRedirects(client).Do(req)
 	if err != nil {
 		return true, fmt.Errorf("POST %s: %w", redactURL(rawURL), unwrapURLError(err))
 	}
@@ -35,6 +41,12 @@ func post(ctx context.Context, client *http.Client, rawURL string, secret bool, 
 	switch {
 	case resp.StatusCode/100 == 2:
 		return false, nil
+	case resp.StatusCode/100 == 3:
+		to := "no Location"
+		if loc, err := resp.Location(); err == nil {
+			to = shownURL(loc.String(), secret)
+		}
+		return true, fmt.Errorf("POST %s: %s: redirect to %s not followed; if the new location is right, configure it as the receiver's URL", redactURL(rawURL), resp.Status, to)
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode/100 == 5:
 		err := fmt.Errorf("POST %s: %s: %s", redactURL(rawURL), resp.Status, bytes.TrimSpace(msg))
 		if s, ok := parseRetryAfter(resp.Header.Get("Retry-After")); ok {
@@ -44,6 +56,17 @@ func post(ctx context.Context, client *http.Client, rawURL string, secret bool, 
 	default:
 		return false, fmt.Errorf("POST %s: %s: %s", redactURL(rawURL), resp.Status, bytes.TrimSpace(msg))
 	}
+}
+
+// noRedirects is client (http.DefaultClient when nil) answering every
+// redirect with the redirect itself.
+func noRedirects(client *http.Client) *http.Client {
+	if client == nil {
+		client = http.DefaultClient
+	}
+	c := *client
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &c
 }
 
 func parseRetryAfter(v string) (time.Duration, bool) {

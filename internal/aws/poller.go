@@ -111,8 +111,8 @@ const (
 	defaultRetries = 3
 	// CloudWatch Logs allows about 5 FilterLogEvents requests/s per
 	// account and region, shared with everything else the account runs:
-	// a poll reads at most logsPerPoll groups of a region (more are read
-	// in turns), logsGap apart.
+	// a poll makes at most logsPerPoll calls in a region (more groups and
+	// pages are read in turns), logsGap apart.
 	logsPerPoll = 25
 	logsGap     = 200 * time.Millisecond
 )
@@ -256,14 +256,55 @@ func (p *Poller) newLogsClient(cfg awssdk.Config, regionName string) vpnlog.Filt
 		o.HTTPClient = guardedClient{base: o.HTTPClient, limit: p.opts.MaxResponseBytes, jsonObject: true}
 		o.APIOptions = append(o.APIOptions, p.countRequests(regionName))
 	})
-	return c.FilterLogEvents
+	filter := c.FilterLogEvents
+	// timeout is per call, as for EC2, not per read of a group's pages.
+	return func(ctx context.Context, in *cloudwatchlogs.FilterLogEventsInput, o ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.FilterLogEventsOutput, error) {
+		cctx, cancel := p.callCtx(ctx)
+		defer cancel()
+		return filter(cctx, in, o...)
+	}
+}
+
+// logsPacer holds one poll's FilterLogEvents calls of a region inside
+// CloudWatch Logs' quota: gap apart, at most left of them.
+type logsPacer struct {
+	gap  time.Duration
+	left int
+	last time.Time
+}
+
+// pace waits until the next call may be made; false when the poll's calls
+// are spent or ctx ends.
+func (l *logsPacer) pace(ctx context.Context) bool {
+	if l.left <= 0 {
+		return false
+	}
+	if !l.last.IsZero() {
+		if wait := l.gap - time.Since(l.last); wait > 0 {
+			t := time.NewTimer(wait)
+			defer t.Stop()
+			select {
+			case <-ctx.Done():
+				return false
+			case <-t.C:
+			}
+		}
+	}
+	if ctx.Err() != nil {
+		return false
+	}
+	l.left--
+	l.last = time.Now()
+	return true
 }
 
 // readLogs reads the log groups of the tunnels whose logging is on, one
 // FilterLogEvents call (and its pages) per group, and gives each tunnel
-// its recent events. Calls are spaced logsGap apart, at most logsPerPoll
-// per poll (more groups are read in turns, each from where it was last
-// read); throttling backs the region's log reading off as for EC2. A
+// its recent events. A poll makes at most logsPerPoll calls in a region,
+// logsGap apart, and at most the reader's MaxPages for one group: more
+// groups, or a group with more pages (an endpoint answering empty pages
+// with new tokens), are read on at the next poll, each from where it
+// stopped. Throttling backs the region's log reading off as for EC2. A
 // failure (no permission, throttling) is logged and leaves the events out:
 // the EC2 poll stands.
 func (p *Poller) readLogs(ctx context.Context, r *region, conns []Connection, now time.Time) {
@@ -289,22 +330,25 @@ func (p *Poller) readLogs(ctx context.Context, r *region, conns []Connection, no
 	case now.Before(r.logsBackoff):
 		p.opts.Logger.Debug("AWS tunnel logs not read: throttled, backing off", zap.String("region", r.name), zap.Time("until", r.logsBackoff))
 	default:
-		n := min(len(groups), logsPerPoll)
+		pacer := &logsPacer{gap: p.logsGap, left: logsPerPoll}
+		r.logs.Pace = pacer.pace
 		start := r.logsNext % len(groups)
-		r.logsNext = start + n
-		for i := range n {
-			if i > 0 {
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(p.logsGap):
-				}
+		r.logsNext = start + len(groups)
+		for i := range groups {
+			if pacer.left == 0 {
+				r.logsNext = start + i
+				break
 			}
 			g := groups[(start+i)%len(groups)]
-			cctx, cancel := p.callCtx(ctx)
-			_, err := r.logs.Read(cctx, g, now)
-			cancel()
+			_, err := r.logs.Read(ctx, g, now)
+			if ctx.Err() != nil {
+				return
+			}
 			if err == nil {
+				if pacer.left == 0 && r.logs.Behind(g) {
+					r.logsNext = start + i // cut short by this poll's calls: first next time
+					break
+				}
 				continue
 			}
 			err = explain(ctx, "FilterLogEvents", err)

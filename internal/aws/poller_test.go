@@ -687,6 +687,65 @@ func TestTunnelLogsInTurnsAndThrottled(t *testing.T) {
 	}
 }
 
+// Log groups that answer empty pages with new tokens without end (as
+// CloudWatch Logs may for a while, a hostile endpoint for ever) cost a
+// bounded number of calls: at most MaxPages per group and logsPerPoll per
+// poll and region, every one counted in vpnwatch_aws_api_requests_total.
+// When the run ends, the events behind it are read, from where each group
+// stopped.
+func TestTunnelLogsEmptyPagesBounded(t *testing.T) {
+	now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	sim, url := ec2sim.Start(t, clock)
+	const groups = 8 // 8 groups × 5 pages: more than one poll's calls
+	sim.Update(tokyo, func(r *ec2sim.Region) {
+		r.CustomerGateways = []*ec2sim.CustomerGateway{{ID: "cgw-0123456789abcdef0", IP: "198.51.100.7", BGPASN: "65000"}}
+		for i := range groups {
+			r.VPNConnections = append(r.VPNConnections, &ec2sim.VPNConnection{ID: fmt.Sprintf("vpn-%017x", i), CustomerGatewayID: "cgw-0123456789abcdef0", VPNGatewayID: "vgw-1",
+				Tunnels: []*ec2sim.Tunnel{{OutsideIP: fmt.Sprintf("203.0.113.%d", i+1), InsideCIDR: "169.254.10.0/30", Status: "UP", StatusMessage: "1 BGP ROUTES",
+					LogGroup: fmt.Sprintf("arn:aws:logs:ap-northeast-1:123456789012:log-group:/aws/vpn/g%02d:*", i)}}})
+		}
+	})
+	for i := range groups {
+		sim.AddLogEvent(fmt.Sprintf("arn:aws:logs:ap-northeast-1:123456789012:log-group:/aws/vpn/g%02d", i),
+			fmt.Sprintf("vpn-%017x_203.0.113.%d-IKE.log", i, i+1), now.Add(-30*time.Second), `{"details":"AWS tunnel DPD timed out after 3 retransmits"}`)
+	}
+	sim.EmptyLogPages(1 << 30)
+	log := &requestLog{}
+	p := newPoller(t, source(url, tokyo), Options{Now: clock, OnRequest: log.record})
+	p.logsGap = time.Millisecond
+	withEvents := func(s Snapshot) int {
+		n := 0
+		for _, c := range s.Connections {
+			if len(c.Tunnels[0].LogEvents) > 0 {
+				n++
+			}
+		}
+		return n
+	}
+	calls := 0
+	for poll := range 3 {
+		s := p.Poll(t.Context())[0]
+		n := sim.Requests("FilterLogEvents", "") - calls
+		calls += n
+		if s.Err != nil || n != logsPerPoll || withEvents(s) != 0 {
+			t.Fatalf("poll %d in the run of empty pages: %v, %d calls (want %d), %d tunnels with events", poll, s.Err, n, logsPerPoll, withEvents(s))
+		}
+		if counted := log.count(tokyo + " FilterLogEvents OK"); counted != calls {
+			t.Errorf("poll %d: %d FilterLogEvents counted for vpnwatch_aws_api_requests_total, %d made", poll, counted, calls)
+		}
+		now = now.Add(15 * time.Second)
+	}
+	// The run ends: every group's event is read, each group going on from
+	// the token it stopped at (vpnlog's tests show events older than any
+	// later window read that way).
+	sim.EmptyLogPages(0)
+	s := p.Poll(t.Context())[0]
+	if n := sim.Requests("FilterLogEvents", "") - calls; s.Err != nil || withEvents(s) != groups || n > logsPerPoll {
+		t.Fatalf("after the run: %v, %d calls, %d of %d tunnels with events", s.Err, n, withEvents(s), groups)
+	}
+}
+
 // aws[].logs_kept bounds the events kept per tunnel: the newest stay.
 func TestTunnelLogsKept(t *testing.T) {
 	now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)

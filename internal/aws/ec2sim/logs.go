@@ -27,9 +27,10 @@ type LogEvent struct {
 type logState struct {
 	groups   map[string][]LogEvent // by log group name or ARN
 	nextID   int
-	pageSize int  // events per page; 0: 10,000 as AWS
-	emptyOne bool // answer the next call with an empty page that has a nextToken, as AWS may
-	throttle int  // throttle this many of the next FilterLogEvents calls
+	pageSize int // events per page; 0: 10,000 as AWS
+	empty    int // answer this many of the next calls with an empty page that has a new nextToken, as AWS may
+	tokens   int // nextTokens handed out, so that each is new
+	throttle int // throttle this many of the next FilterLogEvents calls
 }
 
 // ThrottleLogs makes the next n FilterLogEvents calls fail with
@@ -57,7 +58,20 @@ func (s *Sim) AddLogEvent(group, stream string, at time.Time, message string) {
 // emptyFirst, answer the next call with an empty page and a nextToken.
 func (s *Sim) SetLogPage(n int, emptyFirst bool) {
 	s.mu.Lock()
-	s.logs.pageSize, s.logs.emptyOne = n, emptyFirst
+	s.logs.pageSize = n
+	if emptyFirst {
+		s.logs.empty = 1
+	}
+	s.mu.Unlock()
+}
+
+// EmptyLogPages answers the next n FilterLogEvents calls with empty pages,
+// each with a nextToken never given before, as CloudWatch Logs may while it
+// scans a long time range (or a hostile endpoint does without end); the
+// events come after the run, from where the token says.
+func (s *Sim) EmptyLogPages(n int) {
+	s.mu.Lock()
+	s.logs.empty = n
 	s.mu.Unlock()
 }
 
@@ -118,9 +132,17 @@ func (s *Sim) serveLogs(w http.ResponseWriter, target string, body []byte) {
 		Events    []filteredEvent `json:"events"`
 		NextToken *string         `json:"nextToken,omitempty"`
 	}{Events: []filteredEvent{}}
+	// A token is "t<index of the next event>.<serial>": the serial makes
+	// each token new.
 	start := 0
 	if in.NextToken != nil {
-		start, _ = strconv.Atoi(strings.TrimPrefix(*in.NextToken, "t"))
+		at, _, _ := strings.Cut(strings.TrimPrefix(*in.NextToken, "t"), ".")
+		start, _ = strconv.Atoi(at)
+	}
+	token := func(next int) *string {
+		s.logs.tokens++
+		tok := "t" + strconv.Itoa(next) + "." + strconv.Itoa(s.logs.tokens)
+		return &tok
 	}
 	var match []LogEvent
 	for _, e := range events {
@@ -138,10 +160,9 @@ func (s *Sim) serveLogs(w http.ResponseWriter, target string, body []byte) {
 	if in.Limit != nil && int(*in.Limit) < page {
 		page = int(*in.Limit)
 	}
-	if s.logs.emptyOne {
-		s.logs.emptyOne = false
-		tok := "t" + strconv.Itoa(start)
-		out.NextToken = &tok
+	if s.logs.empty > 0 {
+		s.logs.empty--
+		out.NextToken = token(start)
 	} else {
 		for i := start; i < len(match) && len(out.Events) < page; i++ {
 			e := match[i]
@@ -149,8 +170,7 @@ func (s *Sim) serveLogs(w http.ResponseWriter, target string, body []byte) {
 				LogStreamName: e.Stream, Message: e.Message, Timestamp: e.Time.UnixMilli()})
 		}
 		if next := start + len(out.Events); next < len(match) {
-			tok := "t" + strconv.Itoa(next)
-			out.NextToken = &tok
+			out.NextToken = token(next)
 		}
 	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")

@@ -7,9 +7,11 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 )
 
 // FilterFunc is the one CloudWatch Logs call the reader makes
@@ -22,13 +24,28 @@ type FilterFunc func(context.Context, *cloudwatchlogs.FilterLogEventsInput, ...f
 // events late (a minute or more, undocumented), and drops the events it has
 // already seen by their eventId. The recent events of each tunnel are kept
 // in a ring of Keep, not the whole group. Not safe for concurrent use.
+//
+// What the endpoint answers is bounded, not trusted: a read makes at most
+// MaxPages calls (an endpoint may answer empty pages with new tokens for a
+// long time) and keeps its place for the next read; an event longer than
+// MaxEventBytes is cut; an event dated after the read counts as arriving
+// at the read, so that it neither stays in the de-duplication set beyond
+// the window nor stays its tunnel's newest event for ever.
 type Reader struct {
 	Filter  FilterFunc
 	Overlap time.Duration // default 2 minutes
 	Keep    int           // events kept per tunnel; default 200
-	// MaxPages bounds one read of one group (default 50): a group that
-	// keeps answering pages is read on at the next read.
+	// MaxPages bounds the FilterLogEvents calls of one read of one group
+	// (default 5, a second of CloudWatch Logs' quota of about 5 requests/s
+	// per account and region). A read cut short keeps its query and next
+	// token; the next read carries on from there before it reads anything
+	// newer, so that nothing behind a long run of pages is lost.
 	MaxPages int
+	// Pace, when set, is asked before every FilterLogEvents call: it waits
+	// as the request quota needs, and says false when no call may be made
+	// now (the budget of a poll is spent, or ctx ended); the read then
+	// stops where it is, as at MaxPages.
+	Pace func(context.Context) bool
 	// Unreadable counts records that did not parse (kept as raw text).
 	Unreadable int
 
@@ -36,13 +53,27 @@ type Reader struct {
 	tunnels map[[2]string][]Event
 }
 
+// MaxEventBytes is the largest CloudWatch Logs event (256 KiB): a longer
+// message cannot come from AWS and is kept cut to this size.
+const MaxEventBytes = 256 << 10
+
+// maxSkew is how far after a read an event may be dated and keep its
+// time: AWS refuses requests signed more than 5 minutes off its clock, so
+// a reader whose calls succeed is no further from AWS's time than that.
+const maxSkew = 5 * time.Minute
+
 type groupState struct {
-	until time.Time            // the end of the last read
-	seen  map[string]time.Time // eventId → event time, while inside the overlap
+	until time.Time // the end of the last query started
+	// seen: eventId → event time, held inside the window of the query that
+	// returned it, while a query may still return it.
+	seen map[string]time.Time
+	// pending is a query cut short (MaxPages, Pace), with its next token.
+	pending *cloudwatchlogs.FilterLogEventsInput
 }
 
-// Read returns the events of group not seen before, up to now. The first
-// read of a group starts Overlap before now: history is not read back.
+// Read returns the events of group not seen before: first those of a query
+// an earlier read left unfinished, then those up to now. The first read of
+// a group starts Overlap before now: history is not read back.
 func (r *Reader) Read(ctx context.Context, group string, now time.Time) ([]Event, error) {
 	r.defaults()
 	id := strings.TrimSuffix(group, ":*") // ARNs as DescribeVpnConnections gives them
@@ -51,14 +82,52 @@ func (r *Reader) Read(ctx context.Context, group string, now time.Time) ([]Event
 		g = &groupState{until: now.Add(-r.Overlap), seen: map[string]time.Time{}}
 		r.groups[id] = g
 	}
-	from := g.until.Add(-r.Overlap)
-	in := &cloudwatchlogs.FilterLogEventsInput{LogGroupIdentifier: awssdk.String(id),
-		StartTime: awssdk.Int64(from.UnixMilli()), EndTime: awssdk.Int64(now.UnixMilli())}
+	defer r.forget(g)
 	var out []Event
-	for page := 0; page < r.MaxPages; page++ {
+	calls := 0
+	if g.pending != nil {
+		done, err := r.query(ctx, g, g.pending, now, &calls, &out)
+		if err != nil {
+			var bad *types.InvalidParameterException
+			if errors.As(err, &bad) && g.pending.NextToken != nil {
+				g.pending.NextToken = nil // expired or refused: the window again, from its start
+			}
+			return out, fmt.Errorf("FilterLogEvents %s: %w", id, err)
+		}
+		if !done {
+			return out, nil
+		}
+		g.pending = nil
+	}
+	in := &cloudwatchlogs.FilterLogEventsInput{LogGroupIdentifier: awssdk.String(id),
+		StartTime: awssdk.Int64(g.until.Add(-r.Overlap).UnixMilli()), EndTime: awssdk.Int64(now.UnixMilli())}
+	done, err := r.query(ctx, g, in, now, &calls, &out)
+	if err != nil {
+		if in.NextToken != nil {
+			g.pending, g.until = in, now // carried on from the page that failed
+		}
+		return out, fmt.Errorf("FilterLogEvents %s: %w", id, err)
+	}
+	if !done {
+		g.pending = in
+	}
+	g.until = now
+	return out, nil
+}
+
+// query reads the pages of in (from its NextToken, which it advances)
+// while calls stay under MaxPages and Pace allows; done when no page is
+// left.
+func (r *Reader) query(ctx context.Context, g *groupState, in *cloudwatchlogs.FilterLogEventsInput, now time.Time, calls *int, out *[]Event) (bool, error) {
+	from, end := time.UnixMilli(awssdk.ToInt64(in.StartTime)).UTC(), time.UnixMilli(awssdk.ToInt64(in.EndTime)).UTC()
+	for *calls < r.MaxPages {
+		if r.Pace != nil && !r.Pace(ctx) {
+			return false, nil
+		}
+		*calls++
 		res, err := r.Filter(ctx, in)
 		if err != nil {
-			return out, fmt.Errorf("FilterLogEvents %s: %w", id, err)
+			return false, err
 		}
 		for _, fe := range res.Events {
 			eid := awssdk.ToString(fe.EventId)
@@ -66,27 +135,75 @@ func (r *Reader) Read(ctx context.Context, group string, now time.Time) ([]Event
 				continue
 			}
 			at := time.UnixMilli(awssdk.ToInt64(fe.Timestamp)).UTC()
-			g.seen[eid] = at
-			e, err := Parse(awssdk.ToString(fe.Message), awssdk.ToString(fe.LogStreamName), at)
+			// The entry lives as long as a query may return it again: a
+			// time outside the query's window (which AWS never answers)
+			// is held to the window's edge.
+			g.seen[eid] = within(at, from, end)
+			e, err := Parse(cut(awssdk.ToString(fe.Message)), awssdk.ToString(fe.LogStreamName), at)
 			if errors.Is(err, ErrUnreadable) {
 				r.Unreadable++
 			}
-			out = append(out, e)
+			if e.Time.After(now.Add(maxSkew)) {
+				e.Time = now // dated after the read: counts as arriving now (Raw keeps its claim)
+			}
+			*out = append(*out, e)
 			r.keep(e)
 		}
 		// A page may be empty and still have a next one.
 		if res.NextToken == nil || awssdk.ToString(res.NextToken) == awssdk.ToString(in.NextToken) {
-			break
+			in.NextToken = nil
+			return true, nil
 		}
 		in.NextToken = res.NextToken
 	}
-	g.until = now
+	return false, nil
+}
+
+// forget drops the de-duplication entries no query can return again: older
+// than the window of the next query (the unfinished one, or the next
+// overlapping one), by another Overlap of margin.
+func (r *Reader) forget(g *groupState) {
+	next := g.until.Add(-r.Overlap)
+	if g.pending != nil {
+		next = time.UnixMilli(awssdk.ToInt64(g.pending.StartTime))
+	}
 	for eid, at := range g.seen {
-		if at.Before(from.Add(-r.Overlap)) {
-			delete(g.seen, eid) // out of every window from now on
+		if at.Before(next.Add(-r.Overlap)) {
+			delete(g.seen, eid)
 		}
 	}
-	return out, nil
+}
+
+// within is t held inside [from, end].
+func within(t, from, end time.Time) time.Time {
+	switch {
+	case t.Before(from):
+		return from
+	case t.After(end):
+		return end
+	}
+	return t
+}
+
+// cut keeps at most MaxEventBytes of msg, on a UTF-8 boundary, saying so at
+// its end.
+func cut(msg string) string {
+	if len(msg) <= MaxEventBytes {
+		return msg
+	}
+	note := fmt.Sprintf(" … [cut by vpnwatchd: %d bytes, over CloudWatch Logs' %d-byte event limit]", len(msg), MaxEventBytes)
+	n := MaxEventBytes - len(note)
+	for n > 0 && !utf8.RuneStart(msg[n]) {
+		n--
+	}
+	return msg[:n] + note
+}
+
+// Behind says whether the last read of group stopped with pages left,
+// which the next read carries on.
+func (r *Reader) Behind(group string) bool {
+	g := r.groups[strings.TrimSuffix(group, ":*")]
+	return g != nil && g.pending != nil
 }
 
 // Recent returns the kept events of a tunnel, oldest first.
@@ -119,7 +236,7 @@ func (r *Reader) defaults() {
 		r.Keep = 200
 	}
 	if r.MaxPages <= 0 {
-		r.MaxPages = 50
+		r.MaxPages = 5
 	}
 	if r.groups == nil {
 		r.groups, r.tunnels = map[string]*groupState{}, map[[2]string][]Event{}

@@ -81,23 +81,28 @@ lint:
 	$(GO) run $(STATICCHECK) ./...
 
 # The installed configuration is valid and watches nothing until edited; an
-# existing one is never replaced. The documented example, known_hosts and
-# credential examples go to the doc directory.
+# existing one is never replaced. The documented example goes to the doc
+# directory's examples/ as in the packages, with the known_hosts and
+# credential examples it names (it validates where it is); the configuration
+# and the unit name that directory.
 DOCDIR ?= $(PREFIX)/share/doc/vpnwatchd
+DOCSED := sed -e 's|/usr/share/doc/vpnwatchd|$(DOCDIR)|g'
 
 install: build
 	install -D -m 0755 vpnwatchd $(DESTDIR)$(PREFIX)/bin/vpnwatchd
 	install -d -m 0755 $(DESTDIR)/etc/vpnwatchd
 	install -d -m 0700 $(DESTDIR)/etc/vpnwatchd/credentials
-	test -e $(DESTDIR)/etc/vpnwatchd/vpnwatchd.yaml || install -m 0644 configs/vpnwatchd.yaml $(DESTDIR)/etc/vpnwatchd/vpnwatchd.yaml
-	install -D -m 0644 configs/example.yaml $(DESTDIR)$(DOCDIR)/example.yaml
-	install -D -m 0644 configs/known_hosts.example $(DESTDIR)$(DOCDIR)/known_hosts.example
-	install -d -m 0755 $(DESTDIR)$(DOCDIR)/credentials
-	install -m 0644 configs/credentials/* $(DESTDIR)$(DOCDIR)/credentials/
+	test -e $(DESTDIR)/etc/vpnwatchd/vpnwatchd.yaml || { $(DOCSED) configs/vpnwatchd.yaml > $(DESTDIR)/etc/vpnwatchd/vpnwatchd.yaml && \
+		chmod 0644 $(DESTDIR)/etc/vpnwatchd/vpnwatchd.yaml; }
+	install -D -m 0644 configs/example.yaml $(DESTDIR)$(DOCDIR)/examples/vpnwatchd.yaml
+	install -m 0644 configs/known_hosts.example $(DESTDIR)$(DOCDIR)/examples/known_hosts.example
+	install -d -m 0755 $(DESTDIR)$(DOCDIR)/examples/credentials
+	install -m 0644 configs/credentials/* $(DESTDIR)$(DOCDIR)/examples/credentials/
+	install -m 0644 deploy/systemd/probes.conf $(DESTDIR)$(DOCDIR)/examples/probes.conf
 	install -d -m 0755 $(DESTDIR)/lib/systemd/system
-	sed 's|/usr/bin/vpnwatchd|$(PREFIX)/bin/vpnwatchd|' deploy/systemd/vpnwatchd.service > $(DESTDIR)/lib/systemd/system/vpnwatchd.service
+	$(DOCSED) -e 's|/usr/bin/vpnwatchd|$(PREFIX)/bin/vpnwatchd|' deploy/systemd/vpnwatchd.service > $(DESTDIR)/lib/systemd/system/vpnwatchd.service
+	chmod 0644 $(DESTDIR)/lib/systemd/system/vpnwatchd.service
 	install -m 0644 deploy/systemd/vpnwatchd-syslog.socket $(DESTDIR)/lib/systemd/system/vpnwatchd-syslog.socket
-	install -D -m 0644 deploy/systemd/probes.conf $(DESTDIR)$(DOCDIR)/examples/probes.conf
 
 clean:
 	rm -rf vpnwatchd $(DIST)

@@ -18,13 +18,16 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # kernel networking tools for the path-MTU probe tests, systemd-analyze for
 # the unit, headless Chromium for the status page, lintian for the package.
 # Real strongSwan (charon with kernel-libipsec: the test machines' kernels
-# have no ESP) and FRR for the strongSwan gateway tests.
+# have no ESP) and FRR for the strongSwan gateway tests. rpm to inspect and
+# install the RPM.
 TEST_PACKAGES := prometheus prometheus-alertmanager iproute2 nftables systemd chromium lintian \
-                 strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins frr openssh-server
+                 strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins frr openssh-server \
+                 rpm
 TEST_BINARIES := /usr/bin/promtool /usr/bin/prometheus /usr/bin/prometheus-alertmanager /usr/bin/amtool /usr/sbin/ip /usr/sbin/nft /usr/bin/systemd-analyze /usr/bin/chromium /usr/bin/lintian \
-                 /usr/lib/ipsec/charon /usr/sbin/swanctl /usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so /usr/lib/frr/bgpd /usr/sbin/sshd
+                 /usr/lib/ipsec/charon /usr/sbin/swanctl /usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so /usr/lib/frr/bgpd /usr/sbin/sshd \
+                 /usr/bin/rpm
 
-.PHONY: all build test test-deps vet bench bench-scale bench-rss bench-latency fuzz lint install clean deb dist
+.PHONY: all build test test-deps vet bench bench-scale bench-rss bench-latency fuzz lint install clean deb rpm packages dist
 
 all: build
 
@@ -127,21 +130,33 @@ $(DIST)/changelog.gz:
 	printf 'vpnwatchd (%s) unstable; urgency=medium\n\n  * Built from commit %s.\n\n -- vpnwatchd maintainers <vpnwatchd@vpnwatchd.example.com>  %s\n' \
 		"$(DEB_VERSION)" "$(COMMIT)" "$$(LC_ALL=C date -u -R -d @$(SOURCE_DATE_EPOCH))" | gzip -n -9 > $@
 
-# The manual page, from the command line's own help (kingpin --help-man).
-$(DIST)/vpnwatchd.1.gz:
+# The manual page: the command line's own help (kingpin --help-man), then
+# EXIT STATUS, SIGNALS and FILES from packaging/vpnwatchd.1.in.
+$(DIST)/vpnwatchd.1.gz: packaging/vpnwatchd.1.in
 	@mkdir -p $(DIST)
-	$(GO) run ./cmd/vpnwatchd --help-man | sed -n '/^\.SH "NAME"/,$$p' \
+	{ $(GO) run ./cmd/vpnwatchd --help-man | sed -n '/^\.SH "NAME"/,$$p' \
 		| sed '1i .TH VPNWATCHD 1 "$(shell date -u -d @$(SOURCE_DATE_EPOCH) +%Y-%m-%d)" "vpnwatchd $(DEB_VERSION)" "User Commands"' \
-		| sed 's/^vpnwatchd$$/vpnwatchd \\- watch AWS Site-to-Site VPNs and Yamaha RTX routers/' | gzip -n -9 > $@
+		| sed 's/^vpnwatchd$$/vpnwatchd \\- watch AWS Site-to-Site VPNs and Yamaha RTX routers/'; cat packaging/vpnwatchd.1.in; } | gzip -n -9 > $@
 
-# make deb: vpnwatchd_VERSION_amd64.deb and _arm64.deb in dist/.
-deb: $(DIST)/changelog.gz $(DIST)/vpnwatchd.1.gz $(foreach a,$(ARCHES),$(DIST)/$(a)/vpnwatchd)
-	@set -e; for a in $(ARCHES); do \
-		sed -e "s|\$${ARCH}|$$a|g" -e "s|\$${VERSION}|$(DEB_VERSION)|g" -e "s|\$${BINARY}|$(DIST)/$$a/vpnwatchd|g" \
-			-e "s|\$${CHANGELOG}|$(DIST)/changelog.gz|g" -e "s|\$${MANPAGE}|$(DIST)/vpnwatchd.1.gz|g" packaging/nfpm.yaml > $(DIST)/nfpm-$$a.yaml; \
-		SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(GO) tool nfpm package --config $(DIST)/nfpm-$$a.yaml --packager deb \
-			--target $(DIST)/vpnwatchd_$(DEB_VERSION)_$$a.deb; \
-	done
+# make deb: vpnwatchd_VERSION_amd64.deb and _arm64.deb in dist/; make rpm:
+# vpnwatchd-VERSION-1.x86_64.rpm and .aarch64.rpm. One nfpm definition for
+# both (packaging/nfpm.yaml).
+PKG_INPUTS := $(DIST)/changelog.gz $(DIST)/vpnwatchd.1.gz $(foreach a,$(ARCHES),$(DIST)/$(a)/vpnwatchd)
+NFPM_CONFIG = sed -e "s|\$${ARCH}|$$a|g" -e "s|\$${VERSION}|$(DEB_VERSION)|g" -e "s|\$${BINARY}|$(DIST)/$$a/vpnwatchd|g" \
+	-e "s|\$${CHANGELOG}|$(DIST)/changelog.gz|g" -e "s|\$${MANPAGE}|$(DIST)/vpnwatchd.1.gz|g" packaging/nfpm.yaml > $(DIST)/nfpm-$$a.yaml
+NFPM = SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(GO) tool nfpm package --config $(DIST)/nfpm-$$a.yaml
+
+deb: $(PKG_INPUTS)
+	@set -e; for a in $(ARCHES); do $(NFPM_CONFIG); \
+		$(NFPM) --packager deb --target $(DIST)/vpnwatchd_$(DEB_VERSION)_$$a.deb; done
+
+rpm: $(PKG_INPUTS)
+	@set -e; for a in $(ARCHES); do $(NFPM_CONFIG); \
+		case $$a in amd64) r=x86_64;; arm64) r=aarch64;; *) r=$$a;; esac; \
+		$(NFPM) --packager rpm --target $(DIST)/vpnwatchd-$(DEB_VERSION)-1.$$r.rpm; done
+
+# make packages: everything a release publishes.
+packages: deb rpm dist
 
 # make dist: vpnwatchd-VERSION-linux-ARCH.tar.gz (binary, units, example
 # config, README, LICENSE; Prometheus rules, Alertmanager example, Grafana

@@ -19,15 +19,15 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # the unit, headless Chromium for the status page, lintian for the package.
 # Real strongSwan (charon with kernel-libipsec: the test machines' kernels
 # have no ESP) and FRR for the strongSwan gateway tests. rpm to inspect and
-# install the RPM.
+# install the RPM, skopeo to read the OCI image as an engine would.
 TEST_PACKAGES := prometheus prometheus-alertmanager iproute2 nftables systemd chromium lintian \
                  strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins frr openssh-server \
-                 rpm
+                 rpm skopeo
 TEST_BINARIES := /usr/bin/promtool /usr/bin/prometheus /usr/bin/prometheus-alertmanager /usr/bin/amtool /usr/sbin/ip /usr/sbin/nft /usr/bin/systemd-analyze /usr/bin/chromium /usr/bin/lintian \
                  /usr/lib/ipsec/charon /usr/sbin/swanctl /usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so /usr/lib/frr/bgpd /usr/sbin/sshd \
-                 /usr/bin/rpm
+                 /usr/bin/rpm /usr/bin/skopeo
 
-.PHONY: all build test test-deps vet bench bench-scale bench-rss bench-latency fuzz lint install clean deb rpm packages dist
+.PHONY: all build test test-deps vet bench bench-scale bench-rss bench-latency fuzz lint install clean deb rpm image packages dist
 
 all: build
 
@@ -36,11 +36,11 @@ build:
 
 # AWS_EC2_METADATA_DISABLED: no test may ever ask an instance metadata
 # service; the simulators' tests set static credentials themselves.
-# The package test (two cross-compiled builds, twice) runs after the others
-# rather than beside them: its load would only slow their timed parts.
+# The package and image tests (cross-compiled builds, twice) run after the
+# others rather than beside them: their load would only slow timed parts.
 test: test-deps vet
-	AWS_EC2_METADATA_DISABLED=true $(GO) test -race -count=1 -skip '^TestPackages$$' ./...
-	AWS_EC2_METADATA_DISABLED=true $(GO) test -count=1 -timeout 20m -run '^TestPackages$$' ./deploy
+	AWS_EC2_METADATA_DISABLED=true $(GO) test -race -count=1 -skip '^(TestPackages|TestImage)$$' ./...
+	AWS_EC2_METADATA_DISABLED=true $(GO) test -count=1 -timeout 20m -run '^(TestPackages|TestImage)$$' ./deploy
 
 # Installs what the tests need, only when something is missing and only as root.
 test-deps:
@@ -155,8 +155,21 @@ rpm: $(PKG_INPUTS)
 		case $$a in amd64) r=x86_64;; arm64) r=aarch64;; *) r=$$a;; esac; \
 		$(NFPM) --packager rpm --target $(DIST)/vpnwatchd-$(DEB_VERSION)-1.$$r.rpm; done
 
+# make image: vpnwatchd-VERSION-linux-ARCH-oci.tar, the container image of
+# the same static binary, from scratch, as user 65532 (tools/ociimage: no
+# container engine needed). One tar is both an OCI layout and a
+# docker-archive: `docker load -i` or `podman load -i` it as
+# vpnwatchd:IMAGE_TAG (the version with '+' as '-', which tags cannot hold).
+IMAGE_TAG ?= $(subst +,-,$(DEB_VERSION))
+image: $(foreach a,$(ARCHES),$(DIST)/$(a)/vpnwatchd)
+	@set -e; for a in $(ARCHES); do \
+		SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(GO) run ./tools/ociimage -binary $(DIST)/$$a/vpnwatchd -config configs/vpnwatchd.yaml \
+			-arch $$a -name vpnwatchd -tag $(IMAGE_TAG) -version $(DEB_VERSION) -revision $(REVISION) \
+			-o $(DIST)/vpnwatchd-$(DEB_VERSION)-linux-$$a-oci.tar; \
+		echo "created image: $(DIST)/vpnwatchd-$(DEB_VERSION)-linux-$$a-oci.tar (vpnwatchd:$(IMAGE_TAG))"; done
+
 # make packages: everything a release publishes.
-packages: deb rpm dist
+packages: deb rpm dist image
 
 # make dist: vpnwatchd-VERSION-linux-ARCH.tar.gz (binary, units, example
 # config, README, LICENSE; Prometheus rules, Alertmanager example, Grafana

@@ -119,17 +119,18 @@ func TestGrafanaDashboard(t *testing.T) {
 }
 
 // make install honours DESTDIR and PREFIX and installs the binary, the unit
-// and the example configuration.
+// and the example configuration, in the packages' layout under PREFIX.
 func TestMakeInstall(t *testing.T) {
 	testenv.Binary(t, "make")
 	dest := t.TempDir()
 	// BUILDFLAGS= drops -trimpath, so the build reuses the compile cache.
-	cmd := exec.Command("make", "-C", "..", "install", "DESTDIR="+dest, "PREFIX=/usr", "VERSION=test", "BUILDFLAGS=")
-	if out, err := cmd.CombinedOutput(); err != nil {
+	install := exec.Command("make", "-C", "..", "install", "DESTDIR="+dest, "PREFIX=/usr/local", "VERSION=test", "BUILDFLAGS=")
+	if out, err := install.CombinedOutput(); err != nil {
 		t.Fatalf("make install: %v\n%s", err, out)
 	}
-	for _, f := range []string{"usr/bin/vpnwatchd", "lib/systemd/system/vpnwatchd.service", "etc/vpnwatchd/vpnwatchd.yaml",
-		"usr/share/doc/vpnwatchd/example.yaml", "usr/share/doc/vpnwatchd/known_hosts.example", "usr/share/doc/vpnwatchd/credentials/rtx-osaka"} {
+	const doc = "usr/local/share/doc/vpnwatchd/examples/"
+	for _, f := range []string{"usr/local/bin/vpnwatchd", "lib/systemd/system/vpnwatchd.service", "etc/vpnwatchd/vpnwatchd.yaml",
+		doc + "vpnwatchd.yaml", doc + "known_hosts.example", doc + "credentials/rtx-osaka", doc + "probes.conf"} {
 		if _, err := os.Stat(filepath.Join(dest, f)); err != nil {
 			t.Errorf("not installed: %s", f)
 		}
@@ -137,24 +138,47 @@ func TestMakeInstall(t *testing.T) {
 	if st, err := os.Stat(filepath.Join(dest, "etc/vpnwatchd/credentials")); err != nil || st.Mode().Perm() != 0o700 {
 		t.Errorf("credentials directory: %v %v", err, st)
 	}
-	bin := filepath.Join(dest, "usr/bin/vpnwatchd")
+	bin := filepath.Join(dest, "usr/local/bin/vpnwatchd")
 	out, err := exec.Command(bin, "version").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "vpnwatchd, version test") {
 		t.Errorf("installed binary: %v %s", err, out)
 	}
-	// What a newcomer runs first passes as installed.
-	for _, cfg := range []string{"etc/vpnwatchd/vpnwatchd.yaml", "usr/share/doc/vpnwatchd/example.yaml"} {
+	// What a newcomer runs first passes as installed, and the installed
+	// configuration names the example where it is.
+	for _, cfg := range []string{"etc/vpnwatchd/vpnwatchd.yaml", doc + "vpnwatchd.yaml"} {
 		if out, err := exec.Command(bin, "config", "validate", filepath.Join(dest, cfg)).CombinedOutput(); err != nil {
 			t.Errorf("config validate %s: %v\n%s", cfg, err, out)
 		}
 	}
+	if p := examplePointer(t, filepath.Join(dest, "etc/vpnwatchd/vpnwatchd.yaml")); p != "/"+doc+"vpnwatchd.yaml" {
+		t.Errorf("the installed configuration points at %s, make install put the example in /%svpnwatchd.yaml", p, doc)
+	}
+	if unit, _ := os.ReadFile(filepath.Join(dest, "lib/systemd/system/vpnwatchd.service")); !strings.Contains(string(unit), "/"+doc+")") ||
+		!strings.Contains(string(unit), "ExecStart=/usr/local/bin/vpnwatchd run") {
+		t.Errorf("the installed unit does not name the binary and probes.conf where they are:\n%s", unit)
+	}
 	// A second install keeps an edited configuration.
 	edited := filepath.Join(dest, "etc/vpnwatchd/vpnwatchd.yaml")
 	os.WriteFile(edited, []byte("global:\n  poll_interval: 45s\n"), 0o644)
-	if out, err := exec.Command("make", "-C", "..", "install", "DESTDIR="+dest, "PREFIX=/usr", "VERSION=test", "BUILDFLAGS=").CombinedOutput(); err != nil {
+	if out, err := exec.Command("make", "-C", "..", "install", "DESTDIR="+dest, "PREFIX=/usr/local", "VERSION=test", "BUILDFLAGS=").CombinedOutput(); err != nil {
 		t.Fatalf("second make install: %v\n%s", err, out)
 	}
 	if b, _ := os.ReadFile(edited); !strings.Contains(string(b), "45s") {
 		t.Error("make install replaced an edited configuration")
 	}
+}
+
+// examplePointer returns the path of the documented example that the
+// installed configuration's comment names.
+func examplePointer(t *testing.T, cfg string) string {
+	t.Helper()
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`/\S+/share/doc/vpnwatchd/\S+\.yaml`).FindString(string(b))
+	if m == "" {
+		t.Errorf("%s names no documented example", cfg)
+	}
+	return m
 }

@@ -3,7 +3,6 @@
 package deploy
 
 import (
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,58 +62,6 @@ func TestSystemdUnit(t *testing.T) {
 	out, _ := exec.Command("systemd-analyze", "security", "--offline=true", tmp).CombinedOutput()
 	if m := regexp.MustCompile(`Overall exposure level for \S+: ([0-9.]+) (\S+)`).FindStringSubmatch(string(out)); m != nil {
 		t.Logf("systemd-analyze security: exposure %s %s", m[1], m[2])
-	}
-}
-
-// Every query of the dashboard must name metrics vpnwatchd exports.
-func TestGrafanaDashboard(t *testing.T) {
-	b, err := os.ReadFile("grafana/vpnwatchd.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var d struct {
-		UID    string `json:"uid"`
-		Title  string `json:"title"`
-		Panels []struct {
-			ID      int    `json:"id"`
-			Type    string `json:"type"`
-			Title   string `json:"title"`
-			Targets []struct {
-				Expr string `json:"expr"`
-			} `json:"targets"`
-			GridPos struct{ W, H int } `json:"gridPos"`
-		} `json:"panels"`
-	}
-	if err := json.Unmarshal(b, &d); err != nil {
-		t.Fatal(err)
-	}
-	if d.UID == "" || d.Title == "" || len(d.Panels) < 10 {
-		t.Fatalf("dashboard: %+v", d)
-	}
-	var src strings.Builder
-	filepath.WalkDir("../internal", func(p string, e os.DirEntry, err error) error {
-		if err == nil && strings.HasSuffix(p, ".go") && !strings.HasSuffix(p, "_test.go") {
-			b, _ := os.ReadFile(p)
-			src.Write(b)
-		}
-		return nil
-	})
-	metricRE := regexp.MustCompile(`vpnwatch_[a-z_]+`)
-	seen := map[int]bool{}
-	for _, p := range d.Panels {
-		if seen[p.ID] || p.Type == "" || p.GridPos.W == 0 || p.GridPos.H == 0 || len(p.Targets) == 0 {
-			t.Errorf("panel %q: id, type, size and targets are required", p.Title)
-		}
-		seen[p.ID] = true
-		for _, tg := range p.Targets {
-			for _, m := range metricRE.FindAllString(tg.Expr, -1) {
-				suffix := strings.TrimPrefix(m, "vpnwatch_")
-				// Metrics are defined as Namespace+"_suffix" or Name: "suffix".
-				if !strings.Contains(src.String(), `"_`+suffix+`"`) && !strings.Contains(src.String(), `Name: "`+suffix+`"`) {
-					t.Errorf("panel %q queries %s, which vpnwatchd does not export", p.Title, m)
-				}
-			}
-		}
 	}
 }
 

@@ -68,9 +68,12 @@ func runBounded[T any](ctx context.Context, d *Daemon, id config.SourceID, budge
 	result := make(chan T, 1)
 	go func() {
 		defer cancel()
-		defer close(p.done)
-		defer d.inFlight.CompareAndDelete(id, p)
-		result <- poll(pctx)
+		r := poll(pctx)
+		// Out of flight before the result is handed over: the next cycle
+		// must not find a poll that has returned still running.
+		d.inFlight.CompareAndDelete(id, p)
+		close(p.done)
+		result <- r
 	}()
 	select {
 	case r := <-result:

@@ -399,17 +399,30 @@ func (d *Daemon) Run(ctx context.Context) error {
 	return err
 }
 
-// loop runs poll cycles at the configured interval and serves reload requests
-// and the watchdog between them. It is the only goroutine that runs cycles,
-// so a hung cycle stops the watchdog pings and systemd restarts the service.
+// loop runs poll cycles at the configured interval and serves reload
+// requests between them. It is the only goroutine that runs cycles. The
+// watchdog is pinged beside it while the loop is not stuck by /-/healthy's
+// rule (loopStuck): a cycle that waits its sources' budgets out is slow, not
+// hung, and must not get the service killed; a loop that completes no cycle
+// for stuckAfter stops the pings and systemd restarts the service.
 func (d *Daemon) loop(ctx context.Context) error {
 	d.lastCycle.Store(time.Now().UnixNano())
-	var watchdog <-chan time.Time
 	if iv := watchdogInterval(); iv > 0 {
-		t := time.NewTicker(iv / 2)
-		defer t.Stop()
-		watchdog = t.C
 		d.notify.Notify("WATCHDOG=1")
+		go func() {
+			t := time.NewTicker(iv / 2)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case now := <-t.C:
+					if _, stuck := d.loopStuck(now); !stuck {
+						d.notify.Notify("WATCHDOG=1")
+					}
+				}
+			}
+		}()
 	}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -464,8 +477,6 @@ func (d *Daemon) loop(ctx context.Context) error {
 		case <-followUp.C:
 			d.followUpCycle(ctx, time.Now())
 			schedule()
-		case <-watchdog:
-			d.notify.Notify("WATCHDOG=1")
 		case reply := <-d.reloadReq:
 			err := d.reload()
 			if reply != nil {

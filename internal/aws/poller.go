@@ -454,6 +454,10 @@ func (p *Poller) PollRegions(ctx context.Context, names []string) []Snapshot {
 	return out
 }
 
+// Rounds is how many regions' polls a poll of n regions waits for one after
+// the other (regionsAtOnce run at once).
+func Rounds(n int) int { return max(1, (n+regionsAtOnce-1)/regionsAtOnce) }
+
 // regionsAtOnce bounds the regions of a source polled at the same time: a
 // region's answer is decoded whole (a few KiB per connection), so ten at
 // once is ten answers in memory. Each call has its own timeout, so a hung

@@ -18,16 +18,32 @@ import (
 // healthy), goes on, and does not poll that source again until the abandoned
 // poll has returned.
 
-// pollBudget is how long one source's whole poll may take: four of its
-// timeouts (a login and a few commands or API calls, each bounded by it;
-// a healthy source answers each in a fraction of it). It does not grow with
-// the poll interval: a hung source must not keep a long-interval daemon
-// from its first cycle.
-func pollBudget(timeout time.Duration) time.Duration { return 4 * timeout }
+// pollBudget is how long one source's whole poll may take when it makes
+// steps calls one after the other, each bounded by timeout: four timeouts,
+// and more for a source with many steps (a router with many tunnels, an AWS
+// source whose regions wait for one another) — each step may take a quarter
+// of its timeout on average. It does not grow with the poll interval: a hung
+// source must not keep a long-interval daemon from its first cycle.
+func pollBudget(timeout time.Duration, steps int) time.Duration {
+	return max(4*timeout, time.Duration(steps)*timeout/4)
+}
 
-// longestBudget is the longest any source's poll may take under cfg, its
-// abandonment included.
-func longestBudget(cfg *config.Config) time.Duration {
+// budget is pollBudget, remembered when it is the longest granted so far
+// (stuckAfter allows for it).
+func (d *Daemon) budget(timeout time.Duration, steps int) time.Duration {
+	b := pollBudget(timeout, steps)
+	for {
+		old := d.longestGranted.Load()
+		if int64(b) <= old || d.longestGranted.CompareAndSwap(old, int64(b)) {
+			return b
+		}
+	}
+}
+
+// longestBudget is the longest any source's poll may take under cfg (or
+// was granted: routers with many tunnels get more), its abandonment
+// included.
+func (d *Daemon) longestBudget(cfg *config.Config) time.Duration {
 	var timeout time.Duration
 	for _, a := range cfg.AWS {
 		timeout = max(timeout, a.Timeout)
@@ -38,7 +54,7 @@ func longestBudget(cfg *config.Config) time.Duration {
 	for _, g := range cfg.StrongSwan {
 		timeout = max(timeout, g.Timeout)
 	}
-	return pollBudget(timeout) + abandonGrace
+	return max(pollBudget(timeout, 1), time.Duration(d.longestGranted.Load())) + abandonGrace
 }
 
 // abandonGrace is how long a poll whose budget ran out (its context ended)
@@ -87,7 +103,7 @@ func runBounded[T any](ctx context.Context, d *Daemon, id config.SourceID, budge
 		return r, nil
 	case <-grace.C:
 		var zero T
-		return zero, fmt.Errorf("%w: no result within %s (four times the source's timeout) nor %s after it was cancelled; abandoned, not polled again until it returns",
+		return zero, fmt.Errorf("%w: no result within %s (four times the source's timeout, more for a source with many steps) nor %s after it was cancelled; abandoned, not polled again until it returns",
 			ErrPollOverran, budget, abandonGrace)
 	}
 }

@@ -89,9 +89,11 @@ type Daemon struct {
 	ready     atomic.Bool
 	lastCycle atomic.Int64 // UnixNano of the last completed cycle, or of the start
 	inFlight  sync.Map     // config.SourceID being polled → *polling
-	page      atomic.Pointer[status.Status]
-	events    *eventLog
-	metrics   *exported
+	// longestGranted is the longest poll budget granted (nanoseconds).
+	longestGranted atomic.Int64
+	page           atomic.Pointer[status.Status]
+	events         *eventLog
+	metrics        *exported
 
 	// Parts with goroutines of their own, each with its own locking.
 	probes   *probes
@@ -499,7 +501,7 @@ func (d *Daemon) loop(ctx context.Context) error {
 // source's poll is abandoned after its budget: runBounded).
 func (d *Daemon) stuckAfter() time.Duration {
 	cfg := d.cfg.Load()
-	return max(3*cfg.Global.PollInterval, 2*time.Minute, longestBudget(cfg)+cfg.Global.PollInterval)
+	return max(3*cfg.Global.PollInterval, 2*time.Minute, d.longestBudget(cfg)+cfg.Global.PollInterval)
 }
 
 // loopStuck reports how long the main loop has gone without a cycle, when

@@ -233,7 +233,7 @@ func (d *Daemon) poll(ctx context.Context, sel *selection) (ok, failed int) {
 			continue
 		}
 		wg.Go(func() {
-			snaps, err := runBounded(ctx, d, id, pollBudget(p.Source().Timeout), func(ctx context.Context) []aws.Snapshot {
+			snaps, err := runBounded(ctx, d, id, d.budget(p.Source().Timeout, 16*aws.Rounds(len(regions))), func(ctx context.Context) []aws.Snapshot {
 				return p.PollRegions(ctx, regions)
 			})
 			if err != nil {
@@ -255,10 +255,11 @@ func (d *Daemon) poll(ctx context.Context, sel *selection) (ok, failed int) {
 			rtxResults[i] = &rtx.Snapshot{Router: name, TakenAt: d.now(), Err: fmt.Errorf("rtx %s: %w", name, err)}
 			continue
 		}
+		budget := d.budget(p.Router().Timeout, 2+p.Commands()) // the login and the console's set-up too
 		wg.Go(func() {
 			slots <- struct{}{}
 			defer func() { <-slots }()
-			s, err := runBounded(ctx, d, id, pollBudget(p.Router().Timeout), p.Poll)
+			s, err := runBounded(ctx, d, id, budget, p.Poll)
 			if err != nil {
 				s = rtx.Snapshot{Router: name, TakenAt: d.now(), Err: fmt.Errorf("rtx %s: %w", name, err)}
 			}
@@ -280,7 +281,7 @@ func (d *Daemon) poll(ctx context.Context, sel *selection) (ok, failed int) {
 		wg.Go(func() {
 			slots <- struct{}{}
 			defer func() { <-slots }()
-			s, err := runBounded(ctx, d, id, pollBudget(g.cfg.Timeout), g.src.Poll)
+			s, err := runBounded(ctx, d, id, d.budget(g.cfg.Timeout, 8), g.src.Poll)
 			if err != nil {
 				swanResults[i] = overran(err)
 				return

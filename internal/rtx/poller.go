@@ -132,6 +132,12 @@ func NewPoller(r config.Router, opts Options) *Poller {
 	return &Poller{r: r, opts: opts, history: history}
 }
 
+// Commands estimates how many commands one poll sends, from the tunnels
+// of the last `show config` read (a login's and `show config`'s worth when
+// none was read yet): a status and a received-routes command per tunnel,
+// and the few for the whole router. Not to be called while Poll runs.
+func (p *Poller) Commands() int { return 6 + 2*len(p.config.Tunnels) }
+
 // Router returns the configuration the poller was built from.
 func (p *Poller) Router() config.Router { return p.r }
 
